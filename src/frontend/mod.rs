@@ -1,0 +1,4 @@
+//! Front ends: the dashboard ([`tui`]), the line shell, the control-socket server and the
+//! `ctl` client. Each is a client of the supervisor thread through a `Handle`.
+
+pub mod tui;

@@ -1,0 +1,203 @@
+//! The read-only view of every process that the supervisor publishes to front ends, and the
+//! supervisorctl-style rendering of one status line.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// States with supervisor's names and meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StateName {
+    Stopped,
+    Starting,
+    Running,
+    Backoff,
+    Stopping,
+    Exited,
+    Fatal,
+    Unknown,
+}
+
+impl StateName {
+    pub const ALL: [StateName; 8] = [
+        StateName::Stopped,
+        StateName::Starting,
+        StateName::Running,
+        StateName::Backoff,
+        StateName::Stopping,
+        StateName::Exited,
+        StateName::Fatal,
+        StateName::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateName::Stopped => "STOPPED",
+            StateName::Starting => "STARTING",
+            StateName::Running => "RUNNING",
+            StateName::Backoff => "BACKOFF",
+            StateName::Stopping => "STOPPING",
+            StateName::Exited => "EXITED",
+            StateName::Fatal => "FATAL",
+            StateName::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl std::fmt::Display for StateName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a process last ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    Code(i32),
+    /// Killed by this signal number.
+    Signal(i32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    pub kind: ExitKind,
+    pub expected: bool,
+    pub at: SystemTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessInfo {
+    /// `nginx`, or `worker:worker_03` in a group.
+    pub name: String,
+    pub program: String,
+    pub state: StateName,
+    /// Present exactly in STARTING, RUNNING and STOPPING.
+    pub pid: Option<u32>,
+    /// When the current state was entered.
+    pub since: SystemTime,
+    /// When the current (or last) child was spawned.
+    pub started_at: Option<SystemTime>,
+    /// Restarts done by policy or by the user since taskmaster loaded the program.
+    pub restarts: u32,
+    /// Failed start attempts in the current series (reset by a manual start).
+    pub retries: u32,
+    pub last_exit: Option<ExitInfo>,
+    /// Why it is in BACKOFF/FATAL (spawn error or "Exited too quickly ..."), else empty.
+    pub reason: String,
+}
+
+/// Every process, in config order (programs sorted by name, then index).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub config_path: PathBuf,
+    pub taskmaster_pid: u32,
+    pub taskmaster_started: SystemTime,
+    pub taken: SystemTime,
+    pub processes: Vec<ProcessInfo>,
+}
+
+pub type SharedSnapshot = Arc<Snapshot>;
+
+impl Snapshot {
+    pub fn get(&self, name: &str) -> Option<&ProcessInfo> {
+        self.processes.iter().find(|p| p.name == name)
+    }
+
+    pub fn count(&self, state: StateName) -> usize {
+        self.processes.iter().filter(|p| p.state == state).count()
+    }
+}
+
+impl ProcessInfo {
+    /// The description column of supervisorctl's status, as of `now`.
+    pub fn description(&self, now: SystemTime) -> String {
+        match self.state {
+            StateName::Running | StateName::Stopping | StateName::Starting => {
+                let pid = self.pid.unwrap_or(0);
+                if self.state == StateName::Running {
+                    let up = self
+                        .started_at
+                        .and_then(|s| now.duration_since(s).ok())
+                        .unwrap_or_default();
+                    format!("pid {pid}, uptime {}", format_uptime(up))
+                } else {
+                    format!("pid {pid}")
+                }
+            }
+            StateName::Backoff | StateName::Fatal => self.reason.clone(),
+            StateName::Stopped | StateName::Exited => match &self.last_exit {
+                None => "Not started".to_string(),
+                Some(exit) => {
+                    let when = format_clock(exit.at);
+                    match (self.state, exit.kind) {
+                        (StateName::Exited, ExitKind::Code(c)) => format!(
+                            "{when} (exit status {c}; {})",
+                            if exit.expected { "expected" } else { "not expected" }
+                        ),
+                        (StateName::Exited, ExitKind::Signal(s)) => {
+                            format!("{when} (terminated by {}; not expected)", signal_name(s))
+                        }
+                        _ => when,
+                    }
+                }
+            },
+            StateName::Unknown => String::new(),
+        }
+    }
+
+    /// One line of `status`, as supervisorctl prints it.
+    pub fn status_line(&self, now: SystemTime) -> String {
+        let desc = self.description(now);
+        let line = format!("{:<32} {:<9} {}", self.name, self.state.as_str(), desc);
+        line.trim_end().to_string()
+    }
+}
+
+/// `H:MM:SS`, or `N days, H:MM:SS` past a day, like supervisorctl.
+pub fn format_uptime(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let hms = format!("{}:{:02}:{:02}", rest / 3600, (rest % 3600) / 60, rest % 60);
+    match days {
+        0 => hms,
+        1 => format!("1 day, {hms}"),
+        n => format!("{n} days, {hms}"),
+    }
+}
+
+/// `Nov 26 03:12 PM` in local time, like supervisorctl.
+pub fn format_clock(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let tm = local_tm(secs);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");
+    let (h12, ampm) = match tm.tm_hour {
+        0 => (12, "AM"),
+        h @ 1..=11 => (h, "AM"),
+        12 => (12, "PM"),
+        h => (h - 12, "PM"),
+    };
+    format!("{month} {:02} {h12:02}:{:02} {ampm}", tm.tm_mday, tm.tm_min)
+}
+
+fn local_tm(secs: i64) -> nix::libc::tm {
+    // SAFETY: localtime_r only writes into the tm we own; an all-zero tm is a valid value.
+    unsafe {
+        let mut tm: nix::libc::tm = std::mem::zeroed();
+        let t: nix::libc::time_t = secs;
+        nix::libc::localtime_r(&t, &mut tm);
+        tm
+    }
+}
+
+/// `SIGTERM` for 15; the number when unknown.
+pub fn signal_name(signo: i32) -> String {
+    nix::sys::signal::Signal::try_from(signo)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {signo}"))
+}
