@@ -12,6 +12,7 @@
 //! signalling its group), [`logging`] (the event log), [`protocol`] (socket framing).
 
 pub mod config;
+pub mod logging;
 pub mod output;
 pub mod spawn;
 pub mod supervisor;
