@@ -14,6 +14,7 @@
 pub mod config;
 pub mod logging;
 pub mod output;
+pub mod signals;
 pub mod spawn;
 pub mod supervisor;
 pub mod command;
