@@ -9,7 +9,9 @@ pub mod process;
 mod reload;
 pub mod snapshot;
 
-pub use api::{ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update};
+pub use api::{
+    ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update,
+};
 pub use snapshot::{ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName};
 
 use std::sync::{Arc, Mutex};
