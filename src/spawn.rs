@@ -58,8 +58,19 @@ pub fn spawn(prog: &ProgramConfig) -> Result<Spawned, SpawnError> {
     if let Some(dir) = &prog.workingdir {
         match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(SpawnError(format!("workingdir '{}' is not a directory", dir.display()))),
-            Err(e) => return Err(SpawnError(format!("bad workingdir '{}': {}", dir.display(), plain(&e)))),
+            Ok(_) => {
+                return Err(SpawnError(format!(
+                    "workingdir '{}' is not a directory",
+                    dir.display()
+                )));
+            }
+            Err(e) => {
+                return Err(SpawnError(format!(
+                    "bad workingdir '{}': {}",
+                    dir.display(),
+                    plain(&e)
+                )));
+            }
         }
     }
     let program = resolve_command(prog)?;
@@ -67,7 +78,9 @@ pub fn spawn(prog: &ProgramConfig) -> Result<Spawned, SpawnError> {
     let mut cmd = std::process::Command::new(&program);
     cmd.arg0(&prog.argv[0]).args(&prog.argv[1..]);
     if let Some(id) = &identity {
-        cmd.env("USER", &id.name).env("LOGNAME", &id.name).env("HOME", &id.home);
+        cmd.env("USER", &id.name)
+            .env("LOGNAME", &id.name)
+            .env("HOME", &id.home);
     }
     cmd.envs(&prog.env);
     if let Some(dir) = &prog.workingdir {
@@ -81,14 +94,18 @@ pub fn spawn(prog: &ProgramConfig) -> Result<Spawned, SpawnError> {
     cmd.stdout(stdout_stdio).stderr(stderr_stdio);
 
     let umask = prog.umask;
-    let creds = identity.as_ref().map(|id| (id.uid, id.gid, id.groups.clone()));
+    let creds = identity
+        .as_ref()
+        .map(|id| (id.uid, id.gid, id.groups.clone()));
     // SAFETY: the closure runs in the forked child before exec and only makes
     // async-signal-safe system calls; it allocates nothing (the group list was built before).
     unsafe {
         cmd.pre_exec(move || child_setup(umask, creds.as_ref()));
     }
 
-    let mut child = cmd.spawn().map_err(|e| SpawnError(spawn_failure(&program, &e)))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| SpawnError(spawn_failure(&program, &e)))?;
     let stdin = child.stdin.take().map(|s| {
         let fd: OwnedFd = s.into();
         let _ = set_nonblocking(&fd);
@@ -124,7 +141,12 @@ fn child_setup(umask: Option<u32>, creds: Option<&(Uid, Gid, Vec<Gid>)>) -> std:
         // Descriptors opened without O_CLOEXEC by anyone (a library, the program that started
         // taskmaster) must not reach the child: mark everything above stderr close-on-exec.
         // std's own exec-error pipe is already CLOEXEC, so marking it again is harmless.
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
     }
     Ok(())
 }
@@ -137,7 +159,11 @@ fn output_pipe(
         OutputTarget::Discard => return Ok((None, Stdio::null())),
         OutputTarget::Capture => None,
         OutputTarget::File(path) => Some(output::open_log(path).map_err(|e| {
-            SpawnError(format!("cannot open {which} file '{}': {}", path.display(), plain(&e)))
+            SpawnError(format!(
+                "cannot open {which} file '{}': {}",
+                path.display(),
+                plain(&e)
+            ))
         })?),
     };
     let (read, write) =
@@ -173,7 +199,10 @@ fn resolve_command(prog: &ProgramConfig) -> Result<PathBuf, SpawnError> {
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false);
     if !executable {
-        return Err(SpawnError(format!("command at '{}' is not executable", path.display())));
+        return Err(SpawnError(format!(
+            "command at '{}' is not executable",
+            path.display()
+        )));
     }
     Ok(path)
 }

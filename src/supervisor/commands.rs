@@ -123,7 +123,13 @@ impl Engine {
         }
     }
 
-    fn start_one(&mut self, name: &str, id: u64, slot: usize, now: Instant) -> Option<Result<String, String>> {
+    fn start_one(
+        &mut self,
+        name: &str,
+        id: u64,
+        slot: usize,
+        now: Instant,
+    ) -> Option<Result<String, String>> {
         let result = self.procs.get_mut(name)?.on_start();
         match result {
             Err(why) => Some(Err(why.to_string())),
@@ -135,7 +141,13 @@ impl Engine {
         }
     }
 
-    fn stop_one(&mut self, name: &str, id: u64, slot: usize, now: Instant) -> Option<Result<String, String>> {
+    fn stop_one(
+        &mut self,
+        name: &str,
+        id: u64,
+        slot: usize,
+        now: Instant,
+    ) -> Option<Result<String, String>> {
         let result = self.procs.get_mut(name)?.on_stop(now);
         match result {
             Err(why) => Some(Err(why.to_string())),
@@ -147,7 +159,13 @@ impl Engine {
         }
     }
 
-    fn restart_one(&mut self, name: &str, id: u64, slot: usize, now: Instant) -> Option<Result<String, String>> {
+    fn restart_one(
+        &mut self,
+        name: &str,
+        id: u64,
+        slot: usize,
+        now: Instant,
+    ) -> Option<Result<String, String>> {
         let stopped = self.procs.get_mut(name)?.on_stop(now);
         if let Ok(effects) = stopped {
             self.apply(name, effects, now);
@@ -179,10 +197,13 @@ impl Engine {
         // Non-blocking: a child that does not read its stdin must not stall the supervisor.
         match stdin.write(data) {
             Ok(n) if n == data.len() => Reply::Done,
-            Ok(n) => Reply::Error(format!("{name}: stdin is full, {n} of {} bytes written", data.len())),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                Reply::Error(format!("{name}: stdin is full (the process is not reading it)"))
-            }
+            Ok(n) => Reply::Error(format!(
+                "{name}: stdin is full, {n} of {} bytes written",
+                data.len()
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Reply::Error(format!(
+                "{name}: stdin is full (the process is not reading it)"
+            )),
             Err(e) => Reply::Error(format!("{name}: cannot write to stdin: {e}")),
         }
     }

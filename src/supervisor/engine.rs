@@ -117,8 +117,12 @@ impl Engine {
     /// One event-log line, also shown to front ends.
     pub fn event(&mut self, line: String) {
         log::info!("{line}");
-        self.subscribers
-            .retain(|s| !matches!(s.try_send(Update::Event(line.clone())), Err(crossbeam_channel::TrySendError::Disconnected(_))));
+        self.subscribers.retain(|s| {
+            !matches!(
+                s.try_send(Update::Event(line.clone())),
+                Err(crossbeam_channel::TrySendError::Disconnected(_))
+            )
+        });
     }
 
     /// Carries out a process's effects, then settles its waiters and pending follow-ups.
@@ -129,7 +133,10 @@ impl Engine {
                 Effect::Log(line) => self.event(line),
                 Effect::SignalGroup(pid, sig) => {
                     if let Err(e) = spawn::signal_group(pid, sig) {
-                        log::warn!("cannot send {} to group of {name} ({pid}): {e}", sig.as_str());
+                        log::warn!(
+                            "cannot send {} to group of {name} ({pid}): {e}",
+                            sig.as_str()
+                        );
                     }
                 }
                 Effect::Spawn => self.spawn(name, now),
@@ -152,7 +159,9 @@ impl Engine {
                 if let Some(hub) = &self.output {
                     hub.register(name, child.stdout, child.stderr);
                 }
-                self.procs.get_mut(name).map(|p| p.on_spawned(child.pid, now))
+                self.procs
+                    .get_mut(name)
+                    .map(|p| p.on_spawned(child.pid, now))
             }
             Err(e) => self
                 .procs
@@ -202,19 +211,21 @@ impl Engine {
     }
 
     pub fn add_waiter(&mut self, name: &str, pending: u64, slot: usize, kind: WaitKind) {
-        self.waiters.entry(name.to_string()).or_default().push(Waiter {
-            pending,
-            slot,
-            kind,
-        });
+        self.waiters
+            .entry(name.to_string())
+            .or_default()
+            .push(Waiter {
+                pending,
+                slot,
+                kind,
+            });
     }
 
     fn resolve_waiters(&mut self, name: &str, kind: WaitKind, outcome: Result<String, String>) {
         let Some(list) = self.waiters.get_mut(name) else {
             return;
         };
-        let (done, keep): (Vec<Waiter>, Vec<Waiter>) =
-            list.drain(..).partition(|w| w.kind == kind);
+        let (done, keep): (Vec<Waiter>, Vec<Waiter>) = list.drain(..).partition(|w| w.kind == kind);
         *list = keep;
         if list.is_empty() {
             self.waiters.remove(name);
@@ -262,8 +273,7 @@ impl Engine {
     }
 
     pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>) {
-        self.procs
-            .insert(name.clone(), Process::new(name, config));
+        self.procs.insert(name.clone(), Process::new(name, config));
         self.dirty = true;
     }
 
@@ -416,7 +426,9 @@ impl Engine {
             let _ = reply.send(Reply::Done);
         }
         for p in std::mem::take(&mut self.pending).into_values() {
-            let _ = p.reply.send(Reply::Error("taskmaster is shutting down".to_string()));
+            let _ = p
+                .reply
+                .send(Reply::Error("taskmaster is shutting down".to_string()));
         }
         for s in &self.subscribers {
             let _ = s.send_timeout(Update::Gone, Duration::from_millis(100));

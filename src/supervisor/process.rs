@@ -14,12 +14,23 @@ use crate::config::{AutoRestart, ProgramConfig};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcState {
     Stopped,
-    Starting { pid: Pid, since: Instant },
-    Running { pid: Pid, since: Instant },
+    Starting {
+        pid: Pid,
+        since: Instant,
+    },
+    Running {
+        pid: Pid,
+        since: Instant,
+    },
     /// `retry_at` is when the next attempt is made.
-    Backoff { retry_at: Instant },
+    Backoff {
+        retry_at: Instant,
+    },
     /// `kill_at` is when SIGKILL follows; `None` once it was sent.
-    Stopping { pid: Pid, kill_at: Option<Instant> },
+    Stopping {
+        pid: Pid,
+        kill_at: Option<Instant>,
+    },
     Exited,
     Fatal,
 }
@@ -344,7 +355,10 @@ impl Process {
                 }
                 effects
             }
-            ProcState::Stopped | ProcState::Backoff { .. } | ProcState::Exited | ProcState::Fatal => {
+            ProcState::Stopped
+            | ProcState::Backoff { .. }
+            | ProcState::Exited
+            | ProcState::Fatal => {
                 log::debug!("exit of {} ignored in state {:?}", self.name, self.state);
                 vec![]
             }
@@ -382,5 +396,164 @@ pub fn describe_exit(kind: ExitKind) -> String {
     match kind {
         ExitKind::Code(c) => format!("exit status {c}"),
         ExitKind::Signal(s) => format!("terminated by {}", super::snapshot::signal_name(s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OutputTarget;
+    use std::collections::BTreeMap;
+
+    fn program(starttime: f64, startretries: u32, autorestart: AutoRestart) -> Arc<ProgramConfig> {
+        Arc::new(ProgramConfig {
+            name: "web".into(),
+            cmd: "sleep 1".into(),
+            argv: vec!["sleep".into(), "1".into()],
+            numprocs: 1,
+            umask: None,
+            workingdir: None,
+            autostart: true,
+            autorestart,
+            exitcodes: vec![0],
+            startretries,
+            starttime: Duration::from_secs_f64(starttime),
+            stopsignal: Signal::SIGTERM,
+            stoptime: Duration::from_secs(10),
+            stdout: OutputTarget::Capture,
+            stderr: OutputTarget::Capture,
+            env: BTreeMap::new(),
+            user: None,
+        })
+    }
+
+    fn started(p: &mut Process, now: Instant) -> Pid {
+        assert_eq!(p.on_start(), Ok(vec![Effect::Spawn]));
+        let pid = Pid::from_raw(100);
+        p.on_spawned(pid, now);
+        pid
+    }
+
+    #[test]
+    fn exit_before_starttime_goes_to_backoff_with_growing_delay_then_fatal() {
+        let mut p = Process::new("web".into(), program(1.0, 2, AutoRestart::Always));
+        let t0 = Instant::now();
+        started(&mut p, t0);
+        p.on_exit(ExitKind::Code(1), t0, false);
+        assert_eq!(
+            p.state,
+            ProcState::Backoff {
+                retry_at: t0 + Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            p.on_deadline(t0 + Duration::from_secs(1)),
+            vec![Effect::Spawn]
+        );
+        p.on_spawned(Pid::from_raw(101), t0 + Duration::from_secs(1));
+        p.on_exit(ExitKind::Code(1), t0 + Duration::from_secs(1), false);
+        assert_eq!(
+            p.state,
+            ProcState::Backoff {
+                retry_at: t0 + Duration::from_secs(3)
+            }
+        );
+        p.on_spawned(Pid::from_raw(102), t0 + Duration::from_secs(3));
+        p.on_exit(ExitKind::Code(1), t0 + Duration::from_secs(3), false);
+        assert_eq!(
+            p.state,
+            ProcState::Fatal,
+            "third quick exit with startretries 2 gives up"
+        );
+        assert!(p.info().reason.starts_with("Exited too quickly"));
+    }
+
+    #[test]
+    fn staying_up_past_starttime_enters_running_and_clears_retries() {
+        let mut p = Process::new("web".into(), program(1.0, 3, AutoRestart::Unexpected));
+        let t0 = Instant::now();
+        let pid = started(&mut p, t0);
+        p.retries = 2;
+        assert!(
+            p.on_deadline(t0 + Duration::from_millis(999)).is_empty(),
+            "not yet"
+        );
+        p.on_deadline(t0 + Duration::from_secs(1));
+        assert_eq!(p.state, ProcState::Running { pid, since: t0 });
+        assert_eq!(p.retries, 0);
+    }
+
+    #[test]
+    fn stop_escalates_to_sigkill_after_stoptime() {
+        let mut p = Process::new("web".into(), program(0.0, 3, AutoRestart::Always));
+        let t0 = Instant::now();
+        let pid = started(&mut p, t0);
+        let effects = p.on_stop(t0).expect("running process stops");
+        assert!(effects.contains(&Effect::SignalGroup(pid, Signal::SIGTERM)));
+        let later = t0 + Duration::from_secs(10);
+        assert!(
+            p.on_deadline(later)
+                .contains(&Effect::SignalGroup(pid, Signal::SIGKILL))
+        );
+        p.on_exit(ExitKind::Signal(9), later, false);
+        assert_eq!(
+            p.state,
+            ProcState::Stopped,
+            "a stopped process is not restarted"
+        );
+    }
+
+    #[test]
+    fn expected_exit_follows_autorestart_policy() {
+        for (policy, code, restarts) in [
+            (AutoRestart::Unexpected, 0, false),
+            (AutoRestart::Unexpected, 1, true),
+            (AutoRestart::Always, 0, true),
+            (AutoRestart::Never, 1, false),
+        ] {
+            let mut p = Process::new("web".into(), program(0.0, 3, policy));
+            let t0 = Instant::now();
+            started(&mut p, t0);
+            let effects = p.on_exit(ExitKind::Code(code), t0, false);
+            assert_eq!(
+                effects.contains(&Effect::Spawn),
+                restarts,
+                "{policy:?} with exit {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn death_by_signal_is_never_expected() {
+        let mut p = Process::new("web".into(), program(0.0, 3, AutoRestart::Unexpected));
+        started(&mut p, Instant::now());
+        let effects = p.on_exit(ExitKind::Signal(15), Instant::now(), false);
+        assert!(effects.contains(&Effect::Spawn));
+        assert_eq!(p.last_exit.map(|e| e.expected), Some(false));
+    }
+
+    #[test]
+    fn start_while_stopping_waits_for_the_stop() {
+        let mut p = Process::new("web".into(), program(0.0, 3, AutoRestart::Never));
+        let t0 = Instant::now();
+        started(&mut p, t0);
+        p.on_stop(t0).expect("stops");
+        assert_eq!(
+            p.on_start(),
+            Ok(vec![]),
+            "no spawn while the old child lives"
+        );
+        assert_eq!(p.after_stop, Some(AfterStop::Start));
+    }
+
+    #[test]
+    fn exits_are_ignored_during_shutdown() {
+        let mut p = Process::new("web".into(), program(0.0, 3, AutoRestart::Always));
+        started(&mut p, Instant::now());
+        let effects = p.on_exit(ExitKind::Code(0), Instant::now(), true);
+        assert!(
+            !effects.contains(&Effect::Spawn),
+            "no restart while shutting down"
+        );
     }
 }
