@@ -37,7 +37,11 @@ pub(super) fn yaml_error(err: &serde_yaml_ng::Error, ctx: &Ctx, file: &Path) -> 
                 .unwrap_or_default(),
         );
         path.extend(at.key.as_deref());
-        position = yaml_find(ctx.text, &path).or(position);
+        // A missing key is not in the text: point at its table instead.
+        let found = (1..=path.len())
+            .rev()
+            .find_map(|n| yaml_find(ctx.text, &path[..n]));
+        position = found.or(position);
     }
     let guess = position
         .map(|(line, _)| yaml_context(ctx.text, line))

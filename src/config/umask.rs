@@ -54,18 +54,23 @@ pub(super) fn read_umask<'de, A: MapAccess<'de>>(map: &mut A, ctx: &Ctx) -> Resu
                 A::Error::custom(message)
             })
         }
-        Format::Yaml => match map.next_value::<YamlScalar>()? {
-            YamlScalar(literal) => umask_value(&literal).map_err(A::Error::custom),
-        },
+        Format::Yaml => map.next_value::<YamlUmask>().map(|YamlUmask(mask)| mask),
     }
 }
 
-/// Any YAML scalar, as its text.
-struct YamlScalar(String);
+/// A YAML scalar's text checked as a umask; checked inside `visit_str` so that the error
+/// gets the scalar's position.
+struct YamlUmask(u32);
+struct YamlUmaskVisitor;
+deserialize_via!(YamlUmask, YamlUmaskVisitor, deserialize_str);
 
-impl<'de> Deserialize<'de> for YamlScalar {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(YamlScalar)
+impl Visitor<'_> for YamlUmaskVisitor {
+    type Value = YamlUmask;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an octal umask like 022")
+    }
+    fn visit_str<E: Error>(self, v: &str) -> Result<YamlUmask, E> {
+        umask_value(v).map(YamlUmask).map_err(E::custom)
     }
 }
 
