@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --all-targets
-cargo test --all-targets
+cargo test --lib --bins --tests
