@@ -18,3 +18,4 @@ pub mod spawn;
 pub mod supervisor;
 pub mod command;
 pub mod frontend;
+pub mod protocol;
