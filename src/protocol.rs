@@ -103,6 +103,18 @@ impl ServerMsg {
         }
     }
 
+    /// The reply for a command's outcome: an error when the code is 1.
+    pub fn from_outcome(outcome: crate::command::Outcome) -> ServerMsg {
+        if outcome.code == 1 {
+            ServerMsg {
+                quit: outcome.quit,
+                ..ServerMsg::error(outcome.text)
+            }
+        } else {
+            ServerMsg::output(outcome.text, outcome.code, outcome.quit)
+        }
+    }
+
     pub fn is_chunk(&self) -> bool {
         self.stream.is_some()
     }
@@ -148,7 +160,7 @@ impl std::error::Error for FrameError {
 }
 
 /// Reads one line (without its newline), never buffering more than `max` bytes of it.
-/// `Ok(None)` at end of stream (a partial last line is dropped: the peer went away mid-line).
+/// `Ok(None)` at end of stream; a last line without newline still counts as a line.
 pub fn read_line_capped(
     reader: &mut impl BufRead,
     max: usize,
@@ -161,7 +173,7 @@ pub fn read_line_capped(
             Err(e) => return Err(FrameError::Io(e)),
         };
         if buf.is_empty() {
-            return Ok(None);
+            return Ok((!line.is_empty()).then_some(line));
         }
         let (take, done) = match buf.iter().position(|&b| b == b'\n') {
             Some(i) => (i, true),
@@ -212,8 +224,8 @@ mod tests {
 
     #[test]
     fn reply_has_the_documented_shape() {
-        let json = serde_json::to_string(&ServerMsg::output("x".into(), 0, false))
-            .expect("serializable");
+        let json =
+            serde_json::to_string(&ServerMsg::output("x".into(), 0, false)).expect("serializable");
         assert_eq!(json, r#"{"ok":true,"output":"x","code":0}"#);
         let json = serde_json::to_string(&ServerMsg::error("bad")).expect("serializable");
         assert_eq!(json, r#"{"ok":false,"error":"bad","code":1}"#);
@@ -222,9 +234,22 @@ mod tests {
     #[test]
     fn lines_are_split_and_the_newline_dropped() {
         let mut input: &[u8] = b"one\ntwo\nthree";
-        assert_eq!(read_line_capped(&mut input, 10).ok().flatten(), Some(b"one".to_vec()));
-        assert_eq!(read_line_capped(&mut input, 10).ok().flatten(), Some(b"two".to_vec()));
-        assert!(matches!(read_line_capped(&mut input, 10), Ok(None)), "partial tail dropped");
+        assert_eq!(
+            read_line_capped(&mut input, 10).ok().flatten(),
+            Some(b"one".to_vec())
+        );
+        assert_eq!(
+            read_line_capped(&mut input, 10).ok().flatten(),
+            Some(b"two".to_vec())
+        );
+        assert_eq!(
+            read_line_capped(&mut input, 10).ok().flatten(),
+            Some(b"three".to_vec())
+        );
+        assert!(
+            matches!(read_line_capped(&mut input, 10), Ok(None)),
+            "then end of stream"
+        );
     }
 
     #[test]
@@ -240,9 +265,15 @@ mod tests {
     #[test]
     fn garbage_is_invalid_not_fatal() {
         let mut input: &[u8] = b"\xff\xfe\n{\"cmd\":\"status\"}\nnot json\n";
-        assert!(matches!(read_msg::<ClientMsg>(&mut input), Err(FrameError::Invalid(_))));
+        assert!(matches!(
+            read_msg::<ClientMsg>(&mut input),
+            Err(FrameError::Invalid(_))
+        ));
         let msg: Option<ClientMsg> = read_msg(&mut input).ok().flatten();
         assert_eq!(msg.and_then(|m| m.cmd).as_deref(), Some("status"));
-        assert!(matches!(read_msg::<ClientMsg>(&mut input), Err(FrameError::Invalid(_))));
+        assert!(matches!(
+            read_msg::<ClientMsg>(&mut input),
+            Err(FrameError::Invalid(_))
+        ));
     }
 }

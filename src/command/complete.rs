@@ -131,7 +131,10 @@ mod tests {
             ("sta", vec!["start", "status"]),
             ("re", vec!["reload", "restart"]),
             ("start ng", vec!["nginx"]),
-            ("stop worker:", vec!["worker:*", "worker:worker_00", "worker:worker_01"]),
+            (
+                "stop worker:",
+                vec!["worker:*", "worker:worker_00", "worker:worker_01"],
+            ),
             ("status a", vec!["all"]),
             ("signal TE", vec!["TERM"]),
             ("signal TERM ng", vec!["nginx"]),

@@ -154,7 +154,11 @@ mod tests {
         for l in ["status", "status", " ", "start web", "status"] {
             h.push(l);
         }
-        assert_eq!(h.entries(), ["status", "start web", "status"], "entries kept");
+        assert_eq!(
+            h.entries(),
+            ["status", "start web", "status"],
+            "entries kept"
+        );
     }
 
     #[test]
@@ -198,7 +202,10 @@ mod tests {
         let mut h = History::load(Some(path.clone()));
         h.push("status");
         h.push("tail web");
-        let mode = fs::metadata(&path).expect("file written").permissions().mode();
+        let mode = fs::metadata(&path)
+            .expect("file written")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "history file mode");
         let again = History::load(Some(path));
         assert_eq!(again.entries(), ["status", "tail web"], "reloaded entries");

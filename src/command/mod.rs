@@ -144,7 +144,9 @@ fn actions(handle: &Handle, cmd: Command) -> Outcome {
 fn unexpected(reply: Reply) -> Outcome {
     match reply {
         Reply::Error(e) => Outcome::error(format!("Error: {e}")),
-        other => Outcome::error(format!("Error: unexpected reply from taskmaster: {other:?}")),
+        other => Outcome::error(format!(
+            "Error: unexpected reply from taskmaster: {other:?}"
+        )),
     }
 }
 
@@ -196,7 +198,10 @@ fn tail(handle: &Handle, name: &str, stream: Option<Stream>, bytes: usize) -> Ou
         Ok(n) => n,
         Err(o) => return o,
     };
-    let chunks = handle.output().tail(&name, stream, bytes).unwrap_or_default();
+    let chunks = handle
+        .output()
+        .tail(&name, stream, bytes)
+        .unwrap_or_default();
     let mut text = chunks_text(&chunks);
     if text.ends_with('\n') {
         text.pop();
@@ -237,7 +242,10 @@ pub fn open_follow(
     let name = resolve_one(&handle.snapshot(), name)?;
     // Subscribe before reading the backlog, so nothing falls between the two.
     let rx = handle.output().follow(&name);
-    let backlog = handle.output().tail(&name, stream, bytes).unwrap_or_default();
+    let backlog = handle
+        .output()
+        .tail(&name, stream, bytes)
+        .unwrap_or_default();
     Ok(Follow {
         name,
         stream,

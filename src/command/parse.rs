@@ -43,7 +43,10 @@ pub enum Request {
 impl Request {
     /// True for the requests a front end must run itself (`tail -f`, `attach`).
     pub fn is_streaming(&self) -> bool {
-        matches!(self, Request::Tail { follow: true, .. } | Request::Attach(_))
+        matches!(
+            self,
+            Request::Tail { follow: true, .. } | Request::Attach(_)
+        )
     }
 }
 
@@ -109,17 +112,23 @@ pub fn parse_words(words: &[String]) -> Result<Request, CommandError> {
         "pid" => match <[String; 0]>::try_from(args.clone()) {
             Ok(_) => Ok(Request::Pid(None)),
             Err(_) if args.len() == 1 => Ok(Request::Pid(args.into_iter().next())),
-            Err(_) => Err(CommandError::Usage("pid takes at most one name".to_string())),
+            Err(_) => Err(CommandError::Usage(
+                "pid takes at most one name".to_string(),
+            )),
         },
         "signal" => parse_signal_cmd(args),
         "attach" => match args.as_slice() {
             [name] => Ok(Request::Attach(name.clone())),
-            _ => Err(CommandError::Usage("attach requires one process name".to_string())),
+            _ => Err(CommandError::Usage(
+                "attach requires one process name".to_string(),
+            )),
         },
         "help" => match args.as_slice() {
             [] => Ok(Request::Help(None)),
             [topic] => Ok(Request::Help(Some(topic.clone()))),
-            _ => Err(CommandError::Usage("help takes at most one command".to_string())),
+            _ => Err(CommandError::Usage(
+                "help takes at most one command".to_string(),
+            )),
         },
         _ => Err(unknown()),
     }
@@ -127,7 +136,9 @@ pub fn parse_words(words: &[String]) -> Result<Request, CommandError> {
 
 fn require_names(cmd: &str, args: Vec<String>) -> Result<Vec<String>, CommandError> {
     if args.is_empty() {
-        Err(CommandError::Usage(format!("{cmd} requires a process name")))
+        Err(CommandError::Usage(format!(
+            "{cmd} requires a process name"
+        )))
     } else {
         Ok(args)
     }
@@ -151,8 +162,16 @@ fn parse_tail(args: Vec<String>) -> Result<Request, CommandError> {
     let (name, stream) = match rest.as_slice() {
         [name] => (name.clone(), Some(Stream::Stdout)),
         [name, s] => (name.clone(), Some(parse_stream(s)?)),
-        [] => return Err(CommandError::Usage("tail requires a process name".to_string())),
-        _ => return Err(CommandError::Usage("too many arguments for tail".to_string())),
+        [] => {
+            return Err(CommandError::Usage(
+                "tail requires a process name".to_string(),
+            ));
+        }
+        _ => {
+            return Err(CommandError::Usage(
+                "too many arguments for tail".to_string(),
+            ));
+        }
     };
     Ok(Request::Tail {
         name,
@@ -179,7 +198,9 @@ fn parse_signal_cmd(args: Vec<String>) -> Result<Request, CommandError> {
         ));
     };
     if names.is_empty() {
-        return Err(CommandError::Usage("signal requires a process name".to_string()));
+        return Err(CommandError::Usage(
+            "signal requires a process name".to_string(),
+        ));
     }
     let signal = crate::config::parse_signal(sig)
         .ok_or_else(|| CommandError::Usage(format!("bad signal name '{sig}'")))?;
@@ -221,7 +242,10 @@ mod tests {
             ("", Request::Empty),
             ("   ", Request::Empty),
             ("status", Request::Status(vec![])),
-            ("status web 'worker:*'", Request::Status(names(&["web", "worker:*"]))),
+            (
+                "status web 'worker:*'",
+                Request::Status(names(&["web", "worker:*"])),
+            ),
             ("start all", Request::Start(names(&["all"]))),
             ("stop a b", Request::Stop(names(&["a", "b"]))),
             ("restart web", Request::Restart(names(&["web"]))),
@@ -280,11 +304,17 @@ mod tests {
             ("restart", "Error: restart requires a process name"),
             ("clear", "Error: clear requires a process name"),
             ("tail", "Error: tail requires a process name"),
-            ("tail web stdin", "Error: bad stream 'stdin' (stdout or stderr)"),
+            (
+                "tail web stdin",
+                "Error: bad stream 'stdin' (stdout or stderr)",
+            ),
             ("tail -x web", "Error: tail: unknown option -x"),
             ("reload now", "Error: reload takes no arguments"),
             ("attach", "Error: attach requires one process name"),
-            ("signal", "Error: signal requires a signal name and a process name"),
+            (
+                "signal",
+                "Error: signal requires a signal name and a process name",
+            ),
             ("signal TERM", "Error: signal requires a process name"),
             ("status 'web", "Error: unbalanced quotes"),
         ];
