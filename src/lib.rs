@@ -17,5 +17,6 @@ pub mod frontend;
 pub mod logging;
 pub mod output;
 pub mod protocol;
+pub mod signals;
 pub mod spawn;
 pub mod supervisor;
