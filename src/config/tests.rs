@@ -313,6 +313,7 @@ fn each_bad_program_or_table_is_reported_with_its_place() {
         ("t.toml", "[tasks]\n", 1, None, "tasks", "unknown key 'tasks'"),
         ("t.toml", "programs = 1\n", 1, None, "programs", "invalid type"),
         ("t.toml", "[programs.web\ncmd = \"x\"\n", 1, Some("web"), "", "table header"),
+        ("t.toml", "[programs.web]\ncmd = \"x\"\n# a\u{8}b\n", 3, Some("web"), "", "U+0008"),
         ("t.toml", "[programs.web]\ncmd = \"x\"\n[programs.web]\ncmd = \"y\"\n", 3, Some("web"), "", "duplicate key"),
         ("t.yaml", "programs:\n  web:\n    cmd: x\n    umask: 8\n", 4, Some("web"), "umask", "octal"),
         ("t.yaml", "programs:\n  web:\n    cmd: x\n    foo: 1\n", 4, Some("web"), "foo", "unknown key"),
