@@ -4,6 +4,8 @@
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/config.rs"]
+mod config;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
 #[path = "it/output_capture.rs"]
