@@ -419,3 +419,77 @@ fn status_format_of_every_state_is_supervisorctls() {
         "{slow}"
     );
 }
+
+fn run_bin(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> crate::ctl_util::Ctl {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("TASKMASTER_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .output()
+        .expect("taskmaster runs")
+        .into()
+}
+
+#[test]
+fn check_version_help_and_config_lookup() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let none = run_bin(dir.path(), &["check"], &[]);
+    assert_eq!(none.code, 1, "no config found: {none:?}");
+    assert!(
+        none.out.contains("$TASKMASTER_CONFIG")
+            && none.out.contains("./taskmaster.toml")
+            && none.out.contains("./configs/taskmaster.toml"),
+        "names the places tried: {none:?}"
+    );
+    std::fs::create_dir(dir.path().join("configs")).expect("mkdir");
+    let good = "[programs.a]\ncmd = \"true\"\n[programs.b]\ncmd = \"true\"\n";
+    std::fs::write(dir.path().join("configs/taskmaster.toml"), good).expect("write");
+    let found = run_bin(dir.path(), &["check"], &[]);
+    assert_eq!(
+        (found.out.trim(), found.code),
+        ("config OK: 2 programs", 0),
+        "{found:?}"
+    );
+    std::fs::write(dir.path().join("bad.toml"), "[programs.a]\nnope = 1\n").expect("write");
+    let bad = run_bin(dir.path(), &["check"], &[("TASKMASTER_CONFIG", "bad.toml")]);
+    assert_eq!(
+        bad.code, 1,
+        "$TASKMASTER_CONFIG wins over ./configs: {bad:?}"
+    );
+    assert!(
+        bad.out.contains("bad.toml"),
+        "error names the file: {bad:?}"
+    );
+    let explicit = run_bin(dir.path(), &["check", "-c", "configs/taskmaster.toml"], &[]);
+    assert_eq!(explicit.code, 0, "-c: {explicit:?}");
+
+    let version = run_bin(dir.path(), &["--version"], &[]);
+    assert_eq!(
+        version.out.trim(),
+        format!("taskmaster {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = run_bin(dir.path(), &["--help"], &[]);
+    assert!(help.out.contains("taskmaster ctl"), "usage shown: {help:?}");
+    let wrong = run_bin(dir.path(), &["--frob"], &[]);
+    assert_eq!(wrong.code, 1, "unknown flag: {wrong:?}");
+    assert!(wrong.err.contains("--frob"), "{wrong:?}");
+}
+
+#[test]
+fn sigterm_ends_headless_taskmaster_cleanly() {
+    let mut tm = Daemon::start(PROGRAMS);
+    tm.wait_state("running", "RUNNING");
+    let pid: u32 = tm.ctl(&["pid", "running"]).out.trim().parse().expect("pid");
+    let me = nix::unistd::Pid::from_raw(tm.pid() as i32);
+    nix::sys::signal::kill(me, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM sent");
+    assert_eq!(tm.wait_exit(), 0, "exit 0 after SIGTERM");
+    assert!(!tm.socket.exists(), "socket removed");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "children stopped"
+    );
+}

@@ -201,7 +201,11 @@ fn terminal_shell_recalls_history_and_completes_names() {
     });
 
     tmux.keys(&["status", "Enter"]);
-    tmux.wait_screen("status output", |s| s.contains("RUNNING"));
+    // Raw mode is on for the whole session: output lines must still start at column 0.
+    tmux.wait_screen("status output at column 0", |s| {
+        s.lines()
+            .any(|l| l.starts_with("web ") && l.contains("RUNNING"))
+    });
     tmux.keys(&["Up"]);
     tmux.wait_screen("Up recalls `status`", |s| {
         last_prompt(s) == "taskmaster> status"
@@ -222,6 +226,13 @@ fn terminal_shell_recalls_history_and_completes_names() {
         history, "status\nstop web\n",
         "history file keeps the commands"
     );
+
+    tmux.keys(&["tail -f web", "Enter"]);
+    tmux.wait_screen("tail -f runs", |s| s.contains("Press Ctrl-C to exit"));
+    tmux.keys(&["C-c"]);
+    tmux.wait_screen("Ctrl-C ends tail -f", |s| {
+        s.trim_end().lines().last() == Some("taskmaster>")
+    });
 
     tmux.keys(&["quit", "Enter"]);
     tmux.wait_screen("confirmation asked", |s| {
