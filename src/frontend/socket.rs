@@ -104,9 +104,11 @@ impl SocketServer {
 impl Drop for SocketServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept call so the thread sees the flag.
-        let _ = UnixStream::connect(&self.path);
-        if let Some(t) = self.thread.take() {
+        // Wake the accept call so the thread sees the flag. If the file was removed behind our
+        // back nothing can wake it: leave the thread, rather than hang the exit.
+        if UnixStream::connect(&self.path).is_ok()
+            && let Some(t) = self.thread.take()
+        {
             let _ = t.join();
         }
         // A `shutdown` request is answered after the supervisor ended: let its reply out.
