@@ -6,11 +6,19 @@ mod util;
 
 #[path = "it/config.rs"]
 mod config;
+#[path = "it/ctl.rs"]
+mod ctl;
+#[path = "it/ctl_util.rs"]
+mod ctl_util;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
 #[path = "it/output_capture.rs"]
 mod output_capture;
 #[path = "it/reload.rs"]
 mod reload;
+#[path = "it/shell.rs"]
+mod shell;
+#[path = "it/socket.rs"]
+mod socket;
 #[path = "it/spawn_failures.rs"]
 mod spawn_failures;
