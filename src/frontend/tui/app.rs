@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 use super::attach::{Attach, AttachKey};
 use super::command_bar::{BarOutcome, CommandBar};
 use super::tail::TailLines;
-use crate::command::Outcome;
+use crate::command::{self, Outcome, Request};
 use crate::supervisor::{Command, ProcessInfo, Reply, Snapshot};
 
 /// Which part of the dashboard takes keys.
@@ -129,23 +129,6 @@ impl App {
 
     pub fn selected_name(&self) -> Option<String> {
         self.visible().get(self.selected).map(|p| p.name.clone())
-    }
-
-    /// Process names, `PROGRAM:*` for groups: what completion offers.
-    pub fn completion_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .snapshot
-            .processes
-            .iter()
-            .map(|p| p.name.clone())
-            .collect();
-        for p in &self.snapshot.processes {
-            let group = format!("{}:*", p.program);
-            if p.name != p.program && !names.contains(&group) {
-                names.push(group);
-            }
-        }
-        names
     }
 
     pub fn on_snapshot(&mut self, snapshot: Arc<Snapshot>) {
@@ -313,7 +296,7 @@ impl App {
     }
 
     fn on_bar_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
-        let names = self.completion_names();
+        let names = command::completion_names(&self.snapshot);
         match self.bar.on_key(key, &names) {
             BarOutcome::Edited => None,
             BarOutcome::Leave => {
@@ -333,27 +316,32 @@ impl App {
 
     /// A line from the command bar. Streaming commands and `quit` are the dashboard's own.
     fn on_line(&mut self, line: String, now: Instant) -> Option<Effect> {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["quit"] | ["exit"] => {
+        match command::parse(&line) {
+            Ok(Request::Quit) => {
                 self.mode = Mode::ConfirmQuit;
                 None
             }
-            ["attach", name] => Some(Effect::Attach(name.to_string())),
-            ["tail", "-f", name, ..] => {
-                self.select_name(name);
+            Ok(Request::Attach(name)) => Some(Effect::Attach(name)),
+            Ok(Request::Tail {
+                name, follow: true, ..
+            }) => {
+                self.select_name(&name);
                 self.set_focus(Focus::Tail);
                 self.tail_scroll = 0;
                 None
             }
-            ["shutdown"] => {
+            Ok(Request::Shutdown) => {
                 self.mode = Mode::ShuttingDown;
                 self.set_message("shutting down…", false, now);
                 Some(Effect::Send(Command::Shutdown, ReplyCtx::Shutdown))
             }
-            _ => {
+            Ok(_) => {
                 self.set_message(format!("running: {line}"), false, now);
                 Some(Effect::Run(line))
+            }
+            Err(e) => {
+                self.set_message(e.to_string(), true, now);
+                None
             }
         }
     }

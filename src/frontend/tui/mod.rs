@@ -84,7 +84,7 @@ struct Dashboard {
 impl Dashboard {
     fn new(handle: Handle, config_path: &Path, updates: Receiver<Update>) -> Dashboard {
         let reader = handle.output().clone();
-        let bar = CommandBar::new(CommandBar::default_history_file());
+        let bar = CommandBar::new(command::History::load_default());
         let app = App::new(handle.snapshot(), config_path.to_path_buf(), bar);
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
         Dashboard {
@@ -296,13 +296,14 @@ impl Dashboard {
             Effect::Send(cmd, ctx) => self.pending.push((ctx, self.handle.send(cmd))),
             Effect::Run(line) => self.spawn_command(line),
             Effect::Attach(name) => {
-                // Follow first, then read the tail: a line may show twice, none is lost.
-                self.follow = Some(self.reader.follow(&name));
-                let chunks = self
-                    .reader
-                    .tail(&name, None, TAIL_BYTES)
-                    .unwrap_or_default();
-                self.app.enter_attach(name, TailLines::from_chunks(&chunks));
+                match command::open_follow(&self.handle, &name, None, TAIL_BYTES) {
+                    Ok(f) => {
+                        self.follow = Some(f.rx);
+                        self.app
+                            .enter_attach(f.name, TailLines::from_chunks(&f.backlog));
+                    }
+                    Err(outcome) => self.app.set_message(outcome.text, true, Instant::now()),
+                }
             }
             Effect::Detach => {
                 self.follow = None;

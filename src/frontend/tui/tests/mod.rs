@@ -81,7 +81,7 @@ pub fn app() -> App {
     let mut app = App::new(
         Arc::new(snapshot()),
         PathBuf::from("/etc/taskmaster.toml"),
-        CommandBar::new(None),
+        CommandBar::new(crate::command::History::load(None)),
     );
     app.color = true;
     app
