@@ -4,6 +4,8 @@
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/dashboard.rs"]
+mod dashboard;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
 #[path = "it/output_capture.rs"]
