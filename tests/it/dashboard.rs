@@ -333,3 +333,39 @@ fn dashboard_too_small_shows_a_notice() {
     let (_, pid_text) = s.ctl(&["pid"]);
     s.taskmaster_pid = pid_text.trim().parse().ok();
 }
+
+#[test]
+fn dashboard_follows_resizes_and_leaves_cleanly_on_sigterm() {
+    let Some(mut s) = Session::start(100, 30) else {
+        return;
+    };
+    s.wait_screen("the table", |scr| scr.contains("processes (5)"));
+    let (_, pid_text) = s.ctl(&["pid"]);
+    s.taskmaster_pid = pid_text.trim().parse().ok();
+    let pid = s.taskmaster_pid.expect("ctl pid gives taskmaster's pid");
+
+    let _ = s
+        .tmux(&["resize-window", "-t", "dash", "-x", "70", "-y", "20"])
+        .status();
+    s.wait_screen("the too-small notice", |scr| {
+        scr.contains("terminal too small (need 80x24)")
+    });
+    let _ = s
+        .tmux(&["resize-window", "-t", "dash", "-x", "90", "-y", "26"])
+        .status();
+    s.wait_screen("the table again", |scr| scr.contains("processes (5)"));
+
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let after = s.wait_screen("taskmaster exited and stty ran", |scr| {
+        scr.contains("EXIT=") && scr.contains("icanon")
+    });
+    assert!(
+        !after.replace('\n', " ").contains("-icanon"),
+        "raw mode is off after SIGTERM:\n{after}"
+    );
+    wait_until(LONG, "taskmaster gone after SIGTERM", || !alive(pid));
+    s.taskmaster_pid = None;
+}
