@@ -86,6 +86,9 @@ pub struct App {
     pub tail: TailLines,
     /// Whose output `tail` holds, and the output counter it was read at.
     pub tail_of: Option<(String, u64)>,
+    /// Whether `tail` holds the long backlog (read once the user scrolls back) or only
+    /// the few screens that following needs (cheap to re-read at every frame).
+    pub tail_full: bool,
     /// Lines the tail pane is scrolled back from the newest; 0 follows new output.
     pub tail_scroll: usize,
     pub bar: CommandBar,
@@ -106,6 +109,7 @@ impl App {
             selected: 0,
             tail: TailLines::default(),
             tail_of: None,
+            tail_full: false,
             tail_scroll: 0,
             bar,
             message: Message {
@@ -170,19 +174,22 @@ impl App {
 
     /// Replaces the tail pane's content. The loop does not call it while the pane is scrolled
     /// back, so what the user reads stays put.
-    pub fn set_tail(&mut self, name: String, seq: u64, lines: TailLines) {
+    pub fn set_tail(&mut self, name: String, seq: u64, lines: TailLines, full: bool) {
         if self.tail_of.as_ref().is_none_or(|(n, _)| *n != name) {
             self.tail_scroll = 0;
         }
         self.tail = lines;
         self.tail_of = Some((name, seq));
+        self.tail_full = full;
     }
 
-    /// Whether the tail pane must be read again: another process is selected, or its output
-    /// counter moved and the pane follows.
+    /// Whether the tail pane must be read again: another process is selected, its output
+    /// counter moved and the pane follows, or the user scrolled back past the short tail.
     pub fn tail_stale(&self, name: &str, seq: u64) -> bool {
         match &self.tail_of {
-            Some((n, s)) if n == name => *s != seq && self.tail_scroll == 0,
+            Some((n, s)) if n == name => {
+                (*s != seq && self.tail_scroll == 0) || (self.tail_scroll > 0 && !self.tail_full)
+            }
             _ => true,
         }
     }

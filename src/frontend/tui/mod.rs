@@ -36,8 +36,11 @@ use terminal::{Input, Term};
 
 /// At most ~30 frames a second, however fast children write.
 pub const FRAME: Duration = Duration::from_millis(33);
-/// How much captured output the tail pane and the attach view start from.
+/// How much captured output the attach view and a scrolled-back tail pane start from.
 const TAIL_BYTES: usize = 64 * 1024;
+/// What a following tail pane re-reads at each frame: a few screens, so a flooding child
+/// costs little.
+const FOLLOW_BYTES: usize = 16 * 1024;
 
 /// Runs the dashboard until the user quits (after confirming) or the supervisor ends.
 /// Returns after restoring the terminal. Quitting asks the supervisor to shut down.
@@ -282,12 +285,11 @@ impl Dashboard {
         if !self.app.tail_stale(&name, seq) {
             return;
         }
-        let chunks = self
-            .reader
-            .tail(&name, None, TAIL_BYTES)
-            .unwrap_or_default();
+        let full = self.app.tail_scroll > 0;
+        let bytes = if full { TAIL_BYTES } else { FOLLOW_BYTES };
+        let chunks = self.reader.tail(&name, None, bytes).unwrap_or_default();
         self.app
-            .set_tail(name, seq, TailLines::from_chunks(&chunks));
+            .set_tail(name, seq, TailLines::from_chunks(&chunks), full);
     }
 
     /// Performs an effect; true when the dashboard must leave.

@@ -98,7 +98,7 @@ fn states_are_coloured_badges_or_bold_and_reverse_without_colour() {
 #[test]
 fn tail_pane_follows_the_newest_lines_with_stderr_marked() {
     let mut a = app();
-    a.set_tail("batch".into(), 1, fifty_lines());
+    a.set_tail("batch".into(), 1, fifty_lines(), true);
     let screen = draw(&mut a, 80, 24);
     let s = trimmed(&screen);
     assert!(
@@ -125,7 +125,7 @@ fn tail_pane_follows_the_newest_lines_with_stderr_marked() {
 #[test]
 fn tail_pane_scrolled_back_stays_and_says_how_to_follow() {
     let mut a = app();
-    a.set_tail("batch".into(), 1, fifty_lines());
+    a.set_tail("batch".into(), 1, fifty_lines(), true);
     a.on_key(key(KeyCode::Tab), Instant::now());
     a.on_key(key(KeyCode::PageUp), Instant::now());
     assert_eq!(a.tail_scroll, 8, "PgUp scrolls one page (8 lines at 80x24)");
