@@ -11,6 +11,7 @@
 mod app;
 mod attach;
 mod command_bar;
+mod keys;
 mod tail;
 mod terminal;
 mod view;
