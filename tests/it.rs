@@ -4,6 +4,10 @@
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/ctl.rs"]
+mod ctl;
+#[path = "it/ctl_util.rs"]
+mod ctl_util;
 #[path = "it/dashboard.rs"]
 mod dashboard;
 #[path = "it/lifecycle.rs"]
@@ -12,5 +16,9 @@ mod lifecycle;
 mod output_capture;
 #[path = "it/reload.rs"]
 mod reload;
+#[path = "it/shell.rs"]
+mod shell;
+#[path = "it/socket.rs"]
+mod socket;
 #[path = "it/spawn_failures.rs"]
 mod spawn_failures;
