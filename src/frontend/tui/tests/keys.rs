@@ -241,3 +241,33 @@ fn event_lines_do_not_hide_a_fresh_command_result() {
     a.on_event("exited: db".into(), t0 + Duration::from_secs(4));
     assert_eq!(a.message.text, "exited: db", "an older one gives way");
 }
+
+#[test]
+fn a_click_selects_a_row_and_the_wheel_scrolls_the_tail() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut a = app();
+    a.size = (120, 40);
+    let mouse = |kind, row| MouseEvent {
+        kind,
+        column: 5,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    // Header line, table border, column header: the third row is on screen row 5.
+    a.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 5));
+    assert_eq!(
+        a.selected_name().as_deref(),
+        Some("cache"),
+        "click selects the row"
+    );
+    let mut lines = crate::frontend::tui::tail::TailLines::default();
+    for i in 0..100 {
+        lines.push(crate::output::Stream::Stdout, format!("{i}\n").as_bytes());
+    }
+    a.set_tail("cache".into(), 1, lines, true);
+    a.on_mouse(mouse(MouseEventKind::ScrollUp, 20));
+    assert_eq!(
+        a.tail_scroll, 3,
+        "the wheel over the tail pane scrolls it back"
+    );
+}
