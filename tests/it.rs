@@ -10,6 +10,8 @@ mod config;
 mod ctl;
 #[path = "it/ctl_util.rs"]
 mod ctl_util;
+#[path = "it/dashboard.rs"]
+mod dashboard;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
 #[path = "it/output_capture.rs"]
