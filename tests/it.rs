@@ -12,3 +12,14 @@ mod output_capture;
 mod reload;
 #[path = "it/spawn_failures.rs"]
 mod spawn_failures;
+
+#[path = "it/chaos_crashloop.rs"]
+mod chaos_crashloop;
+#[path = "it/chaos_kill.rs"]
+mod chaos_kill;
+#[path = "it/chaos_output.rs"]
+mod chaos_output;
+#[path = "it/chaos_reload.rs"]
+mod chaos_reload;
+#[path = "it/chaos_util.rs"]
+mod chaos_util;
