@@ -19,6 +19,8 @@ mod chaos_crashloop;
 mod chaos_kill;
 #[path = "it/chaos_output.rs"]
 mod chaos_output;
+#[path = "it/chaos_procs.rs"]
+mod chaos_procs;
 #[path = "it/chaos_reload.rs"]
 mod chaos_reload;
 #[path = "it/chaos_util.rs"]
