@@ -13,6 +13,8 @@ mod reload;
 #[path = "it/spawn_failures.rs"]
 mod spawn_failures;
 
+#[path = "it/chaos_binary.rs"]
+mod chaos_binary;
 #[path = "it/chaos_crashloop.rs"]
 mod chaos_crashloop;
 #[path = "it/chaos_kill.rs"]
@@ -23,5 +25,7 @@ mod chaos_output;
 mod chaos_procs;
 #[path = "it/chaos_reload.rs"]
 mod chaos_reload;
+#[path = "it/chaos_security.rs"]
+mod chaos_security;
 #[path = "it/chaos_util.rs"]
 mod chaos_util;
