@@ -17,6 +17,8 @@ mod spawn_failures;
 mod chaos_binary;
 #[path = "it/chaos_crashloop.rs"]
 mod chaos_crashloop;
+#[path = "it/chaos_input.rs"]
+mod chaos_input;
 #[path = "it/chaos_kill.rs"]
 mod chaos_kill;
 #[path = "it/chaos_output.rs"]
