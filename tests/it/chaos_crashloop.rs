@@ -80,8 +80,9 @@ fn fifty_crash_loops_cost_little_supervisor_cpu() {
         "chaos_crashloop: binary used {cpu:.2} s CPU over {wall:?} ({:.1} % of a core)",
         share * 100.0
     );
+    // Measured: about 1 %; a supervisor that spins on its timer shows about 25 %.
     assert!(
-        share < 0.30,
+        share < 0.10,
         "supervisor CPU {:.1} % of a core while 50 programs crash-loop",
         share * 100.0
     );
