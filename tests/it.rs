@@ -24,3 +24,22 @@ mod shell;
 mod socket;
 #[path = "it/spawn_failures.rs"]
 mod spawn_failures;
+
+#[path = "it/chaos_binary.rs"]
+mod chaos_binary;
+#[path = "it/chaos_crashloop.rs"]
+mod chaos_crashloop;
+#[path = "it/chaos_input.rs"]
+mod chaos_input;
+#[path = "it/chaos_kill.rs"]
+mod chaos_kill;
+#[path = "it/chaos_output.rs"]
+mod chaos_output;
+#[path = "it/chaos_procs.rs"]
+mod chaos_procs;
+#[path = "it/chaos_reload.rs"]
+mod chaos_reload;
+#[path = "it/chaos_security.rs"]
+mod chaos_security;
+#[path = "it/chaos_util.rs"]
+mod chaos_util;
