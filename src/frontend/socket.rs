@@ -62,6 +62,32 @@ impl std::error::Error for SocketError {
     }
 }
 
+/// Binds the socket so that nobody else can ever connect to it: it is created inside a fresh
+/// 0700 directory, made 0600 there, and only then renamed to `path`. (Changing the umask
+/// instead would be process-wide and race with children being spawned.)
+fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::DirBuilderExt;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let private = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = fs::remove_dir_all(&private);
+    fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let staged = private.join("s");
+    let result = UnixListener::bind(&staged).and_then(|listener| {
+        fs::set_permissions(&staged, fs::Permissions::from_mode(0o600))?;
+        fs::rename(&staged, path)?;
+        Ok(listener)
+    });
+    let _ = fs::remove_dir_all(&private);
+    result
+}
+
 /// The running server. Dropping it stops accepting and removes the socket file.
 pub struct SocketServer {
     path: PathBuf,
@@ -75,8 +101,7 @@ impl SocketServer {
     pub fn start(path: &Path, handle: Handle) -> Result<SocketServer, SocketError> {
         prepare_path(path)?;
         let io_err = |e| SocketError::Io(path.to_path_buf(), e);
-        let listener = UnixListener::bind(path).map_err(io_err)?;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io_err)?;
+        let listener = bind_private(path).map_err(io_err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let busy = Arc::new(Busy::default());
         let thread = std::thread::Builder::new()
