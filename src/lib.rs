@@ -11,10 +11,10 @@
 //! Modules: [`config`] (file format, validation, reload diff), [`spawn`] (starting a child,
 //! signalling its group), [`logging`] (the event log), [`protocol`] (socket framing).
 
+pub mod command;
 pub mod config;
+pub mod frontend;
 pub mod logging;
 pub mod output;
 pub mod spawn;
 pub mod supervisor;
-pub mod command;
-pub mod frontend;

@@ -6,16 +6,17 @@ use std::path::Path;
 /// Sends every `log` record at `info` and above to `path` (appended), and also to stderr when
 /// `echo_stderr` (headless mode). Call once, before the supervisor starts.
 pub fn init(path: Option<&Path>, echo_stderr: bool) -> Result<(), fern::InitError> {
-    let mut dispatch = fern::Dispatch::new()
-        .level(log::LevelFilter::Info)
-        .format(|out, message, record| {
-            out.finish(format_args!(
-                "{} {} {}",
-                timestamp(std::time::SystemTime::now()),
-                record.level(),
-                message
-            ))
-        });
+    let mut dispatch =
+        fern::Dispatch::new()
+            .level(log::LevelFilter::Info)
+            .format(|out, message, record| {
+                out.finish(format_args!(
+                    "{} {} {}",
+                    timestamp(std::time::SystemTime::now()),
+                    record.level(),
+                    message
+                ))
+            });
     if let Some(path) = path {
         dispatch = dispatch.chain(fern::log_file(path)?);
     }

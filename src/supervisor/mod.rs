@@ -5,7 +5,9 @@
 mod api;
 pub mod snapshot;
 
-pub use api::{ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update};
+pub use api::{
+    ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update,
+};
 pub use snapshot::{ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName};
 
 use crate::config::Config;

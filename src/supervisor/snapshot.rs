@@ -132,7 +132,11 @@ impl ProcessInfo {
                     match (self.state, exit.kind) {
                         (StateName::Exited, ExitKind::Code(c)) => format!(
                             "{when} (exit status {c}; {})",
-                            if exit.expected { "expected" } else { "not expected" }
+                            if exit.expected {
+                                "expected"
+                            } else {
+                                "not expected"
+                            }
                         ),
                         (StateName::Exited, ExitKind::Signal(s)) => {
                             format!("{when} (terminated by {}; not expected)", signal_name(s))

@@ -1,0 +1,134 @@
+//! What a scenario asks of a supervisor under test, whichever it is: the programs to run
+//! (one neutral description, written out as each daemon's own config), and the few commands
+//! a user would send it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::Res;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Taskmaster,
+    Supervisord,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Taskmaster => "taskmaster",
+            Kind::Supervisord => "supervisord",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Key omitted: the daemon's default capture.
+    Capture,
+    Discard,
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub name: String,
+    pub cmd: String,
+    pub numprocs: u32,
+    pub autostart: bool,
+    /// always | never | unexpected
+    pub autorestart: &'static str,
+    pub startretries: u32,
+    pub starttime: f64,
+    pub stoptime: f64,
+    pub stdout: Output,
+    pub stderr: Output,
+}
+
+impl Program {
+    pub fn new(name: &str, cmd: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            cmd: cmd.to_string(),
+            numprocs: 1,
+            autostart: true,
+            autorestart: "unexpected",
+            startretries: 3,
+            starttime: 1.0,
+            stoptime: 10.0,
+            stdout: Output::Capture,
+            stderr: Output::Capture,
+        }
+    }
+}
+
+/// One line of `status`.
+#[derive(Clone, Debug)]
+pub struct ProcStatus {
+    pub name: String,
+    pub state: String,
+    pub pid: Option<i32>,
+}
+
+impl ProcStatus {
+    pub fn running_pid(&self) -> Option<i32> {
+        if self.state == "RUNNING" {
+            self.pid
+        } else {
+            None
+        }
+    }
+}
+
+pub trait Daemon {
+    fn pid(&self) -> i32;
+    fn status(&mut self) -> Res<Vec<ProcStatus>>;
+    /// `start NAME`, returning when the daemon replies.
+    fn start(&mut self, name: &str) -> Res<()>;
+    /// `stop all`, returning when the daemon replies.
+    fn stop_all(&mut self) -> Res<()>;
+    /// Rewrites the config file with `programs` and has the daemon apply it (taskmaster:
+    /// `reload`; supervisord: `supervisorctl update`), returning when it replies.
+    fn reload(&mut self, programs: &[Program]) -> Res<()>;
+    /// The daemon's event log, where spawns and FATAL are recorded with milliseconds.
+    fn log_path(&self) -> &Path;
+    /// Stops the daemon gracefully (its children with it).
+    fn shutdown(&mut self) -> Res<()>;
+}
+
+/// Polls `probe` every `every` until it yields a value or `limit` passes.
+pub fn wait_for<T>(
+    limit: Duration,
+    every: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Res<Option<T>>,
+) -> Res<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = probe()? {
+            return Ok(v);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("timed out after {limit:?} waiting for {what}").into());
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// Waits until `count` processes are RUNNING; returns the statuses.
+pub fn wait_running(d: &mut dyn Daemon, count: usize, limit: Duration) -> Res<Vec<ProcStatus>> {
+    wait_for(
+        limit,
+        Duration::from_millis(20),
+        &format!("{count} processes RUNNING"),
+        || {
+            let st = d.status()?;
+            let running = st.iter().filter(|p| p.running_pid().is_some()).count();
+            Ok((running >= count).then_some(st))
+        },
+    )
+}
+
+pub fn digits(n: u32) -> usize {
+    n.to_string().len()
+}

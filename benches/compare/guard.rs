@@ -1,0 +1,107 @@
+//! Kill-on-drop ownership of every daemon the bench starts, with its whole brood: on drop
+//! (normal end, error, panic) and on Ctrl-C/SIGTERM the daemon is frozen, its children are
+//! killed (with their process groups), then the daemon itself.
+
+use std::process::{Child, Command};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+use crate::Res;
+use crate::procfs;
+
+/// Pids of live daemons, for the signal thread's clean-up.
+static LIVE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Kills a daemon and everything it started, leaving nothing to respawn.
+pub fn kill_tree(pid: i32) {
+    // Frozen first, so it cannot fork a replacement between the scan and the kills.
+    let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
+    for child in procfs::children(pid) {
+        let _ = killpg(Pid::from_raw(child), Signal::SIGKILL);
+        let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
+    }
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+}
+
+/// Ctrl-C or SIGTERM to the bench: kill every live daemon tree, then exit.
+pub fn install_signal_cleanup() -> Res<()> {
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let pids = LIVE.lock().map(|v| v.clone()).unwrap_or_default();
+            for pid in pids {
+                kill_tree(pid);
+            }
+            eprintln!("bench: interrupted; every daemon and child killed");
+            std::process::exit(128 + sig);
+        }
+    });
+    Ok(())
+}
+
+/// A daemon process the bench started; killed with its children on drop.
+pub struct DaemonGuard {
+    child: Child,
+}
+
+impl DaemonGuard {
+    pub fn spawn(mut cmd: Command) -> Res<Self> {
+        let child = cmd.spawn()?;
+        if let Ok(mut v) = LIVE.lock() {
+            v.push(child.id() as i32);
+        }
+        Ok(Self { child })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The exit status if it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM and wait up to `grace` for a clean exit (the daemon stops its children);
+    /// true when it exited by itself.
+    pub fn terminate(&mut self, grace: Duration) -> bool {
+        let _ = kill(Pid::from_raw(self.pid()), Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if self.exited().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+impl Drop for DaemonGuard {
+    fn drop(&mut self) {
+        let pid = self.pid();
+        if self.exited().is_none() {
+            kill_tree(pid);
+            let _ = self.child.wait();
+        }
+        if let Ok(mut v) = LIVE.lock() {
+            v.retain(|&p| p != pid);
+        }
+    }
+}
+
+/// A plain child (helper script, baseline process): killed and reaped on drop.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
