@@ -16,5 +16,6 @@ pub mod config;
 pub mod frontend;
 pub mod logging;
 pub mod output;
+pub mod signals;
 pub mod spawn;
 pub mod supervisor;

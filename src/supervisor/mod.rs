@@ -3,6 +3,10 @@
 //! deadlines from one `select!`, applies reloads and publishes snapshots.
 
 mod api;
+mod commands;
+mod engine;
+pub mod process;
+mod reload;
 pub mod snapshot;
 
 pub use api::{
@@ -10,7 +14,14 @@ pub use api::{
 };
 pub use snapshot::{ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName};
 
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, after, never, select};
+
 use crate::config::Config;
+use crate::output::OutputHub;
+use engine::Engine;
 
 /// How the supervisor is started.
 pub struct Options {
@@ -28,12 +39,89 @@ pub struct Supervisor {
 impl Supervisor {
     /// Starts the supervisor thread on a loaded config; autostart programs start at once.
     pub fn start(config: Config, options: Options) -> std::io::Result<Supervisor> {
-        let _ = (config, options);
-        todo!()
+        raise_fd_limit();
+        let (req_tx, req_rx) = crossbeam_channel::unbounded();
+        let (sub_tx, sub_rx) = crossbeam_channel::unbounded();
+        let (sig_tx, sig_rx) = crossbeam_channel::unbounded();
+        let (hub, reader) = OutputHub::start()?;
+        // Registered before the first spawn so no SIGCHLD can be missed.
+        let signals = crate::signals::start(sig_tx, options.handle_signals)?;
+        let mut engine = Engine::new(config, hub, reader.clone());
+        let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
+        engine.latest = Some(latest.clone());
+        let handle = Handle {
+            req_tx,
+            latest,
+            subscribe_tx: sub_tx,
+            output: reader,
+        };
+        let thread = std::thread::Builder::new()
+            .name("taskmaster-supervisor".to_string())
+            .spawn(move || {
+                run(engine, req_rx, sub_rx, sig_rx);
+                drop(signals);
+            })?;
+        Ok(Supervisor { handle, thread })
     }
 
     /// Waits until the supervisor thread has ended (after a shutdown).
     pub fn join(self) {
         let _ = self.thread.join();
+    }
+}
+
+/// Each child costs up to five descriptors (three pipes, two log files): lift the soft limit
+/// to the hard one so a thousand processes fit, like supervisord's `minfds`.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
+fn run(
+    mut engine: Engine,
+    req_rx: Receiver<Request>,
+    sub_rx: Receiver<crossbeam_channel::Sender<Update>>,
+    sig_rx: Receiver<i32>,
+) {
+    engine.boot(Instant::now());
+    let mut req_rx = Some(req_rx);
+    let mut sub_rx = Some(sub_rx);
+    let never_req = never();
+    let never_sub = never();
+    loop {
+        let now = Instant::now();
+        let timer = match engine.next_deadline() {
+            Some(at) => after(at.saturating_duration_since(now)),
+            None => never(),
+        };
+        select! {
+            recv(req_rx.as_ref().unwrap_or(&never_req)) -> msg => match msg {
+                Ok(req) => engine.on_request(req, Instant::now()),
+                // Every handle is gone: nobody can ever stop us, so stop now.
+                Err(_) => {
+                    req_rx = None;
+                    engine.begin_shutdown(None, Instant::now());
+                }
+            },
+            recv(sub_rx.as_ref().unwrap_or(&never_sub)) -> msg => match msg {
+                Ok(tx) => engine.subscribers.push(tx),
+                Err(_) => sub_rx = None,
+            },
+            recv(sig_rx) -> msg => if let Ok(sig) = msg {
+                engine.on_signal(sig, Instant::now());
+            },
+            recv(timer) -> _ => {}
+        }
+        let now = Instant::now();
+        engine.fire_deadlines(now);
+        if engine.is_finished() {
+            engine.finish();
+            return;
+        }
+        engine.publish_if_due(now);
     }
 }

@@ -9,6 +9,19 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+// First: its macros serve the modules below.
+#[macro_use]
+mod values;
+mod de;
+mod env;
+mod locate;
+mod paths;
+mod program;
+mod umask;
+
+#[cfg(test)]
+mod tests;
+
 /// Where the socket lives when neither the config nor `--socket` says.
 pub const DEFAULT_SOCKET: &str = "/tmp/taskmaster.sock";
 
@@ -182,27 +195,80 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// An error about the file as a whole (unreadable, ...), with no position.
+    pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            program: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// The two file formats; the extension decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Toml,
+    Yaml,
+}
+
+impl Format {
+    fn of(path: &Path) -> Format {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml") {
+            Format::Yaml
+        } else {
+            Format::Toml
+        }
+    }
+}
+
 /// Read, parse and validate a config file (TOML, or YAML for `.yaml`/`.yml`).
+// The error is the product here, built once on a cold path, and its fields are the API.
+#[allow(clippy::result_large_err)]
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        line: None,
-        column: None,
-        program: None,
-        key: None,
-        message: format!("cannot read: {e}"),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::whole_file(path, format!("cannot read the config file: {e}")))?;
     parse(path, &text)
 }
 
 /// Parse and validate config text; `path` decides the format and anchors relative paths.
+#[allow(clippy::result_large_err)]
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    let _ = text;
-    todo!("config parsing of {}", path.display())
+    // `absolute` does not touch the file system, so `parse` works on text alone.
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let base = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let ctx = de::Ctx::new(Format::of(&path), text, &base);
+    let top = match ctx.format {
+        Format::Toml => de::from_toml(&ctx).map_err(|e| locate::toml_error(&e, &ctx, &path))?,
+        Format::Yaml => de::from_yaml(&ctx).map_err(|e| locate::yaml_error(&e, &ctx, &path))?,
+    };
+    Ok(Config {
+        path,
+        logfile: top.logfile,
+        socket: top.socket,
+        programs: top.programs,
+    })
 }
 
 /// A signal by name, with or without `SIG`, any case (`TERM`, `sigusr1`), or by number.
 pub fn parse_signal(name: &str) -> Option<Signal> {
-    let _ = name;
-    todo!()
+    let name = name.trim();
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+        return name
+            .parse::<i32>()
+            .ok()
+            .and_then(|n| Signal::try_from(n).ok());
+    }
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse::<Signal>().ok()
 }

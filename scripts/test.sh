@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The one test command (README): installs what the tests need, builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The dashboard and line-shell tests drive a real terminal through tmux.
+if ! command -v tmux >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing tmux"
+    apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+  else
+    echo "warning: tmux is missing; terminal tests will say they skip" >&2
+  fi
+fi
+
+cargo build --all-targets
+cargo test --lib --bins --tests

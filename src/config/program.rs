@@ -1,0 +1,167 @@
+//! One `[programs.NAME]` table read into a [`ProgramConfig`], with supervisor's defaults
+//! for every key left out.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
+
+use super::de::{Ctx, duplicate_key, unknown_key};
+use super::env::EnvSeed;
+use super::paths::{OutputSeed, PathSeed};
+use super::umask::read_umask;
+use super::values::{Cmd, ExitCodes, NumProcs, Restart, Retries, Seconds, StopSignal, User};
+use super::{AutoRestart, OutputTarget, ProgramConfig};
+
+pub(super) const PROGRAM_KEYS: &[&str] = &[
+    "cmd",
+    "numprocs",
+    "umask",
+    "workingdir",
+    "autostart",
+    "autorestart",
+    "exitcodes",
+    "startretries",
+    "starttime",
+    "stopsignal",
+    "stoptime",
+    "stdout",
+    "stderr",
+    "env",
+    "user",
+];
+
+pub(super) struct ProgramSeed<'c, 'a, 'n> {
+    pub ctx: &'c Ctx<'a>,
+    pub name: &'n str,
+}
+
+impl<'de> DeserializeSeed<'de> for ProgramSeed<'_, '_, '_> {
+    type Value = ProgramConfig;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<ProgramConfig, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl ProgramSeed<'_, '_, '_> {
+    /// Supervisor's defaults; `cmd` is the one key without one.
+    fn defaults(&self, cmd: String, argv: Vec<String>) -> ProgramConfig {
+        ProgramConfig {
+            name: self.name.to_owned(),
+            cmd,
+            argv,
+            numprocs: 1,
+            umask: None,
+            workingdir: None,
+            autostart: true,
+            autorestart: AutoRestart::Unexpected,
+            exitcodes: vec![0],
+            startretries: 3,
+            starttime: Duration::from_secs(1),
+            stopsignal: Signal::SIGTERM,
+            stoptime: Duration::from_secs(10),
+            stdout: OutputTarget::Capture,
+            stderr: OutputTarget::Capture,
+            env: BTreeMap::new(),
+            user: None,
+        }
+    }
+}
+
+/// Every key as read; `None` where the file leaves it out.
+#[derive(Default)]
+struct Given {
+    cmd: Option<Cmd>,
+    numprocs: Option<u32>,
+    umask: Option<u32>,
+    workingdir: Option<PathBuf>,
+    autostart: Option<bool>,
+    autorestart: Option<AutoRestart>,
+    exitcodes: Option<Vec<i32>>,
+    startretries: Option<u32>,
+    starttime: Option<Duration>,
+    stopsignal: Option<Signal>,
+    stoptime: Option<Duration>,
+    stdout: Option<OutputTarget>,
+    stderr: Option<OutputTarget>,
+    env: Option<BTreeMap<String, String>>,
+    user: Option<String>,
+}
+
+impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
+    type Value = ProgramConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a table of program settings (at least cmd)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ProgramConfig, A::Error> {
+        let ctx = self.ctx;
+        let mut g = Given::default();
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(key) = ctx.next_key(&mut map)? {
+            if seen.contains(&key) {
+                return Err(duplicate_key(&key));
+            }
+            if !PROGRAM_KEYS.contains(&key.as_str()) {
+                return Err(unknown_key(&key, PROGRAM_KEYS));
+            }
+            ctx.on_value();
+            read_value(&mut map, ctx, &key, &mut g)?;
+            seen.push(key);
+        }
+        let Some(cmd) = g.cmd else {
+            ctx.on_key(Some("cmd"), None);
+            return Err(A::Error::custom(
+                "missing the command to run (add cmd = \"/path/to/program args\")",
+            ));
+        };
+        ctx.on_key(None, None);
+        let mut p = self.defaults(cmd.line, cmd.argv);
+        p.numprocs = g.numprocs.unwrap_or(p.numprocs);
+        p.umask = g.umask.or(p.umask);
+        p.workingdir = g.workingdir.or(p.workingdir);
+        p.autostart = g.autostart.unwrap_or(p.autostart);
+        p.autorestart = g.autorestart.unwrap_or(p.autorestart);
+        p.exitcodes = g.exitcodes.unwrap_or(p.exitcodes);
+        p.startretries = g.startretries.unwrap_or(p.startretries);
+        p.starttime = g.starttime.unwrap_or(p.starttime);
+        p.stopsignal = g.stopsignal.unwrap_or(p.stopsignal);
+        p.stoptime = g.stoptime.unwrap_or(p.stoptime);
+        p.stdout = g.stdout.unwrap_or(p.stdout);
+        p.stderr = g.stderr.unwrap_or(p.stderr);
+        p.env = g.env.unwrap_or(p.env);
+        p.user = g.user.or(p.user);
+        Ok(p)
+    }
+}
+
+fn read_value<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    ctx: &Ctx,
+    key: &str,
+    g: &mut Given,
+) -> Result<(), A::Error> {
+    match key {
+        "cmd" => g.cmd = Some(map.next_value()?),
+        "numprocs" => g.numprocs = Some(map.next_value::<NumProcs>()?.0),
+        "umask" => g.umask = Some(read_umask(map, ctx)?),
+        "workingdir" => g.workingdir = Some(map.next_value_seed(PathSeed(ctx))?),
+        "autostart" => g.autostart = Some(map.next_value()?),
+        "autorestart" => g.autorestart = Some(map.next_value::<Restart>()?.0),
+        "exitcodes" => g.exitcodes = Some(map.next_value::<ExitCodes>()?.0),
+        "startretries" => g.startretries = Some(map.next_value::<Retries>()?.0),
+        "starttime" => g.starttime = Some(map.next_value::<Seconds>()?.0),
+        "stopsignal" => g.stopsignal = Some(map.next_value::<StopSignal>()?.0),
+        "stoptime" => g.stoptime = Some(map.next_value::<Seconds>()?.0),
+        "stdout" => g.stdout = Some(map.next_value_seed(OutputSeed(ctx))?),
+        "stderr" => g.stderr = Some(map.next_value_seed(OutputSeed(ctx))?),
+        "env" => g.env = Some(map.next_value_seed(EnvSeed(ctx))?),
+        "user" => g.user = Some(map.next_value::<User>()?.0),
+        _ => return Err(unknown_key(key, PROGRAM_KEYS)),
+    }
+    Ok(())
+}

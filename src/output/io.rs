@@ -1,0 +1,266 @@
+//! The `taskmaster-io` thread: one epoll loop over every child pipe, however many processes.
+//!
+//! Each ready pipe is read once per wake-up into one big buffer (level-triggered epoll brings
+//! it back if more is waiting, so one flooding child cannot starve the others), the bytes are
+//! appended to the pipe's file with `write_all`, then to the process's ring and followers.
+//! Commands arrive on a channel, with an eventfd to wake the loop. "Output arrived" notices
+//! go to watchers at most every [`NOTICE_INTERVAL`], timed by the epoll timeout.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::eventfd::EventFd;
+
+use super::{Cmd, Pipe, Proc, Shared, Stream};
+
+/// Bytes read from one pipe per wake-up at most (the pipe buffer is as large).
+const READ_BUF: usize = 1024 * 1024;
+/// At most ~30 "output arrived" notices a second.
+const NOTICE_INTERVAL: Duration = Duration::from_millis(33);
+/// The epoll token of the wake-up eventfd; pipes use their slot index.
+const WAKE: u64 = u64::MAX;
+
+pub(super) fn spawn(
+    shared: Arc<Shared>,
+    wake: Arc<EventFd>,
+    cmds: Receiver<Cmd>,
+) -> std::io::Result<JoinHandle<()>> {
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    epoll.add(wake.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
+    let mut io = IoThread {
+        shared,
+        wake,
+        cmds,
+        epoll,
+        sources: Vec::new(),
+        free: Vec::new(),
+        live: 0,
+        buf: vec![0; READ_BUF].into_boxed_slice(),
+        finish: None,
+        arrived: false,
+        last_notice: None,
+    };
+    std::thread::Builder::new()
+        .name("taskmaster-io".into())
+        .spawn(move || io.run())
+}
+
+/// One registered pipe.
+struct Source {
+    name: String,
+    proc: Arc<Proc>,
+    stream: Stream,
+    fd: OwnedFd,
+    file: Option<File>,
+}
+
+struct IoThread {
+    shared: Arc<Shared>,
+    wake: Arc<EventFd>,
+    cmds: Receiver<Cmd>,
+    epoll: Epoll,
+    /// Slot `i` is the pipe with epoll token `i`.
+    sources: Vec<Option<Source>>,
+    free: Vec<usize>,
+    /// Pipes not yet at EOF.
+    live: usize,
+    buf: Box<[u8]>,
+    /// Set by `Finish`: stop when every pipe is closed or at this instant.
+    finish: Option<Instant>,
+    /// Output arrived since the last notice.
+    arrived: bool,
+    last_notice: Option<Instant>,
+}
+
+impl IoThread {
+    fn run(&mut self) {
+        let mut events = vec![EpollEvent::empty(); 256];
+        loop {
+            let n = match self.epoll.wait(&mut events, self.timeout(Instant::now())) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => 0,
+                Err(e) => {
+                    log::warn!("output: epoll_wait failed: {e}; stopping capture");
+                    break;
+                }
+            };
+            for ev in &events[..n] {
+                if ev.data() == WAKE {
+                    self.commands();
+                } else {
+                    self.drain(ev.data() as usize);
+                }
+            }
+            let now = Instant::now();
+            self.notice(now);
+            if self.finish.is_some_and(|d| self.live == 0 || now >= d) {
+                break;
+            }
+        }
+        // At the deadline some pipe is still held open (by a grandchild, say): keep what its
+        // writers already wrote.
+        for token in 0..self.sources.len() {
+            self.drain(token);
+        }
+        if self.arrived {
+            self.shared.notify_watchers();
+        }
+        for src in self.sources.iter_mut().flatten() {
+            if let Some(file) = src.file.as_mut() {
+                let _ = file.flush();
+            }
+        }
+    }
+
+    /// How long epoll may sleep: until the next notice is due or the finish deadline.
+    fn timeout(&self, now: Instant) -> EpollTimeout {
+        let notice = match (self.arrived, self.last_notice) {
+            (true, Some(last)) => Some(last + NOTICE_INTERVAL),
+            (true, None) => Some(now),
+            _ => None,
+        };
+        let until = match (notice, self.finish) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match until {
+            None => EpollTimeout::NONE,
+            Some(t) => {
+                // Rounded up, so that a wake-up never comes a little early and spins.
+                let ms = t.saturating_duration_since(now).as_micros().div_ceil(1000);
+                EpollTimeout::from(u16::try_from(ms).unwrap_or(u16::MAX))
+            }
+        }
+    }
+
+    fn notice(&mut self, now: Instant) {
+        if self.arrived && self.last_notice.is_none_or(|t| now >= t + NOTICE_INTERVAL) {
+            self.shared.notify_watchers();
+            self.arrived = false;
+            self.last_notice = Some(now);
+        }
+    }
+
+    fn commands(&mut self) {
+        // EAGAIN: nothing to reset (a spurious or already consumed wake-up).
+        let _ = self.wake.read();
+        loop {
+            match self.cmds.try_recv() {
+                Ok(Cmd::Register { name, proc, pipes }) => {
+                    for (stream, pipe) in pipes {
+                        self.add(&name, &proc, stream, pipe);
+                    }
+                }
+                Ok(Cmd::Finish(deadline)) => {
+                    self.finish = Some(self.finish.map_or(deadline, |d| d.min(deadline)));
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    self.finish = Some(Instant::now());
+                    break;
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, name: &str, proc: &Arc<Proc>, stream: Stream, pipe: Pipe) {
+        let token = self.free.pop().unwrap_or(self.sources.len());
+        let added = set_nonblocking(&pipe.fd).and_then(|()| {
+            let ev = EpollEvent::new(EpollFlags::EPOLLIN, token as u64);
+            self.epoll.add(pipe.fd.as_fd(), ev)
+        });
+        if let Err(e) = added {
+            log::warn!("output: cannot watch {name}'s {stream:?} pipe: {e}");
+            self.free.push(token);
+            self.shared.pipe_closed(name, proc);
+            return;
+        }
+        let src = Source {
+            name: name.to_owned(),
+            proc: proc.clone(),
+            stream,
+            fd: pipe.fd,
+            file: pipe.file,
+        };
+        if token == self.sources.len() {
+            self.sources.push(Some(src));
+        } else {
+            self.sources[token] = Some(src);
+        }
+        self.live += 1;
+    }
+
+    /// Reads what one pipe holds (up to the buffer), stores it, and closes the pipe at EOF.
+    fn drain(&mut self, token: usize) {
+        let Some(Some(src)) = self.sources.get_mut(token) else {
+            return;
+        };
+        let buf = &mut self.buf[..];
+        let mut filled = 0;
+        let mut eof = false;
+        while filled < buf.len() {
+            match nix::unistd::read(src.fd.as_raw_fd(), &mut buf[filled..]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    filled += n;
+                    // A short read emptied the pipe; epoll says when more comes.
+                    if filled < buf.len() {
+                        break;
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => break,
+                Err(e) => {
+                    log::warn!("output: reading {}'s {:?}: {e}", src.name, src.stream);
+                    eof = true;
+                    break;
+                }
+            }
+        }
+        if filled > 0 {
+            let data = &buf[..filled];
+            if let Some(file) = src.file.as_mut()
+                && let Err(e) = file.write_all(data)
+            {
+                log::warn!(
+                    "output: writing {}'s {:?} log failed: {e}; its file is dropped",
+                    src.name,
+                    src.stream
+                );
+                src.file = None;
+            }
+            src.proc.append(src.stream, data);
+            self.arrived = true;
+        }
+        if eof {
+            self.close(token);
+        }
+    }
+
+    fn close(&mut self, token: usize) {
+        let Some(src) = self.sources.get_mut(token).and_then(Option::take) else {
+            return;
+        };
+        let _ = self.epoll.delete(src.fd.as_fd());
+        self.free.push(token);
+        self.live -= 1;
+        self.shared.pipe_closed(&src.name, &src.proc);
+    }
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
+    let flags = OFlag::from_bits_retain(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?);
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! Child output: one I/O thread multiplexes every child pipe with epoll, appends to the
+//! configured log files and keeps a bounded tail ring per process. Bytes never pass through
+//! the supervisor thread; front ends read tails through the cheap, cloneable [`OutputReader`].
+//!
+//! Thread: the `taskmaster-io` thread ([`io`]) owns the pipes and files; there is one for
+//! any number of processes. The supervisor registers a child's pipes with
+//! [`OutputHub::register`] right after spawning it (pipes made by [`pipe`], files opened by
+//! [`open_log`]). Rings, followers and watchers live in shared state behind short-held
+//! mutexes, so readers on other threads never message the I/O thread.
+
+mod io;
+mod ring;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+
+use ring::Ring;
+
+/// Bytes of output kept in memory per process (stdout and stderr together).
+pub const RING_CAP: usize = 128 * 1024;
+/// Chunks a follower may fall behind before it starts missing some.
+const FOLLOW_QUEUE: usize = 128;
+/// Largest chunk sent to a follower: bounds a slow follower's queue to 8 MiB.
+const FOLLOW_CHUNK: usize = 64 * 1024;
+/// Kernel buffer asked for each child pipe, so a fast child rarely waits for the I/O thread.
+const PIPE_SIZE: i32 = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A piece of a process's output, as read in one go.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub stream: Stream,
+    pub data: Arc<[u8]>,
+}
+
+/// One stream of a freshly spawned child, handed to the I/O thread.
+pub struct Pipe {
+    /// Read end of the child's stdout or stderr pipe.
+    pub fd: OwnedFd,
+    /// Where the bytes also go (appended), when the config names a file.
+    pub file: Option<File>,
+}
+
+/// A pipe for a child's stdout or stderr: `(read end, write end)`, both close-on-exec, with
+/// a 1 MiB kernel buffer when the kernel allows it (silently the default otherwise). The
+/// write end goes to the child (dup2 clears close-on-exec), the read end to
+/// [`OutputHub::register`].
+pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    // Refused above /proc/sys/fs/pipe-max-size or the per-user pipe budget: keep the default.
+    let _ = fcntl(write.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+    Ok((read, write))
+}
+
+/// Opens a log file for appending, creating it with mode 0666 less the umask; close-on-exec.
+pub fn open_log(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o666)
+        .custom_flags(nix::libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// What every thread may see of one process's output.
+pub(crate) struct Proc {
+    /// Bytes captured so far; a copy of `ring.total()` readable without the lock.
+    seq: AtomicU64,
+    state: Mutex<ProcState>,
+}
+
+struct ProcState {
+    ring: Ring,
+    followers: Vec<Sender<Chunk>>,
+    /// Pipes registered and not yet at EOF (counted by `register`, uncounted by the I/O thread).
+    open: usize,
+    /// `forget` was asked while pipes were open: drop the entry at their last EOF.
+    forgotten: bool,
+}
+
+impl Proc {
+    fn new(cap: usize) -> Proc {
+        Proc {
+            seq: AtomicU64::new(0),
+            state: Mutex::new(ProcState {
+                ring: Ring::new(cap),
+                followers: Vec::new(),
+                open: 0,
+                forgotten: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ProcState> {
+        // A panic elsewhere while holding the lock leaves a ring that is still consistent
+        // enough to read; never let it take the I/O thread down.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends what was just read: to the ring (last `cap` bytes only) and to followers.
+    fn append(&self, stream: Stream, data: &[u8]) {
+        let mut st = self.lock();
+        st.ring.push(stream, data);
+        self.seq.store(st.ring.total(), Ordering::Release);
+        if st.followers.is_empty() {
+            return;
+        }
+        for piece in data.chunks(FOLLOW_CHUNK) {
+            let chunk = Chunk {
+                stream,
+                data: piece.into(),
+            };
+            // A full follower misses this chunk; a gone one is dropped.
+            st.followers.retain(|f| {
+                !matches!(
+                    f.try_send(chunk.clone()),
+                    Err(crossbeam_channel::TrySendError::Disconnected(_))
+                )
+            });
+        }
+    }
+}
+
+/// State shared by the hub, the readers and the I/O thread.
+pub(crate) struct Shared {
+    cap: usize,
+    procs: Mutex<HashMap<String, Arc<Proc>>>,
+    watchers: Mutex<Vec<Sender<()>>>,
+}
+
+impl Shared {
+    fn procs(&self) -> MutexGuard<'_, HashMap<String, Arc<Proc>>> {
+        self.procs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<Proc>> {
+        self.procs().get(name).cloned()
+    }
+
+    /// Called by the I/O thread at a pipe's EOF: uncounts it, and drops the process's entry
+    /// (closing its followers) when it was forgotten and this was its last open pipe.
+    fn pipe_closed(&self, name: &str, proc: &Arc<Proc>) {
+        let mut procs = self.procs();
+        let mut st = proc.lock();
+        st.open = st.open.saturating_sub(1);
+        if st.open == 0 && st.forgotten {
+            st.followers.clear();
+            if procs.get(name).is_some_and(|p| Arc::ptr_eq(p, proc)) {
+                procs.remove(name);
+            }
+        }
+    }
+
+    /// Tells every watcher that output arrived (called by the I/O thread, rate-limited).
+    fn notify_watchers(&self) {
+        let mut watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        watchers.retain(|w| {
+            !matches!(
+                w.try_send(()),
+                Err(crossbeam_channel::TrySendError::Disconnected(_))
+            )
+        });
+    }
+}
+
+/// Messages from the hub to the I/O thread.
+pub(crate) enum Cmd {
+    Register {
+        name: String,
+        proc: Arc<Proc>,
+        pipes: Vec<(Stream, Pipe)>,
+    },
+    /// Stop once every pipe reached EOF or at the deadline.
+    Finish(Instant),
+}
+
+/// The supervisor's side: registers pipes. Dropping the last hub stops the I/O thread.
+pub struct OutputHub {
+    shared: Arc<Shared>,
+    cmds: Sender<Cmd>,
+    wake: Arc<EventFd>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl OutputHub {
+    /// Starts the I/O thread.
+    pub fn start() -> std::io::Result<(OutputHub, OutputReader)> {
+        Self::start_with_cap(RING_CAP)
+    }
+
+    /// Starts the I/O thread, keeping `ring_cap` bytes of output per process.
+    pub fn start_with_cap(ring_cap: usize) -> std::io::Result<(OutputHub, OutputReader)> {
+        let shared = Arc::new(Shared {
+            cap: ring_cap,
+            procs: Mutex::new(HashMap::new()),
+            watchers: Mutex::new(Vec::new()),
+        });
+        let wake = Arc::new(EventFd::from_flags(
+            EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK,
+        )?);
+        let (cmds, cmd_rx) = crossbeam_channel::unbounded();
+        let thread = io::spawn(shared.clone(), wake.clone(), cmd_rx)?;
+        let reader = OutputReader {
+            shared: shared.clone(),
+        };
+        let hub = OutputHub {
+            shared,
+            cmds,
+            wake,
+            thread: Some(thread),
+        };
+        Ok((hub, reader))
+    }
+
+    fn send(&self, cmd: Cmd) {
+        if self.cmds.send(cmd).is_err() {
+            log::warn!("output: the I/O thread has stopped; child output is not captured");
+            return;
+        }
+        if let Err(e) = self.wake.write(1) {
+            // EAGAIN means the counter is already non-zero: the thread will wake anyway.
+            if e != nix::errno::Errno::EAGAIN {
+                log::warn!("output: cannot wake the I/O thread: {e}");
+            }
+        }
+    }
+
+    /// Hands a process's pipes to the I/O thread. `name` is the process name; output of a
+    /// new generation is appended to the same tail ring (like supervisor's capture).
+    pub fn register(&self, name: &str, stdout: Option<Pipe>, stderr: Option<Pipe>) {
+        let pipes: Vec<(Stream, Pipe)> = [(Stream::Stdout, stdout), (Stream::Stderr, stderr)]
+            .into_iter()
+            .filter_map(|(s, p)| p.map(|p| (s, p)))
+            .collect();
+        let proc = {
+            let mut procs = self.shared.procs();
+            let proc = procs
+                .entry(name.to_owned())
+                .or_insert_with(|| Arc::new(Proc::new(self.shared.cap)))
+                .clone();
+            let mut st = proc.lock();
+            st.open += pipes.len();
+            st.forgotten = false;
+            drop(st);
+            proc
+        };
+        if !pipes.is_empty() {
+            self.send(Cmd::Register {
+                name: name.to_owned(),
+                proc,
+                pipes,
+            });
+        }
+    }
+
+    /// Forgets a process's ring (after a reload removed it). Open pipes drain to EOF first
+    /// (into their files and to followers); the ring goes and followers end at the last EOF.
+    /// A `register` of the same name before then keeps the ring after all.
+    pub fn forget(&self, name: &str) {
+        let mut procs = self.shared.procs();
+        let Some(proc) = procs.get(name).cloned() else {
+            return;
+        };
+        let mut st = proc.lock();
+        if st.open == 0 {
+            st.followers.clear();
+            drop(st);
+            procs.remove(name);
+        } else {
+            st.forgotten = true;
+        }
+    }
+
+    /// Stops the I/O thread once every registered pipe reached EOF (or `timeout` passed, as a
+    /// grandchild may hold a pipe open), with every file flushed; joins it.
+    pub fn finish(mut self, timeout: Duration) {
+        self.send(Cmd::Finish(Instant::now() + timeout));
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            log::warn!("output: the I/O thread panicked");
+        }
+    }
+}
+
+impl Drop for OutputHub {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            // Not joined: a drop must not wait on a child's pipe. The thread stops at once.
+            self.send(Cmd::Finish(Instant::now()));
+        }
+    }
+}
+
+/// Read access to captured output, for front ends. Cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct OutputReader {
+    shared: Arc<Shared>,
+}
+
+impl OutputReader {
+    /// The newest output of a process, at most `max_bytes`, oldest first; `stream` `None`
+    /// means both interleaved as they arrived. `None` when the process has no ring.
+    pub fn tail(&self, name: &str, stream: Option<Stream>, max_bytes: usize) -> Option<Vec<Chunk>> {
+        let proc = self.shared.get(name)?;
+        let st = proc.lock();
+        Some(st.ring.tail(stream, max_bytes))
+    }
+
+    /// Follows a process's new output from now on (tail -f, attach). The receiver ends when
+    /// the process is forgotten; a follower that falls far behind misses chunks rather than
+    /// making taskmaster's memory grow. Following a name not registered yet makes its
+    /// (empty) ring, so a follower set up before the first spawn sees its output.
+    pub fn follow(&self, name: &str) -> Receiver<Chunk> {
+        let (tx, rx) = crossbeam_channel::bounded(FOLLOW_QUEUE);
+        let proc = self
+            .shared
+            .procs()
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Proc::new(self.shared.cap)))
+            .clone();
+        proc.lock().followers.push(tx);
+        rx
+    }
+
+    /// Empties a process's ring.
+    pub fn clear(&self, name: &str) {
+        if let Some(proc) = self.shared.get(name) {
+            proc.lock().ring.clear();
+        }
+    }
+
+    /// A counter that grows with every byte captured for `name` (0 when unknown): lets a front
+    /// end tell cheaply whether a tail changed.
+    pub fn seq(&self, name: &str) -> u64 {
+        self.shared
+            .get(name)
+            .map_or(0, |p| p.seq.load(Ordering::Acquire))
+    }
+
+    /// A notice that some output arrived, sent at most ~30 times a second (bounded(1)).
+    pub fn watch(&self) -> Receiver<()> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.shared
+            .watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        rx
+    }
+
+    /// Bytes held in a process's ring now (at most the ring's cap).
+    pub fn held(&self, name: &str) -> usize {
+        self.shared.get(name).map_or(0, |p| p.lock().ring.len())
+    }
+}

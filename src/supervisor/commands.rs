@@ -1,0 +1,224 @@
+//! Request handlers of the supervisor thread: one function per [`Command`], and the
+//! resolution of `all`, `PROGRAM`, `PROGRAM:*` and process names.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+
+use super::api::{Command, ProgramSummary, Reply, Request};
+use super::engine::{Engine, Pending, WaitKind};
+use super::process::autorestart_word;
+
+impl Engine {
+    pub fn on_request(&mut self, req: Request, now: Instant) {
+        let Request { cmd, reply } = req;
+        if self.shutdown.is_some() {
+            match cmd {
+                Command::Shutdown => self.begin_shutdown(Some(reply), now),
+                Command::Status(names) => self.status(names, reply),
+                _ => {
+                    let _ = reply.send(Reply::Error("taskmaster is shutting down".to_string()));
+                }
+            }
+            return;
+        }
+        match cmd {
+            Command::Status(names) => self.status(names, reply),
+            Command::Start(names) => self.each(names, reply, now, Engine::start_one),
+            Command::Stop(names) => self.each(names, reply, now, Engine::stop_one),
+            Command::Restart(names) => self.each(names, reply, now, Engine::restart_one),
+            Command::Signal(sig, names) => self.each(names, reply, now, move |e, name, _, _, _| {
+                Some(e.signal_one(name, sig))
+            }),
+            Command::Clear(names) => self.each(names, reply, now, |e, name, _, _, _| {
+                e.reader.clear(name);
+                Some(Ok("cleared".to_string()))
+            }),
+            Command::Reload => {
+                let _ = reply.send(self.reload(now));
+            }
+            Command::Shutdown => self.begin_shutdown(Some(reply), now),
+            Command::WriteStdin(name, data) => {
+                let _ = reply.send(self.write_stdin(&name, &data));
+            }
+            Command::Avail => {
+                let _ = reply.send(Reply::Avail(self.avail()));
+            }
+        }
+    }
+
+    /// Expands the names a user typed into process names, in order, without repeats.
+    pub fn resolve(&self, names: &[String]) -> Result<Vec<String>, String> {
+        let mut out: Vec<String> = Vec::new();
+        let push = |n: &String, out: &mut Vec<String>| {
+            if !out.contains(n) {
+                out.push(n.clone());
+            }
+        };
+        for raw in names {
+            let program = raw.strip_suffix(":*").unwrap_or(raw);
+            if raw == "all" {
+                self.procs.keys().for_each(|n| push(n, &mut out));
+            } else if self.procs.contains_key(raw.as_str()) {
+                push(raw, &mut out);
+            } else if self.config.programs.contains_key(program) {
+                self.procs
+                    .values()
+                    .filter(|p| p.config.name == program)
+                    .for_each(|p| push(&p.name, &mut out));
+            } else {
+                return Err(format!("no such process: {raw}"));
+            }
+        }
+        Ok(out)
+    }
+
+    fn status(&self, names: Vec<String>, reply: Sender<Reply>) {
+        let mut snap = self.snapshot();
+        if !names.is_empty() {
+            match self.resolve(&names) {
+                Ok(wanted) => snap.processes.retain(|p| wanted.contains(&p.name)),
+                Err(e) => {
+                    let _ = reply.send(Reply::Error(e));
+                    return;
+                }
+            }
+        }
+        let _ = reply.send(Reply::Status(Arc::new(snap)));
+    }
+
+    /// Runs `one` for every named process; `one` returns the outcome at once, or `None` when
+    /// it registered a waiter for slot `slot` of pending request `id`.
+    fn each<F>(&mut self, names: Vec<String>, reply: Sender<Reply>, now: Instant, mut one: F)
+    where
+        F: FnMut(&mut Engine, &str, u64, usize, Instant) -> Option<Result<String, String>>,
+    {
+        let targets = match self.resolve(&names) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = reply.send(Reply::Error(e));
+                return;
+            }
+        };
+        if targets.is_empty() {
+            let _ = reply.send(Reply::Actions(Vec::new()));
+            return;
+        }
+        let id = self.next_pending;
+        self.next_pending += 1;
+        self.pending.insert(
+            id,
+            Pending {
+                results: vec![None; targets.len()],
+                missing: targets.len(),
+                reply,
+            },
+        );
+        for (slot, name) in targets.iter().enumerate() {
+            if let Some(outcome) = one(self, name, id, slot, now) {
+                self.fill(id, slot, name, outcome);
+            }
+        }
+    }
+
+    fn start_one(
+        &mut self,
+        name: &str,
+        id: u64,
+        slot: usize,
+        now: Instant,
+    ) -> Option<Result<String, String>> {
+        let result = self.procs.get_mut(name)?.on_start();
+        match result {
+            Err(why) => Some(Err(why.to_string())),
+            Ok(effects) => {
+                self.add_waiter(name, id, slot, WaitKind::Start);
+                self.apply(name, effects, now);
+                None
+            }
+        }
+    }
+
+    fn stop_one(
+        &mut self,
+        name: &str,
+        id: u64,
+        slot: usize,
+        now: Instant,
+    ) -> Option<Result<String, String>> {
+        let result = self.procs.get_mut(name)?.on_stop(now);
+        match result {
+            Err(why) => Some(Err(why.to_string())),
+            Ok(effects) => {
+                self.add_waiter(name, id, slot, WaitKind::Stop);
+                self.apply(name, effects, now);
+                None
+            }
+        }
+    }
+
+    fn restart_one(
+        &mut self,
+        name: &str,
+        id: u64,
+        slot: usize,
+        now: Instant,
+    ) -> Option<Result<String, String>> {
+        let stopped = self.procs.get_mut(name)?.on_stop(now);
+        if let Ok(effects) = stopped {
+            self.apply(name, effects, now);
+        }
+        if let Some(p) = self.procs.get_mut(name) {
+            p.restarts += 1;
+        }
+        self.start_one(name, id, slot, now)
+    }
+
+    fn signal_one(&mut self, name: &str, sig: nix::sys::signal::Signal) -> Result<String, String> {
+        let pid = self
+            .procs
+            .get(name)
+            .and_then(|p| p.pid())
+            .ok_or_else(|| "not running".to_string())?;
+        nix::sys::signal::kill(pid, sig).map_err(|e| format!("cannot signal: {e}"))?;
+        self.event(format!("signalled: {name} with {}", sig.as_str()));
+        Ok("signalled".to_string())
+    }
+
+    fn write_stdin(&mut self, name: &str, data: &[u8]) -> Reply {
+        if !self.procs.contains_key(name) {
+            return Reply::Error(format!("no such process: {name}"));
+        }
+        let Some(stdin) = self.stdins.get_mut(name) else {
+            return Reply::Error(format!("{name} is not running"));
+        };
+        // Non-blocking: a child that does not read its stdin must not stall the supervisor.
+        match stdin.write(data) {
+            Ok(n) if n == data.len() => Reply::Done,
+            Ok(n) => Reply::Error(format!(
+                "{name}: stdin is full, {n} of {} bytes written",
+                data.len()
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Reply::Error(format!(
+                "{name}: stdin is full (the process is not reading it)"
+            )),
+            Err(e) => Reply::Error(format!("{name}: cannot write to stdin: {e}")),
+        }
+    }
+
+    fn avail(&self) -> Vec<ProgramSummary> {
+        self.config
+            .programs
+            .values()
+            .map(|p| ProgramSummary {
+                name: p.name.clone(),
+                numprocs: p.numprocs,
+                autostart: p.autostart,
+                autorestart: autorestart_word(p.autorestart).to_string(),
+                cmd: p.cmd.clone(),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,438 @@
+//! The supervisor thread's state and mechanics: carrying out effects, reaping, deadlines,
+//! waiting requests, publishing snapshots. Request handlers live in `commands.rs`, the reload
+//! in `reload.rs`; all of them run on the supervisor thread only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::Sender;
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
+use nix::unistd::Pid;
+
+use super::api::{ActionResult, Reply, Update};
+use super::process::{AfterStop, Effect, ProcState, Process};
+use super::snapshot::{ExitKind, Snapshot};
+use crate::config::{Config, ProgramConfig};
+use crate::output::{OutputHub, OutputReader};
+use crate::spawn;
+
+/// Snapshots are published at most this often; `status` always builds a fresh one.
+const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
+/// How long a shutdown waits for pipes held open by stray grandchildren.
+const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WaitKind {
+    Start,
+    Stop,
+}
+
+/// A request slot waiting for a process to reach an outcome.
+pub(super) struct Waiter {
+    pub pending: u64,
+    pub slot: usize,
+    pub kind: WaitKind,
+}
+
+/// A multi-process request whose reply is sent once every slot has its outcome.
+pub(super) struct Pending {
+    pub results: Vec<Option<ActionResult>>,
+    pub missing: usize,
+    pub reply: Sender<Reply>,
+}
+
+pub(super) struct Engine {
+    pub config: Config,
+    pub procs: BTreeMap<String, Process>,
+    pub by_pid: HashMap<Pid, String>,
+    pub stdins: HashMap<String, File>,
+    pub output: Option<OutputHub>,
+    pub reader: OutputReader,
+    pub latest: Option<Arc<Mutex<Arc<Snapshot>>>>,
+    pub subscribers: Vec<Sender<Update>>,
+    pub pending: HashMap<u64, Pending>,
+    pub next_pending: u64,
+    pub waiters: HashMap<String, Vec<Waiter>>,
+    /// Some once shutting down: the replies to send when everything has stopped.
+    pub shutdown: Option<Vec<Sender<Reply>>>,
+    pub started: SystemTime,
+    dirty: bool,
+    last_publish: Instant,
+}
+
+impl Engine {
+    pub fn new(config: Config, output: OutputHub, reader: OutputReader) -> Engine {
+        let mut procs = BTreeMap::new();
+        for prog in config.programs.values() {
+            let shared = Arc::new(prog.clone());
+            for name in prog.process_names() {
+                procs.insert(name.clone(), Process::new(name, shared.clone()));
+            }
+        }
+        Engine {
+            config,
+            procs,
+            by_pid: HashMap::new(),
+            stdins: HashMap::new(),
+            output: Some(output),
+            reader,
+            latest: None,
+            subscribers: Vec::new(),
+            pending: HashMap::new(),
+            next_pending: 0,
+            waiters: HashMap::new(),
+            shutdown: None,
+            started: SystemTime::now(),
+            dirty: true,
+            last_publish: Instant::now(),
+        }
+    }
+
+    pub fn boot(&mut self, now: Instant) {
+        self.event(format!(
+            "taskmaster started (pid {}, config {})",
+            std::process::id(),
+            self.config.path.display()
+        ));
+        let autostart: Vec<String> = self
+            .procs
+            .values()
+            .filter(|p| p.config.autostart)
+            .map(|p| p.name.clone())
+            .collect();
+        for name in autostart {
+            self.start_process(&name, now);
+        }
+    }
+
+    /// Starts one process (autostart, reload); outcome only logged.
+    pub fn start_process(&mut self, name: &str, now: Instant) {
+        if let Some(effects) = self.procs.get_mut(name).and_then(|p| p.on_start().ok()) {
+            self.apply(name, effects, now);
+        }
+    }
+
+    /// One event-log line, also shown to front ends.
+    pub fn event(&mut self, line: String) {
+        log::info!("{line}");
+        self.subscribers.retain(|s| {
+            !matches!(
+                s.try_send(Update::Event(line.clone())),
+                Err(crossbeam_channel::TrySendError::Disconnected(_))
+            )
+        });
+    }
+
+    /// Carries out a process's effects, then settles its waiters and pending follow-ups.
+    pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Instant) {
+        self.dirty = true;
+        for effect in effects {
+            match effect {
+                Effect::Log(line) => self.event(line),
+                Effect::SignalGroup(pid, sig) => {
+                    if let Err(e) = spawn::signal_group(pid, sig) {
+                        log::warn!(
+                            "cannot send {} to group of {name} ({pid}): {e}",
+                            sig.as_str()
+                        );
+                    }
+                }
+                Effect::Spawn => self.spawn(name, now),
+            }
+        }
+        self.settle(name, now);
+    }
+
+    fn spawn(&mut self, name: &str, now: Instant) {
+        let Some(config) = self.procs.get(name).map(|p| p.config.clone()) else {
+            return;
+        };
+        let effects = match spawn::spawn(&config) {
+            Ok(child) => {
+                self.by_pid.insert(child.pid, name.to_string());
+                match child.stdin {
+                    Some(stdin) => self.stdins.insert(name.to_string(), stdin),
+                    None => self.stdins.remove(name),
+                };
+                if let Some(hub) = &self.output {
+                    hub.register(name, child.stdout, child.stderr);
+                }
+                self.procs
+                    .get_mut(name)
+                    .map(|p| p.on_spawned(child.pid, now))
+            }
+            Err(e) => self
+                .procs
+                .get_mut(name)
+                .map(|p| p.on_spawn_failed(e.0, now)),
+        };
+        if let Some(effects) = effects {
+            // Nested apply: the spawn's own effects (log lines, an immediate RUNNING).
+            self.apply(name, effects, now);
+        }
+    }
+
+    /// Resolves waiters against the process's state and runs what a finished stop queued.
+    fn settle(&mut self, name: &str, now: Instant) {
+        let Some(p) = self.procs.get(name) else {
+            return;
+        };
+        let at_rest = p.pid().is_none() && !matches!(p.state, ProcState::Backoff { .. });
+        if at_rest {
+            self.resolve_waiters(name, WaitKind::Stop, Ok("stopped".to_string()));
+            let next = self.procs.get_mut(name).and_then(|p| p.after_stop.take());
+            match next {
+                Some(AfterStop::Remove) => return self.remove_now(name),
+                Some(AfterStop::Start) if self.shutdown.is_none() => {
+                    return self.start_process(name, now);
+                }
+                Some(AfterStop::Start) | None => {}
+            }
+        }
+        let Some(p) = self.procs.get(name) else {
+            return;
+        };
+        let outcome = match p.state {
+            ProcState::Running { .. } => Some(Ok("started".to_string())),
+            ProcState::Backoff { .. } | ProcState::Fatal if p.spawn_failed => {
+                Some(Err(format!("spawn error: {}", p.reason)))
+            }
+            ProcState::Backoff { .. } | ProcState::Fatal | ProcState::Exited => {
+                Some(Err("abnormal termination".to_string()))
+            }
+            ProcState::Stopped => Some(Err("stopped before it was running".to_string())),
+            ProcState::Starting { .. } | ProcState::Stopping { .. } => None,
+        };
+        if let Some(outcome) = outcome {
+            self.resolve_waiters(name, WaitKind::Start, outcome);
+        }
+    }
+
+    pub fn add_waiter(&mut self, name: &str, pending: u64, slot: usize, kind: WaitKind) {
+        self.waiters
+            .entry(name.to_string())
+            .or_default()
+            .push(Waiter {
+                pending,
+                slot,
+                kind,
+            });
+    }
+
+    fn resolve_waiters(&mut self, name: &str, kind: WaitKind, outcome: Result<String, String>) {
+        let Some(list) = self.waiters.get_mut(name) else {
+            return;
+        };
+        let (done, keep): (Vec<Waiter>, Vec<Waiter>) = list.drain(..).partition(|w| w.kind == kind);
+        *list = keep;
+        if list.is_empty() {
+            self.waiters.remove(name);
+        }
+        for w in done {
+            self.fill(w.pending, w.slot, name, outcome.clone());
+        }
+    }
+
+    /// Records one slot's outcome; sends the reply when it was the last one.
+    pub fn fill(&mut self, pending: u64, slot: usize, name: &str, outcome: Result<String, String>) {
+        let Some(p) = self.pending.get_mut(&pending) else {
+            return;
+        };
+        if let Some(cell) = p.results.get_mut(slot) {
+            if cell.is_none() {
+                p.missing -= 1;
+            }
+            *cell = Some(ActionResult {
+                name: name.to_string(),
+                outcome,
+            });
+        }
+        if p.missing == 0 {
+            if let Some(p) = self.pending.remove(&pending) {
+                let results = p.results.into_iter().flatten().collect();
+                let _ = p.reply.send(Reply::Actions(results));
+            }
+        }
+    }
+
+    /// Drops a process that has no child any more.
+    pub fn remove_now(&mut self, name: &str) {
+        if self.procs.remove(name).is_none() {
+            return;
+        }
+        self.stdins.remove(name);
+        for kind in [WaitKind::Start, WaitKind::Stop] {
+            self.resolve_waiters(name, kind, Err("removed by reload".to_string()));
+        }
+        if let Some(hub) = &self.output {
+            hub.forget(name);
+        }
+        self.dirty = true;
+    }
+
+    pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>) {
+        self.procs.insert(name.clone(), Process::new(name, config));
+        self.dirty = true;
+    }
+
+    pub fn on_signal(&mut self, sig: i32, now: Instant) {
+        match sig {
+            nix::libc::SIGCHLD => self.reap(now),
+            nix::libc::SIGHUP => {
+                let _ = self.reload(now);
+            }
+            nix::libc::SIGTERM | nix::libc::SIGINT => self.begin_shutdown(None, now),
+            _ => {}
+        }
+    }
+
+    /// Reaps every dead child of ours. Children are reaped by pid, never with waitpid(-1):
+    /// the process may have other children (a test harness, several supervisors) whose
+    /// statuses are not ours to take. `waitid(WNOWAIT)` peeks at the next zombie so the common
+    /// case costs one call per death; a foreign zombie makes us check each of ours instead.
+    fn reap(&mut self, now: Instant) {
+        loop {
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+            let peeked = match waitid(Id::All, flags) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(status) => status.pid(),
+            };
+            match peeked {
+                Some(pid) if self.by_pid.contains_key(&pid) => {
+                    if !self.reap_pid(pid, now) {
+                        return;
+                    }
+                }
+                _ => {
+                    let ours: Vec<Pid> = self.by_pid.keys().copied().collect();
+                    for pid in ours {
+                        self.reap_pid(pid, now);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reaps `pid` if it has ended; true when it did.
+    fn reap_pid(&mut self, pid: Pid, now: Instant) -> bool {
+        let kind = match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => ExitKind::Code(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => ExitKind::Signal(sig as i32),
+            Ok(_) => return false,
+            // ECHILD: someone else reaped it; it is dead all the same.
+            Err(_) => ExitKind::Signal(0),
+        };
+        let Some(name) = self.by_pid.remove(&pid) else {
+            return true;
+        };
+        self.stdins.remove(&name);
+        let shutting_down = self.shutdown.is_some();
+        if let Some(effects) = self
+            .procs
+            .get_mut(&name)
+            .filter(|p| p.pid() == Some(pid))
+            .map(|p| p.on_exit(kind, now, shutting_down))
+        {
+            self.apply(&name, effects, now);
+        }
+        true
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let procs = self.procs.values().filter_map(|p| p.deadline());
+        let publish = self.dirty.then_some(self.last_publish + PUBLISH_INTERVAL);
+        procs.chain(publish).min()
+    }
+
+    pub fn fire_deadlines(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .procs
+            .values()
+            .filter(|p| p.deadline().is_some_and(|d| d <= now))
+            .map(|p| p.name.clone())
+            .collect();
+        for name in due {
+            if let Some(effects) = self.procs.get_mut(&name).map(|p| p.on_deadline(now)) {
+                self.apply(&name, effects, now);
+            }
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            config_path: self.config.path.clone(),
+            taskmaster_pid: std::process::id(),
+            taskmaster_started: self.started,
+            taken: SystemTime::now(),
+            processes: self.procs.values().map(Process::info).collect(),
+        }
+    }
+
+    pub fn publish_if_due(&mut self, now: Instant) {
+        if !self.dirty || now < self.last_publish + PUBLISH_INTERVAL {
+            return;
+        }
+        self.publish(now);
+    }
+
+    fn publish(&mut self, now: Instant) {
+        self.dirty = false;
+        self.last_publish = now;
+        let snap = Arc::new(self.snapshot());
+        if let Some(latest) = &self.latest {
+            match latest.lock() {
+                Ok(mut g) => *g = snap,
+                Err(poisoned) => *poisoned.into_inner() = snap,
+            }
+        }
+        self.subscribers.retain(|s| {
+            !matches!(
+                s.try_send(Update::Snapshot),
+                Err(crossbeam_channel::TrySendError::Disconnected(_))
+            )
+        });
+    }
+
+    pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Instant) {
+        if self.shutdown.is_none() {
+            self.shutdown = Some(Vec::new());
+            self.event("taskmaster stopping: stopping every process".to_string());
+            let names: Vec<String> = self.procs.keys().cloned().collect();
+            for name in names {
+                if let Some(Ok(effects)) = self.procs.get_mut(&name).map(|p| p.on_stop(now)) {
+                    self.apply(&name, effects, now);
+                }
+            }
+        }
+        if let (Some(replies), Some(reply)) = (self.shutdown.as_mut(), reply) {
+            replies.push(reply);
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.shutdown.is_some() && self.by_pid.is_empty()
+    }
+
+    pub fn finish(mut self) {
+        if let Some(hub) = self.output.take() {
+            hub.finish(OUTPUT_DRAIN_TIMEOUT);
+        }
+        self.publish(Instant::now());
+        self.event("taskmaster stopped".to_string());
+        for reply in self.shutdown.take().unwrap_or_default() {
+            let _ = reply.send(Reply::Done);
+        }
+        for p in std::mem::take(&mut self.pending).into_values() {
+            let _ = p
+                .reply
+                .send(Reply::Error("taskmaster is shutting down".to_string()));
+        }
+        for s in &self.subscribers {
+            let _ = s.send_timeout(Update::Gone, Duration::from_millis(100));
+        }
+        log::logger().flush();
+    }
+}

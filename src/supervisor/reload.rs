@@ -1,0 +1,106 @@
+//! Applying a new config on the supervisor thread: only the difference is acted on
+//! (interface.md section 4). A config that fails to load changes nothing.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::api::{ReloadReport, Reply};
+use super::engine::Engine;
+use super::process::{AfterStop, ProcState};
+use crate::config::{self, ProgramConfig};
+
+impl Engine {
+    pub fn reload(&mut self, now: Instant) -> Reply {
+        let new = match config::load(&self.config.path) {
+            Ok(c) => c,
+            Err(e) => {
+                self.event(format!("reload refused, nothing changed: {e}"));
+                return Reply::Error(format!("reload refused, nothing changed: {e}"));
+            }
+        };
+        let diff = config::diff(&self.config, &new);
+        for name in &diff.removed {
+            for pname in self.process_names_of(name) {
+                self.retire(&pname, now);
+            }
+        }
+        for name in diff.added.iter().chain(&diff.changed).chain(&diff.updated) {
+            let Some(prog) = new.programs.get(name) else {
+                continue;
+            };
+            let restart = diff.changed.contains(name);
+            self.apply_program(Arc::new(prog.clone()), restart, now);
+        }
+        let report = ReloadReport {
+            added: diff.added,
+            changed: diff.changed,
+            updated: diff.updated,
+            removed: diff.removed,
+        };
+        self.config = new;
+        self.event(format!(
+            "config reloaded: added [{}], changed [{}], updated [{}], removed [{}]",
+            report.added.join(", "),
+            report.changed.join(", "),
+            report.updated.join(", "),
+            report.removed.join(", ")
+        ));
+        Reply::Reload(report)
+    }
+
+    fn process_names_of(&self, program: &str) -> Vec<String> {
+        self.procs
+            .values()
+            .filter(|p| p.config.name == program)
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// Brings a program's processes in line with `prog`: extra ones stop and go, missing ones
+    /// are added (and started if autostart), kept ones take the new settings, restarting when
+    /// `restart` (launch settings changed) and they were running.
+    fn apply_program(&mut self, prog: Arc<ProgramConfig>, restart: bool, now: Instant) {
+        let wanted = prog.process_names();
+        for old in self.process_names_of(&prog.name) {
+            if !wanted.contains(&old) {
+                self.retire(&old, now);
+            }
+        }
+        for name in wanted {
+            let Some(p) = self.procs.get_mut(&name) else {
+                self.add_process(name.clone(), prog.clone());
+                if prog.autostart {
+                    self.start_process(&name, now);
+                }
+                continue;
+            };
+            if p.after_stop == Some(AfterStop::Remove) {
+                // Was on its way out; it comes back with the new settings.
+                p.after_stop = Some(AfterStop::Start);
+            }
+            p.config = prog.clone();
+            if !restart {
+                continue;
+            }
+            let active = p.pid().is_some() || matches!(p.state, ProcState::Backoff { .. });
+            if active || prog.autostart {
+                if let Ok(effects) = p.on_stop(now) {
+                    self.apply(&name, effects, now);
+                }
+                self.start_process(&name, now);
+            }
+        }
+    }
+
+    /// Stops a process gracefully and drops it once stopped.
+    fn retire(&mut self, name: &str, now: Instant) {
+        let Some(p) = self.procs.get_mut(name) else {
+            return;
+        };
+        let effects = p.on_stop(now).unwrap_or_default();
+        if let Some(p) = self.procs.get_mut(name) {
+            p.after_stop = Some(AfterStop::Remove);
+        }
+        self.apply(name, effects, now);
+    }
+}

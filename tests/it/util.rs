@@ -1,0 +1,199 @@
+//! Shared test helpers: a supervisor started in-process on a config written to a temp dir,
+//! deadline polling, and a guard that leaves no process behind.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use taskmaster::config;
+use taskmaster::supervisor::{
+    ActionResult, Command, Handle, Options, ProcessInfo, Reply, Snapshot, StateName, Supervisor,
+};
+
+pub const LONG: Duration = Duration::from_secs(20);
+
+/// Polls `cond` until it holds or `timeout` passes; panics naming `what` on timeout.
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A supervisor running in this test process on its own temp dir.
+pub struct Tm {
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    sup: Option<Supervisor>,
+    pub handle: Handle,
+}
+
+impl Tm {
+    /// Writes `toml` (with `{dir}` replaced by the temp dir) and starts a supervisor on it.
+    pub fn start(toml: &str) -> Tm {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config_path = dir.path().join("taskmaster.toml");
+        let tm_text = fill(toml, dir.path());
+        std::fs::write(&config_path, tm_text).expect("write config");
+        let config = config::load(&config_path).unwrap_or_else(|e| panic!("test config: {e}"));
+        let sup = Supervisor::start(
+            config,
+            Options {
+                handle_signals: false,
+            },
+        )
+        .expect("supervisor starts");
+        let handle = sup.handle.clone();
+        Tm {
+            dir,
+            config_path,
+            sup: Some(sup),
+            handle,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Replaces the config file (same `{dir}` substitution).
+    pub fn rewrite(&self, toml: &str) {
+        std::fs::write(&self.config_path, fill(toml, self.dir.path())).expect("rewrite config");
+    }
+
+    pub fn call(&self, cmd: Command) -> Reply {
+        self.handle.call_timeout(cmd, LONG)
+    }
+
+    pub fn status(&self) -> Arc<Snapshot> {
+        match self.call(Command::Status(vec![])) {
+            Reply::Status(s) => s,
+            other => panic!("status should reply with a snapshot, got {other:?}"),
+        }
+    }
+
+    pub fn info(&self, name: &str) -> ProcessInfo {
+        self.status()
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("process {name} should exist"))
+    }
+
+    pub fn wait_state(&self, name: &str, state: StateName) -> ProcessInfo {
+        let deadline = Instant::now() + LONG;
+        loop {
+            let info = self.info(name);
+            if info.state == state {
+                return info;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} should reach {state}; last seen {info:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn actions(&self, cmd: Command) -> Vec<ActionResult> {
+        match self.call(cmd.clone()) {
+            Reply::Actions(a) => a,
+            other => panic!("{cmd:?} should reply with actions, got {other:?}"),
+        }
+    }
+
+    /// Every live pid the supervisor knows of.
+    pub fn pids(&self) -> Vec<u32> {
+        self.status()
+            .processes
+            .iter()
+            .filter_map(|p| p.pid)
+            .collect()
+    }
+
+    pub fn shutdown(mut self) {
+        self.stop_all();
+    }
+
+    fn stop_all(&mut self) {
+        let Some(sup) = self.sup.take() else { return };
+        let pids = self.pids();
+        let done = self.handle.call_timeout(Command::Shutdown, LONG);
+        if !matches!(done, Reply::Done) {
+            for pid in pids {
+                kill_group(pid);
+            }
+        }
+        sup.join();
+    }
+}
+
+impl Drop for Tm {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn fill(text: &str, dir: &Path) -> String {
+    text.replace("{dir}", &dir.display().to_string())
+}
+
+pub fn kill_group(pid: u32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// True when `pid` exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// True when /proc has no entry for `pid` at all (reaped).
+pub fn gone(pid: u32) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Pids of every process in process group `pgid`.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // fields[0] is the state, [1] ppid, [2] pgrp
+        if fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) && fields[0] != "Z" {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
