@@ -16,6 +16,7 @@ pub mod config;
 pub mod frontend;
 pub mod logging;
 pub mod output;
+pub mod protocol;
 pub mod signals;
 pub mod spawn;
 pub mod supervisor;

@@ -1,1 +1,280 @@
-fn main() {}
+//! The `taskmaster` binary: parses the command line, picks the mode (dashboard, line shell,
+//! headless, `ctl`, `check`), sets up the event log and the control socket. The one place a
+//! fatal error is printed.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use taskmaster::config::{self, Config, DEFAULT_SOCKET};
+use taskmaster::frontend::shell::{self, LocalBackend};
+use taskmaster::frontend::socket::{self, SocketServer};
+use taskmaster::frontend::{ctl, tui};
+use taskmaster::supervisor::{Command, Options, Supervisor};
+
+const USAGE: &str = "\
+usage:
+  taskmaster [-c|--config FILE] [--no-tui | --headless] [--socket PATH] [--logfile PATH]
+  taskmaster ctl [-s|--socket PATH] [-c|--config FILE] [COMMAND [ARGS...]]
+  taskmaster check [-c|--config FILE]
+  taskmaster --version | --help
+
+Without -c the config is $TASKMASTER_CONFIG, ./taskmaster.toml or ./configs/taskmaster.toml.
+The dashboard runs when stdin and stdout are terminals; --no-tui gives the line shell,
+--headless no front end at all. `taskmaster ctl help` lists the commands.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Front {
+    Auto,
+    Shell,
+    Headless,
+}
+
+#[derive(Debug)]
+enum Mode {
+    Run {
+        config: Option<PathBuf>,
+        front: Front,
+        socket: Option<PathBuf>,
+        logfile: Option<PathBuf>,
+    },
+    Ctl {
+        socket: Option<PathBuf>,
+        config: Option<PathBuf>,
+        words: Vec<String>,
+    },
+    Check {
+        config: Option<PathBuf>,
+    },
+    Version,
+    Help,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = match std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect()
+    {
+        Ok(a) => a,
+        Err(bad) => return fail(&format!("argument is not UTF-8: {bad:?}")),
+    };
+    let mode = match parse_args(args) {
+        Ok(m) => m,
+        Err(e) => return fail(&format!("{e}\n{USAGE}")),
+    };
+    match mode {
+        Mode::Version => {
+            println!("taskmaster {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Mode::Help => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Mode::Check { config } => check(config),
+        Mode::Ctl {
+            socket,
+            config,
+            words,
+        } => match ctl_socket(socket, config) {
+            Ok(path) => exit_code(ctl::run(&path, &words)),
+            Err(e) => {
+                eprintln!("taskmaster ctl: {e}");
+                exit_code(ctl::EXIT_UNREACHABLE)
+            }
+        },
+        Mode::Run {
+            config,
+            front,
+            socket,
+            logfile,
+        } => match run(config, front, socket, logfile) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("taskmaster: {msg}");
+    ExitCode::FAILURE
+}
+
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn value(flag: &str, it: &mut impl Iterator<Item = String>) -> Result<String, String> {
+    it.next().ok_or_else(|| format!("{flag} needs a value"))
+}
+
+fn parse_args(args: Vec<String>) -> Result<Mode, String> {
+    let mut it = args.into_iter();
+    let (mut config, mut socket, mut logfile, mut front) = (None, None, None, Front::Auto);
+    let mut sub: Option<String> = None;
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--version" | "-V" => return Ok(Mode::Version),
+            "--help" | "-h" => return Ok(Mode::Help),
+            "-c" | "--config" => config = Some(PathBuf::from(value(&arg, &mut it)?)),
+            "-s" | "--socket" => socket = Some(PathBuf::from(value(&arg, &mut it)?)),
+            "--logfile" => logfile = Some(PathBuf::from(value(&arg, &mut it)?)),
+            "--no-tui" => front = Front::Shell,
+            "--headless" => front = Front::Headless,
+            "ctl" | "check" if sub.is_none() => {
+                sub = Some(arg);
+                if sub.as_deref() == Some("ctl") {
+                    return parse_ctl(it, config, socket);
+                }
+            }
+            other => return Err(format!("unexpected argument '{other}'")),
+        }
+    }
+    match sub.as_deref() {
+        Some("check") => Ok(Mode::Check { config }),
+        _ => Ok(Mode::Run {
+            config,
+            front,
+            socket,
+            logfile,
+        }),
+    }
+}
+
+/// `ctl` options, then the command words (everything from the first non-option on).
+fn parse_ctl(
+    mut it: impl Iterator<Item = String>,
+    mut config: Option<PathBuf>,
+    mut socket: Option<PathBuf>,
+) -> Result<Mode, String> {
+    let mut words = Vec::new();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-s" | "--socket" if words.is_empty() => {
+                socket = Some(PathBuf::from(value(&arg, &mut it)?))
+            }
+            "-c" | "--config" if words.is_empty() => {
+                config = Some(PathBuf::from(value(&arg, &mut it)?))
+            }
+            _ => words.push(arg),
+        }
+    }
+    Ok(Mode::Ctl {
+        socket,
+        config,
+        words,
+    })
+}
+
+/// `-c`, else `$TASKMASTER_CONFIG`, else `./taskmaster.toml`, else `./configs/taskmaster.toml`.
+fn find_config(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return Ok(p);
+    }
+    if let Some(p) = std::env::var_os("TASKMASTER_CONFIG").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    ["taskmaster.toml", "configs/taskmaster.toml"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            "no config file: tried -c, $TASKMASTER_CONFIG, ./taskmaster.toml and \
+             ./configs/taskmaster.toml"
+                .to_string()
+        })
+}
+
+fn load(path: &Path) -> Result<Config, String> {
+    config::load(path).map_err(|e| e.to_string())
+}
+
+fn check(explicit: Option<PathBuf>) -> ExitCode {
+    match find_config(explicit).and_then(|p| load(&p)) {
+        Ok(config) => {
+            println!("config OK: {} programs", config.programs.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `-s`, else the socket of the config (`-c` or the lookup), else the default.
+fn ctl_socket(socket: Option<PathBuf>, explicit: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(s) = socket {
+        return Ok(s);
+    }
+    let path = match find_config(explicit.clone()) {
+        Ok(p) => p,
+        Err(_) if explicit.is_none() => return Ok(PathBuf::from(DEFAULT_SOCKET)),
+        Err(e) => return Err(e),
+    };
+    load(&path)?.socket.ok_or_else(|| {
+        format!(
+            "the control socket is disabled in {} (socket = false)",
+            path.display()
+        )
+    })
+}
+
+fn run(
+    config: Option<PathBuf>,
+    front: Front,
+    socket: Option<PathBuf>,
+    logfile: Option<PathBuf>,
+) -> Result<(), String> {
+    let mut config = load(&find_config(config)?)?;
+    if socket.is_some() {
+        config.socket = socket;
+    }
+    if logfile.is_some() {
+        config.logfile = logfile;
+    }
+    let front = match front {
+        Front::Auto if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => None,
+        Front::Auto => Some(Front::Shell),
+        other => Some(other),
+    };
+    taskmaster::logging::init(config.logfile.as_deref(), front == Some(Front::Headless))
+        .map_err(|e| format!("cannot open the event log: {e}"))?;
+    // Refuse a socket in use before any program starts.
+    if let Some(path) = &config.socket {
+        socket::prepare_path(path).map_err(|e| e.to_string())?;
+    }
+    let socket_path = config.socket.clone();
+    let config_path = config.path.clone();
+    let supervisor = Supervisor::start(
+        config,
+        Options {
+            handle_signals: true,
+        },
+    )
+    .map_err(|e| format!("cannot start the supervisor: {e}"))?;
+    let handle = supervisor.handle.clone();
+    let server = match socket_path.map(|p| SocketServer::start(&p, handle.clone())) {
+        Some(Err(e)) => {
+            let _ = handle.call(Command::Shutdown);
+            supervisor.join();
+            return Err(e.to_string());
+        }
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
+    let result = match front {
+        None => tui::run(handle.clone(), &config_path).map_err(|e| format!("dashboard: {e}")),
+        Some(Front::Shell) => {
+            shell::run(&mut LocalBackend::new(handle.clone())).map_err(|e| format!("shell: {e}"))
+        }
+        Some(_) => Ok(()),
+    };
+    if result.is_err() && !supervisor.thread.is_finished() {
+        let _ = handle.call(Command::Shutdown);
+    }
+    supervisor.join();
+    drop(server);
+    result
+}

@@ -1,0 +1,96 @@
+//! The shell's backend for the supervisor running in this process.
+
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+
+use super::{Backend, LiveStream, StreamEvent};
+use crate::command::{self, Follow, Outcome, Request, TAIL_BYTES};
+use crate::supervisor::{Handle, Update};
+
+pub struct LocalBackend {
+    handle: Handle,
+    updates: Receiver<Update>,
+    gone: bool,
+}
+
+impl LocalBackend {
+    pub fn new(handle: Handle) -> LocalBackend {
+        let updates = handle.subscribe();
+        LocalBackend {
+            handle,
+            updates,
+            gone: false,
+        }
+    }
+}
+
+impl Backend for LocalBackend {
+    fn run(&mut self, line: &str) -> Outcome {
+        command::execute(&self.handle, line)
+    }
+
+    fn open_stream(&mut self, req: &Request, _line: &str) -> Result<Box<dyn LiveStream>, Outcome> {
+        let follow = match req {
+            Request::Tail {
+                name,
+                stream,
+                bytes,
+                ..
+            } => command::open_follow(&self.handle, name, *stream, *bytes)?,
+            Request::Attach(name) => command::open_follow(&self.handle, name, None, TAIL_BYTES)?,
+            _ => return Err(Outcome::error("Error: not a streaming command")),
+        };
+        let mut backlog = follow.backlog.clone();
+        backlog.reverse();
+        Ok(Box::new(LocalStream {
+            handle: self.handle.clone(),
+            follow,
+            backlog,
+        }))
+    }
+
+    fn names(&mut self) -> Vec<String> {
+        command::completion_names(&self.handle.snapshot())
+    }
+
+    fn is_local(&self) -> bool {
+        true
+    }
+
+    fn is_gone(&mut self) -> bool {
+        loop {
+            match self.updates.try_recv() {
+                Ok(Update::Gone) | Err(TryRecvError::Disconnected) => self.gone = true,
+                Ok(_) => {}
+                Err(TryRecvError::Empty) => return self.gone,
+            }
+        }
+    }
+}
+
+struct LocalStream {
+    handle: Handle,
+    follow: Follow,
+    /// Backlog still to hand out, newest first (popped from the end).
+    backlog: Vec<crate::output::Chunk>,
+}
+
+impl LiveStream for LocalStream {
+    fn next(&mut self, timeout: Duration) -> StreamEvent {
+        if let Some(chunk) = self.backlog.pop() {
+            return StreamEvent::Data(String::from_utf8_lossy(&chunk.data).into_owned());
+        }
+        match self.follow.rx.recv_timeout(timeout) {
+            Ok(chunk) if self.follow.wants(&chunk) => {
+                StreamEvent::Data(String::from_utf8_lossy(&chunk.data).into_owned())
+            }
+            Ok(_) | Err(RecvTimeoutError::Timeout) => StreamEvent::Idle,
+            Err(RecvTimeoutError::Disconnected) => StreamEvent::End(None),
+        }
+    }
+
+    fn send_stdin(&mut self, text: &str) -> Result<(), String> {
+        command::write_stdin(&self.handle, &self.follow.name, text.as_bytes())
+    }
+}
