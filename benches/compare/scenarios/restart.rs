@@ -1,6 +1,7 @@
 //! Restart after SIGKILL, and how soon the death shows in `status`. One daemon per subject,
 //! one program (`sleep`), starttime 0 so a spawned process is RUNNING at once.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,9 +32,17 @@ fn sigkill(pid: i32) -> Res<()> {
 
 /// The baseline: this process spawning the same command itself, until it has exec'd.
 fn direct_spawn() -> Res<f64> {
+    let mut cmd = Command::new("sleep");
+    // A pre_exec hook makes std fork + exec (as a supervisor must, to set up the child)
+    // instead of posix_spawn; the child leads its own process group, as under a supervisor.
+    // SAFETY: the hook does nothing, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| Ok(()));
+    }
     let t0 = Instant::now();
-    let child = Command::new("sleep")
+    let child = cmd
         .arg("100000")
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
