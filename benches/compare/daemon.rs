@@ -134,6 +134,16 @@ pub fn wait_running(d: &mut dyn Daemon, count: usize, limit: Duration) -> Res<Ve
     }
 }
 
+/// `2026-11-26 06:20:01.123` (taskmaster) or `2026-11-26 06:20:01,123` (supervisord) at the
+/// start of a line: milliseconds since midnight.
+pub fn log_line_ms(line: &str) -> Option<f64> {
+    let time = line.split_whitespace().nth(1)?;
+    let (hms, frac) = time.split_once(['.', ','])?;
+    let mut parts = hms.split(':').map(|x| x.parse::<f64>().ok());
+    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+    Some(((h * 60.0 + m) * 60.0 + s) * 1000.0 + frac.get(..3)?.parse::<f64>().ok()?)
+}
+
 pub fn digits(n: u32) -> usize {
     n.to_string().len()
 }

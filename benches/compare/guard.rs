@@ -45,6 +45,19 @@ pub fn install_signal_cleanup() -> Res<()> {
     Ok(())
 }
 
+/// Puts a daemon the bench did not start itself (one under tmux) on the Ctrl-C list.
+pub fn register(pid: i32) {
+    if let Ok(mut v) = LIVE.lock() {
+        v.push(pid);
+    }
+}
+
+pub fn unregister(pid: i32) {
+    if let Ok(mut v) = LIVE.lock() {
+        v.retain(|&p| p != pid);
+    }
+}
+
 /// A daemon process the bench started; killed with its children on drop.
 pub struct DaemonGuard {
     child: Child,
@@ -53,9 +66,7 @@ pub struct DaemonGuard {
 impl DaemonGuard {
     pub fn spawn(mut cmd: Command) -> Res<Self> {
         let child = cmd.spawn()?;
-        if let Ok(mut v) = LIVE.lock() {
-            v.push(child.id() as i32);
-        }
+        register(child.id() as i32);
         Ok(Self { child })
     }
 
@@ -90,9 +101,7 @@ impl Drop for DaemonGuard {
             kill_tree(pid);
             let _ = self.child.wait();
         }
-        if let Ok(mut v) = LIVE.lock() {
-            v.retain(|&p| p != pid);
-        }
+        unregister(pid);
     }
 }
 

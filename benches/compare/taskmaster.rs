@@ -15,7 +15,9 @@ use crate::daemon::{Daemon, Output, ProcStatus, Program, wait_for};
 use crate::guard::DaemonGuard;
 
 pub struct Taskmaster {
-    guard: DaemonGuard,
+    /// None when something else (tmux) started it.
+    guard: Option<DaemonGuard>,
+    pid: i32,
     config: PathBuf,
     socket: PathBuf,
     log: PathBuf,
@@ -76,19 +78,44 @@ pub fn parse_status(output: &str) -> Vec<ProcStatus> {
 }
 
 impl Taskmaster {
+    /// Writes the config in `dir`; nothing runs yet.
+    pub fn prepare(dir: &Path, programs: &[Program]) -> Res<Self> {
+        let me = Self {
+            guard: None,
+            pid: 0,
+            config: dir.join("taskmaster.toml"),
+            socket: dir.join("tm.sock"),
+            log: dir.join("taskmaster.log"),
+            conn: None,
+        };
+        write_config(&me.config, &me.socket, &me.log, programs)?;
+        Ok(me)
+    }
+
+    /// Waits for a taskmaster started elsewhere to answer on the socket; learns its pid.
+    pub fn connect(&mut self, limit: Duration) -> Res<()> {
+        let socket = self.socket.clone();
+        wait_for(
+            limit,
+            Duration::from_millis(5),
+            "taskmaster's control socket",
+            || Ok(UnixStream::connect(&socket).ok()),
+        )?;
+        self.pid = self.request("pid", &[])?.trim().parse()?;
+        Ok(())
+    }
+
     pub fn launch(bin: &Path, dir: &Path, programs: &[Program]) -> Res<Self> {
-        let config = dir.join("taskmaster.toml");
-        let socket = dir.join("tm.sock");
-        let log = dir.join("taskmaster.log");
-        write_config(&config, &socket, &log, programs)?;
+        let mut me = Self::prepare(dir, programs)?;
         let mut cmd = Command::new(bin);
         cmd.arg("-c")
-            .arg(&config)
+            .arg(&me.config)
             .arg("--headless")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(dir.join("daemon.out"))?)
             .stderr(std::fs::File::create(dir.join("daemon.err"))?);
         let mut guard = DaemonGuard::spawn(cmd)?;
+        let socket = me.socket.clone();
         wait_for(
             Duration::from_secs(10),
             Duration::from_millis(2),
@@ -101,13 +128,9 @@ impl Taskmaster {
                 Ok(UnixStream::connect(&socket).ok())
             },
         )?;
-        Ok(Self {
-            guard,
-            config,
-            socket,
-            log,
-            conn: None,
-        })
+        me.pid = guard.pid();
+        me.guard = Some(guard);
+        Ok(me)
     }
 
     fn connection(&mut self) -> Res<&mut BufReader<UnixStream>> {
@@ -154,7 +177,7 @@ impl Taskmaster {
 
 impl Daemon for Taskmaster {
     fn pid(&self) -> i32 {
-        self.guard.pid()
+        self.pid
     }
 
     fn status(&mut self) -> Res<Vec<ProcStatus>> {
@@ -181,9 +204,15 @@ impl Daemon for Taskmaster {
     }
 
     fn shutdown(&mut self) -> Res<()> {
-        if !self.guard.terminate(Duration::from_secs(20)) {
-            return Err("taskmaster did not exit within 20 s of SIGTERM".into());
+        match self.guard.as_mut() {
+            Some(g) => {
+                if g.terminate(Duration::from_secs(20)) {
+                    Ok(())
+                } else {
+                    Err("taskmaster did not exit within 20 s of SIGTERM".into())
+                }
+            }
+            None => self.request("shutdown", &[]).map(drop),
         }
-        Ok(())
     }
 }

@@ -6,21 +6,11 @@
 use std::time::Duration;
 
 use super::each_kind;
-use crate::daemon::{Program, wait_for};
+use crate::daemon::{Program, log_line_ms, wait_for};
 use crate::report::{Goal, Report};
 use crate::{Ctx, Res};
 
 const EXPECTED: [f64; 5] = [0.0, 1.0, 3.0, 6.0, 6.0];
-
-/// `2026-11-26 06:20:01.123` (taskmaster) or `2026-11-26 06:20:01,123` (supervisord) at the
-/// start of a line: milliseconds since midnight.
-fn line_ms(line: &str) -> Option<f64> {
-    let time = line.split_whitespace().nth(1)?;
-    let (hms, frac) = time.split_once(['.', ','])?;
-    let mut parts = hms.split(':').map(|x| x.parse::<f64>().ok());
-    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
-    Some(((h * 60.0 + m) * 60.0 + s) * 1000.0 + frac.get(..3)?.parse::<f64>().ok()?)
-}
 
 /// Spawn times and the FATAL time, in seconds after the first spawn.
 fn schedule(log: &str, name: &str) -> Res<Vec<f64>> {
@@ -29,12 +19,12 @@ fn schedule(log: &str, name: &str) -> Res<Vec<f64>> {
     let mut times: Vec<f64> = log
         .lines()
         .filter(|l| l.contains(&spawned))
-        .filter_map(line_ms)
+        .filter_map(log_line_ms)
         .collect();
     let fatal = log
         .lines()
         .find(|l| l.contains(&gave_up))
-        .and_then(line_ms)
+        .and_then(log_line_ms)
         .ok_or("no `gave up:` line in the event log")?;
     times.push(fatal);
     let first = times[0];

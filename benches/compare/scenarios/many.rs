@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::each_kind;
-use crate::daemon::{Program, wait_running};
+use crate::daemon::{Program, log_line_ms, wait_running};
 use crate::procfs;
 use crate::report::{Goal, Report};
 use crate::{Ctx, Res};
@@ -26,7 +26,9 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
     let t1000 = "threads at N = 1,000";
     let t10 = "threads at N = 10";
     let tdiff = "threads N=1,000 − N=10";
+    let spawned = "1,000 procs: start → all spawned (event log)";
     report.declare(S, up, "s", Goal::AtMost(1.3), Some("4.5 s"));
+    report.declare(S, spawned, "s", Goal::None, None);
     report.declare(S, rss, "MiB", Goal::AtMost(15.0), Some("40 MiB"));
     report.declare(S, idle, "%", Goal::AtMost(0.05), None);
     report.declare(S, t10, "threads", Goal::None, None);
@@ -54,6 +56,9 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
             let rss_mib = procfs::rss_kib(pid).ok_or("daemon gone")? as f64 / 1024.0;
             report.add(S, up, kind.name(), secs);
             report.add(S, rss, kind.name(), rss_mib);
+            if let Some(s) = last_spawn(d.log_path()) {
+                report.add(S, spawned, kind.name(), s);
+            }
             report.add(
                 S,
                 idle,
@@ -77,4 +82,16 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
 /// Graceful stop, so 1,000 children are not left to the kill-on-drop path alone.
 fn stop(mut r: crate::Running) -> Res<()> {
     r.d.shutdown()
+}
+
+/// Seconds from the event log's first line (the daemon starting) to its last `spawned:`.
+fn last_spawn(log: &std::path::Path) -> Option<f64> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let first = log_line_ms(text.lines().next()?)?;
+    let last = text
+        .lines()
+        .filter(|l| l.contains(" spawned: '"))
+        .filter_map(log_line_ms)
+        .next_back()?;
+    Some((last - first) / 1000.0)
 }

@@ -1,6 +1,7 @@
 //! The scenarios, each a function filling the report for every subject. A failure of one
 //! subject is noted in the report and the others carry on.
 
+mod dashboard;
 mod flapping;
 mod many;
 mod output;
@@ -55,6 +56,11 @@ pub const ALL: &[Scenario] = &[
         name: "flapping",
         about: "a program that exits at once, startretries 3: spawn and FATAL times",
         run: flapping::run,
+    },
+    Scenario {
+        name: "dashboard",
+        about: "taskmaster's CPU with the dashboard in tmux while a child writes 1 GiB",
+        run: dashboard::run,
     },
 ];
 

@@ -30,7 +30,10 @@ fn plain_pipe(dir: &Path) -> Res<f64> {
     let t0 = Instant::now();
     let st = Command::new("sh")
         .arg("-c")
-        .arg(format!("head -c {GIB} /dev/zero | cat > '{}'", file.display()))
+        .arg(format!(
+            "head -c {GIB} /dev/zero | cat > '{}'",
+            file.display()
+        ))
         .status()?;
     let secs = t0.elapsed().as_secs_f64();
     let written = std::fs::metadata(&file).map_or(0, |m| m.len());
@@ -59,15 +62,21 @@ fn through_daemon(r: &mut Running, file: &Path) -> Res<(f64, f64)> {
     let cpu0 = procfs::cpu_seconds(d.pid()).ok_or("daemon gone")?;
     let t0 = Instant::now();
     d.start("writer")?;
-    wait_for(Duration::from_secs(120), Duration::from_micros(500), "1 GiB in the file", || {
-        Ok((stored(file) >= GIB).then_some(()))
-    })?;
+    wait_for(
+        Duration::from_secs(120),
+        Duration::from_micros(500),
+        "1 GiB in the file",
+        || Ok((stored(file) >= GIB).then_some(())),
+    )?;
     let secs = t0.elapsed().as_secs_f64();
     let cpu1 = procfs::cpu_seconds(d.pid()).ok_or("daemon gone")?;
     // The writer must be gone before the next start.
-    wait_for(Duration::from_secs(30), Duration::from_millis(5), "writer to exit", || {
-        Ok(d.status()?.iter().all(|p| p.pid.is_none()).then_some(()))
-    })?;
+    wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(5),
+        "writer to exit",
+        || Ok(d.status()?.iter().all(|p| p.pid.is_none()).then_some(())),
+    )?;
     truncate(file)?;
     Ok((secs, cpu1 - cpu0))
 }
