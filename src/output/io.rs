@@ -1,8 +1,10 @@
 //! The `taskmaster-io` thread: one epoll loop over every child pipe, however many processes.
 //!
-//! Each ready pipe is read once per wake-up into one big buffer (level-triggered epoll brings
-//! it back if more is waiting, so one flooding child cannot starve the others), the bytes are
-//! appended to the pipe's file with `write_all`, then to the process's ring and followers.
+//! Each ready pipe is read in big reads, at most [`BUDGET`] bytes per wake-up (level-triggered
+//! epoll brings it back if more is waiting, so one flooding child cannot starve the others);
+//! every read is appended to the pipe's file with `write_all`, then to the process's ring
+//! (its last `cap` bytes only) and followers. Nothing is allocated per read unless someone
+//! follows the process.
 //! Commands arrive on a channel, with an eventfd to wake the loop. "Output arrived" notices
 //! go to watchers at most every [`NOTICE_INTERVAL`], timed by the epoll timeout.
 
@@ -21,8 +23,12 @@ use nix::sys::eventfd::EventFd;
 
 use super::{Cmd, Pipe, Proc, Shared, Stream};
 
-/// Bytes read from one pipe per wake-up at most (the pipe buffer is as large).
-const READ_BUF: usize = 1024 * 1024;
+/// Bytes asked for by one read: small enough to stay in the CPU's cache between the read
+/// and the write, large enough to keep the syscalls few.
+const READ_BUF: usize = 256 * 1024;
+/// Bytes read from one pipe per wake-up at most, so one flooding child cannot starve the
+/// others (the pipe buffer is as large).
+const BUDGET: usize = 1024 * 1024;
 /// At most ~30 "output arrived" notices a second.
 const NOTICE_INTERVAL: Duration = Duration::from_millis(33);
 /// The epoll token of the wake-up eventfd; pipes use their slot index.
@@ -60,6 +66,24 @@ struct Source {
     stream: Stream,
     fd: OwnedFd,
     file: Option<File>,
+}
+
+impl Source {
+    /// Appends bytes just read to the file (dropping the file if that fails), then to the
+    /// ring and followers.
+    fn store(&mut self, data: &[u8]) {
+        if let Some(file) = self.file.as_mut()
+            && let Err(e) = file.write_all(data)
+        {
+            log::warn!(
+                "output: writing {}'s {:?} log failed: {e}; its file is dropped",
+                self.name,
+                self.stream
+            );
+            self.file = None;
+        }
+        self.proc.append(self.stream, data);
+    }
 }
 
 struct IoThread {
@@ -198,51 +222,34 @@ impl IoThread {
         self.live += 1;
     }
 
-    /// Reads what one pipe holds (up to the buffer), stores it, and closes the pipe at EOF.
+    /// Reads what one pipe holds (up to [`BUDGET`] bytes), stores it, and closes the pipe
+    /// at EOF.
     fn drain(&mut self, token: usize) {
         let Some(Some(src)) = self.sources.get_mut(token) else {
             return;
         };
         let buf = &mut self.buf[..];
-        let mut filled = 0;
-        let mut eof = false;
-        while filled < buf.len() {
-            match nix::unistd::read(src.fd.as_raw_fd(), &mut buf[filled..]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
+        let mut total = 0;
+        let eof = loop {
+            match nix::unistd::read(src.fd.as_raw_fd(), buf) {
+                Ok(0) => break true,
                 Ok(n) => {
-                    filled += n;
+                    src.store(&buf[..n]);
+                    self.arrived = true;
+                    total += n;
                     // A short read emptied the pipe; epoll says when more comes.
-                    if filled < buf.len() {
-                        break;
+                    if n < buf.len() || total >= BUDGET {
+                        break false;
                     }
                 }
                 Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => break,
+                Err(Errno::EAGAIN) => break false,
                 Err(e) => {
                     log::warn!("output: reading {}'s {:?}: {e}", src.name, src.stream);
-                    eof = true;
-                    break;
+                    break true;
                 }
             }
-        }
-        if filled > 0 {
-            let data = &buf[..filled];
-            if let Some(file) = src.file.as_mut()
-                && let Err(e) = file.write_all(data)
-            {
-                log::warn!(
-                    "output: writing {}'s {:?} log failed: {e}; its file is dropped",
-                    src.name,
-                    src.stream
-                );
-                src.file = None;
-            }
-            src.proc.append(src.stream, data);
-            self.arrived = true;
-        }
+        };
         if eof {
             self.close(token);
         }

@@ -65,8 +65,12 @@ pub struct Pipe {
 /// [`OutputHub::register`].
 pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    // Refused above /proc/sys/fs/pipe-max-size or the per-user pipe budget: keep the default.
-    let _ = fcntl(write.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+    // Only root may exceed the per-user pipe budget (pipe-user-pages-soft, 64 MiB): for anyone
+    // else, big pipes would use it up after ~64 children and shrink every later pipe to one
+    // page, so they keep the default size.
+    if nix::unistd::geteuid().is_root() {
+        let _ = fcntl(write.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+    }
     Ok((read, write))
 }
 

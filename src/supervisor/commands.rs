@@ -9,7 +9,7 @@ use crossbeam_channel::Sender;
 
 use super::api::{Command, ProgramSummary, Reply, Request};
 use super::engine::{Engine, Pending, WaitKind};
-use super::process::autorestart_word;
+use super::process::{ProcState, Process, autorestart_word};
 
 impl Engine {
     pub fn on_request(&mut self, req: Request, now: Instant) {
@@ -26,8 +26,16 @@ impl Engine {
         }
         match cmd {
             Command::Status(names) => self.status(names, reply),
-            Command::Start(names) => self.each(names, reply, now, Engine::start_one),
-            Command::Stop(names) => self.each(names, reply, now, Engine::stop_one),
+            Command::Start(names) => {
+                let names = self.skip_implicit(names, |p| !p.is_started());
+                self.each(names, reply, now, Engine::start_one)
+            }
+            Command::Stop(names) => {
+                let names = self.skip_implicit(names, |p| {
+                    p.pid().is_some() || matches!(p.state, ProcState::Backoff { .. })
+                });
+                self.each(names, reply, now, Engine::stop_one)
+            }
             Command::Restart(names) => self.each(names, reply, now, Engine::restart_one),
             Command::Signal(sig, names) => self.each(names, reply, now, move |e, name, _, _, _| {
                 Some(e.signal_one(name, sig))
@@ -51,28 +59,58 @@ impl Engine {
 
     /// Expands the names a user typed into process names, in order, without repeats.
     pub fn resolve(&self, names: &[String]) -> Result<Vec<String>, String> {
-        let mut out: Vec<String> = Vec::new();
-        let push = |n: &String, out: &mut Vec<String>| {
-            if !out.contains(n) {
-                out.push(n.clone());
-            }
+        Ok(self
+            .resolve_marked(names)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect())
+    }
+
+    /// Like `resolve`, marking each process named one by one (`true`) rather than through
+    /// `all`, `PROGRAM` or `PROGRAM:*` (`false`): like supervisorctl, `stop all` passes over
+    /// processes that are not running instead of reporting an error for each.
+    fn resolve_marked(&self, names: &[String]) -> Result<Vec<(String, bool)>, String> {
+        let mut out: Vec<(String, bool)> = Vec::new();
+        let push = |n: &String, explicit: bool, out: &mut Vec<(String, bool)>| match out
+            .iter_mut()
+            .find(|(m, _)| m == n)
+        {
+            Some(entry) => entry.1 |= explicit,
+            None => out.push((n.clone(), explicit)),
         };
         for raw in names {
             let program = raw.strip_suffix(":*").unwrap_or(raw);
+            let single_named = self
+                .procs
+                .get(raw.as_str())
+                .is_some_and(|p| p.config.numprocs == 1 || raw.contains(':'));
             if raw == "all" {
-                self.procs.keys().for_each(|n| push(n, &mut out));
-            } else if self.procs.contains_key(raw.as_str()) {
-                push(raw, &mut out);
+                self.procs.keys().for_each(|n| push(n, false, &mut out));
+            } else if single_named {
+                push(raw, true, &mut out);
             } else if self.config.programs.contains_key(program) {
                 self.procs
                     .values()
                     .filter(|p| p.config.name == program)
-                    .for_each(|p| push(&p.name, &mut out));
+                    .for_each(|p| push(&p.name, false, &mut out));
             } else {
                 return Err(format!("no such process: {raw}"));
             }
         }
         Ok(out)
+    }
+
+    /// Keeps the processes named one by one, and of those reached through `all` or a group
+    /// only the ones `wanted` accepts. Unknown names are kept for `each` to report.
+    fn skip_implicit(&self, names: Vec<String>, wanted: impl Fn(&Process) -> bool) -> Vec<String> {
+        match self.resolve_marked(&names) {
+            Ok(marked) => marked
+                .into_iter()
+                .filter(|(n, explicit)| *explicit || self.procs.get(n).is_some_and(&wanted))
+                .map(|(n, _)| n)
+                .collect(),
+            Err(_) => names,
+        }
     }
 
     fn status(&self, names: Vec<String>, reply: Sender<Reply>) {

@@ -249,11 +249,11 @@ impl Engine {
                 outcome,
             });
         }
-        if p.missing == 0 {
-            if let Some(p) = self.pending.remove(&pending) {
-                let results = p.results.into_iter().flatten().collect();
-                let _ = p.reply.send(Reply::Actions(results));
-            }
+        if p.missing == 0
+            && let Some(p) = self.pending.remove(&pending)
+        {
+            let results = p.results.into_iter().flatten().collect();
+            let _ = p.reply.send(Reply::Actions(results));
         }
     }
 

@@ -258,8 +258,10 @@ autorestart = "always"
                     "round {round}: reaped pid {pid} still shown RUNNING"
                 );
             }
-            if info.state == StateName::Running && info.pid.is_some() && info.pid != Some(pid) {
-                pid = info.pid.expect("pid");
+            if let Some(new_pid) = info.pid.filter(|p| *p != pid)
+                && info.state == StateName::Running
+            {
+                pid = new_pid;
                 break;
             }
             assert!(
