@@ -71,7 +71,7 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
             let t_vis = Instant::now();
             let unchanged = (1..N - 1)
                 .map(|i| format!("p{i:03}"))
-                .filter(|name| before.get(name).is_some() && before.get(name) == after.get(name))
+                .filter(|name| before.contains_key(name) && before.get(name) == after.get(name))
                 .count();
             report.add(S, visible, kind.name(), ms(t_vis - t0));
             report.add(S, returned, kind.name(), ms(t_ret - t0));
