@@ -48,6 +48,8 @@ pub struct Metric {
     pub goal: Goal,
     /// The supervisord figure on its 2-core VM, for comparison.
     pub reference: Option<&'static str>,
+    /// Whether "how many times better" means something for this figure.
+    pub ratio: bool,
     pub values: BTreeMap<String, Vec<f64>>,
 }
 
@@ -121,8 +123,18 @@ impl Report {
                 unit,
                 goal,
                 reference,
+                ratio: true,
                 values: BTreeMap::new(),
             });
+        }
+    }
+
+    /// Declares an information-only figure with no target and no advantage column
+    /// (a time in a schedule, a thread count).
+    pub fn declare_info(&mut self, scenario: &'static str, name: &str, unit: &'static str) {
+        self.declare(scenario, name, unit, Goal::None, None);
+        if let Some(m) = self.metrics.last_mut() {
+            m.ratio = false;
         }
     }
 
@@ -190,7 +202,7 @@ impl Report {
             let (sd, sd_med) = cell("supervisord");
             let (base, _) = cell("baseline");
             let advantage = match (tm_med, sd_med) {
-                (Some(t), Some(s)) if t > 0.0 && s > 0.0 => {
+                (Some(t), Some(s)) if m.ratio && t > 0.0 && s > 0.0 => {
                     let r = if m.goal.higher_is_better() {
                         t / s
                     } else {

@@ -116,7 +116,13 @@ fn measure(ctx: &Ctx, report: &mut Report, s: &'static str, names: [&str; 3]) ->
         "the dashboard on screen",
         || Ok(tmux.capture().contains("writer").then_some(())),
     )
-    .map_err(|_| format!("no dashboard on screen: {:?}", tmux.capture().trim()))?;
+    .map_err(|_| {
+        let screen = tmux.capture();
+        format!(
+            "the binary in a terminal showed no dashboard within 10 s (screen: {:?})",
+            screen.trim()
+        )
+    })?;
     for _ in 0..n {
         let (secs, cpu) = one_gib(&mut d, pid)?;
         report.add(s, names[1], "taskmaster", cpu);

@@ -31,8 +31,8 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
     report.declare(S, spawned, "s", Goal::None, None);
     report.declare(S, rss, "MiB", Goal::AtMost(15.0), Some("40 MiB"));
     report.declare(S, idle, "%", Goal::AtMost(0.05), None);
-    report.declare(S, t10, "threads", Goal::None, None);
-    report.declare(S, t1000, "threads", Goal::None, None);
+    report.declare_info(S, t10, "threads");
+    report.declare_info(S, t1000, "threads");
     report.declare(S, tdiff, "threads", Goal::Exactly(0.0), None);
     let n = ctx.repeats(1);
     each_kind(ctx, report, S, |kind, report| {
