@@ -3,6 +3,7 @@
 //! full /proc scan (this kernel has no /proc/PID/task/TID/children).
 
 use std::fs;
+use std::time::{Duration, Instant};
 
 /// The fields of /proc/PID/stat the bench uses.
 pub struct Stat {
@@ -81,9 +82,14 @@ pub struct NewChildWatch {
     parent: i32,
     comm: String,
     checked_up_to: i32,
+    /// Pids allocated but not yet in /proc: the kernel counts a pid as handed out a moment
+    /// before the new task shows there. Rechecked until they show or `UNSEEN_FOR` passes.
+    unseen: Vec<(i32, Instant)>,
     /// Children seen but not yet exec'd (still showing the parent's comm).
     forked: Vec<i32>,
 }
+
+const UNSEEN_FOR: Duration = Duration::from_millis(200);
 
 impl NewChildWatch {
     pub fn new(parent: i32, program: &str) -> Self {
@@ -94,19 +100,28 @@ impl NewChildWatch {
             parent,
             comm,
             checked_up_to: last_pid(),
+            unseen: Vec::new(),
             forked: Vec::new(),
         }
     }
 
     /// A new child that has exec'd the program, if one exists now.
     pub fn poll(&mut self) -> Option<i32> {
+        let now = Instant::now();
         let last = last_pid();
-        for pid in self.checked_up_to + 1..=last {
-            if stat(pid).is_some_and(|s| s.ppid == self.parent) {
-                self.forked.push(pid);
-            }
-        }
+        self.unseen
+            .extend((self.checked_up_to + 1..=last).map(|pid| (pid, now)));
         self.checked_up_to = self.checked_up_to.max(last);
+        let (parent, forked) = (self.parent, &mut self.forked);
+        self.unseen.retain(|&(pid, since)| match stat(pid) {
+            Some(s) => {
+                if s.ppid == parent {
+                    forked.push(pid);
+                }
+                false
+            }
+            None => now.duration_since(since) < UNSEEN_FOR,
+        });
         let comm = &self.comm;
         self.forked.retain(|&pid| stat(pid).is_some());
         self.forked
