@@ -15,6 +15,16 @@ use crate::procfs;
 /// Pids of live daemons, for the signal thread's clean-up.
 static LIVE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
+/// Temp directories to remove on Ctrl-C (normal ends remove them through their TempDir).
+static DIRS: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
+
+/// Puts a temp directory on the Ctrl-C clean-up list (1 GiB output files live on tmpfs).
+pub fn register_dir(path: &std::path::Path) {
+    if let Ok(mut v) = DIRS.lock() {
+        v.push(path.to_path_buf());
+    }
+}
+
 /// Kills a daemon and everything it started, leaving nothing to respawn.
 pub fn kill_tree(pid: i32) {
     // Frozen first, so it cannot fork a replacement between the scan and the kills.
@@ -37,6 +47,9 @@ pub fn install_signal_cleanup() -> Res<()> {
             let pids = LIVE.lock().map(|v| v.clone()).unwrap_or_default();
             for pid in pids {
                 kill_tree(pid);
+            }
+            for dir in DIRS.lock().map(|v| v.clone()).unwrap_or_default() {
+                let _ = std::fs::remove_dir_all(dir);
             }
             eprintln!("bench: interrupted; every daemon and child killed");
             std::process::exit(128 + sig);

@@ -177,6 +177,7 @@ fn run() -> Res<()> {
         repeat: opts.repeat,
         root: tempfile::Builder::new().prefix("tm-bench-").tempdir()?,
     };
+    guard::register_dir(ctx.root.path());
     println!("{machine}\nbinary: {}\n", ctx.tm_bin.display());
     for s in scenarios::ALL {
         if !opts.only.is_empty() && !opts.only.iter().any(|n| n == s.name) {

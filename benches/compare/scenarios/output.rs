@@ -99,6 +99,7 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
         Ok(d) => d,
         Err(e) => return report.note(format!("output: {e}")),
     };
+    crate::guard::register_dir(dir.path());
     let mut daemons = Vec::new();
     for &kind in &ctx.kinds {
         let file = dir.path().join(format!("{}.out", kind.name()));
