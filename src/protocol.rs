@@ -19,8 +19,10 @@ use std::io::{self, BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
-/// The longest line either side accepts, newline excluded.
+/// The longest request line the server accepts, newline excluded.
 pub const MAX_LINE: usize = 64 * 1024;
+/// The longest reply line a client accepts: `status` of 10,000 processes is about 1 MB.
+pub const MAX_REPLY_LINE: usize = 64 * 1024 * 1024;
 
 /// A message from a client.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +145,7 @@ pub enum FrameError {
 impl std::fmt::Display for FrameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FrameError::TooLong => write!(f, "line longer than {MAX_LINE} bytes"),
+            FrameError::TooLong => write!(f, "line too long"),
             FrameError::Invalid(why) => write!(f, "invalid message: {why}"),
             FrameError::Io(e) => write!(f, "{e}"),
         }
@@ -194,7 +196,15 @@ pub fn read_line_capped(
 pub fn read_msg<T: for<'de> Deserialize<'de>>(
     reader: &mut impl BufRead,
 ) -> Result<Option<T>, FrameError> {
-    let Some(line) = read_line_capped(reader, MAX_LINE)? else {
+    read_msg_capped(reader, MAX_LINE)
+}
+
+/// [`read_msg`] with another cap (clients reading replies use [`MAX_REPLY_LINE`]).
+pub fn read_msg_capped<T: for<'de> Deserialize<'de>>(
+    reader: &mut impl BufRead,
+    cap: usize,
+) -> Result<Option<T>, FrameError> {
+    let Some(line) = read_line_capped(reader, cap)? else {
         return Ok(None);
     };
     let text = std::str::from_utf8(&line).map_err(|_| FrameError::Invalid("not UTF-8".into()))?;

@@ -4,11 +4,42 @@
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/config.rs"]
+mod config;
+#[path = "it/ctl.rs"]
+mod ctl;
+#[path = "it/ctl_util.rs"]
+mod ctl_util;
+#[path = "it/dashboard.rs"]
+mod dashboard;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
 #[path = "it/output_capture.rs"]
 mod output_capture;
 #[path = "it/reload.rs"]
 mod reload;
+#[path = "it/shell.rs"]
+mod shell;
+#[path = "it/socket.rs"]
+mod socket;
 #[path = "it/spawn_failures.rs"]
 mod spawn_failures;
+
+#[path = "it/chaos_binary.rs"]
+mod chaos_binary;
+#[path = "it/chaos_crashloop.rs"]
+mod chaos_crashloop;
+#[path = "it/chaos_input.rs"]
+mod chaos_input;
+#[path = "it/chaos_kill.rs"]
+mod chaos_kill;
+#[path = "it/chaos_output.rs"]
+mod chaos_output;
+#[path = "it/chaos_procs.rs"]
+mod chaos_procs;
+#[path = "it/chaos_reload.rs"]
+mod chaos_reload;
+#[path = "it/chaos_security.rs"]
+mod chaos_security;
+#[path = "it/chaos_util.rs"]
+mod chaos_util;

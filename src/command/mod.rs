@@ -110,7 +110,7 @@ pub fn execute_request(handle: &Handle, req: &Request) -> Outcome {
             follow: false,
             bytes,
         } => tail(handle, name, *stream, *bytes),
-        Request::Pid(name) => pid(&handle.snapshot(), name.as_deref()),
+        Request::Pid(name) => pid(&fresh_snapshot(handle), name.as_deref()),
         Request::Help(topic) => match help(topic.as_deref()) {
             Some(text) => Outcome::ok(text),
             None => Outcome::error(format!("*** No help on {}", topic.as_deref().unwrap_or(""))),
@@ -147,6 +147,14 @@ fn unexpected(reply: Reply) -> Outcome {
         other => Outcome::error(format!(
             "Error: unexpected reply from taskmaster: {other:?}"
         )),
+    }
+}
+
+/// The state as of now (the published snapshot may lag a few milliseconds behind a start).
+fn fresh_snapshot(handle: &Handle) -> std::sync::Arc<Snapshot> {
+    match handle.call(Command::Status(Vec::new())) {
+        Reply::Status(snap) => snap,
+        _ => handle.snapshot(),
     }
 }
 
@@ -194,7 +202,7 @@ fn pid(snapshot: &Snapshot, name: Option<&str>) -> Outcome {
 }
 
 fn tail(handle: &Handle, name: &str, stream: Option<Stream>, bytes: usize) -> Outcome {
-    let name = match resolve_one(&handle.snapshot(), name) {
+    let name = match resolve_one(&fresh_snapshot(handle), name) {
         Ok(n) => n,
         Err(o) => return o,
     };
@@ -239,7 +247,7 @@ pub fn open_follow(
     stream: Option<Stream>,
     bytes: usize,
 ) -> Result<Follow, Outcome> {
-    let name = resolve_one(&handle.snapshot(), name)?;
+    let name = resolve_one(&fresh_snapshot(handle), name)?;
     // Subscribe before reading the backlog, so nothing falls between the two.
     let rx = handle.output().follow(&name);
     let backlog = handle

@@ -14,7 +14,26 @@ pub(super) fn toml_error(err: &toml::de::Error, ctx: &Ctx, file: &Path) -> Confi
     let guess = offset
         .map(|o| toml_context(ctx.text, o))
         .unwrap_or_default();
-    build(file, position, at, guess, err.message())
+    let message = match err.message() {
+        "" => toml_blank_message(ctx.text, offset),
+        m => m.to_owned(),
+    };
+    build(file, position, at, guess, &message)
+}
+
+/// toml has no words for some characters it refuses; say what is there.
+fn toml_blank_message(text: &str, offset: Option<usize>) -> String {
+    let found = offset
+        .and_then(|o| text.get(o..))
+        .and_then(|rest| rest.chars().next());
+    match found {
+        Some(c) if c.is_control() => format!(
+            "invalid character U+{:04X} (TOML allows no control characters but tab here)",
+            u32::from(c)
+        ),
+        Some(c) => format!("invalid TOML syntax at {c:?}"),
+        None => "invalid TOML syntax".to_owned(),
+    }
 }
 
 pub(super) fn yaml_error(err: &serde_yaml_ng::Error, ctx: &Ctx, file: &Path) -> ConfigError {

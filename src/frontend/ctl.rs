@@ -80,7 +80,7 @@ impl Client {
     /// Sends one command and waits for its final reply.
     pub fn request(&self, words: &[String]) -> Result<ServerMsg, CtlError> {
         let (_stream, mut reader) = self.send(words)?;
-        match protocol::read_msg::<ServerMsg>(&mut reader) {
+        match protocol::read_msg_capped::<ServerMsg>(&mut reader, protocol::MAX_REPLY_LINE) {
             Ok(Some(msg)) => Ok(msg),
             Ok(None) => Err(CtlError::Protocol(
                 self.path.clone(),
@@ -106,7 +106,10 @@ fn spawn_reader(mut reader: BufReader<UnixStream>) -> Receiver<Result<ServerMsg,
         .name("taskmaster-ctl-rd".into())
         .spawn(move || {
             loop {
-                let msg = match protocol::read_msg::<ServerMsg>(&mut reader) {
+                let msg = match protocol::read_msg_capped::<ServerMsg>(
+                    &mut reader,
+                    protocol::MAX_REPLY_LINE,
+                ) {
                     Ok(Some(m)) => Ok(m),
                     Ok(None) | Err(FrameError::Io(_)) => return,
                     Err(e) => Err(e.to_string()),

@@ -11,9 +11,10 @@ use std::io::{self, BufReader};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
@@ -65,6 +66,7 @@ impl std::error::Error for SocketError {
 pub struct SocketServer {
     path: PathBuf,
     stop: Arc<AtomicBool>,
+    busy: Arc<Busy>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -76,17 +78,20 @@ impl SocketServer {
         let listener = UnixListener::bind(path).map_err(io_err)?;
         fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io_err)?;
         let stop = Arc::new(AtomicBool::new(false));
+        let busy = Arc::new(Busy::default());
         let thread = std::thread::Builder::new()
             .name("taskmaster-socket".into())
             .spawn({
                 let stop = stop.clone();
-                move || accept_loop(listener, handle, stop)
+                let busy = busy.clone();
+                move || accept_loop(listener, handle, stop, busy)
             })
             .map_err(io_err)?;
         log::info!("control socket listening on {}", path.display());
         Ok(SocketServer {
             path: path.to_path_buf(),
             stop,
+            busy,
             thread: Some(thread),
         })
     }
@@ -99,12 +104,55 @@ impl SocketServer {
 impl Drop for SocketServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept call so the thread sees the flag.
-        let _ = UnixStream::connect(&self.path);
-        if let Some(t) = self.thread.take() {
+        // Wake the accept call so the thread sees the flag. If the file was removed behind our
+        // back nothing can wake it: leave the thread, rather than hang the exit.
+        if UnixStream::connect(&self.path).is_ok()
+            && let Some(t) = self.thread.take()
+        {
             let _ = t.join();
         }
+        // A `shutdown` request is answered after the supervisor ended: let its reply out.
+        self.busy.wait_idle(Duration::from_secs(2));
         let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Requests being executed, so exit can wait for their replies.
+#[derive(Default)]
+struct Busy {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Busy {
+    fn enter(self: &Arc<Self>) -> BusyToken {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        BusyToken(self.clone())
+    }
+
+    fn wait_idle(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut count = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        while *count > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            count = match self.idle.wait_timeout(count, left) {
+                Ok((c, _)) => c,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+}
+
+struct BusyToken(Arc<Busy>);
+
+impl Drop for BusyToken {
+    fn drop(&mut self) {
+        let mut count = self.0.count.lock().unwrap_or_else(|p| p.into_inner());
+        *count = count.saturating_sub(1);
+        self.0.idle.notify_all();
     }
 }
 
@@ -124,7 +172,7 @@ pub fn prepare_path(path: &Path) -> Result<(), SocketError> {
     fs::remove_file(path).map_err(|e| SocketError::Io(path.to_path_buf(), e))
 }
 
-fn accept_loop(listener: UnixListener, handle: Handle, stop: Arc<AtomicBool>) {
+fn accept_loop(listener: UnixListener, handle: Handle, stop: Arc<AtomicBool>, busy: Arc<Busy>) {
     let active = Arc::new(AtomicUsize::new(0));
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
@@ -146,11 +194,12 @@ fn accept_loop(listener: UnixListener, handle: Handle, stop: Arc<AtomicBool>) {
         active.fetch_add(1, Ordering::SeqCst);
         let guard = ClientSlot(active.clone());
         let handle = handle.clone();
+        let busy = busy.clone();
         let spawned = std::thread::Builder::new()
             .name("taskmaster-client".into())
             .spawn(move || {
                 let _slot = guard;
-                serve_client(stream, &handle);
+                serve_client(stream, &handle, &busy);
             });
         if let Err(e) = spawned {
             log::warn!("control socket: cannot start a client thread: {e}");
@@ -167,7 +216,7 @@ impl Drop for ClientSlot {
     }
 }
 
-fn serve_client(stream: UnixStream, handle: &Handle) {
+fn serve_client(stream: UnixStream, handle: &Handle, busy: &Arc<Busy>) {
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
@@ -211,6 +260,7 @@ fn serve_client(stream: UnixStream, handle: &Handle) {
             stream_to_client(reader, writer, handle, &req);
             return;
         }
+        let _token = busy.enter();
         let reply = ServerMsg::from_outcome(command::execute_request(handle, &req));
         if protocol::write_msg(&mut writer, &reply).is_err() {
             return;

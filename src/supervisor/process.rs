@@ -298,6 +298,11 @@ impl Process {
             at: SystemTime::now(),
         };
         let how = describe_exit(kind);
+        // The leader is gone; whatever it left in its group (background children) must not
+        // outlive it, or every restart would leak them.
+        let stragglers = self
+            .pid()
+            .map(|pid| Effect::SignalGroup(pid, Signal::SIGKILL));
         match self.state {
             // STOPPING -> STOPPED
             ProcState::Stopping { pid, kill_at } => {
@@ -321,6 +326,7 @@ impl Process {
                     "exited: {} ({how}; not expected)",
                     self.name
                 ))];
+                effects.extend(stragglers);
                 if shutting_down {
                     self.set_state(ProcState::Exited);
                     return effects;
@@ -338,6 +344,7 @@ impl Process {
                     "exited: {} ({how}; {verdict})",
                     self.name
                 ))];
+                effects.extend(stragglers);
                 let restart = match self.config.autorestart {
                     AutoRestart::Always => true,
                     AutoRestart::Unexpected => !expected,

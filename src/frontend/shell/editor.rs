@@ -14,19 +14,26 @@ use crossterm::terminal::{self, Clear, ClearType};
 use super::Backend;
 use crate::command::{History, complete};
 
-/// Raw mode for as long as it lives.
-pub(super) struct RawGuard;
+/// Raw mode for as long as it lives; nested guards leave it to the outermost one.
+pub(super) struct RawGuard {
+    owner: bool,
+}
 
 impl RawGuard {
     pub(super) fn enable() -> io::Result<RawGuard> {
+        if terminal::is_raw_mode_enabled()? {
+            return Ok(RawGuard { owner: false });
+        }
         terminal::enable_raw_mode()?;
-        Ok(RawGuard)
+        Ok(RawGuard { owner: true })
     }
 }
 
 impl Drop for RawGuard {
     fn drop(&mut self) {
-        let _ = terminal::disable_raw_mode();
+        if self.owner {
+            let _ = terminal::disable_raw_mode();
+        }
     }
 }
 

@@ -49,10 +49,20 @@ pub fn run(backend: &mut dyn Backend) -> io::Result<()> {
 
 fn print_outcome(outcome: &Outcome) {
     if !outcome.text.is_empty() {
-        let mut out = io::stdout().lock();
-        let _ = writeln!(out, "{}", outcome.text);
-        let _ = out.flush();
+        emit(&outcome.text);
     }
+}
+
+/// Prints a line; in raw mode (the terminal shell) newlines need a carriage return too.
+fn emit(text: &str) {
+    let raw = crossterm::terminal::is_raw_mode_enabled().unwrap_or(false);
+    let mut out = io::stdout().lock();
+    let _ = if raw {
+        write!(out, "{}\r\n", text.replace('\n', "\r\n"))
+    } else {
+        writeln!(out, "{text}")
+    };
+    let _ = out.flush();
 }
 
 /// What the loop does after a line.
@@ -132,6 +142,9 @@ fn stdin_lines() -> Receiver<String> {
 }
 
 fn run_terminal(backend: &mut dyn Backend) -> io::Result<()> {
+    // Raw mode for the whole session: Ctrl-C while a command runs must not become a SIGINT,
+    // which would shut the local taskmaster down.
+    let _raw = editor::RawGuard::enable()?;
     let mut history = History::load_default();
     let mut editor = Editor::new("taskmaster> ");
     loop {

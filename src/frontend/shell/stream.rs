@@ -9,7 +9,7 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 use crossterm::terminal::{Clear, ClearType};
 
 use super::editor::RawGuard;
-use super::{Backend, print_outcome};
+use super::{Backend, emit, print_outcome};
 use crate::command::{Outcome, Request};
 
 /// One step of a live stream.
@@ -99,7 +99,7 @@ pub(super) fn pump_terminal(
     } else {
         "==> Press Ctrl-C to exit <=="
     };
-    println!("{hint}");
+    emit(hint);
     let raw = RawGuard::enable()?;
     let mut out = io::stdout();
     let mut input = String::new();
@@ -127,7 +127,7 @@ pub(super) fn pump_terminal(
             StreamEvent::End(last) => {
                 drop(raw);
                 if !at_line_start {
-                    println!();
+                    emit("");
                 }
                 print_outcome(&Outcome::ok(last.unwrap_or_default()));
                 return Ok(());
@@ -179,7 +179,7 @@ pub(super) fn pump_terminal(
     }
     drop(raw);
     if !at_line_start {
-        println!();
+        emit("");
     }
     Ok(())
 }

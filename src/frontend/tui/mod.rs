@@ -1,12 +1,339 @@
 //! The full-screen dashboard (ratatui): lifecycle and main loop.
+//!
+//! Threads: the dashboard thread (the caller of [`run`]) owns the terminal and all UI state and
+//! waits in one `crossbeam::Select` over: terminal events (from the input thread in
+//! `terminal.rs`), supervisor updates, the output "new bytes" notice, the follow stream of an
+//! attached process, replies to commands sent with `Handle::send`, outcomes of command lines
+//! (each run by `command::execute` on a short-lived worker thread), a 1 Hz tick for uptimes
+//! and the next frame deadline. Redraws are coalesced: a change marks the screen dirty and
+//! it is drawn at most once per [`FRAME`]; nothing is drawn while idle except the tick.
 
+mod app;
+mod attach;
+mod command_bar;
+mod keys;
+mod tail;
+mod terminal;
+mod view;
+mod view_parts;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
 use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::supervisor::Handle;
+use crossbeam_channel::{Receiver, Select, Sender, after, never, tick};
+use crossterm::event::Event;
+
+use crate::command::{self, Outcome};
+use crate::output::{Chunk, OutputReader};
+use crate::supervisor::{Handle, Reply, Update};
+use app::{App, Effect, ReplyCtx};
+use command_bar::CommandBar;
+use tail::TailLines;
+use terminal::{Input, Term};
+
+/// At most ~30 frames a second, however fast children write.
+pub const FRAME: Duration = Duration::from_millis(33);
+/// How much captured output the attach view and a scrolled-back tail pane start from.
+const TAIL_BYTES: usize = 64 * 1024;
+/// What a following tail pane re-reads at each frame: a few screens, so a flooding child
+/// costs little.
+const FOLLOW_BYTES: usize = 16 * 1024;
 
 /// Runs the dashboard until the user quits (after confirming) or the supervisor ends.
 /// Returns after restoring the terminal. Quitting asks the supervisor to shut down.
-pub fn run(handle: Handle, config_path: &Path) -> std::io::Result<()> {
-    let _ = (handle, config_path);
-    todo!()
+pub fn run(handle: Handle, config_path: &Path) -> io::Result<()> {
+    let updates = handle.subscribe();
+    let mut term = Term::enter()?;
+    let input = Input::spawn()?;
+    let mut dash = Dashboard::new(handle, config_path, updates);
+    let size = term.terminal.size()?;
+    dash.app.size = (size.width, size.height);
+    let result = dash.run(&mut term, &input.rx);
+    drop(input);
+    drop(term);
+    result
+}
+
+enum Incoming {
+    Term(Option<Event>),
+    Update(Option<Update>),
+    Output,
+    Follow(Option<Chunk>),
+    Reply(usize, Option<Reply>),
+    Outcome(String, Outcome),
+    Tick,
+    Frame,
+}
+
+struct Dashboard {
+    handle: Handle,
+    reader: OutputReader,
+    app: App,
+    updates: Receiver<Update>,
+    watch: Receiver<()>,
+    follow: Option<Receiver<Chunk>>,
+    pending: Vec<(ReplyCtx, Receiver<Reply>)>,
+    done_tx: Sender<(String, Outcome)>,
+    done_rx: Receiver<(String, Outcome)>,
+    ticker: Receiver<Instant>,
+    dirty: bool,
+    last_draw: Option<Instant>,
+    input_lost: bool,
+}
+
+impl Dashboard {
+    fn new(handle: Handle, config_path: &Path, updates: Receiver<Update>) -> Dashboard {
+        let reader = handle.output().clone();
+        let bar = CommandBar::new(command::History::load_default());
+        let app = App::new(handle.snapshot(), config_path.to_path_buf(), bar);
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        Dashboard {
+            watch: reader.watch(),
+            reader,
+            handle,
+            app,
+            updates,
+            follow: None,
+            pending: Vec::new(),
+            done_tx,
+            done_rx,
+            ticker: tick(Duration::from_secs(1)),
+            dirty: true,
+            last_draw: None,
+            input_lost: false,
+        }
+    }
+
+    fn run(&mut self, term: &mut Term, input: &Receiver<Event>) -> io::Result<()> {
+        let no_input = never();
+        loop {
+            if term.retake_if_lost()? {
+                self.dirty = true;
+            }
+            let now = Instant::now();
+            let next_frame = self.last_draw.map(|t| t + FRAME).unwrap_or(now);
+            if self.dirty && now >= next_frame {
+                self.sync_tail();
+                term.terminal
+                    .draw(|f| view::render(f, &self.app, SystemTime::now()))?;
+                self.last_draw = Some(now);
+                self.dirty = false;
+            }
+            let frame = if self.dirty {
+                after(next_frame.saturating_duration_since(now))
+            } else {
+                never()
+            };
+            let input = if self.input_lost { &no_input } else { input };
+            let incoming = self.wait(input, &frame);
+            if self.on_incoming(incoming) {
+                return Ok(());
+            }
+        }
+    }
+
+    fn wait(&self, input: &Receiver<Event>, frame: &Receiver<Instant>) -> Incoming {
+        let no_chunk = never();
+        let follow = self.follow.as_ref().unwrap_or(&no_chunk);
+        let mut sel = Select::new();
+        let i_term = sel.recv(input);
+        let i_upd = sel.recv(&self.updates);
+        let i_watch = sel.recv(&self.watch);
+        let i_follow = sel.recv(follow);
+        let i_done = sel.recv(&self.done_rx);
+        let i_tick = sel.recv(&self.ticker);
+        let i_frame = sel.recv(frame);
+        let base = i_frame + 1;
+        for (_, rx) in &self.pending {
+            sel.recv(rx);
+        }
+        let op = sel.select();
+        match op.index() {
+            i if i == i_term => Incoming::Term(op.recv(input).ok()),
+            i if i == i_upd => Incoming::Update(op.recv(&self.updates).ok()),
+            i if i == i_watch => {
+                let _ = op.recv(&self.watch);
+                Incoming::Output
+            }
+            i if i == i_follow => Incoming::Follow(op.recv(follow).ok()),
+            i if i == i_done => match op.recv(&self.done_rx) {
+                Ok((line, outcome)) => Incoming::Outcome(line, outcome),
+                Err(_) => Incoming::Tick,
+            },
+            i if i == i_tick => {
+                let _ = op.recv(&self.ticker);
+                Incoming::Tick
+            }
+            i if i == i_frame => {
+                let _ = op.recv(frame);
+                Incoming::Frame
+            }
+            i => {
+                let k = i - base;
+                Incoming::Reply(k, op.recv(&self.pending[k].1).ok())
+            }
+        }
+    }
+
+    /// Handles one message; true when the dashboard must leave.
+    fn on_incoming(&mut self, incoming: Incoming) -> bool {
+        let now = Instant::now();
+        let effect = match incoming {
+            Incoming::Term(Some(ev)) => self.on_term(ev, now),
+            Incoming::Term(None) => {
+                // The terminal is gone (hang-up): nobody can confirm; stop like `shutdown`.
+                self.input_lost = true;
+                self.app.mode = app::Mode::ShuttingDown;
+                Some(Effect::Send(
+                    crate::supervisor::Command::Shutdown,
+                    ReplyCtx::Shutdown,
+                ))
+            }
+            Incoming::Update(Some(Update::Snapshot)) => {
+                let mut gone = false;
+                // Several notices may be queued: one snapshot read serves them all.
+                for u in self.updates.try_iter() {
+                    match u {
+                        Update::Snapshot => {}
+                        Update::Event(line) => self.app.on_event(line, now),
+                        Update::Gone => gone = true,
+                    }
+                }
+                self.app.on_snapshot(self.handle.snapshot());
+                gone.then_some(Effect::Exit)
+            }
+            Incoming::Update(Some(Update::Event(line))) => {
+                self.app.on_event(line, now);
+                None
+            }
+            Incoming::Update(Some(Update::Gone) | None) => Some(Effect::Exit),
+            Incoming::Output => {
+                if self.output_changed() {
+                    self.dirty = true;
+                }
+                return false;
+            }
+            Incoming::Follow(Some(chunk)) => {
+                self.on_chunk(chunk);
+                None
+            }
+            Incoming::Follow(None) => {
+                self.follow = None;
+                None
+            }
+            Incoming::Reply(k, reply) => {
+                let (ctx, _) = self.pending.remove(k);
+                let reply = reply
+                    .unwrap_or_else(|| Reply::Error("taskmaster is shutting down".to_string()));
+                self.app.on_reply(ctx, reply, now)
+            }
+            Incoming::Outcome(line, outcome) => self.app.on_outcome(&line, outcome, now),
+            Incoming::Tick => None,
+            Incoming::Frame => return false,
+        };
+        self.dirty = true;
+        match effect {
+            Some(e) => self.perform(e),
+            None => false,
+        }
+    }
+
+    fn on_term(&mut self, ev: Event, now: Instant) -> Option<Effect> {
+        match ev {
+            Event::Key(key) => self.app.on_key(key, now),
+            Event::Mouse(m) => {
+                self.app.on_mouse(m);
+                None
+            }
+            Event::Resize(w, h) => {
+                self.app.size = (w, h);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn on_chunk(&mut self, chunk: Chunk) {
+        let follow = self.follow.clone();
+        if let Some(a) = self.app.attached() {
+            a.push(chunk.stream, &chunk.data);
+            // Drain what else is queued: one redraw for a burst.
+            if let Some(rx) = follow {
+                for c in rx.try_iter().take(1024) {
+                    a.push(c.stream, &c.data);
+                }
+            }
+        }
+    }
+
+    /// Whether the selected process's output moved since the tail pane read it.
+    fn output_changed(&self) -> bool {
+        match self.app.selected_name() {
+            Some(name) => self.app.tail_stale(&name, self.reader.seq(&name)),
+            None => false,
+        }
+    }
+
+    fn sync_tail(&mut self) {
+        let Some(name) = self.app.selected_name() else {
+            return;
+        };
+        let seq = self.reader.seq(&name);
+        if !self.app.tail_stale(&name, seq) {
+            return;
+        }
+        let full = self.app.tail_scroll > 0;
+        let bytes = if full { TAIL_BYTES } else { FOLLOW_BYTES };
+        let chunks = self.reader.tail(&name, None, bytes).unwrap_or_default();
+        self.app
+            .set_tail(name, seq, TailLines::from_chunks(&chunks), full);
+    }
+
+    /// Performs an effect; true when the dashboard must leave.
+    fn perform(&mut self, effect: Effect) -> bool {
+        match effect {
+            Effect::Send(cmd, ctx) => self.pending.push((ctx, self.handle.send(cmd))),
+            Effect::Run(line) => self.spawn_command(line),
+            Effect::Attach(name) => {
+                match command::open_follow(&self.handle, &name, None, TAIL_BYTES) {
+                    Ok(f) => {
+                        self.follow = Some(f.rx);
+                        self.app
+                            .enter_attach(f.name, TailLines::from_chunks(&f.backlog));
+                    }
+                    Err(outcome) => self.app.set_message(outcome.text, true, Instant::now()),
+                }
+            }
+            Effect::Detach => {
+                self.follow = None;
+                self.app.leave_attach();
+            }
+            Effect::Exit => return true,
+        }
+        false
+    }
+
+    fn spawn_command(&mut self, line: String) {
+        let handle = self.handle.clone();
+        let done = self.done_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("taskmaster-tui-cmd".into())
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| command::execute(&handle, &line));
+                let outcome = std::panic::catch_unwind(run).unwrap_or_else(|_| Outcome {
+                    text: "internal error running the command (see the log)".to_string(),
+                    code: 1,
+                    quit: false,
+                });
+                let _ = done.send((line, outcome));
+            });
+        if let Err(e) = spawned {
+            self.app
+                .set_message(format!("cannot run the command: {e}"), true, Instant::now());
+        }
+    }
 }

@@ -1,0 +1,268 @@
+//! The dashboard's UI state, and what replies and events do to it (keys are in `keys.rs`).
+//! Nothing here touches the terminal or the supervisor; the loop (`mod.rs`) performs the
+//! [`Effect`]s. Owned by the dashboard thread.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::attach::Attach;
+use super::command_bar::CommandBar;
+use super::tail::TailLines;
+use crate::command::Outcome;
+use crate::supervisor::{Command, ProcessInfo, Reply, Snapshot};
+
+/// Which part of the dashboard takes keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Table,
+    Tail,
+    Bar,
+}
+
+/// A scrollable text shown over the dashboard (long command replies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlay {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub scroll: usize,
+}
+
+pub enum Mode {
+    Normal,
+    /// Typing the table filter after `/`.
+    Filter,
+    Help,
+    Overlay(Overlay),
+    ConfirmQuit,
+    ShuttingDown,
+    Attach(Box<Attach>),
+}
+
+/// What the loop must do after a key or a reply.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Send a command; the reply comes back to [`App::on_reply`] with this context.
+    Send(Command, ReplyCtx),
+    /// Run a command line of the command language on a worker thread.
+    Run(String),
+    /// Open the attach view on this process (the loop follows its output).
+    Attach(String),
+    /// Back from the attach view to the dashboard.
+    Detach,
+    /// Leave the dashboard now.
+    Exit,
+}
+
+/// Why a command was sent, to render its reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyCtx {
+    Action,
+    Reload,
+    Stdin,
+    Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+    /// Event lines do not hide a command result younger than this.
+    pub at: Option<Instant>,
+}
+
+pub const MESSAGE_HOLD: Duration = Duration::from_secs(3);
+
+pub struct App {
+    pub snapshot: Arc<Snapshot>,
+    pub config_path: PathBuf,
+    pub mode: Mode,
+    pub focus: Focus,
+    pub filter: String,
+    /// Index into [`App::visible`].
+    pub selected: usize,
+    pub tail: TailLines,
+    /// Whose output `tail` holds, and the output counter it was read at.
+    pub tail_of: Option<(String, u64)>,
+    /// Whether `tail` holds the long backlog (read once the user scrolls back) or only
+    /// the few screens that following needs (cheap to re-read at every frame).
+    pub tail_full: bool,
+    /// Lines the tail pane is scrolled back from the newest; 0 follows new output.
+    pub tail_scroll: usize,
+    pub bar: CommandBar,
+    pub message: Message,
+    pub color: bool,
+    /// Terminal size, for page sizes and mouse hits.
+    pub size: (u16, u16),
+}
+
+impl App {
+    pub fn new(snapshot: Arc<Snapshot>, config_path: PathBuf, bar: CommandBar) -> App {
+        App {
+            snapshot,
+            config_path,
+            mode: Mode::Normal,
+            focus: Focus::Table,
+            filter: String::new(),
+            selected: 0,
+            tail: TailLines::default(),
+            tail_of: None,
+            tail_full: false,
+            tail_scroll: 0,
+            bar,
+            message: Message {
+                text: "Welcome to taskmaster. Press ? for help.".to_string(),
+                error: false,
+                at: None,
+            },
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            size: (80, 24),
+        }
+    }
+
+    /// The processes the table shows (after the filter), in snapshot order.
+    pub fn visible(&self) -> Vec<&ProcessInfo> {
+        self.snapshot
+            .processes
+            .iter()
+            .filter(|p| self.filter.is_empty() || p.name.contains(self.filter.as_str()))
+            .collect()
+    }
+
+    pub fn selected_name(&self) -> Option<String> {
+        self.visible().get(self.selected).map(|p| p.name.clone())
+    }
+
+    pub fn on_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+        let keep = self.selected_name();
+        self.snapshot = snapshot;
+        self.reselect(keep);
+    }
+
+    pub(super) fn reselect(&mut self, keep: Option<String>) {
+        let visible = self.visible();
+        self.selected = keep
+            .and_then(|n| visible.iter().position(|p| p.name == n))
+            .unwrap_or(self.selected)
+            .min(visible.len().saturating_sub(1));
+    }
+
+    pub fn set_message(&mut self, text: impl Into<String>, error: bool, now: Instant) {
+        self.message = Message {
+            text: text.into(),
+            error,
+            at: Some(now),
+        };
+    }
+
+    /// An event-log line; it does not hide a fresh command result.
+    pub fn on_event(&mut self, line: String, now: Instant) {
+        let fresh = self
+            .message
+            .at
+            .is_some_and(|at| now.duration_since(at) < MESSAGE_HOLD);
+        if !fresh {
+            self.message = Message {
+                text: line,
+                error: false,
+                at: None,
+            };
+        }
+    }
+
+    /// Replaces the tail pane's content. The loop does not call it while the pane is scrolled
+    /// back, so what the user reads stays put.
+    pub fn set_tail(&mut self, name: String, seq: u64, lines: TailLines, full: bool) {
+        if self.tail_of.as_ref().is_none_or(|(n, _)| *n != name) {
+            self.tail_scroll = 0;
+        }
+        self.tail = lines;
+        self.tail_of = Some((name, seq));
+        self.tail_full = full;
+    }
+
+    /// Whether the tail pane must be read again: another process is selected, its output
+    /// counter moved and the pane follows, or the user scrolled back past the short tail.
+    pub fn tail_stale(&self, name: &str, seq: u64) -> bool {
+        match &self.tail_of {
+            Some((n, s)) if n == name => {
+                (*s != seq && self.tail_scroll == 0) || (self.tail_scroll > 0 && !self.tail_full)
+            }
+            _ => true,
+        }
+    }
+
+    pub fn enter_attach(&mut self, name: String, lines: TailLines) {
+        self.mode = Mode::Attach(Box::new(Attach::new(name, lines)));
+    }
+
+    pub fn leave_attach(&mut self) {
+        if matches!(self.mode, Mode::Attach(_)) {
+            self.mode = Mode::Normal;
+        }
+    }
+
+    pub fn attached(&mut self) -> Option<&mut Attach> {
+        match &mut self.mode {
+            Mode::Attach(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        matches!(self.mode, Mode::ShuttingDown)
+    }
+
+    /// The reply to a command sent by [`Effect::Send`]. Returns `Some(Effect::Exit)` when
+    /// the dashboard must leave.
+    pub fn on_reply(&mut self, ctx: ReplyCtx, reply: Reply, now: Instant) -> Option<Effect> {
+        match (ctx, reply) {
+            (ReplyCtx::Shutdown, _) => return Some(Effect::Exit),
+            (ReplyCtx::Stdin, Reply::Done) => {}
+            (_, Reply::Error(e)) => self.set_message(e, true, now),
+            (_, Reply::Actions(results)) => {
+                let error = results.iter().any(|r| r.outcome.is_err());
+                let text: Vec<String> = results.iter().map(|r| r.render()).collect();
+                self.set_message(text.join(", "), error, now);
+            }
+            (_, Reply::Reload(report)) => self.show_text("reload", report.render(), false, now),
+            (_, Reply::Done) => self.set_message("done", false, now),
+            (_, Reply::Status(_) | Reply::Avail(_)) => {}
+        }
+        None
+    }
+
+    /// The outcome of a command line run by [`Effect::Run`].
+    pub fn on_outcome(&mut self, line: &str, outcome: Outcome, now: Instant) -> Option<Effect> {
+        if outcome.quit {
+            self.mode = Mode::ShuttingDown;
+            self.set_message("shutting down…", false, now);
+            return None;
+        }
+        let error = outcome.code == 1;
+        let text = if outcome.text.trim().is_empty() {
+            format!("{line}: done")
+        } else {
+            outcome.text
+        };
+        self.show_text(line, text, error, now);
+        None
+    }
+
+    /// One line in the message area; several in a scrollable overlay.
+    fn show_text(&mut self, title: &str, text: String, error: bool, now: Instant) {
+        let lines: Vec<String> = text.trim_end().lines().map(str::to_string).collect();
+        if lines.len() <= 1 {
+            self.set_message(text.trim_end().to_string(), error, now);
+        } else {
+            self.set_message(format!("{title}: {} lines", lines.len()), error, now);
+            if matches!(self.mode, Mode::Normal) {
+                self.mode = Mode::Overlay(Overlay {
+                    title: title.to_string(),
+                    lines,
+                    scroll: 0,
+                });
+            }
+        }
+    }
+}

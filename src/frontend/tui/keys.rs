@@ -1,0 +1,274 @@
+//! Key and mouse handling of the dashboard: a key event in, an [`Effect`] (or a state change)
+//! out. Key-release events are ignored. Owned by the dashboard thread.
+
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
+
+use super::app::{App, Effect, Focus, Mode, Overlay, ReplyCtx};
+use super::attach::AttachKey;
+use super::command_bar::BarOutcome;
+use crate::command::{self, Request};
+use crate::supervisor::Command;
+
+impl App {
+    /// Rows of the process table that fit on screen: the page for PgUp/PgDn.
+    fn table_page(&self) -> usize {
+        let areas = super::view::layout(self.size, self.visible().len());
+        (areas.table.height.saturating_sub(3) as usize).max(1)
+    }
+
+    fn tail_page(&self) -> usize {
+        let areas = super::view::layout(self.size, self.visible().len());
+        (areas.tail.height.saturating_sub(2) as usize).max(1)
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        match &mut self.mode {
+            Mode::ShuttingDown => None,
+            Mode::ConfirmQuit => self.on_confirm_key(key, now),
+            Mode::Help => {
+                if matches!(
+                    key.code,
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter
+                ) {
+                    self.mode = Mode::Normal;
+                }
+                None
+            }
+            Mode::Overlay(o) => {
+                let page = self.size.1.saturating_sub(8).max(1) as usize;
+                if overlay_key(o, key, page) {
+                    self.mode = Mode::Normal;
+                }
+                None
+            }
+            Mode::Attach(a) => {
+                let page = self.size.1.saturating_sub(6).max(1) as usize;
+                match a.on_key(key, page) {
+                    AttachKey::Nothing => None,
+                    AttachKey::Detach => Some(Effect::Detach),
+                    AttachKey::Stdin(bytes) => Some(Effect::Send(
+                        Command::WriteStdin(a.name.clone(), bytes),
+                        ReplyCtx::Stdin,
+                    )),
+                }
+            }
+            Mode::Filter => {
+                self.on_filter_key(key);
+                None
+            }
+            Mode::Normal => match self.focus {
+                Focus::Bar => self.on_bar_key(key, now),
+                Focus::Tail => self.on_tail_key(key, now),
+                Focus::Table => self.on_table_key(key, now),
+            },
+        }
+    }
+
+    fn on_confirm_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
+        if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+            self.mode = Mode::ShuttingDown;
+            self.set_message("shutting down…", false, now);
+            return Some(Effect::Send(Command::Shutdown, ReplyCtx::Shutdown));
+        }
+        self.mode = Mode::Normal;
+        self.set_message("quit cancelled", false, now);
+        None
+    }
+
+    fn on_filter_key(&mut self, key: KeyEvent) {
+        let keep = self.selected_name();
+        match key.code {
+            KeyCode::Enter => self.mode = Mode::Normal,
+            KeyCode::Esc => {
+                self.filter.clear();
+                self.mode = Mode::Normal;
+            }
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.filter.push(c)
+            }
+            _ => {}
+        }
+        self.reselect(keep);
+    }
+
+    fn on_bar_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
+        let names = command::completion_names(&self.snapshot);
+        match self.bar.on_key(key, &names) {
+            BarOutcome::Edited => None,
+            BarOutcome::Leave => {
+                self.set_focus(Focus::Table);
+                None
+            }
+            BarOutcome::Candidates(c) => {
+                self.set_message(c.join("  "), false, now);
+                None
+            }
+            BarOutcome::Submit(line) => {
+                self.set_focus(Focus::Table);
+                self.on_line(line, now)
+            }
+        }
+    }
+
+    /// A line from the command bar. Streaming commands and `quit` are the dashboard's own.
+    fn on_line(&mut self, line: String, now: Instant) -> Option<Effect> {
+        match command::parse(&line) {
+            Ok(Request::Quit) => {
+                self.mode = Mode::ConfirmQuit;
+                None
+            }
+            Ok(Request::Attach(name)) => Some(Effect::Attach(name)),
+            Ok(Request::Tail {
+                name, follow: true, ..
+            }) => {
+                self.select_name(&name);
+                self.set_focus(Focus::Tail);
+                self.tail_scroll = 0;
+                None
+            }
+            Ok(Request::Shutdown) => {
+                self.mode = Mode::ShuttingDown;
+                self.set_message("shutting down…", false, now);
+                Some(Effect::Send(Command::Shutdown, ReplyCtx::Shutdown))
+            }
+            Ok(_) => {
+                self.set_message(format!("running: {line}"), false, now);
+                Some(Effect::Run(line))
+            }
+            Err(e) => {
+                self.set_message(e.to_string(), true, now);
+                None
+            }
+        }
+    }
+
+    fn select_name(&mut self, name: &str) {
+        if let Some(i) = self.visible().iter().position(|p| p.name == name) {
+            self.selected = i;
+        }
+    }
+
+    pub fn set_focus(&mut self, focus: Focus) {
+        self.focus = focus;
+        self.bar.set_focused(focus == Focus::Bar);
+    }
+
+    fn on_tail_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
+        let page = self.tail_page();
+        let max = self.tail.len().saturating_sub(1);
+        match key.code {
+            KeyCode::PageUp => self.tail_scroll = (self.tail_scroll + page).min(max),
+            KeyCode::PageDown => self.tail_scroll = self.tail_scroll.saturating_sub(page),
+            KeyCode::Up | KeyCode::Char('k') => self.tail_scroll = (self.tail_scroll + 1).min(max),
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.tail_scroll = self.tail_scroll.saturating_sub(1)
+            }
+            KeyCode::Home => self.tail_scroll = max,
+            KeyCode::End => self.tail_scroll = 0,
+            KeyCode::Esc => self.set_focus(Focus::Table),
+            _ => return self.on_table_key(key, now),
+        }
+        None
+    }
+
+    fn on_table_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
+        let n = self.visible().len();
+        let page = self.table_page();
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.selected = (self.selected + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::PageUp => self.selected = self.selected.saturating_sub(page),
+            KeyCode::PageDown => self.selected = (self.selected + page).min(n.saturating_sub(1)),
+            KeyCode::Home => self.selected = 0,
+            KeyCode::End => self.selected = n.saturating_sub(1),
+            KeyCode::Char('c') if ctrl => self.mode = Mode::ConfirmQuit,
+            KeyCode::Char(c @ ('s' | 'x' | 'r')) if !ctrl => return self.act(c, now),
+            KeyCode::Char('R') => {
+                self.set_message("reloading…", false, now);
+                return Some(Effect::Send(Command::Reload, ReplyCtx::Reload));
+            }
+            KeyCode::Enter => return self.selected_name().map(Effect::Attach),
+            KeyCode::Char(':') => self.set_focus(Focus::Bar),
+            KeyCode::Char('/') => self.mode = Mode::Filter,
+            KeyCode::Char('?') => self.mode = Mode::Help,
+            KeyCode::Char('q') => self.mode = Mode::ConfirmQuit,
+            KeyCode::Tab | KeyCode::BackTab => {
+                let next = if self.focus == Focus::Table {
+                    Focus::Tail
+                } else {
+                    Focus::Table
+                };
+                self.set_focus(next);
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn act(&mut self, key: char, now: Instant) -> Option<Effect> {
+        let name = self.selected_name()?;
+        let (verb, cmd) = match key {
+            's' => ("starting", Command::Start(vec![name.clone()])),
+            'x' => ("stopping", Command::Stop(vec![name.clone()])),
+            _ => ("restarting", Command::Restart(vec![name.clone()])),
+        };
+        self.set_message(format!("{name}: {verb}…"), false, now);
+        Some(Effect::Send(cmd, ReplyCtx::Action))
+    }
+
+    pub fn on_mouse(&mut self, ev: MouseEvent) {
+        use crossterm::event::{MouseButton, MouseEventKind};
+        let areas = super::view::layout(self.size, self.visible().len());
+        let hit = |r: ratatui::layout::Rect| {
+            ev.column >= r.x && ev.column < r.right() && ev.row >= r.y && ev.row < r.bottom()
+        };
+        match ev.kind {
+            MouseEventKind::Down(MouseButton::Left) if hit(areas.table) => {
+                // Border, then the header row, then the rows from the first visible one.
+                let first_row = areas.table.y + 2;
+                let rows = areas.table.height.saturating_sub(3) as usize;
+                let offset = (self.selected + 1).saturating_sub(rows);
+                if ev.row >= first_row {
+                    let i = offset + (ev.row - first_row) as usize;
+                    if i < self.visible().len() {
+                        self.selected = i;
+                    }
+                }
+            }
+            MouseEventKind::ScrollUp if hit(areas.tail) => {
+                self.tail_scroll = (self.tail_scroll + 3).min(self.tail.len().saturating_sub(1))
+            }
+            MouseEventKind::ScrollDown if hit(areas.tail) => {
+                self.tail_scroll = self.tail_scroll.saturating_sub(3)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Scrolls an overlay; true when the key closes it.
+fn overlay_key(o: &mut Overlay, key: KeyEvent, page: usize) -> bool {
+    let max = o.lines.len().saturating_sub(1);
+    match key.code {
+        KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => return true,
+        KeyCode::Up | KeyCode::Char('k') => o.scroll = o.scroll.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => o.scroll = (o.scroll + 1).min(max),
+        KeyCode::PageUp => o.scroll = o.scroll.saturating_sub(page),
+        KeyCode::PageDown => o.scroll = (o.scroll + page).min(max),
+        KeyCode::Home => o.scroll = 0,
+        KeyCode::End => o.scroll = max,
+        _ => {}
+    }
+    false
+}

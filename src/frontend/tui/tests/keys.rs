@@ -1,0 +1,273 @@
+//! Key-handling tests: a key event in, an effect (or a state change) out.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::*;
+use crate::command::Outcome;
+use crate::frontend::tui::app::{Effect, Focus, Mode, ReplyCtx};
+use crate::supervisor::{ActionResult, Command, Reply};
+
+fn press(a: &mut App, code: KeyCode) -> Option<Effect> {
+    a.on_key(KeyEvent::from(code), Instant::now())
+}
+
+fn ctrl(a: &mut App, c: char) -> Option<Effect> {
+    a.on_key(
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL),
+        Instant::now(),
+    )
+}
+
+fn type_str(a: &mut App, s: &str) {
+    for c in s.chars() {
+        press(a, KeyCode::Char(c));
+    }
+}
+
+fn sent_names(e: Option<Effect>) -> (String, Vec<String>) {
+    match e {
+        Some(Effect::Send(Command::Start(n), ReplyCtx::Action)) => ("start".into(), n),
+        Some(Effect::Send(Command::Stop(n), ReplyCtx::Action)) => ("stop".into(), n),
+        Some(Effect::Send(Command::Restart(n), ReplyCtx::Action)) => ("restart".into(), n),
+        other => panic!("expected a start/stop/restart, got {other:?}"),
+    }
+}
+
+#[test]
+fn key_release_is_ignored() {
+    let mut a = app();
+    let mut release = KeyEvent::from(KeyCode::Char('j'));
+    release.kind = KeyEventKind::Release;
+    assert!(a.on_key(release, Instant::now()).is_none());
+    assert_eq!(a.selected, 0, "a release does not move the selection");
+}
+
+#[test]
+fn selection_keys_move_within_the_table() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char('j'));
+    press(&mut a, KeyCode::Down);
+    assert_eq!(
+        a.selected_name().as_deref(),
+        Some("cache"),
+        "j and Down go down"
+    );
+    press(&mut a, KeyCode::Char('k'));
+    assert_eq!(a.selected_name().as_deref(), Some("broken"), "k goes up");
+    press(&mut a, KeyCode::End);
+    assert_eq!(
+        a.selected_name().as_deref(),
+        Some("worker:worker_00"),
+        "End: last"
+    );
+    press(&mut a, KeyCode::Down);
+    assert_eq!(a.selected, 7, "Down stops at the last row");
+    press(&mut a, KeyCode::Home);
+    assert_eq!(a.selected, 0, "Home: first");
+    a.size = (80, 24);
+    press(&mut a, KeyCode::PageDown);
+    assert_eq!(a.selected, 7, "PgDn moves a page (7 rows at 80x24)");
+    press(&mut a, KeyCode::PageUp);
+    assert_eq!(a.selected, 0, "PgUp moves a page back");
+}
+
+#[test]
+fn s_x_r_act_on_the_selected_process() {
+    let mut a = app();
+    press(&mut a, KeyCode::End);
+    press(&mut a, KeyCode::Up);
+    let web = vec!["web".to_string()];
+    assert_eq!(
+        sent_names(press(&mut a, KeyCode::Char('s'))),
+        ("start".into(), web.clone())
+    );
+    assert_eq!(
+        sent_names(press(&mut a, KeyCode::Char('x'))),
+        ("stop".into(), web.clone())
+    );
+    assert_eq!(
+        sent_names(press(&mut a, KeyCode::Char('r'))),
+        ("restart".into(), web)
+    );
+    assert_eq!(
+        a.message.text, "web: restarting…",
+        "the message says what is under way"
+    );
+    let reply = Reply::Actions(vec![ActionResult {
+        name: "web".into(),
+        outcome: Err("spawn error".into()),
+    }]);
+    assert!(
+        a.on_reply(ReplyCtx::Action, reply, Instant::now())
+            .is_none()
+    );
+    assert_eq!(a.message.text, "web: ERROR (spawn error)");
+    assert!(a.message.error, "an action error is shown as an error");
+}
+
+#[test]
+fn reload_enter_and_focus_keys() {
+    let mut a = app();
+    assert!(matches!(
+        press(&mut a, KeyCode::Char('R')),
+        Some(Effect::Send(Command::Reload, ReplyCtx::Reload))
+    ));
+    assert!(matches!(press(&mut a, KeyCode::Enter), Some(Effect::Attach(n)) if n == "batch"));
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.focus, Focus::Tail, "Tab focuses the tail pane");
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.focus, Focus::Table, "Tab again: back to the table");
+    press(&mut a, KeyCode::Char('?'));
+    assert!(matches!(a.mode, Mode::Help), "? opens the help");
+}
+
+#[test]
+fn command_bar_runs_a_line_and_returns_to_the_table() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char(':'));
+    assert_eq!(a.focus, Focus::Bar);
+    type_str(&mut a, "stop all");
+    assert!(matches!(press(&mut a, KeyCode::Enter), Some(Effect::Run(l)) if l == "stop all"));
+    assert_eq!(a.focus, Focus::Table, "Enter gives focus back to the table");
+    press(&mut a, KeyCode::Char(':'));
+    type_str(&mut a, "xyz");
+    press(&mut a, KeyCode::Esc);
+    assert_eq!(a.focus, Focus::Table, "Esc leaves the bar");
+    assert_eq!(a.bar.line(), "", "Esc drops the half-typed line");
+}
+
+#[test]
+fn quit_and_exit_in_the_bar_ask_for_confirmation() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char(':'));
+    type_str(&mut a, "quit");
+    assert!(press(&mut a, KeyCode::Enter).is_none());
+    assert!(matches!(a.mode, Mode::ConfirmQuit), "quit asks first");
+}
+
+#[test]
+fn quit_needs_y_then_sends_shutdown_and_leaves_on_the_reply() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char('q'));
+    assert!(press(&mut a, KeyCode::Char('n')).is_none());
+    assert!(matches!(a.mode, Mode::Normal), "any other key cancels");
+    press(&mut a, KeyCode::Char('q'));
+    let e = press(&mut a, KeyCode::Char('y'));
+    assert!(matches!(
+        e,
+        Some(Effect::Send(Command::Shutdown, ReplyCtx::Shutdown))
+    ));
+    assert!(a.is_shutting_down());
+    assert!(
+        press(&mut a, KeyCode::Char('q')).is_none(),
+        "keys are ignored meanwhile"
+    );
+    let e = a.on_reply(ReplyCtx::Shutdown, Reply::Done, Instant::now());
+    assert!(
+        matches!(e, Some(Effect::Exit)),
+        "the reply ends the dashboard"
+    );
+}
+
+#[test]
+fn filter_narrows_the_table_and_esc_clears_it() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char('/'));
+    type_str(&mut a, "wor");
+    assert_eq!(a.visible().len(), 1, "only worker:worker_00 matches");
+    assert_eq!(a.selected_name().as_deref(), Some("worker:worker_00"));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.filter, "wor", "Enter keeps the filter");
+    press(&mut a, KeyCode::Char('/'));
+    press(&mut a, KeyCode::Esc);
+    assert_eq!(a.visible().len(), 8, "Esc clears the filter");
+    assert_eq!(
+        a.selected_name().as_deref(),
+        Some("worker:worker_00"),
+        "selection kept"
+    );
+}
+
+#[test]
+fn attach_sends_typed_lines_to_stdin_and_ctrl_bracket_detaches() {
+    let mut a = app();
+    a.enter_attach("web".into(), Default::default());
+    type_str(&mut a, "hi q");
+    match press(&mut a, KeyCode::Enter) {
+        Some(Effect::Send(Command::WriteStdin(n, bytes), ReplyCtx::Stdin)) => {
+            assert_eq!((n.as_str(), bytes.as_slice()), ("web", &b"hi q\n"[..]));
+        }
+        other => panic!("expected a WriteStdin, got {other:?}"),
+    }
+    assert!(
+        matches!(ctrl(&mut a, ']'), Some(Effect::Detach)),
+        "Ctrl-] detaches"
+    );
+    assert!(
+        matches!(ctrl(&mut a, '5'), Some(Effect::Detach)),
+        "0x1d read as Ctrl-5"
+    );
+}
+
+#[test]
+fn long_outcomes_open_an_overlay_short_ones_the_message_area() {
+    let mut a = app();
+    let out = |text: &str, code| Outcome {
+        text: text.into(),
+        code,
+        quit: false,
+    };
+    a.on_outcome("stop web", out("web: stopped\n", 0), Instant::now());
+    assert_eq!(a.message.text, "web: stopped");
+    assert!(matches!(a.mode, Mode::Normal));
+    a.on_outcome("status", out("a RUNNING\nb STOPPED\n", 3), Instant::now());
+    assert!(matches!(&a.mode, Mode::Overlay(o) if o.lines.len() == 2 && o.title == "status"));
+    press(&mut a, KeyCode::Char('q'));
+    assert!(
+        matches!(a.mode, Mode::Normal),
+        "q closes the overlay (and does not quit)"
+    );
+}
+
+#[test]
+fn event_lines_do_not_hide_a_fresh_command_result() {
+    let mut a = app();
+    let t0 = Instant::now();
+    a.set_message("web: started", false, t0);
+    a.on_event("exited: db (exit status 1; not expected)".into(), t0);
+    assert_eq!(a.message.text, "web: started", "a fresh result stays");
+    a.on_event("exited: db".into(), t0 + Duration::from_secs(4));
+    assert_eq!(a.message.text, "exited: db", "an older one gives way");
+}
+
+#[test]
+fn a_click_selects_a_row_and_the_wheel_scrolls_the_tail() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut a = app();
+    a.size = (120, 40);
+    let mouse = |kind, row| MouseEvent {
+        kind,
+        column: 5,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    // Header line, table border, column header: the third row is on screen row 5.
+    a.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 5));
+    assert_eq!(
+        a.selected_name().as_deref(),
+        Some("cache"),
+        "click selects the row"
+    );
+    let mut lines = crate::frontend::tui::tail::TailLines::default();
+    for i in 0..100 {
+        lines.push(crate::output::Stream::Stdout, format!("{i}\n").as_bytes());
+    }
+    a.set_tail("cache".into(), 1, lines, true);
+    a.on_mouse(mouse(MouseEventKind::ScrollUp, 20));
+    assert_eq!(
+        a.tail_scroll, 3,
+        "the wheel over the tail pane scrolls it back"
+    );
+}

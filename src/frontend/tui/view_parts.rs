@@ -1,0 +1,204 @@
+//! Pure rendering of the process table, the tail pane and the attach view (the rest of the
+//! dashboard is in `view.rs`). Called by the dashboard thread.
+
+use std::time::SystemTime;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table, TableState};
+
+use super::app::{App, Focus};
+use super::attach::Attach;
+use super::tail::TailLines;
+use super::view::{error_style, focus_block, key_style, state_style};
+use crate::output::Stream;
+use crate::supervisor::snapshot::{format_uptime, signal_name};
+use crate::supervisor::{ExitKind, ProcessInfo, StateName};
+
+/// The last column: how it last ended while it runs, supervisorctl's description otherwise.
+pub fn detail(p: &ProcessInfo, now: SystemTime) -> String {
+    match p.state {
+        StateName::Running | StateName::Starting | StateName::Stopping => match &p.last_exit {
+            None => String::new(),
+            Some(e) => {
+                let how = match e.kind {
+                    ExitKind::Code(c) => format!("exit status {c}"),
+                    ExitKind::Signal(s) => signal_name(s),
+                };
+                let exp = if e.expected {
+                    "expected"
+                } else {
+                    "not expected"
+                };
+                format!("last: {how}; {exp}")
+            }
+        },
+        _ => p.description(now),
+    }
+}
+
+fn uptime(p: &ProcessInfo, now: SystemTime) -> String {
+    match (p.state, p.started_at) {
+        (StateName::Running | StateName::Starting | StateName::Stopping, Some(s)) => {
+            format_uptime(now.duration_since(s).unwrap_or_default())
+        }
+        _ => "-".to_string(),
+    }
+}
+
+pub fn render_table(frame: &mut Frame, app: &App, area: Rect, now: SystemTime) {
+    let visible = app.visible();
+    let name_w = visible
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 24) as u16;
+    let rows = visible.iter().map(|p| {
+        Row::new(vec![
+            Line::from(p.name.clone()),
+            Line::from(Span::styled(
+                format!("{:<8}", p.state.as_str()),
+                state_style(p.state, app.color),
+            )),
+            Line::from(p.pid.map(|n| n.to_string()).unwrap_or_else(|| "-".into())),
+            Line::from(uptime(p, now)),
+            Line::from(format!("{:>8}", p.restarts)),
+            Line::from(detail(p, now)),
+        ])
+    });
+    let header = Row::new([
+        "NAME",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "LAST EXIT / INFO",
+    ])
+    .style(key_style());
+    let widths = [
+        Constraint::Length(name_w),
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Fill(1),
+    ];
+    let mut title = format!(" processes ({}) ", visible.len());
+    if !app.filter.is_empty() {
+        title = format!(" processes ({}) filter: {} ", visible.len(), app.filter);
+    }
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(focus_block(title, app.focus == Focus::Table))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    let mut state =
+        TableState::default().with_selected((!visible.is_empty()).then_some(app.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+pub fn tail_lines<'a>(
+    lines: &'a TailLines,
+    height: usize,
+    back: usize,
+    color: bool,
+) -> Vec<Line<'a>> {
+    lines
+        .window(height, back)
+        .map(|l| match l.stream {
+            Stream::Stdout => Line::from(vec![Span::raw("  "), Span::raw(l.text.as_str())]),
+            Stream::Stderr => {
+                let style = if color {
+                    Style::default().fg(Color::Red)
+                } else {
+                    Style::default()
+                };
+                Line::from(vec![
+                    Span::styled("▌ ", style.add_modifier(Modifier::BOLD)),
+                    Span::styled(l.text.as_str(), style),
+                ])
+            }
+        })
+        .collect()
+}
+
+fn follow_note(back: usize) -> String {
+    if back == 0 {
+        "following".to_string()
+    } else {
+        format!("scrolled back {back} lines, End follows")
+    }
+}
+
+pub fn render_tail(frame: &mut Frame, app: &App, area: Rect) {
+    let name = app.selected_name();
+    let height = area.height.saturating_sub(2) as usize;
+    let back = app.tail_scroll.min(app.tail.len().saturating_sub(height));
+    let title = match &name {
+        Some(n) => format!(" output of {n} ({}) ", follow_note(back)),
+        None => " output ".to_string(),
+    };
+    let showing = app.tail_of.as_ref().map(|(n, _)| n) == name.as_ref();
+    let lines = if showing && !app.tail.is_empty() {
+        tail_lines(&app.tail, height, back, app.color)
+    } else {
+        vec![Line::styled(
+            "  (no output yet)",
+            Style::default().add_modifier(Modifier::DIM),
+        )]
+    };
+    let block = focus_block(title, app.focus == Focus::Tail).title_bottom(" stdout  ▌ stderr ");
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+pub fn render_attach(frame: &mut Frame, app: &App, a: &Attach, now: SystemTime) {
+    let [top, body, message, input] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let state = app.snapshot.get(&a.name);
+    let mut spans = vec![
+        Span::styled(" attached to ", key_style()),
+        Span::styled(a.name.clone(), key_style()),
+        Span::raw("  "),
+    ];
+    match state {
+        Some(p) => {
+            spans.push(Span::styled(
+                p.state.as_str(),
+                state_style(p.state, app.color),
+            ));
+            spans.push(Span::raw(format!("  {}", p.description(now))));
+        }
+        None => spans.push(Span::styled("no such process", error_style(app.color))),
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), top);
+
+    let height = body.height.saturating_sub(2) as usize;
+    let back = a.scroll.min(a.lines.len().saturating_sub(height));
+    let block = focus_block(format!(" {} ({}) ", a.name, follow_note(back)), true)
+        .title_bottom(" Ctrl-] detach · Enter sends the line to stdin · PgUp/PgDn scroll ");
+    frame.render_widget(
+        Paragraph::new(tail_lines(&a.lines, height, back, app.color)).block(block),
+        body,
+    );
+
+    let style = if app.message.error {
+        error_style(app.color)
+    } else {
+        Style::default()
+    };
+    frame.render_widget(
+        Paragraph::new(Span::styled(format!(" {}", app.message.text), style)),
+        message,
+    );
+    let [prompt, rest] =
+        Layout::horizontal([Constraint::Length(7), Constraint::Min(1)]).areas(input);
+    frame.render_widget(Span::styled("stdin>", key_style()), prompt);
+    frame.render_widget(&a.input, rest);
+}

@@ -1,0 +1,371 @@
+//! The dashboard end to end: the real binary in a real pty (tmux), driven by keys, checked on
+//! the screen and through `taskmaster ctl`. Skipped, with a printed reason, without tmux.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{LONG, alive, wait_until};
+
+const BIN: &str = env!("CARGO_BIN_EXE_taskmaster");
+
+const CONFIG: &str = r#"
+[taskmaster]
+socket = "{dir}/tm.sock"
+logfile = "{dir}/tm.log"
+
+[programs.echo]
+cmd = "cat"
+starttime = 0.3
+
+[programs.talk]
+cmd = "sh -c 'echo hello-from-talk; echo err-from-talk >&2; exec sleep 1000'"
+starttime = 0.3
+
+[programs.web]
+cmd = "sleep 1000"
+starttime = 0.3
+stoptime = 2
+
+[programs.worker]
+cmd = "sleep 1000"
+numprocs = 2
+starttime = 0.3
+stoptime = 2
+"#;
+
+const NAMES: [&str; 5] = [
+    "echo",
+    "talk",
+    "web",
+    "worker:worker_00",
+    "worker:worker_01",
+];
+
+/// taskmaster running in a detached tmux session of its own tmux server. Drop shuts
+/// taskmaster down (tmux's SIGHUP would mean "reload" to it), kills it if it lingers, then
+/// kills the tmux server.
+struct Session {
+    /// Holds the config, socket and log until the session is dropped.
+    _dir: tempfile::TempDir,
+    server: String,
+    socket: PathBuf,
+    taskmaster_pid: Option<u32>,
+}
+
+impl Session {
+    fn start(width: u16, height: u16) -> Option<Session> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            println!("skipped: tmux is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("taskmaster.toml");
+        std::fs::write(
+            &config,
+            CONFIG.replace("{dir}", &dir.path().display().to_string()),
+        )
+        .expect("write config");
+        let server = format!(
+            "tm-dash-{}-{}",
+            std::process::id(),
+            dir.path()
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default()
+        );
+        // After taskmaster exits, the shell prints its status and the tty modes, so the test
+        // can see the terminal was given back (raw mode off: `icanon` and `echo`, no `-`).
+        let script = format!(
+            "XDG_STATE_HOME='{d}' NO_COLOR=1 '{BIN}' -c '{c}'; echo \"EXIT=$?\"; stty -a; exec sleep 600",
+            d = dir.path().display(),
+            c = config.display(),
+        );
+        let session = Session {
+            socket: dir.path().join("tm.sock"),
+            _dir: dir,
+            server,
+            taskmaster_pid: None,
+        };
+        let ok = session
+            .tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "dash"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string(), &script])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "tmux new-session starts");
+        let _ = session
+            .tmux(&["set-option", "-sg", "escape-time", "0"])
+            .status();
+        Some(session)
+    }
+
+    fn tmux(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.server]).args(args);
+        c.stdin(Stdio::null()).stderr(Stdio::null());
+        c
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "dash"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "dash"];
+        args.extend_from_slice(keys);
+        let _ = self.tmux(&args).status();
+    }
+
+    fn text(&self, text: &str) {
+        let _ = self.tmux(&["send-keys", "-t", "dash", "-l", text]).status();
+    }
+
+    /// Waits until the screen satisfies `cond`; the failure message shows the last screen.
+    fn wait_screen(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + LONG;
+        loop {
+            let s = self.screen();
+            if cond(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for the screen to show {what}; last screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn ctl(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(BIN)
+            .arg("ctl")
+            .arg("-s")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run taskmaster ctl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// `NAME -> (STATE, pid)` from `ctl status`.
+    fn status(&self) -> Vec<(String, String, Option<u32>)> {
+        let (_, text) = self.ctl(&["status"]);
+        text.lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                let name = w.next()?.to_string();
+                let state = w.next()?.to_string();
+                let pid = match (w.next(), w.next()) {
+                    (Some("pid"), Some(p)) => p.trim_end_matches(',').parse().ok(),
+                    _ => None,
+                };
+                Some((name, state, pid))
+            })
+            .collect()
+    }
+
+    fn pid_of(&self, name: &str) -> Option<u32> {
+        self.status()
+            .into_iter()
+            .find(|(n, s, _)| n == name && s == "RUNNING")
+            .and_then(|(_, _, pid)| pid)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.socket.exists() {
+            let mut child = Command::new(BIN)
+                .args(["ctl", "-s"])
+                .arg(&self.socket)
+                .arg("shutdown")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            if let Ok(c) = &mut child {
+                let deadline = Instant::now() + LONG;
+                while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        if let Some(pid) = self.taskmaster_pid.filter(|p| alive(*p)) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = self.tmux(&["kill-server"]).status();
+    }
+}
+
+fn row_of<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
+    screen
+        .lines()
+        .find(|l| l.trim_start_matches('│').starts_with(&format!("{name} ")))
+}
+
+fn scenario(width: u16, height: u16) {
+    let Some(mut s) = Session::start(width, height) else {
+        return;
+    };
+    // 1. The table lists every process with its state.
+    s.wait_screen("every process RUNNING", |scr| {
+        NAMES
+            .iter()
+            .all(|n| row_of(scr, n).is_some_and(|r| r.contains("RUNNING")))
+    });
+    let (_, pid_text) = s.ctl(&["pid"]);
+    s.taskmaster_pid = pid_text.trim().parse().ok();
+    let child_pids: Vec<u32> = NAMES.iter().filter_map(|n| s.pid_of(n)).collect();
+    assert_eq!(child_pids.len(), NAMES.len(), "ctl status shows every pid");
+
+    // 2. `r` on the selected process restarts it with a new pid.
+    s.keys(&["Home", "j", "j"]);
+    s.wait_screen("the tail pane of web", |scr| scr.contains("output of web"));
+    let old = s.pid_of("web").expect("web has a pid");
+    s.keys(&["r"]);
+    wait_until(LONG, "web restarted with a new pid", || {
+        s.pid_of("web").is_some_and(|p| p != old)
+    });
+    s.wait_screen("the restart result", |scr| scr.contains("web: started"));
+
+    // The tail pane shows both streams, stderr marked.
+    s.keys(&["k"]);
+    s.wait_screen("talk's stdout and stderr", |scr| {
+        scr.contains("│  hello-from-talk") && scr.contains("│▌ err-from-talk")
+    });
+
+    // 3. Enter attaches; typed lines reach stdin; Ctrl-] detaches, the process keeps running.
+    s.keys(&["Home"]);
+    s.wait_screen("the tail pane of echo", |scr| {
+        scr.contains("output of echo")
+    });
+    let echo_pid = s.pid_of("echo").expect("echo has a pid");
+    s.keys(&["Enter"]);
+    s.wait_screen("the attach view", |scr| scr.contains("attached to echo"));
+    s.text("ping-42");
+    s.keys(&["Enter"]);
+    s.wait_screen("cat echoing the line", |scr| scr.contains("│  ping-42"));
+    s.keys(&["C-]"]);
+    s.wait_screen("the dashboard again", |scr| scr.contains("processes (5)"));
+    assert_eq!(
+        s.pid_of("echo"),
+        Some(echo_pid),
+        "echo still runs after detach"
+    );
+
+    // 4. The command bar: `stop all` stops everything.
+    s.keys(&[":"]);
+    s.text("stop all");
+    s.keys(&["Enter"]);
+    wait_until(LONG, "ctl status: every process STOPPED", || {
+        let st = s.status();
+        st.len() == NAMES.len() && st.iter().all(|(_, state, _)| state == "STOPPED")
+    });
+    s.wait_screen("the reply overlay", |scr| scr.contains("web: stopped"));
+    s.keys(&["Escape"]);
+    s.wait_screen("the overlay closed", |scr| !scr.contains("web: stopped"));
+    s.keys(&[":"]);
+    s.text("start web");
+    s.keys(&["Enter"]);
+    wait_until(LONG, "web RUNNING again", || s.pid_of("web").is_some());
+    let web_pid = s.pid_of("web").expect("web pid");
+
+    // 5. q asks, y shuts down: no child left, the terminal given back.
+    s.keys(&["q"]);
+    s.wait_screen("the quit confirmation", |scr| {
+        scr.contains("Quit taskmaster and stop every process?")
+    });
+    s.keys(&["y"]);
+    let after = s.wait_screen("taskmaster exited and stty ran", |scr| {
+        scr.contains("EXIT=") && scr.contains("icanon")
+    });
+    assert!(after.contains("EXIT=0"), "taskmaster exits 0:\n{after}");
+    let modes = after.replace('\n', " ");
+    assert!(
+        modes.contains(" icanon") && modes.contains(" echo ") && !modes.contains("-icanon"),
+        "raw mode is off after exit:\n{after}"
+    );
+    let alt = s
+        .tmux(&["display-message", "-p", "-t", "dash", "#{alternate_on}"])
+        .output();
+    let alt = alt.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    assert_eq!(
+        alt.ok().as_deref(),
+        Some("0"),
+        "the alternate screen is left"
+    );
+    wait_until(LONG, "no child left", || {
+        !alive(web_pid) && s.taskmaster_pid.is_none_or(|p| !alive(p))
+    });
+    for pid in child_pids {
+        assert!(!alive(pid), "child {pid} is gone");
+    }
+    s.taskmaster_pid = None;
+}
+
+#[test]
+fn dashboard_end_to_end_at_120x40() {
+    scenario(120, 40);
+}
+
+#[test]
+fn dashboard_end_to_end_at_80x24() {
+    scenario(80, 24);
+}
+
+#[test]
+fn dashboard_too_small_shows_a_notice() {
+    let Some(mut s) = Session::start(60, 20) else {
+        return;
+    };
+    s.wait_screen("the too-small notice", |scr| {
+        scr.contains("terminal too small (need 80x24)")
+    });
+    let (_, pid_text) = s.ctl(&["pid"]);
+    s.taskmaster_pid = pid_text.trim().parse().ok();
+}
+
+#[test]
+fn dashboard_follows_resizes_and_leaves_cleanly_on_sigterm() {
+    let Some(mut s) = Session::start(100, 30) else {
+        return;
+    };
+    s.wait_screen("the table", |scr| scr.contains("processes (5)"));
+    let (_, pid_text) = s.ctl(&["pid"]);
+    s.taskmaster_pid = pid_text.trim().parse().ok();
+    let pid = s.taskmaster_pid.expect("ctl pid gives taskmaster's pid");
+
+    let _ = s
+        .tmux(&["resize-window", "-t", "dash", "-x", "70", "-y", "20"])
+        .status();
+    s.wait_screen("the too-small notice", |scr| {
+        scr.contains("terminal too small (need 80x24)")
+    });
+    let _ = s
+        .tmux(&["resize-window", "-t", "dash", "-x", "90", "-y", "26"])
+        .status();
+    s.wait_screen("the table again", |scr| scr.contains("processes (5)"));
+
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let after = s.wait_screen("taskmaster exited and stty ran", |scr| {
+        scr.contains("EXIT=") && scr.contains("icanon")
+    });
+    assert!(
+        !after.replace('\n', " ").contains("-icanon"),
+        "raw mode is off after SIGTERM:\n{after}"
+    );
+    wait_until(LONG, "taskmaster gone after SIGTERM", || !alive(pid));
+    s.taskmaster_pid = None;
+}

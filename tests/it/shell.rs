@@ -1,0 +1,243 @@
+//! The line shell: driven on a pipe (plain text, EOF shuts down) and on a real terminal under
+//! tmux (line editing, history recall with Up, Tab completion, quit confirmation).
+
+use std::path::Path;
+use std::process::Command;
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+use crate::ctl_util::{BIN, Daemon, children_of, ctl_at, poll};
+
+const PROGRAMS: &str = r#"
+[programs.web]
+cmd = "sleep 1000"
+starttime = 0.2
+
+[programs.idle]
+cmd = "sleep 1000"
+autostart = false
+"#;
+
+#[test]
+fn pipe_shell_prints_plain_replies_and_shuts_down_at_eof() {
+    // No front-end flag: stdin is a pipe, so the line shell runs.
+    let mut tm = Daemon::start_with(PROGRAMS, &[]);
+    tm.wait_state("web", "RUNNING");
+    tm.send_line("status web");
+    tm.send_line("bogus words");
+    tm.send_line("");
+    tm.send_line("start idle");
+    tm.send_line("pid");
+    poll("replies printed", || tm.stdout_text().lines().count() >= 4);
+    drop(tm.child.stdin.take());
+    assert_eq!(tm.wait_exit(), 0, "EOF on a pipe shuts down cleanly");
+    let out = tm.stdout_text();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("web ") && lines[0].contains("RUNNING"),
+        "{out}"
+    );
+    assert_eq!(lines[1], "*** Unknown syntax: bogus words", "{out}");
+    assert_eq!(lines[2], "idle: started", "{out}");
+    assert_eq!(
+        lines[3],
+        tm.pid().to_string(),
+        "pid prints taskmaster's pid: {out}"
+    );
+    assert_eq!(lines[4], "Shut down", "EOF means shutdown: {out}");
+    assert!(!out.contains("taskmaster>"), "no prompt on a pipe: {out}");
+    assert!(!tm.socket.exists(), "socket removed at exit");
+}
+
+#[test]
+fn quit_on_a_pipe_shuts_down_without_asking() {
+    let mut tm = Daemon::start_with(PROGRAMS, &["--no-tui"]);
+    tm.send_line("quit");
+    assert_eq!(tm.wait_exit(), 0, "quit exits");
+    assert_eq!(
+        tm.stdout_text().trim(),
+        "Shut down",
+        "no confirmation on a pipe"
+    );
+}
+
+#[test]
+fn remote_shell_over_ctl_on_a_pipe() {
+    let tm = Daemon::start(PROGRAMS);
+    tm.wait_state("web", "RUNNING");
+    let mut child = Command::new(BIN)
+        .args(["ctl", "-s"])
+        .arg(&tm.socket)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("ctl shell starts");
+    {
+        use std::io::Write;
+        let stdin = child.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "status web\nstop idle\nquit\nversion").expect("lines written");
+    }
+    let out = child.wait_with_output().expect("ctl ends");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "quit leaves before `version`: {text}");
+    assert!(lines[0].contains("RUNNING"), "{text}");
+    assert_eq!(lines[1], "idle: ERROR (not running)", "{text}");
+    assert_eq!(
+        tm.ctl(&["status", "web"]).code,
+        0,
+        "remote quit leaves taskmaster running"
+    );
+}
+
+/// A tmux server of our own, killed on drop together with the taskmaster inside.
+struct Tmux {
+    server: String,
+    socket: std::path::PathBuf,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.server])
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    fn wait_screen(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let mut last = String::new();
+        poll(what, || {
+            last = self.screen();
+            cond(&last)
+        });
+        last
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        if let Ok(pid) = ctl_at(&self.socket, &["pid"]).out.trim().parse::<i32>() {
+            for child in children_of(pid as u32) {
+                let _ = killpg(Pid::from_raw(child as i32), Signal::SIGKILL);
+            }
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        self.run(&["kill-server"]);
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn last_prompt(screen: &str) -> &str {
+    screen
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("taskmaster>"))
+        .unwrap_or("")
+        .trim_end()
+}
+
+#[test]
+fn terminal_shell_recalls_history_and_completes_names() {
+    if !tmux_available() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("tm.sock");
+    let config = dir.path().join("taskmaster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[taskmaster]\nsocket = \"{}\"\n{PROGRAMS}",
+            socket.display()
+        ),
+    )
+    .expect("config");
+    let state = dir.path().join("state");
+    let cmd = format!(
+        "env XDG_STATE_HOME='{}' '{BIN}' -c '{}' --no-tui",
+        state.display(),
+        config.display()
+    );
+    let tmux = Tmux {
+        server: format!("tm-test-{}", std::process::id()),
+        socket: socket.clone(),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    // capture-pane drops trailing blanks: the prompt shows as `taskmaster>`.
+    tmux.wait_screen("the prompt", |s| s.contains("taskmaster>"));
+    poll("web RUNNING", || {
+        ctl_at(&socket, &["status", "web"]).code == 0
+    });
+
+    tmux.keys(&["status", "Enter"]);
+    // Raw mode is on for the whole session: output lines must still start at column 0.
+    tmux.wait_screen("status output at column 0", |s| {
+        s.lines()
+            .any(|l| l.starts_with("web ") && l.contains("RUNNING"))
+    });
+    tmux.keys(&["Up"]);
+    tmux.wait_screen("Up recalls `status`", |s| {
+        last_prompt(s) == "taskmaster> status"
+    });
+    tmux.keys(&["C-u", "stop we", "Tab"]);
+    tmux.wait_screen("Tab completes `web`", |s| {
+        last_prompt(s) == "taskmaster> stop web"
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_screen("web stopped", |s| s.contains("web: stopped"));
+    tmux.keys(&["start ", "Tab", "Tab"]);
+    tmux.wait_screen("ambiguous Tab lists candidates", |s| {
+        s.contains("all  idle  web")
+    });
+    tmux.keys(&["C-c"]);
+    let history = std::fs::read_to_string(state.join("taskmaster/history")).unwrap_or_default();
+    assert_eq!(
+        history, "status\nstop web\n",
+        "history file keeps the commands"
+    );
+
+    tmux.keys(&["tail -f web", "Enter"]);
+    tmux.wait_screen("tail -f runs", |s| s.contains("Press Ctrl-C to exit"));
+    tmux.keys(&["C-c"]);
+    tmux.wait_screen("Ctrl-C ends tail -f", |s| {
+        s.trim_end().lines().last() == Some("taskmaster>")
+    });
+
+    tmux.keys(&["quit", "Enter"]);
+    tmux.wait_screen("confirmation asked", |s| {
+        s.contains("Really shut down? [y/N]")
+    });
+    tmux.keys(&["y", "Enter"]);
+    poll("taskmaster gone", || !Path::new(&socket).exists());
+}
