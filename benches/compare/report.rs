@@ -50,6 +50,8 @@ pub struct Metric {
     pub reference: Option<&'static str>,
     /// Whether "how many times better" means something for this figure.
     pub ratio: bool,
+    /// Bigger is better (a throughput), whatever the goal says.
+    pub higher_is_better: bool,
     pub values: BTreeMap<String, Vec<f64>>,
 }
 
@@ -124,6 +126,7 @@ impl Report {
                 goal,
                 reference,
                 ratio: true,
+                higher_is_better: goal.higher_is_better(),
                 values: BTreeMap::new(),
             });
         }
@@ -135,6 +138,15 @@ impl Report {
         self.declare(scenario, name, unit, Goal::None, None);
         if let Some(m) = self.metrics.last_mut() {
             m.ratio = false;
+        }
+    }
+
+    /// Marks an information-only figure as one where bigger is better.
+    pub fn bigger_is_better(&mut self, scenario: &'static str, name: &str) {
+        for m in &mut self.metrics {
+            if m.scenario == scenario && m.name == name {
+                m.higher_is_better = true;
+            }
         }
     }
 

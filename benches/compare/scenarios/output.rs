@@ -87,6 +87,7 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
     let ratio = "throughput ÷ plain pipe";
     let cpu = "supervisor CPU per GiB";
     report.declare(S, tput, "MiB/s", Goal::None, None);
+    report.bigger_is_better(S, tput);
     report.declare(S, ratio, "×", Goal::AtLeast(0.9), Some("~0.61×"));
     report.declare(S, cpu, "CPU-s", Goal::AtMost(0.35), Some("0.74 CPU-s"));
     let shm = Path::new("/dev/shm");
