@@ -1,0 +1,97 @@
+//! 1,000 `sleep` processes (starttime 1): from daemon start to all RUNNING, then the
+//! daemon's RSS, its CPU over 10 idle seconds, and its thread count against N = 10.
+
+use std::time::{Duration, Instant};
+
+use super::each_kind;
+use crate::daemon::{Program, log_line_ms, wait_running};
+use crate::procfs;
+use crate::report::{Goal, Report};
+use crate::{Ctx, Res};
+
+const IDLE: Duration = Duration::from_secs(10);
+
+fn sleepers(n: u32) -> Vec<Program> {
+    let mut p = Program::new("sleeper", "sleep 100000");
+    p.numprocs = n;
+    p.starttime = 1.0;
+    vec![p]
+}
+
+pub fn run(ctx: &Ctx, report: &mut Report) {
+    const S: &str = "many";
+    let up = "1,000 procs: start → all RUNNING";
+    let rss = "1,000 procs: RSS";
+    let idle = "1,000 procs: idle CPU over 10 s";
+    let t1000 = "threads at N = 1,000";
+    let t10 = "threads at N = 10";
+    let tdiff = "threads N=1,000 − N=10";
+    let spawned = "1,000 procs: start → all spawned (event log)";
+    report.declare(S, up, "s", Goal::AtMost(1.3), Some("4.5 s"));
+    report.declare(S, spawned, "s", Goal::None, None);
+    report.declare(S, rss, "MiB", Goal::AtMost(15.0), Some("40 MiB"));
+    report.declare(S, idle, "%", Goal::AtMost(0.05), None);
+    report.declare_info(S, t10, "threads");
+    report.declare_info(S, t1000, "threads");
+    report.declare(S, tdiff, "threads", Goal::Exactly(0.0), None);
+    let n = ctx.repeats(1);
+    each_kind(ctx, report, S, |kind, report| {
+        for _ in 0..n {
+            let threads_10 = {
+                let mut r = ctx.launch(kind, |_| sleepers(10))?;
+                wait_running(r.d.as_mut(), 10, Duration::from_secs(30))?;
+                procfs::threads(r.d.pid()).ok_or("daemon gone")?
+            };
+            let t0 = Instant::now();
+            let mut r = ctx.launch(kind, |_| sleepers(1000))?;
+            let d = r.d.as_mut();
+            // Polled every 20 ms: resolution enough against 1.3 s, little load on the daemon.
+            wait_running(d, 1000, Duration::from_secs(120))?;
+            let secs = t0.elapsed().as_secs_f64();
+            let pid = d.pid();
+            let threads_1000 = procfs::threads(pid).ok_or("daemon gone")?;
+            let cpu0 = procfs::cpu_seconds(pid).ok_or("daemon gone")?;
+            std::thread::sleep(IDLE);
+            let cpu1 = procfs::cpu_seconds(pid).ok_or("daemon gone")?;
+            let rss_mib = procfs::rss_kib(pid).ok_or("daemon gone")? as f64 / 1024.0;
+            report.add(S, up, kind.name(), secs);
+            report.add(S, rss, kind.name(), rss_mib);
+            if let Some(s) = last_spawn(d.log_path()) {
+                report.add(S, spawned, kind.name(), s);
+            }
+            report.add(
+                S,
+                idle,
+                kind.name(),
+                (cpu1 - cpu0) / IDLE.as_secs_f64() * 100.0,
+            );
+            report.add(S, t10, kind.name(), threads_10 as f64);
+            report.add(S, t1000, kind.name(), threads_1000 as f64);
+            report.add(
+                S,
+                tdiff,
+                kind.name(),
+                threads_1000 as f64 - threads_10 as f64,
+            );
+            stop(r)?;
+        }
+        Ok(())
+    });
+}
+
+/// Graceful stop, so 1,000 children are not left to the kill-on-drop path alone.
+fn stop(mut r: crate::Running) -> Res<()> {
+    r.d.shutdown()
+}
+
+/// Seconds from the event log's first line (the daemon starting) to its last `spawned:`.
+fn last_spawn(log: &std::path::Path) -> Option<f64> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let first = log_line_ms(text.lines().next()?)?;
+    let last = text
+        .lines()
+        .filter(|l| l.contains(" spawned: '"))
+        .filter_map(log_line_ms)
+        .next_back()?;
+    Some((last - first) / 1000.0)
+}

@@ -1,0 +1,101 @@
+//! The scenarios, each a function filling the report for every subject. A failure of one
+//! subject is noted in the report and the others carry on.
+
+mod dashboard;
+mod flapping;
+mod many;
+mod output;
+mod reload;
+mod restart;
+mod stopall;
+
+use std::time::{Duration, Instant};
+
+use crate::daemon::Kind;
+use crate::report::Report;
+use crate::{Ctx, Res};
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub run: fn(&Ctx, &mut Report),
+}
+
+pub const ALL: &[Scenario] = &[
+    Scenario {
+        name: "restart",
+        about: "SIGKILL a RUNNING child; time until its replacement has exec'd (starttime 0)",
+        run: restart::run_restart,
+    },
+    Scenario {
+        name: "death",
+        about: "SIGKILL a RUNNING child; time until status stops showing it RUNNING",
+        run: restart::run_death,
+    },
+    Scenario {
+        name: "output",
+        about: "a child writes 1 GiB to stdout = a file; throughput and supervisor CPU",
+        run: output::run,
+    },
+    Scenario {
+        name: "many",
+        about: "1,000 `sleep` processes: start-up, RSS, idle CPU, threads",
+        run: many::run,
+    },
+    Scenario {
+        name: "stopall",
+        about: "`stop all` on 100 processes that die at once on SIGTERM",
+        run: stopall::run,
+    },
+    Scenario {
+        name: "reload",
+        about: "reload of 200 programs: 1 changed, 1 added, 1 removed; then a stoptime change",
+        run: reload::run,
+    },
+    Scenario {
+        name: "flapping",
+        about: "a program that exits at once, startretries 3: spawn and FATAL times",
+        run: flapping::run,
+    },
+    Scenario {
+        name: "dashboard",
+        about: "taskmaster's CPU with the dashboard in tmux while a child writes 1 GiB",
+        run: dashboard::run,
+    },
+];
+
+/// Runs `f` for each subject under test, noting (not propagating) a subject's failure.
+pub fn each_kind(
+    ctx: &Ctx,
+    report: &mut Report,
+    scenario: &str,
+    mut f: impl FnMut(Kind, &mut Report) -> Res<()>,
+) {
+    for &kind in &ctx.kinds {
+        if let Err(e) = f(kind, report) {
+            report.note(format!("{scenario}: {} failed: {e}", kind.name()));
+        }
+    }
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Spins (yielding) until `probe` holds, up to `limit`; the moment it was first seen.
+pub fn spin_until(
+    limit: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Res<bool>,
+) -> Res<Instant> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if probe()? {
+            return Ok(Instant::now());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("timed out after {limit:?} waiting for {what}").into());
+        }
+        std::thread::yield_now();
+    }
+}
