@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -48,6 +49,8 @@ pub(super) struct Engine {
     pub procs: BTreeMap<String, Process>,
     pub by_pid: HashMap<Pid, String>,
     pub stdins: HashMap<String, File>,
+    /// Each live child's failure-report pipe (see `spawn::exec_failure`).
+    pub reports: HashMap<String, OwnedFd>,
     pub output: Option<OutputHub>,
     pub reader: OutputReader,
     pub latest: Option<Arc<Mutex<Arc<Snapshot>>>>,
@@ -76,6 +79,7 @@ impl Engine {
             procs,
             by_pid: HashMap::new(),
             stdins: HashMap::new(),
+            reports: HashMap::new(),
             output: Some(output),
             reader,
             latest: None,
@@ -156,6 +160,7 @@ impl Engine {
                     Some(stdin) => self.stdins.insert(name.to_string(), stdin),
                     None => self.stdins.remove(name),
                 };
+                self.reports.insert(name.to_string(), child.report);
                 if let Some(hub) = &self.output {
                     hub.register(name, child.stdout, child.stderr);
                 }
@@ -263,6 +268,7 @@ impl Engine {
             return;
         }
         self.stdins.remove(name);
+        self.reports.remove(name);
         for kind in [WaitKind::Start, WaitKind::Stop] {
             self.resolve_waiters(name, kind, Err("removed by reload".to_string()));
         }
@@ -329,15 +335,20 @@ impl Engine {
             return true;
         };
         self.stdins.remove(&name);
+        let report = self.reports.remove(&name);
         let shutting_down = self.shutdown.is_some();
-        if let Some(effects) = self
-            .procs
-            .get_mut(&name)
-            .filter(|p| p.pid() == Some(pid))
-            .map(|p| p.on_exit(kind, now, shutting_down))
-        {
-            self.apply(&name, effects, now);
-        }
+        let Some(p) = self.procs.get_mut(&name).filter(|p| p.pid() == Some(pid)) else {
+            return true;
+        };
+        // A child that never got to run its program is a failed start with the reason.
+        let never_ran = report
+            .filter(|_| !shutting_down && p.is_started())
+            .and_then(|fd| spawn::exec_failure(&fd, &p.config));
+        let effects = match never_ran {
+            Some(e) => p.on_spawn_failed(e.0, now),
+            None => p.on_exit(kind, now, shutting_down),
+        };
+        self.apply(&name, effects, now);
         true
     }
 

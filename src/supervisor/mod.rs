@@ -40,6 +40,7 @@ impl Supervisor {
     /// Starts the supervisor thread on a loaded config; autostart programs start at once.
     pub fn start(config: Config, options: Options) -> std::io::Result<Supervisor> {
         raise_fd_limit();
+        ensure_stdio_open();
         let (req_tx, req_rx) = crossbeam_channel::unbounded();
         let (sub_tx, sub_rx) = crossbeam_channel::unbounded();
         let (sig_tx, sig_rx) = crossbeam_channel::unbounded();
@@ -78,6 +79,18 @@ fn raise_fd_limit() {
         && soft < hard
     {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+/// A child's pipes must never land on 0, 1 or 2 (the child's dup2 onto them would clash):
+/// if taskmaster was started with any of them closed, park /dev/null there.
+fn ensure_stdio_open() {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
+    for fd in 0..3 {
+        if fcntl(fd, FcntlArg::F_GETFD) == Err(nix::errno::Errno::EBADF) {
+            // Opened without O_CLOEXEC on purpose: it stands in for a standard stream.
+            let _ = open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty());
+        }
     }
 }
 

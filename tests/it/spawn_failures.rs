@@ -110,3 +110,40 @@ fn user_drops_uid_gid_and_groups_when_root() {
         field("Groups:")
     );
 }
+
+#[test]
+fn exec_failure_in_the_child_is_a_failed_start_with_the_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = dir.path().join("not-a-program");
+    // Executable but in no format the kernel can run: execve fails with ENOEXEC in the child.
+    std::fs::write(&binary, [0u8, 1, 2, 3]).expect("write file");
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let line = fatal_reason(&format!("cmd = \"{}\"", binary.display()));
+    assert!(line.contains("FATAL"), "{line}");
+    assert!(
+        line.contains("couldn't exec") && line.contains("Exec format error"),
+        "{line}"
+    );
+}
+
+#[test]
+fn chdir_refused_to_the_user_is_a_failed_start_with_the_reason() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: running as another user needs taskmaster to run as root");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let private = dir.path().join("private");
+    std::fs::create_dir(&private).expect("mkdir");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let line = fatal_reason(&format!(
+        "cmd = \"sleep 100\"\nuser = \"nobody\"\nworkingdir = \"{}\"",
+        private.display()
+    ));
+    assert!(
+        line.contains("couldn't chdir to") && line.contains("Permission denied"),
+        "{line}"
+    );
+}

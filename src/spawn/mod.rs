@@ -3,20 +3,24 @@
 //! signalling a child's process group. Runs on the supervisor thread (the only one that spawns,
 //! which matters for PR_SET_PDEATHSIG: it fires when the *thread* that forked exits).
 
-use std::ffi::{CString, OsStr};
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+
+use nix::fcntl::OFlag;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Gid, Pid, Uid, User};
 
 use crate::config::{OutputTarget, ProgramConfig};
 use crate::output;
+
+mod fork;
 
 /// A child that was started.
 pub struct Spawned {
@@ -26,6 +30,8 @@ pub struct Spawned {
     /// Read ends of stdout/stderr pipes, with the files the bytes also go to.
     pub stdout: Option<output::Pipe>,
     pub stderr: Option<output::Pipe>,
+    /// Where the child reports a failure before its program runs; see [`exec_failure`].
+    pub report: OwnedFd,
 }
 
 /// Why a child could not be started; shown in its status like supervisor's `spawnerr`.
@@ -49,114 +55,131 @@ struct Identity {
     home: PathBuf,
 }
 
-/// Starts one process of `prog`. Every failure a user can cause is a `SpawnError`.
+/// Starts one process of `prog` without waiting for its exec. Every failure a user can cause
+/// is a `SpawnError`, found here when possible (missing command, bad workingdir, unknown user)
+/// or reported by the child through `report` (see [`exec_failure`]).
 pub fn spawn(prog: &ProgramConfig) -> Result<Spawned, SpawnError> {
     let identity = match &prog.user {
         Some(name) => Some(resolve_user(name)?),
         None => None,
     };
-    if let Some(dir) = &prog.workingdir {
-        match std::fs::metadata(dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(SpawnError(format!(
-                    "workingdir '{}' is not a directory",
-                    dir.display()
-                )));
-            }
-            Err(e) => {
-                return Err(SpawnError(format!(
-                    "bad workingdir '{}': {}",
-                    dir.display(),
-                    plain(&e)
-                )));
-            }
-        }
-    }
+    check_workingdir(prog)?;
     let program = resolve_command(prog)?;
 
-    let mut cmd = std::process::Command::new(&program);
-    cmd.arg0(&prog.argv[0]).args(&prog.argv[1..]);
-    if let Some(id) = &identity {
-        cmd.env("USER", &id.name)
-            .env("LOGNAME", &id.name)
-            .env("HOME", &id.home);
-    }
-    cmd.envs(&prog.env);
-    if let Some(dir) = &prog.workingdir {
-        cmd.current_dir(dir);
-    }
-    cmd.stdin(Stdio::piped());
-    cmd.process_group(0);
+    let (stdin_read, stdin_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| SpawnError(format!("cannot create stdin pipe: {e}")))?;
+    let _ = set_nonblocking(&stdin_write);
+    let (stdout_pipe, stdout_fd) = output_pipe(&prog.stdout, "stdout")?;
+    let (stderr_pipe, stderr_fd) = output_pipe(&prog.stderr, "stderr")?;
 
-    let (stdout_pipe, stdout_stdio) = output_pipe(&prog.stdout, "stdout")?;
-    let (stderr_pipe, stderr_stdio) = output_pipe(&prog.stderr, "stderr")?;
-    cmd.stdout(stdout_stdio).stderr(stderr_stdio);
-
-    let umask = prog.umask;
-    let creds = identity
-        .as_ref()
-        .map(|id| (id.uid, id.gid, id.groups.clone()));
-    // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe system calls; it allocates nothing (the group list was built before).
-    unsafe {
-        cmd.pre_exec(move || child_setup(umask, creds.as_ref()));
-    }
-
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| SpawnError(spawn_failure(&program, &e)))?;
-    let stdin = child.stdin.take().map(|s| {
-        let fd: OwnedFd = s.into();
-        let _ = set_nonblocking(&fd);
-        File::from(fd)
-    });
-    // The Child is dropped without waiting: the supervisor reaps by pid on SIGCHLD.
+    let plan = fork::ChildPlan {
+        path: cstring(program.as_os_str().as_bytes(), "command")?,
+        argv: prog
+            .argv
+            .iter()
+            .map(|a| cstring(a.as_bytes(), "argument"))
+            .collect::<Result<_, _>>()?,
+        envp: environment(prog, identity.as_ref())?,
+        cwd: match &prog.workingdir {
+            Some(dir) => Some(cstring(dir.as_os_str().as_bytes(), "workingdir")?),
+            None => None,
+        },
+        umask: prog.umask.map(|m| m as nix::libc::mode_t),
+        creds: identity.as_ref().map(|id| {
+            let groups = id.groups.iter().map(|g| g.as_raw()).collect();
+            (id.uid.as_raw(), id.gid.as_raw(), groups)
+        }),
+        stdin: stdin_read,
+        stdout: stdout_fd,
+        stderr: stderr_fd,
+    };
+    let (pid, report) =
+        fork::fork_exec(plan).map_err(|e| SpawnError(format!("cannot fork: {}", plain(&e))))?;
     Ok(Spawned {
-        pid: Pid::from_raw(child.id() as i32),
-        stdin,
+        pid,
+        stdin: Some(File::from(stdin_write)),
         stdout: stdout_pipe,
         stderr: stderr_pipe,
+        report,
     })
 }
 
-fn child_setup(umask: Option<u32>, creds: Option<&(Uid, Gid, Vec<Gid>)>) -> std::io::Result<()> {
-    use nix::libc;
-    // SAFETY: plain system calls on values we own; no allocation.
-    unsafe {
-        if let Some(mask) = umask {
-            libc::umask(mask as libc::mode_t);
-        }
-        if let Some((uid, gid, groups)) = creds {
-            let raw: &[Gid] = groups;
-            if libc::setgroups(raw.len() as _, raw.as_ptr() as *const libc::gid_t) != 0
-                || libc::setgid(gid.as_raw()) != 0
-                || libc::setuid(uid.as_raw()) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        // If taskmaster dies without stopping its children (SIGKILL), take them along.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        // Descriptors opened without O_CLOEXEC by anyone (a library, the program that started
-        // taskmaster) must not reach the child: mark everything above stderr close-on-exec.
-        // std's own exec-error pipe is already CLOEXEC, so marking it again is harmless.
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        );
+fn check_workingdir(prog: &ProgramConfig) -> Result<(), SpawnError> {
+    let Some(dir) = &prog.workingdir else {
+        return Ok(());
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(SpawnError(format!(
+            "workingdir '{}' is not a directory",
+            dir.display()
+        ))),
+        Err(e) => Err(SpawnError(format!(
+            "bad workingdir '{}': {}",
+            dir.display(),
+            plain(&e)
+        ))),
     }
-    Ok(())
+}
+
+/// Once the child has died: the reason it never ran its program, if that is what happened.
+pub fn exec_failure(report: &OwnedFd, prog: &ProgramConfig) -> Option<SpawnError> {
+    let (stage, errno) = fork::read_failure(report)?;
+    let why = errno.desc();
+    Some(SpawnError(match stage {
+        fork::Stage::Descriptors => format!("cannot set up the child's descriptors: {why}"),
+        fork::Stage::Credentials => format!(
+            "cannot switch to user '{}': {why}",
+            prog.user.as_deref().unwrap_or("?")
+        ),
+        fork::Stage::Chdir => format!(
+            "couldn't chdir to '{}': {why}",
+            prog.workingdir
+                .as_deref()
+                .unwrap_or(Path::new("?"))
+                .display()
+        ),
+        fork::Stage::Exec => format!("couldn't exec {}: {why}", prog.argv[0]),
+    }))
+}
+
+/// Inherited environment, then the user's identity (when `user` is set), then `env`.
+fn environment(prog: &ProgramConfig, id: Option<&Identity>) -> Result<Vec<CString>, SpawnError> {
+    let mut vars: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    if let Some(id) = id {
+        vars.insert("USER".into(), id.name.clone().into());
+        vars.insert("LOGNAME".into(), id.name.clone().into());
+        vars.insert("HOME".into(), id.home.clone().into());
+    }
+    for (k, v) in &prog.env {
+        vars.insert(k.into(), v.into());
+    }
+    vars.into_iter()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            cstring(&kv, "environment variable")
+        })
+        .collect()
+}
+
+fn cstring(bytes: &[u8], what: &str) -> Result<CString, SpawnError> {
+    CString::new(bytes).map_err(|_| SpawnError(format!("{what} contains a NUL byte")))
 }
 
 fn output_pipe(
     target: &OutputTarget,
     which: &str,
-) -> Result<(Option<output::Pipe>, Stdio), SpawnError> {
+) -> Result<(Option<output::Pipe>, OwnedFd), SpawnError> {
     let file = match target {
-        OutputTarget::Discard => return Ok((None, Stdio::null())),
+        OutputTarget::Discard => {
+            let null = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/null")
+                .map_err(|e| SpawnError(format!("cannot open /dev/null: {}", plain(&e))))?;
+            return Ok((None, OwnedFd::from(null)));
+        }
         OutputTarget::Capture => None,
         OutputTarget::File(path) => Some(output::open_log(path).map_err(|e| {
             SpawnError(format!(
@@ -168,7 +191,7 @@ fn output_pipe(
     };
     let (read, write) =
         output::pipe().map_err(|e| SpawnError(format!("cannot create {which} pipe: {e}")))?;
-    Ok((Some(output::Pipe { fd: read, file }), Stdio::from(write)))
+    Ok((Some(output::Pipe { fd: read, file }), write))
 }
 
 /// Finds the executable like supervisor does, so the reason is "can't find command 'x'"
@@ -235,15 +258,6 @@ fn resolve_user(name: &str) -> Result<Identity, SpawnError> {
         name: user.name,
         home: user.dir,
     })
-}
-
-fn spawn_failure(program: &Path, e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(nix::libc::EACCES) => format!("command at '{}' is not executable", program.display()),
-        Some(nix::libc::ENOENT) => format!("can't find command '{}'", program.display()),
-        Some(nix::libc::EPERM) => format!("cannot switch user: {}", plain(e)),
-        _ => format!("cannot start '{}': {}", program.display(), plain(e)),
-    }
 }
 
 /// An io::Error's message without the "(os error N)" suffix.
