@@ -4,4 +4,5 @@
 pub mod ctl;
 pub mod shell;
 pub mod socket;
+pub mod tty;
 pub mod tui;

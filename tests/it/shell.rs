@@ -241,3 +241,62 @@ fn terminal_shell_recalls_history_and_completes_names() {
     tmux.keys(&["y", "Enter"]);
     poll("taskmaster gone", || !Path::new(&socket).exists());
 }
+
+/// Regression: when its terminal hung up (window closed, tmux killed), the line shell spun at
+/// full CPU on a dead tty, forever. It must shut taskmaster down instead.
+#[test]
+fn closing_the_terminal_shuts_the_local_shell_down() {
+    if !tmux_available() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("tm.sock");
+    let config = dir.path().join("taskmaster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[taskmaster]\nsocket = \"{}\"\n{PROGRAMS}",
+            socket.display()
+        ),
+    )
+    .expect("config");
+    let cmd = format!("'{BIN}' -c '{}' --no-tui", config.display());
+    let tmux = Tmux {
+        server: format!("tm-hup-{}", std::process::id()),
+        socket: socket.clone(),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    tmux.wait_screen("the prompt", |s| s.contains("taskmaster>"));
+    poll("web RUNNING", || {
+        ctl_at(&socket, &["status", "web"]).code == 0
+    });
+    let pid: u32 = ctl_at(&socket, &["pid"])
+        .out
+        .trim()
+        .parse()
+        .expect("taskmaster pid");
+    let child: u32 = ctl_at(&socket, &["pid", "web"])
+        .out
+        .trim()
+        .parse()
+        .expect("web pid");
+    tmux.run(&["kill-server"]);
+    poll("taskmaster exits once its terminal is gone", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(
+        !std::path::Path::new(&format!("/proc/{child}")).exists(),
+        "its child was stopped and reaped"
+    );
+}

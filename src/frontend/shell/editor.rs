@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
+use crate::frontend::tty;
 use crossterm::cursor::MoveToColumn;
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crossterm::style::Print;
@@ -112,7 +113,8 @@ impl Editor {
         let mut out = io::stdout();
         self.draw(&mut out)?;
         loop {
-            if !event::poll(Duration::from_millis(200))? {
+            // A hung-up terminal is an error: nobody can drive this shell any more.
+            if !tty::poll_event(Duration::from_millis(200))? {
                 if backend.is_gone() {
                     out.write_all(b"\r\n")?;
                     out.flush()?;

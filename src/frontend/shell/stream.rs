@@ -1,6 +1,7 @@
 //! Streaming commands in the shell: `tail -f` (until Ctrl-C) and `attach` (typed lines go to
 //! the process's stdin; Ctrl-] detaches), on a terminal or a pipe.
 
+use crate::frontend::tty;
 use std::io::{self, Write};
 use std::time::Duration;
 
@@ -133,7 +134,7 @@ pub(super) fn pump_terminal(
                 return Ok(());
             }
         }
-        while event::poll(Duration::ZERO)? {
+        while tty::poll_event(Duration::ZERO)? {
             let Event::Key(key) = event::read()? else {
                 continue;
             };

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::frontend::tty;
 use crossbeam_channel::Receiver;
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use crossterm::terminal::{
@@ -103,7 +104,9 @@ impl Input {
                 // poll with a timeout, not a bare read, so the thread notices it should stop
                 // and never eats a key typed after the dashboard left.
                 while !flag.load(Ordering::SeqCst) {
-                    match event::poll(Duration::from_millis(200)) {
+                    // A hung-up terminal ends the thread: the dropped sender tells the
+                    // dashboard its terminal is gone.
+                    match tty::poll_event(Duration::from_millis(200)) {
                         Ok(false) => {}
                         Ok(true) => match event::read() {
                             Ok(ev) => {
