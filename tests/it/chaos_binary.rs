@@ -111,6 +111,10 @@ starttime = 0
     );
     let pid = tm.wait_state("probe", StateName::Running).pid;
     let pid = pid.expect("running has a pid");
+    // The supervisor does not wait for the exec: look once the child runs `sleep`.
+    crate::util::wait_until(crate::util::LONG, "the child exec'd sleep", || {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
     assert_eq!(fds(pid), [0, 1, 2], "{} leaky fds stayed out", leaky.len());
     tm.shutdown();
 }

@@ -80,6 +80,10 @@ fn user_drops_uid_gid_and_groups_when_root() {
         .wait_state("nobody", StateName::Running)
         .pid
         .expect("pid");
+    // The supervisor does not wait for the exec: look once the child runs `sleep`.
+    crate::util::wait_until(crate::util::LONG, "the child exec'd sleep", || {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     let nobody = nix::unistd::User::from_name("nobody")
         .ok()
