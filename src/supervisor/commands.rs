@@ -9,7 +9,7 @@ use crossbeam_channel::Sender;
 
 use super::api::{Command, ProgramSummary, Reply, Request};
 use super::engine::{Engine, Pending, WaitKind};
-use super::process::{ProcState, Process, autorestart_word};
+use super::process::{Effect, ProcState, Process, autorestart_word};
 
 impl Engine {
     pub fn on_request(&mut self, req: Request, now: Instant) {
@@ -169,14 +169,7 @@ impl Engine {
         now: Instant,
     ) -> Option<Result<String, String>> {
         let result = self.procs.get_mut(name)?.on_start();
-        match result {
-            Err(why) => Some(Err(why.to_string())),
-            Ok(effects) => {
-                self.add_waiter(name, id, slot, WaitKind::Start);
-                self.apply(name, effects, now);
-                None
-            }
-        }
+        self.wait_for(name, result, WaitKind::Start, id, slot, now)
     }
 
     fn stop_one(
@@ -187,10 +180,24 @@ impl Engine {
         now: Instant,
     ) -> Option<Result<String, String>> {
         let result = self.procs.get_mut(name)?.on_stop(now);
-        match result {
+        self.wait_for(name, result, WaitKind::Stop, id, slot, now)
+    }
+
+    /// A refused transition is the outcome at once; an accepted one is carried out and its
+    /// outcome awaited.
+    fn wait_for(
+        &mut self,
+        name: &str,
+        transition: Result<Vec<Effect>, &'static str>,
+        kind: WaitKind,
+        id: u64,
+        slot: usize,
+        now: Instant,
+    ) -> Option<Result<String, String>> {
+        match transition {
             Err(why) => Some(Err(why.to_string())),
             Ok(effects) => {
-                self.add_waiter(name, id, slot, WaitKind::Stop);
+                self.add_waiter(name, id, slot, kind);
                 self.apply(name, effects, now);
                 None
             }

@@ -409,29 +409,16 @@ pub fn describe_exit(kind: ExitKind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::OutputTarget;
-    use std::collections::BTreeMap;
 
     fn program(starttime: f64, startretries: u32, autorestart: AutoRestart) -> Arc<ProgramConfig> {
-        Arc::new(ProgramConfig {
-            name: "web".into(),
-            cmd: "sleep 1".into(),
-            argv: vec!["sleep".into(), "1".into()],
-            numprocs: 1,
-            umask: None,
-            workingdir: None,
-            autostart: true,
-            autorestart,
-            exitcodes: vec![0],
-            startretries,
-            starttime: Duration::from_secs_f64(starttime),
-            stopsignal: Signal::SIGTERM,
-            stoptime: Duration::from_secs(10),
-            stdout: OutputTarget::Capture,
-            stderr: OutputTarget::Capture,
-            env: BTreeMap::new(),
-            user: None,
-        })
+        let policy = autorestart_word(autorestart);
+        let text = format!(
+            "[programs.web]\ncmd = \"sleep 1\"\nstarttime = {starttime}\n\
+             startretries = {startretries}\nautorestart = \"{policy}\"\n"
+        );
+        let config = crate::config::parse(std::path::Path::new("/t.toml"), &text)
+            .expect("test config parses");
+        Arc::new(config.programs["web"].clone())
     }
 
     fn started(p: &mut Process, now: Instant) -> Pid {
