@@ -156,15 +156,11 @@ fn last_prompt(screen: &str) -> &str {
         .trim_end()
 }
 
-#[test]
-fn terminal_shell_recalls_history_and_completes_names() {
-    if !tmux_available() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let socket = dir.path().join("tm.sock");
-    let config = dir.path().join("taskmaster.toml");
+/// The line shell on a tmux terminal (history under `dir/state`), once its prompt is up and
+/// `web` is RUNNING.
+fn terminal_shell(dir: &std::path::Path, tag: &str) -> (Tmux, std::path::PathBuf) {
+    let socket = dir.join("tm.sock");
+    let config = dir.join("taskmaster.toml");
     std::fs::write(
         &config,
         format!(
@@ -173,14 +169,13 @@ fn terminal_shell_recalls_history_and_completes_names() {
         ),
     )
     .expect("config");
-    let state = dir.path().join("state");
     let cmd = format!(
         "env XDG_STATE_HOME='{}' '{BIN}' -c '{}' --no-tui",
-        state.display(),
+        dir.join("state").display(),
         config.display()
     );
     let tmux = Tmux {
-        server: format!("tm-test-{}", std::process::id()),
+        server: format!("tm-{tag}-{}", std::process::id()),
         socket: socket.clone(),
     };
     tmux.run(&[
@@ -199,6 +194,18 @@ fn terminal_shell_recalls_history_and_completes_names() {
     poll("web RUNNING", || {
         ctl_at(&socket, &["status", "web"]).code == 0
     });
+    (tmux, socket)
+}
+
+#[test]
+fn terminal_shell_recalls_history_and_completes_names() {
+    if !tmux_available() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (tmux, socket) = terminal_shell(dir.path(), "test");
+    let state = dir.path().join("state");
 
     tmux.keys(&["status", "Enter"]);
     // Raw mode is on for the whole session: output lines must still start at column 0.
@@ -251,36 +258,7 @@ fn closing_the_terminal_shuts_the_local_shell_down() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let socket = dir.path().join("tm.sock");
-    let config = dir.path().join("taskmaster.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[taskmaster]\nsocket = \"{}\"\n{PROGRAMS}",
-            socket.display()
-        ),
-    )
-    .expect("config");
-    let cmd = format!("'{BIN}' -c '{}' --no-tui", config.display());
-    let tmux = Tmux {
-        server: format!("tm-hup-{}", std::process::id()),
-        socket: socket.clone(),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    tmux.wait_screen("the prompt", |s| s.contains("taskmaster>"));
-    poll("web RUNNING", || {
-        ctl_at(&socket, &["status", "web"]).code == 0
-    });
+    let (tmux, socket) = terminal_shell(dir.path(), "hup");
     let pid: u32 = ctl_at(&socket, &["pid"])
         .out
         .trim()
