@@ -36,7 +36,7 @@ use tail::TailLines;
 use terminal::{Input, Term};
 
 /// At most ~30 frames a second, however fast children write.
-pub const FRAME: Duration = Duration::from_millis(33);
+pub const FRAME: Duration = Duration::from_millis(34);
 /// How much captured output the attach view and a scrolled-back tail pane start from.
 const TAIL_BYTES: usize = 64 * 1024;
 /// What a following tail pane re-reads at each frame: a few screens, so a flooding child

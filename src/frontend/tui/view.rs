@@ -141,30 +141,51 @@ fn render_header(frame: &mut Frame, app: &App, area: Rect, now: SystemTime) {
         Constraint::Length(up.chars().count() as u16),
     ])
     .areas(area);
-    let mut spans = vec![
-        Span::styled(" taskmaster ", key_style()),
-        Span::raw(format!("{}  ", app.config_path.display())),
-    ];
-    let mut first = true;
+    let mut counts = Vec::new();
     for state in StateName::ALL {
         let n = snap.count(state);
         if n == 0 {
             continue;
         }
-        if !first {
-            spans.push(Span::raw(" "));
+        if !counts.is_empty() {
+            counts.push(Span::raw(" "));
         }
-        first = false;
-        spans.push(Span::styled(
+        counts.push(Span::styled(
             format!("{n} {state}"),
             state_style(state, app.color),
         ));
     }
-    if first {
-        spans.push(Span::raw("no processes"));
+    if counts.is_empty() {
+        counts.push(Span::raw("no processes"));
     }
+    // The counts matter more than the path: on a narrow terminal the path gives way, from
+    // the left, so the file name stays.
+    let title = " taskmaster ";
+    let counts_width: usize = counts.iter().map(|s| s.content.chars().count()).sum();
+    let room = usize::from(left.width).saturating_sub(title.len() + counts_width + 2);
+    let mut spans = vec![
+        Span::styled(title, key_style()),
+        Span::raw(format!(
+            "{}  ",
+            shorten_left(&app.config_path.display().to_string(), room)
+        )),
+    ];
+    spans.extend(counts);
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
     frame.render_widget(Paragraph::new(up), right);
+}
+
+/// `text`, or its end behind `…` when longer than `room` characters.
+fn shorten_left(text: &str, room: usize) -> String {
+    let len = text.chars().count();
+    if len <= room {
+        return text.to_string();
+    }
+    if room == 0 {
+        return String::new();
+    }
+    let tail: String = text.chars().skip(len - (room - 1)).collect();
+    format!("…{tail}")
 }
 
 fn render_message(frame: &mut Frame, app: &App, area: Rect) {
