@@ -15,7 +15,11 @@ pub struct Stat {
 }
 
 pub fn stat(pid: i32) -> Option<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_file(&format!("/proc/{pid}/stat"))
+}
+
+fn stat_file(path: &str) -> Option<Stat> {
+    let text = fs::read_to_string(path).ok()?;
     // comm may hold spaces and parentheses: it ends at the last ')'.
     let open = text.find('(')?;
     let close = text.rfind(')')?;
@@ -40,6 +44,14 @@ fn clock_ticks_per_sec() -> f64 {
 /// User + system CPU seconds the process (all its threads) has used.
 pub fn cpu_seconds(pid: i32) -> Option<f64> {
     Some(stat(pid)?.cpu_ticks as f64 / clock_ticks_per_sec())
+}
+
+/// User + system CPU seconds one thread of the process has used.
+pub fn thread_cpu_seconds(pid: i32, tid: i32) -> Option<f64> {
+    Some(
+        stat_file(&format!("/proc/{pid}/task/{tid}/stat"))?.cpu_ticks as f64
+            / clock_ticks_per_sec(),
+    )
 }
 
 /// VmRSS in KiB.
