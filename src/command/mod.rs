@@ -248,12 +248,7 @@ pub fn open_follow(
     bytes: usize,
 ) -> Result<Follow, Outcome> {
     let name = resolve_one(&fresh_snapshot(handle), name)?;
-    // Subscribe before reading the backlog, so nothing falls between the two.
-    let rx = handle.output().follow(&name);
-    let backlog = handle
-        .output()
-        .tail(&name, stream, bytes)
-        .unwrap_or_default();
+    let (backlog, rx) = handle.output().tail_and_follow(&name, stream, bytes);
     Ok(Follow {
         name,
         stream,

@@ -32,8 +32,8 @@ use ring::Ring;
 /// Bytes of output kept in memory per process (stdout and stderr together).
 pub const RING_CAP: usize = 128 * 1024;
 /// Chunks a follower may fall behind before it starts missing some.
-const FOLLOW_QUEUE: usize = 128;
-/// Largest chunk sent to a follower: bounds a slow follower's queue to 8 MiB.
+const FOLLOW_QUEUE: usize = 16;
+/// Largest chunk sent to a follower: bounds a slow follower's queue to 1 MiB.
 const FOLLOW_CHUNK: usize = 64 * 1024;
 /// Kernel buffer asked for each child pipe, so a fast child rarely waits for the I/O thread.
 const PIPE_SIZE: i32 = 1024 * 1024;
@@ -334,6 +334,17 @@ impl OutputReader {
     /// making taskmaster's memory grow. Following a name not registered yet makes its
     /// (empty) ring, so a follower set up before the first spawn sees its output.
     pub fn follow(&self, name: &str) -> Receiver<Chunk> {
+        self.tail_and_follow(name, None, 0).1
+    }
+
+    /// [`tail`](Self::tail) and [`follow`](Self::follow) in one step, under the ring's lock:
+    /// no chunk falls between the backlog and the stream, and none shows in both.
+    pub fn tail_and_follow(
+        &self,
+        name: &str,
+        stream: Option<Stream>,
+        max_bytes: usize,
+    ) -> (Vec<Chunk>, Receiver<Chunk>) {
         let (tx, rx) = crossbeam_channel::bounded(FOLLOW_QUEUE);
         let proc = self
             .shared
@@ -341,8 +352,14 @@ impl OutputReader {
             .entry(name.to_owned())
             .or_insert_with(|| Arc::new(Proc::new(self.shared.cap)))
             .clone();
-        proc.lock().followers.push(tx);
-        rx
+        let mut st = proc.lock();
+        let backlog = if max_bytes == 0 {
+            Vec::new()
+        } else {
+            st.ring.tail(stream, max_bytes)
+        };
+        st.followers.push(tx);
+        (backlog, rx)
     }
 
     /// Empties a process's ring.

@@ -205,6 +205,29 @@ fn follow_gets_chunks_and_ends_when_forgotten() {
     hub.finish(LONG);
 }
 
+/// Regression: attach read the backlog and subscribed in two steps, so a chunk arriving in
+/// between showed twice (or, in the other order, not at all).
+#[test]
+fn tail_and_follow_neither_repeats_nor_loses_a_chunk() {
+    let (hub, reader) = OutputHub::start().expect("start");
+    let (out, w) = piped(None);
+    hub.register("p", Some(out), None);
+    put(&w, b"old");
+    wait_until("old captured", || reader.seq("p") == 3);
+    let (backlog, follower) = reader.tail_and_follow("p", None, 1024);
+    assert_eq!(text(&backlog), "old", "the backlog has what came before");
+    put(&w, b"new");
+    let chunk = follower.recv_timeout(LONG).expect("a chunk");
+    assert_eq!(
+        &chunk.data[..],
+        b"new",
+        "the stream starts right after the backlog"
+    );
+    assert!(follower.try_recv().is_err(), "nothing else, nothing twice");
+    drop(w);
+    hub.finish(LONG);
+}
+
 #[test]
 fn a_slow_follower_misses_chunks_but_capture_goes_on() {
     let (hub, reader) = OutputHub::start().expect("start");
