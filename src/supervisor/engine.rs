@@ -286,7 +286,8 @@ impl Engine {
     pub fn on_signal(&mut self, sig: i32, now: Instant) {
         match sig {
             nix::libc::SIGCHLD => self.reap(now),
-            nix::libc::SIGHUP => {
+            // A reload during a shutdown could start what is being stopped.
+            nix::libc::SIGHUP if self.shutdown.is_none() => {
                 let _ = self.reload(now);
             }
             nix::libc::SIGTERM | nix::libc::SIGINT => self.begin_shutdown(None, now),
