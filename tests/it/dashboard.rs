@@ -369,3 +369,26 @@ fn dashboard_follows_resizes_and_leaves_cleanly_on_sigterm() {
     wait_until(LONG, "taskmaster gone after SIGTERM", || !alive(pid));
     s.taskmaster_pid = None;
 }
+
+/// The terminal disappearing under the dashboard (window closed) shuts taskmaster down: it
+/// must neither spin on the dead tty nor keep children nobody can see.
+#[test]
+fn dashboard_shuts_down_when_its_terminal_hangs_up() {
+    let Some(mut s) = Session::start(100, 30) else {
+        return;
+    };
+    s.wait_screen("the table", |scr| scr.contains("processes (5)"));
+    let (_, pid_text) = s.ctl(&["pid"]);
+    let pid: u32 = pid_text
+        .trim()
+        .parse()
+        .expect("ctl pid gives taskmaster's pid");
+    wait_until(LONG, "web RUNNING", || s.pid_of("web").is_some());
+    let child = s.pid_of("web").expect("web has a pid");
+    let _ = s.tmux(&["kill-server"]).status();
+    wait_until(LONG, "taskmaster gone once its terminal hung up", || {
+        !alive(pid)
+    });
+    wait_until(LONG, "its children stopped", || !alive(child));
+    s.taskmaster_pid = None;
+}
