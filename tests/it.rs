@@ -45,3 +45,5 @@ mod chaos_reload;
 mod chaos_security;
 #[path = "it/chaos_util.rs"]
 mod chaos_util;
+#[path = "it/updates.rs"]
+mod updates;

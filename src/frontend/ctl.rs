@@ -255,9 +255,7 @@ pub fn run(socket: &Path, words: &[String]) -> i32 {
         _ => match client.request(words) {
             Ok(msg) => {
                 let outcome = outcome_of(&msg);
-                if !outcome.text.is_empty() {
-                    println!("{}", outcome.text);
-                }
+                print_text(&outcome.text);
                 outcome.code
             }
             Err(e) => {
@@ -268,6 +266,14 @@ pub fn run(socket: &Path, words: &[String]) -> i32 {
                 }
             }
         },
+    }
+}
+
+/// Prints a reply; a closed stdout (`ctl status | head -1`) is not an error worth a panic.
+fn print_text(text: &str) {
+    if !text.is_empty() {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{text}").and_then(|_| out.flush());
     }
 }
 
@@ -289,14 +295,19 @@ fn run_stream(client: &Client, words: &[String], req: &Request) -> i32 {
     loop {
         match stream.rx.recv_timeout(Duration::from_millis(50)) {
             Ok(Ok(msg)) if msg.is_chunk() => {
-                let _ = out.write_all(msg.data.unwrap_or_default().as_bytes());
-                let _ = out.flush();
+                let data = msg.data.unwrap_or_default();
+                // Whoever read our output is gone (`ctl tail -f web | head`): so are we.
+                if out
+                    .write_all(data.as_bytes())
+                    .and_then(|_| out.flush())
+                    .is_err()
+                {
+                    return 0;
+                }
             }
             Ok(Ok(msg)) => {
                 let outcome = outcome_of(&msg);
-                if !outcome.text.is_empty() {
-                    println!("{}", outcome.text);
-                }
+                print_text(&outcome.text);
                 return outcome.code;
             }
             Ok(Err(e)) => {

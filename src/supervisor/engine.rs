@@ -21,6 +21,8 @@ use crate::spawn;
 
 /// Snapshots are published at most this often; `status` always builds a fresh one.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
+/// How often a snapshot notice that found a subscriber's channel full is tried again.
+const NOTICE_RETRY: Duration = Duration::from_millis(50);
 /// How long a shutdown waits for pipes held open by stray grandchildren.
 const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -54,7 +56,7 @@ pub(super) struct Engine {
     pub output: Option<OutputHub>,
     pub reader: OutputReader,
     pub latest: Option<Arc<Mutex<Arc<Snapshot>>>>,
-    pub subscribers: Vec<Sender<Update>>,
+    pub subscribers: Vec<Subscriber>,
     pub pending: HashMap<u64, Pending>,
     pub next_pending: u64,
     pub waiters: HashMap<String, Vec<Waiter>>,
@@ -63,6 +65,16 @@ pub(super) struct Engine {
     pub started: SystemTime,
     dirty: bool,
     last_publish: Instant,
+    /// When snapshot notices were last attempted (see `Subscriber::owes_snapshot`).
+    last_notice: Instant,
+}
+
+/// A front end's update stream. Events may be lost when it lags (the channel is bounded),
+/// but never the news of a newer snapshot: a notice that found the channel full is owed and
+/// retried until it gets through.
+pub(super) struct Subscriber {
+    tx: Sender<Update>,
+    owes_snapshot: bool,
 }
 
 impl Engine {
@@ -91,6 +103,7 @@ impl Engine {
             started: SystemTime::now(),
             dirty: true,
             last_publish: Instant::now(),
+            last_notice: Instant::now(),
         }
     }
 
@@ -123,7 +136,7 @@ impl Engine {
         log::info!("{line}");
         self.subscribers.retain(|s| {
             !matches!(
-                s.try_send(Update::Event(line.clone())),
+                s.tx.try_send(Update::Event(line.clone())),
                 Err(crossbeam_channel::TrySendError::Disconnected(_))
             )
         });
@@ -356,7 +369,12 @@ impl Engine {
     pub fn next_deadline(&self) -> Option<Instant> {
         let procs = self.procs.values().filter_map(|p| p.deadline());
         let publish = self.dirty.then_some(self.last_publish + PUBLISH_INTERVAL);
-        procs.chain(publish).min()
+        let owed = self
+            .subscribers
+            .iter()
+            .any(|s| s.owes_snapshot)
+            .then_some(self.last_notice + NOTICE_RETRY);
+        procs.chain(publish).chain(owed).min()
     }
 
     pub fn fire_deadlines(&mut self, now: Instant) {
@@ -384,10 +402,37 @@ impl Engine {
     }
 
     pub fn publish_if_due(&mut self, now: Instant) {
-        if !self.dirty || now < self.last_publish + PUBLISH_INTERVAL {
-            return;
+        if self.dirty && now >= self.last_publish + PUBLISH_INTERVAL {
+            self.publish(now);
+        } else if now >= self.last_notice + NOTICE_RETRY
+            && self.subscribers.iter().any(|s| s.owes_snapshot)
+        {
+            self.notify_snapshot(now);
         }
-        self.publish(now);
+    }
+
+    /// Registers a front end's update stream. It is told at once to read the latest snapshot:
+    /// it may have read it before the publish that preceded its registration.
+    pub fn subscribe(&mut self, tx: Sender<Update>) {
+        let owes_snapshot = tx.try_send(Update::Snapshot).is_err();
+        self.subscribers.push(Subscriber { tx, owes_snapshot });
+    }
+
+    /// Tells every subscriber a newer snapshot is there; a full channel makes the notice owed.
+    fn notify_snapshot(&mut self, now: Instant) {
+        self.last_notice = now;
+        self.subscribers
+            .retain_mut(|s| match s.tx.try_send(Update::Snapshot) {
+                Ok(()) => {
+                    s.owes_snapshot = false;
+                    true
+                }
+                Err(crossbeam_channel::TrySendError::Full(_)) => {
+                    s.owes_snapshot = true;
+                    true
+                }
+                Err(crossbeam_channel::TrySendError::Disconnected(_)) => false,
+            });
     }
 
     fn publish(&mut self, now: Instant) {
@@ -400,12 +445,7 @@ impl Engine {
                 Err(poisoned) => *poisoned.into_inner() = snap,
             }
         }
-        self.subscribers.retain(|s| {
-            !matches!(
-                s.try_send(Update::Snapshot),
-                Err(crossbeam_channel::TrySendError::Disconnected(_))
-            )
-        });
+        self.notify_snapshot(now);
     }
 
     pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Instant) {
@@ -443,7 +483,7 @@ impl Engine {
                 .send(Reply::Error("taskmaster is shutting down".to_string()));
         }
         for s in &self.subscribers {
-            let _ = s.send_timeout(Update::Gone, Duration::from_millis(100));
+            let _ = s.tx.send_timeout(Update::Gone, Duration::from_millis(100));
         }
         log::logger().flush();
     }

@@ -121,7 +121,7 @@ fn run(
                 }
             },
             recv(sub_rx.as_ref().unwrap_or(&never_sub)) -> msg => match msg {
-                Ok(tx) => engine.subscribers.push(tx),
+                Ok(tx) => engine.subscribe(tx),
                 Err(_) => sub_rx = None,
             },
             recv(sig_rx) -> msg => if let Ok(sig) = msg {
