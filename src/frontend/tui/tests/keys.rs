@@ -243,6 +243,21 @@ fn event_lines_do_not_hide_a_fresh_command_result() {
 }
 
 #[test]
+fn a_refused_reload_shows_even_over_a_fresh_result() {
+    let mut a = app();
+    let t0 = Instant::now();
+    a.set_message("web: started", false, t0);
+    a.on_event(
+        "reload refused, nothing changed: x.toml:3:1: bad".into(),
+        t0,
+    );
+    assert!(
+        a.message.text.starts_with("reload refused") && a.message.error,
+        "a refused reload (SIGHUP with a broken file) is shown as an error at once"
+    );
+}
+
+#[test]
 fn a_click_selects_a_row_and_the_wheel_scrolls_the_tail() {
     use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
     let mut a = app();
