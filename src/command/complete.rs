@@ -22,15 +22,25 @@ impl Completion {
         if self.candidates.is_empty() {
             return (line.to_string(), cursor);
         }
+        // Offsets from another line than the one completed must not panic.
+        let floor = |mut i: usize| {
+            i = i.min(line.len());
+            while !line.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let start = floor(self.start);
+        let cursor = floor(cursor.max(start));
         let rest = &line[cursor..];
         let unique = self.candidates.len() == 1;
         let mut insert = self.common.clone();
         if unique && !rest.starts_with(' ') {
             insert.push(' ');
         }
-        let new_line = format!("{}{insert}{rest}", &line[..self.start]);
+        let new_line = format!("{}{insert}{rest}", &line[..start]);
         let skip_space = usize::from(unique && rest.starts_with(' '));
-        (new_line, self.start + insert.len() + skip_space)
+        (new_line, start + insert.len() + skip_space)
     }
 }
 
