@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use super::reply::Fault;
 use super::snapshot::{ExitInfo, ExitKind, ProcessInfo, StateName};
 use crate::config::{AutoRestart, ProgramConfig};
 
@@ -134,11 +135,11 @@ impl Process {
     }
 
     /// A start asked by a user (or autostart): clears the retry count.
-    pub fn on_start(&mut self) -> Result<Vec<Effect>, &'static str> {
+    pub fn on_start(&mut self) -> Result<Vec<Effect>, Fault> {
         match self.state {
             // STARTING/RUNNING/BACKOFF: refused
             ProcState::Starting { .. } | ProcState::Running { .. } | ProcState::Backoff { .. } => {
-                Err("already started")
+                Err(Fault::AlreadyStarted)
             }
             // STOPPING: started once the stop completes
             ProcState::Stopping { .. } => {
@@ -252,7 +253,7 @@ impl Process {
     }
 
     /// A stop asked by a user, a reload or the shutdown.
-    pub fn on_stop(&mut self, now: Instant) -> Result<Vec<Effect>, &'static str> {
+    pub fn on_stop(&mut self, now: Instant) -> Result<Vec<Effect>, Fault> {
         match self.state {
             // STARTING/RUNNING -> STOPPING
             ProcState::Starting { pid, .. } | ProcState::Running { pid, .. } => {
@@ -285,7 +286,7 @@ impl Process {
                 }
                 Ok(vec![])
             }
-            ProcState::Stopped | ProcState::Exited | ProcState::Fatal => Err("not running"),
+            ProcState::Stopped | ProcState::Exited | ProcState::Fatal => Err(Fault::NotRunning),
         }
     }
 

@@ -4,18 +4,18 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::api::{ReloadReport, Reply};
 use super::engine::Engine;
 use super::process::{AfterStop, ProcState};
+use super::reply::{Answer, Fault, ReloadReport, Reply};
 use crate::config::{self, ProgramConfig};
 
 impl Engine {
-    pub fn reload(&mut self, now: Instant) -> Reply {
+    pub fn reload(&mut self, now: Instant) -> Answer {
         let new = match config::load(&self.config.path) {
             Ok(c) => c,
             Err(e) => {
                 self.event(format!("reload refused, nothing changed: {e}"));
-                return Reply::Error(format!("reload refused, nothing changed: {e}"));
+                return Err(Fault::ReloadRefused(e.to_string()));
             }
         };
         let diff = config::diff(&self.config, &new);
@@ -45,7 +45,7 @@ impl Engine {
             report.updated.join(", "),
             report.removed.join(", ")
         ));
-        Reply::Reload(report)
+        Ok(Reply::Reload(report))
     }
 
     fn process_names_of(&self, program: &str) -> Vec<String> {
