@@ -8,6 +8,8 @@ mod util;
 mod config;
 #[path = "it/ctl.rs"]
 mod ctl;
+#[path = "it/ctl_typed.rs"]
+mod ctl_typed;
 #[path = "it/ctl_util.rs"]
 mod ctl_util;
 #[path = "it/dashboard.rs"]

@@ -290,7 +290,8 @@ fn print_reply(msg: &ServerMsg, format: Format) -> Exit {
     let exit = outcome.exit();
     match format {
         Format::Json => {
-            let Some(data) = &msg.data else {
+            let structured = msg.answer().is_some_and(|a| a.is_ok_and(|r| r.has_data()));
+            let Some(data) = msg.data.as_ref().filter(|_| structured) else {
                 let why = if msg.ok {
                     "this command has no data to print as JSON".to_string()
                 } else {

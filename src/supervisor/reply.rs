@@ -47,6 +47,14 @@ pub enum Reply {
     Snapshot(Arc<Snapshot>),
 }
 
+impl Reply {
+    /// Whether the reply carries structured data for `ctl --json` (help and version texts, and
+    /// a bare "done", do not).
+    pub fn has_data(&self) -> bool {
+        !matches!(self, Reply::Text(_) | Reply::Done | Reply::Shutdown)
+    }
+}
+
 /// Why a request, or one process's part of it, failed. `Display` gives the reason as
 /// supervisorctl prints it inside `NAME: ERROR (reason)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

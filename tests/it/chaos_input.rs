@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use taskmaster::command::{self, Line};
-use taskmaster::frontend::socket::{MAX_CLIENTS, SocketServer};
+use taskmaster::frontend::socket::{MAX_CLIENTS, RESERVED_CLIENTS, SocketServer};
 use taskmaster::protocol::{self, ClientMsg, FrameError, MAX_LINE};
 use taskmaster::supervisor::{Command, StateName};
 
@@ -282,8 +282,9 @@ starttime = 0
         let _ = s.shutdown(std::net::Shutdown::Write);
         drop(s);
     }
-    // Clients that connect and say nothing fill the slots; the next one is told, not hung.
-    let idle: Vec<UnixStream> = (0..MAX_CLIENTS)
+    // Clients that connect and say nothing fill the slots, the reserved one too; the next one
+    // is told, not hung.
+    let idle: Vec<UnixStream> = (0..MAX_CLIENTS + RESERVED_CLIENTS)
         .filter_map(|_| UnixStream::connect(&path).ok())
         .collect();
     wait_until(
