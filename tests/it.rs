@@ -6,6 +6,8 @@ mod util;
 
 #[path = "it/config.rs"]
 mod config;
+#[path = "it/config_check.rs"]
+mod config_check;
 #[path = "it/ctl.rs"]
 mod ctl;
 #[path = "it/ctl_util.rs"]
