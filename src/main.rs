@@ -238,6 +238,10 @@ fn run(
     };
     taskmaster::logging::init(config.logfile.as_deref(), front == Some(Front::Headless))
         .map_err(|e| format!("cannot open the event log: {e}"))?;
+    // Only headless taskmaster is a service; a dashboard under systemd makes no sense.
+    if front == Some(Front::Headless) {
+        taskmaster::notify::init_from_env().map_err(|e| format!("NOTIFY_SOCKET: {e}"))?;
+    }
     // Refuse a socket in use before any program starts.
     if let Some(path) = &config.socket {
         socket::prepare_path(path).map_err(|e| e.to_string())?;
@@ -261,6 +265,12 @@ fn run(
         Some(Ok(s)) => Some(s),
         None => None,
     };
+    if front == Some(Front::Headless) {
+        // Any reply comes after `boot` (it runs before the request loop), so every
+        // autostart process has been spawned, and the socket is listening by now.
+        let _ = handle.call(Command::Avail);
+        taskmaster::notify::send("READY=1");
+    }
     let result = match front {
         None => tui::run(handle.clone(), &config_path).map_err(|e| format!("dashboard: {e}")),
         Some(Front::Shell) => {

@@ -18,6 +18,8 @@ mod dashboard;
 mod event_log;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/notify.rs"]
+mod notify;
 #[path = "it/output_capture.rs"]
 mod output_capture;
 #[path = "it/reload.rs"]
