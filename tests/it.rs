@@ -16,6 +16,8 @@ mod ctl_util;
 mod dashboard;
 #[path = "it/event_log.rs"]
 mod event_log;
+#[path = "it/import.rs"]
+mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
 #[path = "it/notify.rs"]
