@@ -1,7 +1,6 @@
 //! Request handlers of the supervisor thread: one function per [`Command`], and the
 //! resolution of `all`, `PROGRAM`, `PROGRAM:*` and process names.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -236,20 +235,9 @@ impl Engine {
         if !self.procs.contains_key(name) {
             return Reply::Error(format!("no such process: {name}"));
         }
-        let Some(stdin) = self.stdins.get_mut(name) else {
-            return Reply::Error(format!("{name} is not running"));
-        };
-        // Non-blocking: a child that does not read its stdin must not stall the supervisor.
-        match stdin.write(data) {
-            Ok(n) if n == data.len() => Reply::Done,
-            Ok(n) => Reply::Error(format!(
-                "{name}: stdin is full, {n} of {} bytes written",
-                data.len()
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Reply::Error(format!(
-                "{name}: stdin is full (the process is not reading it)"
-            )),
-            Err(e) => Reply::Error(format!("{name}: cannot write to stdin: {e}")),
+        match self.stdins.write(name, data) {
+            Ok(()) => Reply::Done,
+            Err(e) => Reply::Error(e),
         }
     }
 

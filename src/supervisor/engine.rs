@@ -3,7 +3,6 @@
 //! in `reload.rs`; all of them run on the supervisor thread only.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +14,7 @@ use nix::unistd::Pid;
 use super::api::{ActionResult, Reply, Update};
 use super::process::{AfterStop, Effect, ProcState, Process};
 use super::snapshot::{ExitKind, Snapshot};
+use super::stdin::Stdins;
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
 use crate::spawn;
@@ -50,7 +50,7 @@ pub(super) struct Engine {
     pub config: Config,
     pub procs: BTreeMap<String, Process>,
     pub by_pid: HashMap<Pid, String>,
-    pub stdins: HashMap<String, File>,
+    pub stdins: Stdins,
     /// Each live child's failure-report pipe (see `spawn::exec_failure`).
     pub reports: HashMap<String, OwnedFd>,
     pub output: Option<OutputHub>,
@@ -90,7 +90,7 @@ impl Engine {
             config,
             procs,
             by_pid: HashMap::new(),
-            stdins: HashMap::new(),
+            stdins: Stdins::default(),
             reports: HashMap::new(),
             output: Some(output),
             reader,
@@ -170,9 +170,9 @@ impl Engine {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
                 match child.stdin {
-                    Some(stdin) => self.stdins.insert(name.to_string(), stdin),
+                    Some(stdin) => self.stdins.insert(name, stdin),
                     None => self.stdins.remove(name),
-                };
+                }
                 self.reports.insert(name.to_string(), child.report);
                 if let Some(hub) = &self.output {
                     hub.register(name, child.stdout, child.stderr);
@@ -374,10 +374,15 @@ impl Engine {
             .iter()
             .any(|s| s.owes_snapshot)
             .then_some(self.last_notice + NOTICE_RETRY);
-        procs.chain(publish).chain(owed).min()
+        procs
+            .chain(publish)
+            .chain(owed)
+            .chain(self.stdins.deadline())
+            .min()
     }
 
     pub fn fire_deadlines(&mut self, now: Instant) {
+        self.stdins.flush_due(now);
         let due: Vec<String> = self
             .procs
             .values()
