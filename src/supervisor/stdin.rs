@@ -34,6 +34,12 @@ impl Stdins {
         self.pipes.insert(name.to_string(), stdin);
     }
 
+    pub fn rename(&mut self, from: &str, to: &str) {
+        if let Some(stdin) = self.pipes.remove(from) {
+            self.pipes.insert(to.to_string(), stdin);
+        }
+    }
+
     pub fn remove(&mut self, name: &str) {
         self.pipes.remove(name);
     }
