@@ -21,6 +21,7 @@ use crate::config::{OutputTarget, ProgramConfig};
 use crate::output;
 
 mod fork;
+pub mod reaper;
 
 /// A child that was started.
 pub struct Spawned {

@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Sender;
-use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use super::api::{ActionResult, Reply, Update};
 use super::process::{AfterStop, Effect, ProcState, Process};
-use super::snapshot::{ExitKind, Snapshot};
+use super::snapshot::Snapshot;
 use super::stdin::Stdins;
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
@@ -336,14 +336,11 @@ impl Engine {
         }
     }
 
-    /// Reaps `pid` if it has ended; true when it did.
+    /// Reaps `pid` if it has ended (the rest of its group SIGKILLed first, see
+    /// `spawn::reaper`); true when it did.
     fn reap_pid(&mut self, pid: Pid, now: Instant) -> bool {
-        let kind = match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => ExitKind::Code(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => ExitKind::Signal(sig as i32),
-            Ok(_) => return false,
-            // ECHILD: someone else reaped it; it is dead all the same.
-            Err(_) => ExitKind::Signal(0),
+        let Some(kind) = spawn::reaper::reap_leader(&mut spawn::reaper::System, pid) else {
+            return false;
         };
         let Some(name) = self.by_pid.remove(&pid) else {
             return true;

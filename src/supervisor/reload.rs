@@ -114,7 +114,9 @@ impl Engine {
         p.name = to.to_string();
         if let Some(pid) = p.pid() {
             self.by_pid.insert(pid, to.to_string());
-            self.event(format!("renamed: {from} is now {to} (numprocs changed; pid {pid} kept)"));
+            self.event(format!(
+                "renamed: {from} is now {to} (numprocs changed; pid {pid} kept)"
+            ));
         } else {
             self.event(format!("renamed: {from} is now {to} (numprocs changed)"));
         }

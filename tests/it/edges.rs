@@ -1,8 +1,6 @@
 //! Regression tests for sharp edges found by reading the code and by trying taskmaster as a new
 //! user would (issue 13): each names what broke.
 
-use std::time::Duration;
-
 use taskmaster::supervisor::{Command, Reply, StateName};
 
 use crate::util::{LONG, Tm, alive, wait_until};
@@ -97,16 +95,28 @@ fn numprocs_one_to_two_keeps_the_running_process_as_the_first_of_the_group() {
     };
     assert_eq!(report.updated, ["stub"], "{report:?}");
     let kept = tm.wait_state("stub:stub_00", StateName::Running);
-    assert_eq!(kept.pid, Some(pid), "stub:stub_00 is the old stub, same pid");
+    assert_eq!(
+        kept.pid,
+        Some(pid),
+        "stub:stub_00 is the old stub, same pid"
+    );
     assert!(alive(pid as u32), "the old process was never stopped");
     tm.wait_state("stub:stub_01", StateName::Running);
     assert!(
         tm.status().get("stub").is_none(),
         "the single name is gone: {:?}",
-        tm.status().processes.iter().map(|p| &p.name).collect::<Vec<_>>()
+        tm.status()
+            .processes
+            .iter()
+            .map(|p| &p.name)
+            .collect::<Vec<_>>()
     );
     let live = tm.pids();
-    assert_eq!(live.len(), 2, "exactly two processes alive, not three: {live:?}");
+    assert_eq!(
+        live.len(),
+        2,
+        "exactly two processes alive, not three: {live:?}"
+    );
 
     // And back: 2 -> 1 keeps stub_00 as `stub`; stub_01 is stopped.
     let second = tm.info("stub:stub_01").pid.expect("pid");
