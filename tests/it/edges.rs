@@ -100,7 +100,7 @@ fn numprocs_one_to_two_keeps_the_running_process_as_the_first_of_the_group() {
         Some(pid),
         "stub:stub_00 is the old stub, same pid"
     );
-    assert!(alive(pid as u32), "the old process was never stopped");
+    assert!(alive(pid), "the old process was never stopped");
     tm.wait_state("stub:stub_01", StateName::Running);
     assert!(
         tm.status().get("stub").is_none(),
