@@ -18,6 +18,8 @@ mod event_log;
 mod lifecycle;
 #[path = "it/output_capture.rs"]
 mod output_capture;
+#[path = "it/pty.rs"]
+mod pty;
 #[path = "it/reload.rs"]
 mod reload;
 #[path = "it/shell.rs"]
