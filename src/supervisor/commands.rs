@@ -1,6 +1,7 @@
 //! Request handlers of the supervisor thread: one function per [`Command`], and the
 //! resolution of `all`, `PROGRAM`, `PROGRAM:*` and process names.
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use crossbeam_channel::Sender;
 use super::api::{Command, ProgramSummary, Reply, Request};
 use super::engine::{Engine, Pending, WaitKind};
 use super::process::{Effect, ProcState, Process, autorestart_word};
+use crate::spawn::TtySize;
 
 impl Engine {
     pub fn on_request(&mut self, req: Request, now: Instant) {
@@ -49,6 +51,12 @@ impl Engine {
             Command::Shutdown => self.begin_shutdown(Some(reply), now),
             Command::WriteStdin(name, data) => {
                 let _ = reply.send(self.write_stdin(&name, &data));
+            }
+            Command::CloseStdin(name) => {
+                let _ = reply.send(self.close_stdin(&name));
+            }
+            Command::Resize(name, size) => {
+                let _ = reply.send(self.resize(&name, size));
             }
             Command::Avail => {
                 let _ = reply.send(Reply::Avail(self.avail()));
@@ -238,6 +246,40 @@ impl Engine {
         match self.stdins.write(name, data) {
             Ok(()) => Reply::Done,
             Err(e) => Reply::Error(e),
+        }
+    }
+
+    fn close_stdin(&mut self, name: &str) -> Reply {
+        let Some(p) = self.procs.get(name) else {
+            return Reply::Error(format!("no such process: {name}"));
+        };
+        if p.config.pty {
+            // A terminal has no "closed" input: its EOF is the VEOF character at the start
+            // of a line, which the line discipline turns into a zero-length read.
+            return self.write_stdin(name, b"\x04");
+        }
+        if self.stdins.close(name) {
+            Reply::Done
+        } else {
+            Reply::Error(format!("{name} is not running"))
+        }
+    }
+
+    fn resize(&mut self, name: &str, size: TtySize) -> Reply {
+        let Some(p) = self.procs.get(name) else {
+            return Reply::Error(format!("no such process: {name}"));
+        };
+        if !p.config.pty {
+            return Reply::Error(format!("{name} does not run on a pty"));
+        }
+        self.tty_sizes.insert(name.to_string(), size);
+        match self.stdins.get(name) {
+            Some(master) => match crate::spawn::pty::set_size(master.as_fd(), size) {
+                Ok(()) => Reply::Done,
+                Err(e) => Reply::Error(format!("{name}: cannot resize its terminal: {e}")),
+            },
+            // Not running: the size is kept for its next start.
+            None => Reply::Done,
         }
     }
 

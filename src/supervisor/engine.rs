@@ -17,7 +17,7 @@ use super::snapshot::Snapshot;
 use super::stdin::Stdins;
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
-use crate::spawn;
+use crate::spawn::{self, TtySize};
 
 /// Snapshots are published at most this often; `status` always builds a fresh one.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
@@ -51,6 +51,8 @@ pub(super) struct Engine {
     pub procs: BTreeMap<String, Process>,
     pub by_pid: HashMap<Pid, String>,
     pub stdins: Stdins,
+    /// Terminal sizes of pty processes, set by the last attach; kept across restarts.
+    pub tty_sizes: HashMap<String, TtySize>,
     /// Each live child's failure-report pipe (see `spawn::exec_failure`).
     pub reports: HashMap<String, OwnedFd>,
     pub output: Option<OutputHub>,
@@ -91,6 +93,7 @@ impl Engine {
             procs,
             by_pid: HashMap::new(),
             stdins: Stdins::default(),
+            tty_sizes: HashMap::new(),
             reports: HashMap::new(),
             output: Some(output),
             reader,
@@ -166,7 +169,12 @@ impl Engine {
         let Some(config) = self.procs.get(name).map(|p| p.config.clone()) else {
             return;
         };
-        let effects = match spawn::spawn(&config) {
+        let tty_size = self
+            .tty_sizes
+            .get(name)
+            .copied()
+            .unwrap_or(TtySize::DEFAULT);
+        let effects = match spawn::spawn(&config, tty_size) {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
                 match child.stdin {
@@ -452,6 +460,7 @@ impl Engine {
 
     pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Instant) {
         if self.shutdown.is_none() {
+            crate::notify::send("STOPPING=1");
             self.shutdown = Some(Vec::new());
             self.event("taskmaster stopping: stopping every process".to_string());
             let names: Vec<String> = self.procs.keys().cloned().collect();

@@ -380,6 +380,7 @@ impl Process {
                 ProcState::Backoff { .. } | ProcState::Fatal => self.reason.clone(),
                 _ => String::new(),
             },
+            pty: self.config.pty,
         }
     }
 }

@@ -10,7 +10,15 @@ use super::process::{AfterStop, ProcState};
 use crate::config::{self, ProgramConfig};
 
 impl Engine {
+    /// Applies the config file anew, telling systemd (when it listens) it is reloading.
     pub fn reload(&mut self, now: Instant) -> Reply {
+        crate::notify::reloading();
+        let reply = self.apply_config_file(now);
+        crate::notify::send("READY=1");
+        reply
+    }
+
+    fn apply_config_file(&mut self, now: Instant) -> Reply {
         let new = match config::load(&self.config.path) {
             Ok(c) => c,
             Err(e) => {
@@ -122,6 +130,9 @@ impl Engine {
         }
         self.procs.insert(to.to_string(), p);
         self.stdins.rename(from, to);
+        if let Some(size) = self.tty_sizes.remove(from) {
+            self.tty_sizes.insert(to.to_string(), size);
+        }
         if let Some(report) = self.reports.remove(from) {
             self.reports.insert(to.to_string(), report);
         }

@@ -16,6 +16,8 @@ pub(super) const RETRY: Duration = Duration::from_millis(10);
 struct Stdin {
     pipe: File,
     backlog: VecDeque<u8>,
+    /// Closed by a user: the pipe closes once the backlog is delivered.
+    closing: bool,
 }
 
 #[derive(Default)]
@@ -30,6 +32,7 @@ impl Stdins {
         let stdin = Stdin {
             pipe,
             backlog: VecDeque::new(),
+            closing: false,
         };
         self.pipes.insert(name.to_string(), stdin);
     }
@@ -44,9 +47,27 @@ impl Stdins {
         self.pipes.remove(name);
     }
 
+    /// The pipe itself (a pty's master, for its size), unless it is closing.
+    pub fn get(&self, name: &str) -> Option<&File> {
+        self.pipes.get(name).filter(|s| !s.closing).map(|s| &s.pipe)
+    }
+
+    /// Closes `name`'s stdin once what was accepted for it is delivered; false when it had
+    /// none open.
+    pub fn close(&mut self, name: &str) -> bool {
+        let Some(stdin) = self.pipes.get_mut(name).filter(|s| !s.closing) else {
+            return false;
+        };
+        stdin.closing = true;
+        if stdin.backlog.is_empty() {
+            self.pipes.remove(name);
+        }
+        true
+    }
+
     /// Queues `data` for `name`'s stdin and writes what the pipe takes now (never blocks).
     pub fn write(&mut self, name: &str, data: &[u8]) -> Result<(), String> {
-        let Some(stdin) = self.pipes.get_mut(name) else {
+        let Some(stdin) = self.pipes.get_mut(name).filter(|s| !s.closing) else {
             return Err(format!("{name} is not running"));
         };
         if stdin.backlog.len() + data.len() > BACKLOG_MAX {
@@ -84,6 +105,8 @@ impl Stdins {
                 stdin.backlog.clear();
             }
         }
+        self.pipes
+            .retain(|_, s| !(s.closing && s.backlog.is_empty()));
     }
 }
 
