@@ -14,6 +14,8 @@ mod ctl;
 mod ctl_util;
 #[path = "it/dashboard.rs"]
 mod dashboard;
+#[path = "it/edges.rs"]
+mod edges;
 #[path = "it/event_log.rs"]
 mod event_log;
 #[path = "it/import.rs"]
@@ -24,6 +26,8 @@ mod lifecycle;
 mod notify;
 #[path = "it/output_capture.rs"]
 mod output_capture;
+#[path = "it/pty.rs"]
+mod pty;
 #[path = "it/reload.rs"]
 mod reload;
 #[path = "it/shell.rs"]
