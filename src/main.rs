@@ -18,9 +18,11 @@ usage:
   taskmaster [-c|--config FILE] [--no-tui | --headless] [--socket PATH] [--logfile PATH]
   taskmaster ctl [-s|--socket PATH] [-c|--config FILE] [--json] [COMMAND [ARGS...]]
   taskmaster check [-c|--config FILE]
+  taskmaster import FILE.conf      (a supervisord.conf as TOML on stdout)
   taskmaster --version | --help
 
-Without -c the config is $TASKMASTER_CONFIG, ./taskmaster.toml or ./configs/taskmaster.toml.
+Without -c the config is $TASKMASTER_CONFIG, ./taskmaster.toml, ./configs/taskmaster.toml,
+$XDG_CONFIG_HOME/taskmaster/taskmaster.toml (~/.config/...) or /etc/taskmaster/taskmaster.toml.
 The dashboard runs when stdin and stdout are terminals; --no-tui gives the line shell,
 --headless no front end at all. `taskmaster ctl help` lists the commands.";
 
@@ -47,6 +49,9 @@ enum Mode {
     },
     Check {
         config: Option<PathBuf>,
+    },
+    Import {
+        file: PathBuf,
     },
     Version,
     Help,
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Mode::Check { config } => check(config),
+        Mode::Import { file } => import(&file),
         Mode::Ctl {
             socket,
             config,
@@ -122,6 +128,7 @@ fn parse_args(args: Vec<String>) -> Result<Mode, String> {
             "--logfile" => logfile = Some(PathBuf::from(value(&arg, &mut it)?)),
             "--no-tui" => front = Front::Shell,
             "--headless" => front = Front::Headless,
+            "import" if sub.is_none() => return parse_import(it),
             "ctl" | "check" if sub.is_none() => {
                 sub = Some(arg);
                 if sub.as_deref() == Some("ctl") {
@@ -139,6 +146,18 @@ fn parse_args(args: Vec<String>) -> Result<Mode, String> {
             socket,
             logfile,
         }),
+    }
+}
+
+/// `import FILE`: exactly one file.
+fn parse_import(mut it: impl Iterator<Item = String>) -> Result<Mode, String> {
+    match (it.next(), it.next()) {
+        (Some(file), None) if !file.starts_with('-') => Ok(Mode::Import {
+            file: PathBuf::from(file),
+        }),
+        (Some(file), None) => Err(format!("import: unexpected option '{file}'")),
+        (None, _) => Err("import needs the supervisord.conf to translate".to_string()),
+        (Some(_), Some(extra)) => Err(format!("import: unexpected argument '{extra}'")),
     }
 }
 
@@ -170,37 +189,51 @@ fn parse_ctl(
     })
 }
 
-/// `-c`, else `$TASKMASTER_CONFIG`, else `./taskmaster.toml`, else `./configs/taskmaster.toml`.
+/// `-c`, else the lookup of interface.md section 1 (`config::find`).
 fn find_config(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
-    if let Some(p) = explicit {
-        return Ok(p);
-    }
-    if let Some(p) = std::env::var_os("TASKMASTER_CONFIG").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    ["taskmaster.toml", "configs/taskmaster.toml"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            "no config file: tried -c, $TASKMASTER_CONFIG, ./taskmaster.toml and \
-             ./configs/taskmaster.toml"
-                .to_string()
-        })
+    config::find(explicit.as_deref()).map_err(|e| e.to_string())
 }
 
 fn load(path: &Path) -> Result<Config, String> {
     config::load(path).map_err(|e| e.to_string())
 }
 
+/// Every problem on stderr, one per line; the count of programs on stdout when there is none.
 fn check(explicit: Option<PathBuf>) -> ExitCode {
-    match find_config(explicit).and_then(|p| load(&p)) {
+    let path = match find_config(explicit) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    match config::check(&path) {
         Ok(config) => {
-            println!("config OK: {} programs", config.programs.len());
+            let n = config.programs.len();
+            println!("config OK: {n} program{}", if n == 1 { "" } else { "s" });
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            let n = errors.len();
+            eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The TOML on stdout, what has no equivalent on stderr; exit 1 when the file cannot be
+/// translated at all.
+fn import(file: &Path) -> ExitCode {
+    match taskmaster::import::translate(file) {
+        Ok(t) => {
+            print!("{}", t.toml);
+            for line in &t.unsupported {
+                eprintln!("{line}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("{e}");
+            eprintln!("taskmaster import: {e}");
             ExitCode::FAILURE
         }
     }
@@ -244,6 +277,10 @@ fn run(
     };
     taskmaster::logging::init(config.logfile.as_deref(), front == Some(Front::Headless))
         .map_err(|e| format!("cannot open the event log: {e}"))?;
+    // Only headless taskmaster is a service; a dashboard under systemd makes no sense.
+    if front == Some(Front::Headless) {
+        taskmaster::notify::init_from_env().map_err(|e| format!("NOTIFY_SOCKET: {e}"))?;
+    }
     // Refuse a socket in use before any program starts.
     if let Some(path) = &config.socket {
         socket::prepare_path(path).map_err(|e| e.to_string())?;
@@ -272,6 +309,12 @@ fn run(
         Some(Ok(s)) => Some(s),
         None => None,
     };
+    if front == Some(Front::Headless) {
+        // Any reply comes after `boot` (it runs before the request loop), so every
+        // autostart process has been spawned, and the socket is listening by now.
+        let _ = handle.call(Command::Avail);
+        taskmaster::notify::send("READY=1");
+    }
     let result = match front {
         None => tui::run(handle.clone(), &config_path)
             .map(|()| Exit::Ok)

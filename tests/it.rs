@@ -6,6 +6,8 @@ mod util;
 
 #[path = "it/config.rs"]
 mod config;
+#[path = "it/config_check.rs"]
+mod config_check;
 #[path = "it/ctl.rs"]
 mod ctl;
 #[path = "it/ctl_typed.rs"]
@@ -14,12 +16,20 @@ mod ctl_typed;
 mod ctl_util;
 #[path = "it/dashboard.rs"]
 mod dashboard;
+#[path = "it/edges.rs"]
+mod edges;
 #[path = "it/event_log.rs"]
 mod event_log;
+#[path = "it/import.rs"]
+mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/notify.rs"]
+mod notify;
 #[path = "it/output_capture.rs"]
 mod output_capture;
+#[path = "it/pty.rs"]
+mod pty;
 #[path = "it/reload.rs"]
 mod reload;
 #[path = "it/shell.rs"]

@@ -105,6 +105,15 @@ pub enum Command {
     Attach { target: Target },
     /// Bytes for a process's stdin (attach): `Reply::Done`.
     WriteStdin { name: String, data: Vec<u8> },
+    /// End of input: closes a pipe program's stdin (it reads EOF); for a pty program, the
+    /// terminal's EOF character (Ctrl-D). `Reply::Done`.
+    CloseStdin { name: String },
+    /// Sets a pty program's terminal size (it gets SIGWINCH); kept for its next spawns.
+    /// `Reply::Done`; a fault for an unknown or non-pty process.
+    Resize {
+        name: String,
+        size: crate::spawn::TtySize,
+    },
     /// `Reply::Text`: the command list, or one command's help.
     Help {
         #[serde(default)]

@@ -1,7 +1,7 @@
 //! Request handlers of the supervisor thread: one arm per [`Command`], and the one resolution
 //! of [`Target`]s (`all`, `PROGRAM:*`, a process or program name) into processes.
 
-use std::io::Write;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -14,6 +14,7 @@ use super::reply::{
     ActionResult, Answer, Fault, Follow, PidEntry, ProgramSummary, ReloadReport, Reply, StatusEntry,
 };
 use crate::output::Stream;
+use crate::spawn::TtySize;
 
 /// Backlog an attach view starts from: a few screens.
 const ATTACH_BACKLOG: usize = 16 * 1024;
@@ -96,6 +97,8 @@ impl Engine {
             } => send(reply, self.follow(&target, stream, bytes)),
             Command::Attach { target } => send(reply, self.follow(&target, None, ATTACH_BACKLOG)),
             Command::WriteStdin { name, data } => send(reply, self.write_stdin(&name, &data)),
+            Command::CloseStdin { name } => send(reply, self.close_stdin(&name)),
+            Command::Resize { name, size } => send(reply, self.resize(&name, size)),
             Command::Help { topic } => send(
                 reply,
                 crate::command::help(topic.as_deref())
@@ -407,20 +410,45 @@ impl Engine {
         if !self.procs.contains_key(name) {
             return Err(Fault::NoSuchProcess(name.to_string()));
         }
-        let Some(stdin) = self.stdins.get_mut(name) else {
-            return Err(Fault::NotRunning);
+        match self.stdins.write(name, data) {
+            Ok(()) => Ok(Reply::Done),
+            Err(e) => Err(Fault::Stdin(e)),
+        }
+    }
+
+    fn close_stdin(&mut self, name: &str) -> Answer {
+        let Some(p) = self.procs.get(name) else {
+            return Err(Fault::NoSuchProcess(name.to_string()));
         };
-        // Non-blocking: a child that does not read its stdin must not stall the supervisor.
-        match stdin.write(data) {
-            Ok(n) if n == data.len() => Ok(Reply::Done),
-            Ok(n) => Err(Fault::Stdin(format!(
-                "{name}: stdin is full, {n} of {} bytes written",
-                data.len()
-            ))),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(Fault::Stdin(format!(
-                "{name}: stdin is full (the process is not reading it)"
-            ))),
-            Err(e) => Err(Fault::Stdin(format!("{name}: cannot write to stdin: {e}"))),
+        if p.config.pty {
+            // A terminal has no "closed" input: its EOF is the VEOF character at the start
+            // of a line, which the line discipline turns into a zero-length read.
+            return self.write_stdin(name, b"\x04");
+        }
+        if self.stdins.close(name) {
+            Ok(Reply::Done)
+        } else {
+            Err(Fault::NotRunning)
+        }
+    }
+
+    fn resize(&mut self, name: &str, size: TtySize) -> Answer {
+        let Some(p) = self.procs.get(name) else {
+            return Err(Fault::NoSuchProcess(name.to_string()));
+        };
+        if !p.config.pty {
+            return Err(Fault::Other(format!("{name} does not run on a pty")));
+        }
+        self.tty_sizes.insert(name.to_string(), size);
+        match self.stdins.get(name) {
+            Some(master) => match crate::spawn::pty::set_size(master.as_fd(), size) {
+                Ok(()) => Ok(Reply::Done),
+                Err(e) => Err(Fault::Other(format!(
+                    "{name}: cannot resize its terminal: {e}"
+                ))),
+            },
+            // Not running: the size is kept for its next start.
+            None => Ok(Reply::Done),
         }
     }
 

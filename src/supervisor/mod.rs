@@ -9,6 +9,7 @@ pub mod process;
 mod reload;
 mod reply;
 pub mod snapshot;
+mod stdin;
 
 pub use api::{Command, Handle, Request, Target, Update};
 pub use reply::{
