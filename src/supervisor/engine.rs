@@ -13,7 +13,8 @@ use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::Pid;
 
 use super::api::{ActionResult, Reply, Update};
-use super::process::{AfterStop, Effect, ProcState, Process};
+use super::clock::Now;
+use super::process::{Effect, Process};
 use super::snapshot::{ExitKind, Snapshot};
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
@@ -78,12 +79,12 @@ pub(super) struct Subscriber {
 }
 
 impl Engine {
-    pub fn new(config: Config, output: OutputHub, reader: OutputReader) -> Engine {
+    pub fn new(config: Config, output: OutputHub, reader: OutputReader, now: Now) -> Engine {
         let mut procs = BTreeMap::new();
         for prog in config.programs.values() {
             let shared = Arc::new(prog.clone());
             for name in prog.process_names() {
-                procs.insert(name.clone(), Process::new(name, shared.clone()));
+                procs.insert(name.clone(), Process::new(name, shared.clone(), now));
             }
         }
         Engine {
@@ -100,14 +101,14 @@ impl Engine {
             next_pending: 0,
             waiters: HashMap::new(),
             shutdown: None,
-            started: SystemTime::now(),
+            started: now.wall,
             dirty: true,
-            last_publish: Instant::now(),
-            last_notice: Instant::now(),
+            last_publish: now.mono,
+            last_notice: now.mono,
         }
     }
 
-    pub fn boot(&mut self, now: Instant) {
+    pub fn boot(&mut self, now: Now) {
         self.event(format!(
             "taskmaster started (pid {}, config {})",
             std::process::id(),
@@ -116,8 +117,8 @@ impl Engine {
         let autostart: Vec<String> = self
             .procs
             .values()
-            .filter(|p| p.config.autostart)
-            .map(|p| p.name.clone())
+            .filter(|p| p.config().autostart)
+            .map(|p| p.name().to_string())
             .collect();
         for name in autostart {
             self.start_process(&name, now);
@@ -125,8 +126,8 @@ impl Engine {
     }
 
     /// Starts one process (autostart, reload); outcome only logged.
-    pub fn start_process(&mut self, name: &str, now: Instant) {
-        if let Some(effects) = self.procs.get_mut(name).and_then(|p| p.on_start().ok()) {
+    pub fn start_process(&mut self, name: &str, now: Now) {
+        if let Some(effects) = self.procs.get_mut(name).and_then(|p| p.on_start(now).ok()) {
             self.apply(name, effects, now);
         }
     }
@@ -143,8 +144,10 @@ impl Engine {
     }
 
     /// Carries out a process's effects, then settles its waiters and pending follow-ups.
-    pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Instant) {
+    pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Now) {
         self.dirty = true;
+        // Removal and a queued start come after the stop's waiters have their outcome.
+        let mut then = None;
         for effect in effects {
             match effect {
                 Effect::Log(line) => self.event(line),
@@ -157,13 +160,21 @@ impl Engine {
                     }
                 }
                 Effect::Spawn => self.spawn(name, now),
+                // The hook for events: the process's new state is read from it after apply.
+                Effect::Entered { .. } => {}
+                Effect::StartAgain | Effect::Remove => then = Some(effect),
             }
         }
-        self.settle(name, now);
+        self.settle(name);
+        match then {
+            Some(Effect::Remove) => self.remove_now(name),
+            Some(Effect::StartAgain) if self.shutdown.is_none() => self.start_process(name, now),
+            _ => {}
+        }
     }
 
-    fn spawn(&mut self, name: &str, now: Instant) {
-        let Some(config) = self.procs.get(name).map(|p| p.config.clone()) else {
+    fn spawn(&mut self, name: &str, now: Now) {
+        let Some(config) = self.procs.get(name).map(|p| p.config().clone()) else {
             return;
         };
         let effects = match spawn::spawn(&config) {
@@ -192,37 +203,16 @@ impl Engine {
         }
     }
 
-    /// Resolves waiters against the process's state and runs what a finished stop queued.
-    fn settle(&mut self, name: &str, now: Instant) {
+    /// Resolves waiters against the process's state.
+    fn settle(&mut self, name: &str) {
         let Some(p) = self.procs.get(name) else {
             return;
         };
-        let at_rest = p.pid().is_none() && !matches!(p.state, ProcState::Backoff { .. });
+        let at_rest = !p.is_active();
+        let outcome = p.start_outcome();
         if at_rest {
             self.resolve_waiters(name, WaitKind::Stop, Ok("stopped".to_string()));
-            let next = self.procs.get_mut(name).and_then(|p| p.after_stop.take());
-            match next {
-                Some(AfterStop::Remove) => return self.remove_now(name),
-                Some(AfterStop::Start) if self.shutdown.is_none() => {
-                    return self.start_process(name, now);
-                }
-                Some(AfterStop::Start) | None => {}
-            }
         }
-        let Some(p) = self.procs.get(name) else {
-            return;
-        };
-        let outcome = match p.state {
-            ProcState::Running { .. } => Some(Ok("started".to_string())),
-            ProcState::Backoff { .. } | ProcState::Fatal if p.spawn_failed => {
-                Some(Err(format!("spawn error: {}", p.reason)))
-            }
-            ProcState::Backoff { .. } | ProcState::Fatal | ProcState::Exited => {
-                Some(Err("abnormal termination".to_string()))
-            }
-            ProcState::Stopped => Some(Err("stopped before it was running".to_string())),
-            ProcState::Starting { .. } | ProcState::Stopping { .. } => None,
-        };
         if let Some(outcome) = outcome {
             self.resolve_waiters(name, WaitKind::Start, outcome);
         }
@@ -291,12 +281,13 @@ impl Engine {
         self.dirty = true;
     }
 
-    pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>) {
-        self.procs.insert(name.clone(), Process::new(name, config));
+    pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>, now: Now) {
+        self.procs
+            .insert(name.clone(), Process::new(name, config, now));
         self.dirty = true;
     }
 
-    pub fn on_signal(&mut self, sig: i32, now: Instant) {
+    pub fn on_signal(&mut self, sig: i32, now: Now) {
         match sig {
             nix::libc::SIGCHLD => self.reap(now),
             // A reload during a shutdown could start what is being stopped.
@@ -312,7 +303,7 @@ impl Engine {
     /// the process may have other children (a test harness, several supervisors) whose
     /// statuses are not ours to take. `waitid(WNOWAIT)` peeks at the next zombie so the common
     /// case costs one call per death; a foreign zombie makes us check each of ours instead.
-    fn reap(&mut self, now: Instant) {
+    fn reap(&mut self, now: Now) {
         loop {
             let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
             let peeked = match waitid(Id::All, flags) {
@@ -337,13 +328,13 @@ impl Engine {
     }
 
     /// Reaps `pid` if it has ended; true when it did.
-    fn reap_pid(&mut self, pid: Pid, now: Instant) -> bool {
+    fn reap_pid(&mut self, pid: Pid, now: Now) -> bool {
         let kind = match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => ExitKind::Code(code),
             Ok(WaitStatus::Signaled(_, sig, _)) => ExitKind::Signal(sig as i32),
             Ok(_) => return false,
-            // ECHILD: someone else reaped it; it is dead all the same.
-            Err(_) => ExitKind::Signal(0),
+            // ECHILD: someone else reaped it; it is dead all the same, how is unknown.
+            Err(_) => ExitKind::Unknown,
         };
         let Some(name) = self.by_pid.remove(&pid) else {
             return true;
@@ -357,7 +348,7 @@ impl Engine {
         // A child that never got to run its program is a failed start with the reason.
         let never_ran = report
             .filter(|_| !shutting_down && p.is_started())
-            .and_then(|fd| spawn::exec_failure(&fd, &p.config));
+            .and_then(|fd| spawn::exec_failure(&fd, p.config()));
         let effects = match never_ran {
             Some(e) => p.on_spawn_failed(e.0, now),
             None => p.on_exit(kind, now, shutting_down),
@@ -377,12 +368,12 @@ impl Engine {
         procs.chain(publish).chain(owed).min()
     }
 
-    pub fn fire_deadlines(&mut self, now: Instant) {
+    pub fn fire_deadlines(&mut self, now: Now) {
         let due: Vec<String> = self
             .procs
             .values()
-            .filter(|p| p.deadline().is_some_and(|d| d <= now))
-            .map(|p| p.name.clone())
+            .filter(|p| p.deadline().is_some_and(|d| d <= now.mono))
+            .map(|p| p.name().to_string())
             .collect();
         for name in due {
             if let Some(effects) = self.procs.get_mut(&name).map(|p| p.on_deadline(now)) {
@@ -392,6 +383,7 @@ impl Engine {
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        // The wall time a snapshot is taken is only shown, never decided on.
         Snapshot {
             config_path: self.config.path.clone(),
             taskmaster_pid: std::process::id(),
@@ -401,7 +393,8 @@ impl Engine {
         }
     }
 
-    pub fn publish_if_due(&mut self, now: Instant) {
+    pub fn publish_if_due(&mut self, now: Now) {
+        let now = now.mono;
         if self.dirty && now >= self.last_publish + PUBLISH_INTERVAL {
             self.publish(now);
         } else if now >= self.last_notice + NOTICE_RETRY
@@ -448,7 +441,7 @@ impl Engine {
         self.notify_snapshot(now);
     }
 
-    pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Instant) {
+    pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Now) {
         if self.shutdown.is_none() {
             self.shutdown = Some(Vec::new());
             self.event("taskmaster stopping: stopping every process".to_string());

@@ -2,15 +2,14 @@
 //! (interface.md section 4). A config that fails to load changes nothing.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::api::{ReloadReport, Reply};
+use super::clock::Now;
 use super::engine::Engine;
-use super::process::{AfterStop, ProcState};
 use crate::config::{self, ProgramConfig};
 
 impl Engine {
-    pub fn reload(&mut self, now: Instant) -> Reply {
+    pub fn reload(&mut self, now: Now) -> Reply {
         let new = match config::load(&self.config.path) {
             Ok(c) => c,
             Err(e) => {
@@ -51,15 +50,15 @@ impl Engine {
     fn process_names_of(&self, program: &str) -> Vec<String> {
         self.procs
             .values()
-            .filter(|p| p.config.name == program)
-            .map(|p| p.name.clone())
+            .filter(|p| p.config().name == program)
+            .map(|p| p.name().to_string())
             .collect()
     }
 
     /// Brings a program's processes in line with `prog`: extra ones stop and go, missing ones
     /// are added (and started if autostart), kept ones take the new settings, restarting when
     /// `restart` (launch settings changed) and they were running.
-    fn apply_program(&mut self, prog: Arc<ProgramConfig>, restart: bool, now: Instant) {
+    fn apply_program(&mut self, prog: Arc<ProgramConfig>, restart: bool, now: Now) {
         let wanted = prog.process_names();
         for old in self.process_names_of(&prog.name) {
             if !wanted.contains(&old) {
@@ -68,22 +67,19 @@ impl Engine {
         }
         for name in wanted {
             let Some(p) = self.procs.get_mut(&name) else {
-                self.add_process(name.clone(), prog.clone());
+                self.add_process(name.clone(), prog.clone(), now);
                 if prog.autostart {
                     self.start_process(&name, now);
                 }
                 continue;
             };
-            if p.after_stop == Some(AfterStop::Remove) {
-                // Was on its way out; it comes back with the new settings.
-                p.after_stop = Some(AfterStop::Start);
-            }
-            p.config = prog.clone();
+            // Was it on its way out? It comes back with the new settings.
+            p.on_readded();
+            p.set_config(prog.clone());
             if !restart {
                 continue;
             }
-            let active = p.pid().is_some() || matches!(p.state, ProcState::Backoff { .. });
-            if active || prog.autostart {
+            if p.is_active() || prog.autostart {
                 if let Ok(effects) = p.on_stop(now) {
                     self.apply(&name, effects, now);
                 }
@@ -93,14 +89,9 @@ impl Engine {
     }
 
     /// Stops a process gracefully and drops it once stopped.
-    fn retire(&mut self, name: &str, now: Instant) {
-        let Some(p) = self.procs.get_mut(name) else {
-            return;
-        };
-        let effects = p.on_stop(now).unwrap_or_default();
-        if let Some(p) = self.procs.get_mut(name) {
-            p.after_stop = Some(AfterStop::Remove);
+    fn retire(&mut self, name: &str, now: Now) {
+        if let Some(effects) = self.procs.get_mut(name).map(|p| p.on_retire(now)) {
+            self.apply(name, effects, now);
         }
-        self.apply(name, effects, now);
     }
 }
