@@ -165,11 +165,20 @@ impl Engine {
                 Effect::StartAgain | Effect::Remove => then = Some(effect),
             }
         }
-        self.settle(name);
         match then {
-            Some(Effect::Remove) => self.remove_now(name),
-            Some(Effect::StartAgain) if self.shutdown.is_none() => self.start_process(name, now),
-            _ => {}
+            Some(Effect::Remove) => {
+                self.settle(name, WaitKind::Stop);
+                self.remove_now(name);
+            }
+            // The start waiters are settled by the start itself.
+            Some(Effect::StartAgain) if self.shutdown.is_none() => {
+                self.settle(name, WaitKind::Stop);
+                self.start_process(name, now);
+            }
+            _ => {
+                self.settle(name, WaitKind::Stop);
+                self.settle(name, WaitKind::Start);
+            }
         }
     }
 
@@ -203,18 +212,17 @@ impl Engine {
         }
     }
 
-    /// Resolves waiters against the process's state.
-    fn settle(&mut self, name: &str) {
+    /// Resolves the waiters of one kind against the process's state.
+    fn settle(&mut self, name: &str, kind: WaitKind) {
         let Some(p) = self.procs.get(name) else {
             return;
         };
-        let at_rest = !p.is_active();
-        let outcome = p.start_outcome();
-        if at_rest {
-            self.resolve_waiters(name, WaitKind::Stop, Ok("stopped".to_string()));
-        }
+        let outcome = match kind {
+            WaitKind::Stop => (!p.is_active()).then(|| Ok("stopped".to_string())),
+            WaitKind::Start => p.start_outcome(),
+        };
         if let Some(outcome) = outcome {
-            self.resolve_waiters(name, WaitKind::Start, outcome);
+            self.resolve_waiters(name, kind, outcome);
         }
     }
 
