@@ -6,6 +6,8 @@ mod util;
 
 #[path = "it/config.rs"]
 mod config;
+#[path = "it/config_check.rs"]
+mod config_check;
 #[path = "it/ctl.rs"]
 mod ctl;
 #[path = "it/ctl_util.rs"]
@@ -16,6 +18,8 @@ mod dashboard;
 mod event_log;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/notify.rs"]
+mod notify;
 #[path = "it/output_capture.rs"]
 mod output_capture;
 #[path = "it/reload.rs"]

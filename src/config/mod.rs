@@ -12,15 +12,20 @@ use nix::sys::signal::Signal;
 // First: its macros serve the modules below.
 #[macro_use]
 mod values;
+mod check;
 mod de;
 mod env;
 mod locate;
+mod lookup;
 mod paths;
 mod program;
 mod umask;
 
 #[cfg(test)]
 mod tests;
+
+pub use check::{check, check_text};
+pub use lookup::{NotFound, find};
 
 /// Where the socket lives when neither the config nor `--socket` says.
 pub const DEFAULT_SOCKET: &str = "/tmp/taskmaster.sock";
@@ -239,10 +244,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// Parse and validate config text; `path` decides the format and anchors relative paths.
 #[allow(clippy::result_large_err)]
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_skipping(path, text, de::Skip::default())
+}
+
+/// [`parse`], passing over what `skip` names (see [`check`]).
+#[allow(clippy::result_large_err)]
+fn parse_skipping(path: &Path, text: &str, skip: de::Skip) -> Result<Config, ConfigError> {
     // `absolute` does not touch the file system, so `parse` works on text alone.
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let base = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let ctx = de::Ctx::new(Format::of(&path), text, &base);
+    let mut ctx = de::Ctx::new(Format::of(&path), text, &base);
+    ctx.skip = skip;
     let top = match ctx.format {
         Format::Toml => de::from_toml(&ctx).map_err(|e| locate::toml_error(&e, &ctx, &path))?,
         Format::Yaml => de::from_yaml(&ctx).map_err(|e| locate::yaml_error(&e, &ctx, &path))?,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 
 use super::de::{Ctx, duplicate_key, unknown_key};
 use super::env::EnvSeed;
@@ -103,6 +103,10 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         let mut g = Given::default();
         let mut seen: Vec<String> = Vec::new();
         while let Some(key) = ctx.next_key(&mut map)? {
+            if ctx.skip.key(Some(self.name), &key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             if seen.contains(&key) {
                 return Err(duplicate_key(&key));
             }
@@ -112,6 +116,13 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
             ctx.on_value();
             read_value(&mut map, ctx, &key, &mut g)?;
             seen.push(key);
+        }
+        if g.cmd.is_none() && ctx.skip.key(Some(self.name), "cmd") {
+            // `check` reported the command already; the rest of the program is still read.
+            g.cmd = Some(Cmd {
+                line: String::new(),
+                argv: vec![String::new()],
+            });
         }
         let Some(cmd) = g.cmd else {
             ctx.on_key(Some("cmd"), None);

@@ -451,6 +451,7 @@ impl Engine {
 
     pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Now) {
         if self.shutdown.is_none() {
+            crate::notify::send("STOPPING=1");
             self.shutdown = Some(Vec::new());
             self.event("taskmaster stopping: stopping every process".to_string());
             let names: Vec<String> = self.procs.keys().cloned().collect();

@@ -9,7 +9,15 @@ use super::engine::Engine;
 use crate::config::{self, ProgramConfig};
 
 impl Engine {
+    /// Applies the config file anew, telling systemd (when it listens) it is reloading.
     pub fn reload(&mut self, now: Now) -> Reply {
+        crate::notify::reloading();
+        let reply = self.apply_config_file(now);
+        crate::notify::send("READY=1");
+        reply
+    }
+
+    fn apply_config_file(&mut self, now: Now) -> Reply {
         let new = match config::load(&self.config.path) {
             Ok(c) => c,
             Err(e) => {
