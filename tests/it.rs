@@ -22,6 +22,8 @@ mod lifecycle;
 mod notify;
 #[path = "it/output_capture.rs"]
 mod output_capture;
+#[path = "it/pty.rs"]
+mod pty;
 #[path = "it/reload.rs"]
 mod reload;
 #[path = "it/shell.rs"]

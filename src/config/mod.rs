@@ -79,6 +79,8 @@ pub struct ProgramConfig {
     pub stderr: OutputTarget,
     pub env: BTreeMap<String, String>,
     pub user: Option<String>,
+    /// Run on a pseudo-terminal: one output stream (`stdout`), a terminal for the program.
+    pub pty: bool,
 }
 
 impl ProgramConfig {
@@ -108,6 +110,7 @@ impl ProgramConfig {
             || self.user != other.user
             || self.stdout != other.stdout
             || self.stderr != other.stderr
+            || self.pty != other.pty
     }
 
     /// True when only monitoring settings differ (applied in place).

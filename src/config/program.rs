@@ -32,6 +32,7 @@ pub(super) const PROGRAM_KEYS: &[&str] = &[
     "stderr",
     "env",
     "user",
+    "pty",
 ];
 
 pub(super) struct ProgramSeed<'c, 'a, 'n> {
@@ -67,6 +68,7 @@ impl ProgramSeed<'_, '_, '_> {
             stderr: OutputTarget::Capture,
             env: BTreeMap::new(),
             user: None,
+            pty: false,
         }
     }
 }
@@ -89,6 +91,7 @@ struct Given {
     stderr: Option<OutputTarget>,
     env: Option<BTreeMap<String, String>>,
     user: Option<String>,
+    pty: Option<bool>,
 }
 
 impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
@@ -146,6 +149,7 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         p.stderr = g.stderr.unwrap_or(p.stderr);
         p.env = g.env.unwrap_or(p.env);
         p.user = g.user.or(p.user);
+        p.pty = g.pty.unwrap_or(p.pty);
         Ok(p)
     }
 }
@@ -172,6 +176,7 @@ fn read_value<'de, A: MapAccess<'de>>(
         "stderr" => g.stderr = Some(map.next_value_seed(OutputSeed(ctx))?),
         "env" => g.env = Some(map.next_value_seed(EnvSeed(ctx))?),
         "user" => g.user = Some(map.next_value::<User>()?.0),
+        "pty" => g.pty = Some(map.next_value()?),
         _ => return Err(unknown_key(key, PROGRAM_KEYS)),
     }
     Ok(())

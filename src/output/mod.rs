@@ -51,6 +51,17 @@ pub struct Chunk {
     pub data: Arc<[u8]>,
 }
 
+/// New bytes of one process, from [`OutputReader::since`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Since {
+    pub data: Vec<u8>,
+    /// The output counter after `data`: where the next read starts.
+    pub end: u64,
+    /// Bytes between the counter asked for and `data` that were not given (no longer held,
+    /// or over the budget): the reader fell behind by that much.
+    pub skipped: u64,
+}
+
 /// One stream of a freshly spawned child, handed to the I/O thread.
 pub struct Pipe {
     /// Read end of the child's stdout or stderr pipe.
@@ -360,6 +371,16 @@ impl OutputReader {
         };
         st.followers.push(tx);
         (backlog, rx)
+    }
+
+    /// The bytes captured for `name` from output counter `from` on (as [`seq`](Self::seq)
+    /// counts), at most the newest `max_bytes`: lets a terminal emulator feed on exactly what
+    /// is new. `None` when the process has no ring; see [`Since`].
+    pub fn since(&self, name: &str, from: u64, max_bytes: usize) -> Option<Since> {
+        let proc = self.shared.get(name)?;
+        let st = proc.lock();
+        let (data, end, skipped) = st.ring.since(from, max_bytes);
+        Some(Since { data, end, skipped })
     }
 
     /// Empties a process's ring.

@@ -2,6 +2,7 @@
 //! resolution of `all`, `PROGRAM`, `PROGRAM:*` and process names.
 
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
@@ -10,6 +11,7 @@ use super::api::{Command, ProgramSummary, Reply, Request};
 use super::clock::Now;
 use super::engine::{Engine, Pending, WaitKind};
 use super::process::{Effect, Process, autorestart_word};
+use crate::spawn::TtySize;
 
 impl Engine {
     pub fn on_request(&mut self, req: Request, now: Now) {
@@ -48,6 +50,12 @@ impl Engine {
             Command::Shutdown => self.begin_shutdown(Some(reply), now),
             Command::WriteStdin(name, data) => {
                 let _ = reply.send(self.write_stdin(&name, &data));
+            }
+            Command::CloseStdin(name) => {
+                let _ = reply.send(self.close_stdin(&name));
+            }
+            Command::Resize(name, size) => {
+                let _ = reply.send(self.resize(&name, size));
             }
             Command::Avail => {
                 let _ = reply.send(Reply::Avail(self.avail()));
@@ -246,6 +254,39 @@ impl Engine {
                 "{name}: stdin is full (the process is not reading it)"
             )),
             Err(e) => Reply::Error(format!("{name}: cannot write to stdin: {e}")),
+        }
+    }
+
+    fn close_stdin(&mut self, name: &str) -> Reply {
+        let Some(p) = self.procs.get(name) else {
+            return Reply::Error(format!("no such process: {name}"));
+        };
+        if p.config().pty {
+            // A terminal has no "closed" input: its EOF is the VEOF character at the start
+            // of a line, which the line discipline turns into a zero-length read.
+            return self.write_stdin(name, b"\x04");
+        }
+        match self.stdins.remove(name) {
+            Some(_) => Reply::Done,
+            None => Reply::Error(format!("{name} is not running")),
+        }
+    }
+
+    fn resize(&mut self, name: &str, size: TtySize) -> Reply {
+        let Some(p) = self.procs.get(name) else {
+            return Reply::Error(format!("no such process: {name}"));
+        };
+        if !p.config().pty {
+            return Reply::Error(format!("{name} does not run on a pty"));
+        }
+        self.tty_sizes.insert(name.to_string(), size);
+        match self.stdins.get(name) {
+            Some(master) => match crate::spawn::pty::set_size(master.as_fd(), size) {
+                Ok(()) => Reply::Done,
+                Err(e) => Reply::Error(format!("{name}: cannot resize its terminal: {e}")),
+            },
+            // Not running: the size is kept for its next start.
+            None => Reply::Done,
         }
     }
 

@@ -18,7 +18,7 @@ use super::process::{Effect, Process};
 use super::snapshot::{ExitKind, Snapshot};
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
-use crate::spawn;
+use crate::spawn::{self, TtySize};
 
 /// Snapshots are published at most this often; `status` always builds a fresh one.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
@@ -52,6 +52,8 @@ pub(super) struct Engine {
     pub procs: BTreeMap<String, Process>,
     pub by_pid: HashMap<Pid, String>,
     pub stdins: HashMap<String, File>,
+    /// Terminal sizes of pty processes, set by the last attach; kept across restarts.
+    pub tty_sizes: HashMap<String, TtySize>,
     /// Each live child's failure-report pipe (see `spawn::exec_failure`).
     pub reports: HashMap<String, OwnedFd>,
     pub output: Option<OutputHub>,
@@ -92,6 +94,7 @@ impl Engine {
             procs,
             by_pid: HashMap::new(),
             stdins: HashMap::new(),
+            tty_sizes: HashMap::new(),
             reports: HashMap::new(),
             output: Some(output),
             reader,
@@ -186,7 +189,12 @@ impl Engine {
         let Some(config) = self.procs.get(name).map(|p| p.config().clone()) else {
             return;
         };
-        let effects = match spawn::spawn(&config) {
+        let tty_size = self
+            .tty_sizes
+            .get(name)
+            .copied()
+            .unwrap_or(TtySize::DEFAULT);
+        let effects = match spawn::spawn(&config, tty_size) {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
                 match child.stdin {

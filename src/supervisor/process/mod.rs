@@ -543,6 +543,7 @@ impl Process {
                 | ProcState::Stopping { .. }
                 | ProcState::Exited(_) => String::new(),
             },
+            pty: self.config.pty,
         }
     }
 }
