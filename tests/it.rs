@@ -14,6 +14,8 @@ mod ctl;
 mod ctl_util;
 #[path = "it/dashboard.rs"]
 mod dashboard;
+#[path = "it/edges.rs"]
+mod edges;
 #[path = "it/event_log.rs"]
 mod event_log;
 #[path = "it/lifecycle.rs"]

@@ -9,6 +9,7 @@ mod engine;
 pub mod process;
 mod reload;
 pub mod snapshot;
+mod stdin;
 
 pub use api::{
     ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update,

@@ -132,6 +132,11 @@ impl Process {
         &self.state
     }
 
+    /// A reload changed its name (numprocs 1 <-> N); the state is untouched.
+    pub fn rename(&mut self, to: &str) {
+        self.name = to.to_string();
+    }
+
     /// Takes new settings (a reload); the state is untouched.
     pub fn set_config(&mut self, config: Arc<ProgramConfig>) {
         self.config = config;
@@ -413,11 +418,13 @@ impl Process {
         }
     }
 
-    /// The child was reaped. `shutting_down` suppresses restarts.
+    /// The child was reaped. Whatever the leader left in its group (background children) was
+    /// SIGKILLed by the reaper before this, while the zombie still held the group id
+    /// (`spawn::reaper`). `shutting_down` suppresses restarts.
     pub fn on_exit(&mut self, kind: ExitKind, now: Now, shutting_down: bool) -> Vec<Effect> {
         match self.state {
             // STOPPING -> STOPPED
-            ProcState::Stopping { pid, kill_at, then } => {
+            ProcState::Stopping { kill_at, then, .. } => {
                 let end = match kind {
                     _ if kill_at.is_none() => StopEnd::Killed,
                     ExitKind::Code(_) => StopEnd::Graceful,
@@ -428,8 +435,6 @@ impl Process {
                 let mut effects = vec![
                     Effect::Log(format!("stopped: {} ({})", self.name, exit.describe())),
                     self.set_state(ProcState::Stopped, now),
-                    // Stragglers of the group (grandchildren) must not outlive a stop.
-                    Effect::SignalGroup(pid, Signal::SIGKILL),
                 ];
                 match then {
                     AfterStop::Start if !shutting_down => effects.push(Effect::StartAgain),
@@ -439,12 +444,13 @@ impl Process {
                 effects
             }
             // STARTING -> BACKOFF (or FATAL)
-            ProcState::Starting { pid, since } if now.mono < since + self.config.starttime => {
+            ProcState::Starting { since, .. } if now.mono < since + self.config.starttime => {
                 let exit = self.record_exit(kind, ExitCause::DiedStarting, now);
-                let mut effects = vec![
-                    Effect::Log(format!("exited: {} ({})", self.name, exit.describe())),
-                    stragglers(pid),
-                ];
+                let mut effects = vec![Effect::Log(format!(
+                    "exited: {} ({})",
+                    self.name,
+                    exit.describe()
+                ))];
                 if shutting_down {
                     effects.push(self.set_state(ProcState::Exited(exit), now));
                 } else {
@@ -453,10 +459,8 @@ impl Process {
                 effects
             }
             // RUNNING -> EXITED (-> STARTING by autorestart)
-            ProcState::Starting { pid, .. } | ProcState::Running { pid, .. } => {
-                let mut effects = self.on_died(kind, now, shutting_down);
-                effects.insert(1, stragglers(pid));
-                effects
+            ProcState::Starting { .. } | ProcState::Running { .. } => {
+                self.on_died(kind, now, shutting_down)
             }
             ProcState::Stopped
             | ProcState::Backoff { .. }
@@ -546,12 +550,6 @@ impl Process {
             pty: self.config.pty,
         }
     }
-}
-
-/// The leader is gone; whatever it left in its group (background children) must not outlive
-/// it, or every restart would leak them.
-fn stragglers(pid: Pid) -> Effect {
-    Effect::SignalGroup(pid, Signal::SIGKILL)
 }
 
 pub fn autorestart_word(a: AutoRestart) -> &'static str {
