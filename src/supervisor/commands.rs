@@ -3,13 +3,14 @@
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use crossbeam_channel::Sender;
 
 use super::api::{Command, Request, Target};
+use super::clock::Now;
 use super::engine::{Engine, Pending, WaitKind};
-use super::process::{Effect, ProcState, Process, autorestart_word};
+use super::process::{Effect, Process, autorestart_word};
 use super::reply::{
     ActionResult, Answer, Fault, Follow, PidEntry, ProgramSummary, ReloadReport, Reply, StatusEntry,
 };
@@ -30,10 +31,10 @@ enum Resolved {
 /// What `each` does for one process: the outcome at once, or `None` when it registered a
 /// waiter for its slot.
 type OneFn<'a> =
-    dyn FnMut(&mut Engine, &str, u64, usize, Instant) -> Option<Result<String, Fault>> + 'a;
+    dyn FnMut(&mut Engine, &str, u64, usize, Now) -> Option<Result<String, Fault>> + 'a;
 
 impl Engine {
-    pub fn on_request(&mut self, req: Request, now: Instant) {
+    pub fn on_request(&mut self, req: Request, now: Now) {
         let Request { cmd, reply } = req;
         if self.shutdown.is_some() {
             match cmd {
@@ -50,7 +51,7 @@ impl Engine {
                 self.each(items, reply, Reply::Actions, now, &mut Engine::start_one)
             }
             Command::Stop { targets } => {
-                let items = self.skip_implicit(self.resolve(&targets), is_stoppable);
+                let items = self.skip_implicit(self.resolve(&targets), Process::is_active);
                 self.each(items, reply, Reply::Actions, now, &mut Engine::stop_one)
             }
             Command::Restart { targets } => self.restart(&targets, reply, now),
@@ -141,7 +142,7 @@ impl Engine {
                     let single = self
                         .procs
                         .get(raw.as_str())
-                        .is_some_and(|p| p.config.numprocs == 1 || raw.contains(':'));
+                        .is_some_and(|p| p.config().numprocs == 1 || raw.contains(':'));
                     if single {
                         push(&mut out, raw, true);
                         continue;
@@ -153,8 +154,8 @@ impl Engine {
             if self.config.programs.contains_key(program) {
                 self.procs
                     .values()
-                    .filter(|p| p.config.name == *program)
-                    .for_each(|p| push(&mut out, &p.name, false));
+                    .filter(|p| p.config().name == *program)
+                    .for_each(|p| push(&mut out, p.name(), false));
             } else {
                 let fault = match target {
                     Target::Program(p) => Fault::NoSuchGroup(p.clone()),
@@ -230,7 +231,7 @@ impl Engine {
         items: Vec<Resolved>,
         reply: Sender<Answer>,
         wrap: fn(Vec<ActionResult>) -> Reply,
-        now: Instant,
+        now: Now,
         one: &mut OneFn<'_>,
     ) {
         let id = self.open_pending(items.len(), wrap, reply);
@@ -276,7 +277,7 @@ impl Engine {
 
     /// supervisorctl's restart: a stop, then a start; the reply has the stop results (for a
     /// process reached through `all` or a group, only if it was running) then the start's.
-    fn restart(&mut self, targets: &[Target], reply: Sender<Answer>, now: Instant) {
+    fn restart(&mut self, targets: &[Target], reply: Sender<Answer>, now: Now) {
         let items = self.resolve(targets);
         let n = items.len();
         let id = self.open_pending(2 * n, Reply::Restart, reply);
@@ -298,9 +299,7 @@ impl Engine {
                 Some(Err(fault)) if explicit => self.fill(id, slot, &name, Err(fault)),
                 _ => self.settle_slot(id, slot, None),
             }
-            if let Some(p) = self.procs.get_mut(&name) {
-                p.restarts += 1;
-            }
+            // A user's restart is not counted in RESTARTS: those are the policy's.
             if let Some(outcome) = self.start_one(&name, id, n + slot, now) {
                 self.fill(id, n + slot, &name, outcome);
             }
@@ -312,12 +311,12 @@ impl Engine {
         name: &str,
         id: u64,
         slot: usize,
-        now: Instant,
+        now: Now,
     ) -> Option<Result<String, Fault>> {
         let Some(p) = self.procs.get_mut(name) else {
             return Some(Err(Fault::NoSuchProcess(name.to_string())));
         };
-        let result = p.on_start();
+        let result = p.on_start(now);
         self.wait_for(name, result, WaitKind::Start, id, slot, now)
     }
 
@@ -326,7 +325,7 @@ impl Engine {
         name: &str,
         id: u64,
         slot: usize,
-        now: Instant,
+        now: Now,
     ) -> Option<Result<String, Fault>> {
         let Some(p) = self.procs.get_mut(name) else {
             return Some(Err(Fault::NoSuchProcess(name.to_string())));
@@ -344,7 +343,7 @@ impl Engine {
         kind: WaitKind,
         id: u64,
         slot: usize,
-        now: Instant,
+        now: Now,
     ) -> Option<Result<String, Fault>> {
         match transition {
             Err(fault) => Some(Err(fault)),
@@ -420,7 +419,7 @@ impl Engine {
         let Some(p) = self.procs.get(name) else {
             return Err(Fault::NoSuchProcess(name.to_string()));
         };
-        if p.config.pty {
+        if p.config().pty {
             // A terminal has no "closed" input: its EOF is the VEOF character at the start
             // of a line, which the line discipline turns into a zero-length read.
             return self.write_stdin(name, b"\x04");
@@ -436,7 +435,7 @@ impl Engine {
         let Some(p) = self.procs.get(name) else {
             return Err(Fault::NoSuchProcess(name.to_string()));
         };
-        if !p.config.pty {
+        if !p.config().pty {
             return Err(Fault::Other(format!("{name} does not run on a pty")));
         }
         self.tty_sizes.insert(name.to_string(), size);
@@ -478,11 +477,6 @@ impl Engine {
             })
             .collect()
     }
-}
-
-/// What `stop` acts on when reached through `all` or a group: a child, or a pending retry.
-fn is_stoppable(p: &Process) -> bool {
-    p.pid().is_some() || matches!(p.state, ProcState::Backoff { .. })
 }
 
 fn send(reply: Sender<Answer>, answer: Answer) {

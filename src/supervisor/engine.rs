@@ -12,7 +12,8 @@ use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use super::api::Update;
-use super::process::{AfterStop, Effect, ProcState, Process};
+use super::clock::Now;
+use super::process::{Effect, Process};
 use super::reply::{ActionResult, Answer, Fault, Reply};
 use super::snapshot::Snapshot;
 use super::stdin::Stdins;
@@ -87,12 +88,12 @@ pub(super) struct Subscriber {
 }
 
 impl Engine {
-    pub fn new(config: Config, output: OutputHub, reader: OutputReader) -> Engine {
+    pub fn new(config: Config, output: OutputHub, reader: OutputReader, now: Now) -> Engine {
         let mut procs = BTreeMap::new();
         for prog in config.programs.values() {
             let shared = Arc::new(prog.clone());
             for name in prog.process_names() {
-                procs.insert(name.clone(), Process::new(name, shared.clone()));
+                procs.insert(name.clone(), Process::new(name, shared.clone(), now));
             }
         }
         Engine {
@@ -111,14 +112,14 @@ impl Engine {
             waiters: HashMap::new(),
             shutdown: None,
             hangup_is_shutdown: false,
-            started: SystemTime::now(),
+            started: now.wall,
             dirty: true,
-            last_publish: Instant::now(),
-            last_notice: Instant::now(),
+            last_publish: now.mono,
+            last_notice: now.mono,
         }
     }
 
-    pub fn boot(&mut self, now: Instant) {
+    pub fn boot(&mut self, now: Now) {
         self.event(format!(
             "taskmaster started (pid {}, config {})",
             std::process::id(),
@@ -127,8 +128,8 @@ impl Engine {
         let autostart: Vec<String> = self
             .procs
             .values()
-            .filter(|p| p.config.autostart)
-            .map(|p| p.name.clone())
+            .filter(|p| p.config().autostart)
+            .map(|p| p.name().to_string())
             .collect();
         for name in autostart {
             self.start_process(&name, now);
@@ -136,8 +137,8 @@ impl Engine {
     }
 
     /// Starts one process (autostart, reload); outcome only logged.
-    pub fn start_process(&mut self, name: &str, now: Instant) {
-        if let Some(effects) = self.procs.get_mut(name).and_then(|p| p.on_start().ok()) {
+    pub fn start_process(&mut self, name: &str, now: Now) {
+        if let Some(effects) = self.procs.get_mut(name).and_then(|p| p.on_start(now).ok()) {
             self.apply(name, effects, now);
         }
     }
@@ -154,8 +155,10 @@ impl Engine {
     }
 
     /// Carries out a process's effects, then settles its waiters and pending follow-ups.
-    pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Instant) {
+    pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Now) {
         self.dirty = true;
+        // Removal and a queued start come after the stop's waiters have their outcome.
+        let mut then = None;
         for effect in effects {
             match effect {
                 Effect::Log(line) => self.event(line),
@@ -168,13 +171,30 @@ impl Engine {
                     }
                 }
                 Effect::Spawn => self.spawn(name, now),
+                // The hook for events: the process's new state is read from it after apply.
+                Effect::Entered { .. } => {}
+                Effect::StartAgain | Effect::Remove => then = Some(effect),
             }
         }
-        self.settle(name, now);
+        match then {
+            Some(Effect::Remove) => {
+                self.settle(name, WaitKind::Stop);
+                self.remove_now(name);
+            }
+            // The start waiters are settled by the start itself.
+            Some(Effect::StartAgain) if self.shutdown.is_none() => {
+                self.settle(name, WaitKind::Stop);
+                self.start_process(name, now);
+            }
+            _ => {
+                self.settle(name, WaitKind::Stop);
+                self.settle(name, WaitKind::Start);
+            }
+        }
     }
 
-    fn spawn(&mut self, name: &str, now: Instant) {
-        let Some(config) = self.procs.get(name).map(|p| p.config.clone()) else {
+    fn spawn(&mut self, name: &str, now: Now) {
+        let Some(config) = self.procs.get(name).map(|p| p.config().clone()) else {
             return;
         };
         let tty_size = self
@@ -208,39 +228,17 @@ impl Engine {
         }
     }
 
-    /// Resolves waiters against the process's state and runs what a finished stop queued.
-    fn settle(&mut self, name: &str, now: Instant) {
+    /// Resolves the waiters of one kind against the process's state.
+    fn settle(&mut self, name: &str, kind: WaitKind) {
         let Some(p) = self.procs.get(name) else {
             return;
         };
-        let at_rest = p.pid().is_none() && !matches!(p.state, ProcState::Backoff { .. });
-        if at_rest {
-            self.resolve_waiters(name, WaitKind::Stop, Ok("stopped".to_string()));
-            let next = self.procs.get_mut(name).and_then(|p| p.after_stop.take());
-            match next {
-                Some(AfterStop::Remove) => return self.remove_now(name),
-                Some(AfterStop::Start) if self.shutdown.is_none() => {
-                    return self.start_process(name, now);
-                }
-                Some(AfterStop::Start) | None => {}
-            }
-        }
-        let Some(p) = self.procs.get(name) else {
-            return;
-        };
-        let outcome = match p.state {
-            ProcState::Running { .. } => Some(Ok("started".to_string())),
-            ProcState::Backoff { .. } | ProcState::Fatal if p.spawn_failed => {
-                Some(Err(Fault::Spawn(p.reason.clone())))
-            }
-            ProcState::Backoff { .. } | ProcState::Fatal | ProcState::Exited => {
-                Some(Err(Fault::AbnormalTermination))
-            }
-            ProcState::Stopped => Some(Err(Fault::StoppedBeforeRunning)),
-            ProcState::Starting { .. } | ProcState::Stopping { .. } => None,
+        let outcome = match kind {
+            WaitKind::Stop => (!p.is_active()).then(|| Ok("stopped".to_string())),
+            WaitKind::Start => p.start_outcome(),
         };
         if let Some(outcome) = outcome {
-            self.resolve_waiters(name, WaitKind::Start, outcome);
+            self.resolve_waiters(name, kind, outcome);
         }
     }
 
@@ -310,12 +308,13 @@ impl Engine {
         self.dirty = true;
     }
 
-    pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>) {
-        self.procs.insert(name.clone(), Process::new(name, config));
+    pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>, now: Now) {
+        self.procs
+            .insert(name.clone(), Process::new(name, config, now));
         self.dirty = true;
     }
 
-    pub fn on_signal(&mut self, sig: i32, now: Instant) {
+    pub fn on_signal(&mut self, sig: i32, now: Now) {
         match sig {
             nix::libc::SIGCHLD => self.reap(now),
             // The terminal of a front end was closed: a hang-up, checked before the reload
@@ -339,7 +338,7 @@ impl Engine {
     /// the process may have other children (a test harness, several supervisors) whose
     /// statuses are not ours to take. `waitid(WNOWAIT)` peeks at the next zombie so the common
     /// case costs one call per death; a foreign zombie makes us check each of ours instead.
-    fn reap(&mut self, now: Instant) {
+    fn reap(&mut self, now: Now) {
         loop {
             let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
             let peeked = match waitid(Id::All, flags) {
@@ -365,7 +364,7 @@ impl Engine {
 
     /// Reaps `pid` if it has ended (the rest of its group SIGKILLed first, see
     /// `spawn::reaper`); true when it did.
-    fn reap_pid(&mut self, pid: Pid, now: Instant) -> bool {
+    fn reap_pid(&mut self, pid: Pid, now: Now) -> bool {
         let Some(kind) = spawn::reaper::reap_leader(&mut spawn::reaper::System, pid) else {
             return false;
         };
@@ -381,7 +380,7 @@ impl Engine {
         // A child that never got to run its program is a failed start with the reason.
         let never_ran = report
             .filter(|_| !shutting_down && p.is_started())
-            .and_then(|fd| spawn::exec_failure(&fd, &p.config));
+            .and_then(|fd| spawn::exec_failure(&fd, p.config()));
         let effects = match never_ran {
             Some(e) => p.on_spawn_failed(e.0, now),
             None => p.on_exit(kind, now, shutting_down),
@@ -405,13 +404,13 @@ impl Engine {
             .min()
     }
 
-    pub fn fire_deadlines(&mut self, now: Instant) {
-        self.stdins.flush_due(now);
+    pub fn fire_deadlines(&mut self, now: Now) {
+        self.stdins.flush_due(now.mono);
         let due: Vec<String> = self
             .procs
             .values()
-            .filter(|p| p.deadline().is_some_and(|d| d <= now))
-            .map(|p| p.name.clone())
+            .filter(|p| p.deadline().is_some_and(|d| d <= now.mono))
+            .map(|p| p.name().to_string())
             .collect();
         for name in due {
             if let Some(effects) = self.procs.get_mut(&name).map(|p| p.on_deadline(now)) {
@@ -421,6 +420,7 @@ impl Engine {
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        // The wall time a snapshot is taken is only shown, never decided on.
         Snapshot {
             config_path: self.config.path.clone(),
             taskmaster_pid: std::process::id(),
@@ -430,7 +430,8 @@ impl Engine {
         }
     }
 
-    pub fn publish_if_due(&mut self, now: Instant) {
+    pub fn publish_if_due(&mut self, now: Now) {
+        let now = now.mono;
         if self.dirty && now >= self.last_publish + PUBLISH_INTERVAL {
             self.publish(now);
         } else if now >= self.last_notice + NOTICE_RETRY
@@ -477,7 +478,7 @@ impl Engine {
         self.notify_snapshot(now);
     }
 
-    pub fn begin_shutdown(&mut self, reply: Option<Sender<Answer>>, now: Instant) {
+    pub fn begin_shutdown(&mut self, reply: Option<Sender<Answer>>, now: Now) {
         if self.shutdown.is_none() {
             crate::notify::send("STOPPING=1");
             self.shutdown = Some(Vec::new());
