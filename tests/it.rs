@@ -16,12 +16,18 @@ mod dashboard;
 mod event_log;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/log_files.rs"]
+mod log_files;
+#[path = "it/logrotate.rs"]
+mod logrotate;
 #[path = "it/output_capture.rs"]
 mod output_capture;
 #[path = "it/reload.rs"]
 mod reload;
 #[path = "it/shell.rs"]
 mod shell;
+#[path = "it/signals.rs"]
+mod signals;
 #[path = "it/socket.rs"]
 mod socket;
 #[path = "it/spawn_failures.rs"]

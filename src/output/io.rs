@@ -7,21 +7,29 @@
 //! follows the process.
 //! Commands arrive on a channel, with an eventfd to wake the loop. "Output arrived" notices
 //! go to watchers at most every [`NOTICE_INTERVAL`], timed by the epoll timeout.
+//!
+//! Log files live in one table keyed by path: processes naming the same file share one
+//! [`LogFile`], so it rotates once; while a file is shared, each stream writes whole lines
+//! only (a partial line waits for its end, up to [`HOLD_MAX`] bytes), so lines of different
+//! processes never mix.
 
-use std::fs::File;
-use std::io::Write;
+use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::EventFd;
 
-use super::{Cmd, Pipe, Proc, Shared, Stream};
+use super::logfile::{self, LogFile};
+use super::stamp::Stamper;
+use super::{Cmd, FileOp, FileResults, FileTarget, Pipe, Proc, Shared, Stream};
+use crate::config::Rotation;
 
 /// Bytes read from one pipe per wake-up at most, so one flooding child cannot starve the
 /// others (the pipe buffer is as large).
@@ -30,11 +38,14 @@ const BUDGET: usize = 1024 * 1024;
 const NOTICE_INTERVAL: Duration = Duration::from_millis(33);
 /// The epoll token of the wake-up eventfd; pipes use their slot index.
 const WAKE: u64 = u64::MAX;
+/// A partial line longer than this is written anyway, even to a shared file.
+const HOLD_MAX: usize = 64 * 1024;
 
 pub(super) fn spawn(
     shared: Arc<Shared>,
     wake: Arc<EventFd>,
     cmds: Receiver<Cmd>,
+    notices: Option<Sender<String>>,
 ) -> std::io::Result<JoinHandle<()>> {
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(wake.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
@@ -44,6 +55,8 @@ pub(super) fn spawn(
         cmds,
         epoll,
         sources: Vec::new(),
+        files: HashMap::new(),
+        notices,
         free: Vec::new(),
         live: 0,
         buf: vec![0; BUDGET].into_boxed_slice(),
@@ -62,25 +75,56 @@ struct Source {
     proc: Arc<Proc>,
     stream: Stream,
     fd: OwnedFd,
-    file: Option<File>,
+    /// Its log file: a key of `IoThread::files`.
+    file: Option<PathBuf>,
+    /// Set when `timestamps = true`.
+    stamper: Option<Stamper>,
+    /// The start of a line not yet written to a shared file.
+    held: Vec<u8>,
 }
 
-impl Source {
-    /// Appends bytes just read to the file (dropping the file if that fails), then to the
-    /// ring and followers.
-    fn store(&mut self, data: &[u8]) {
-        if let Some(file) = self.file.as_mut()
-            && let Err(e) = file.write_all(data)
-        {
-            log::warn!(
-                "output: writing {}'s {:?} log failed: {e}; its file is dropped",
-                self.name,
-                self.stream
-            );
-            self.file = None;
-        }
-        self.proc.append(self.stream, data);
+/// A log file and how many open pipes write to it.
+struct OpenFile {
+    log: LogFile,
+    users: usize,
+}
+
+/// Writes one stream's bytes to its file: whole lines only while the file is shared.
+fn write_file(
+    file: &mut OpenFile,
+    held: &mut Vec<u8>,
+    mut data: &[u8],
+    now: Instant,
+) -> Option<String> {
+    if file.users <= 1 && held.is_empty() {
+        return file.log.write(data, now);
     }
+    let mut notice = None;
+    if !held.is_empty() {
+        let end = data.iter().position(|&b| b == b'\n').map(|i| i + 1);
+        let take = end.unwrap_or(data.len());
+        held.extend_from_slice(&data[..take]);
+        data = &data[take..];
+        if end.is_none() && held.len() < HOLD_MAX && file.users > 1 {
+            return None;
+        }
+        notice = file.log.write(held, now);
+        held.clear();
+    }
+    let whole = if file.users > 1 {
+        data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+    } else {
+        data.len()
+    };
+    if whole > 0 {
+        notice = file.log.write(&data[..whole], now).or(notice);
+    }
+    held.extend_from_slice(&data[whole..]);
+    if held.len() >= HOLD_MAX {
+        notice = file.log.write(held, now).or(notice);
+        held.clear();
+    }
+    notice
 }
 
 struct IoThread {
@@ -90,6 +134,10 @@ struct IoThread {
     epoll: Epoll,
     /// Slot `i` is the pipe with epoll token `i`.
     sources: Vec<Option<Source>>,
+    /// Every open log file, by path.
+    files: HashMap<PathBuf, OpenFile>,
+    /// Where notices about log files go (the supervisor's event log).
+    notices: Option<Sender<String>>,
     free: Vec<usize>,
     /// Pipes not yet at EOF.
     live: usize,
@@ -134,11 +182,56 @@ impl IoThread {
         if self.arrived {
             self.shared.notify_watchers();
         }
-        for src in self.sources.iter_mut().flatten() {
-            if let Some(file) = src.file.as_mut() {
-                let _ = file.flush();
-            }
+        for token in 0..self.sources.len() {
+            self.flush_held(token);
         }
+        for file in self.files.values_mut() {
+            file.log.flush();
+        }
+    }
+
+    fn notify(&self, notice: Option<String>) {
+        if let (Some(line), Some(tx)) = (notice, &self.notices) {
+            let _ = tx.send(line);
+        }
+    }
+
+    /// Appends bytes just read to the source's file (stamped when asked), then to the ring
+    /// and followers.
+    fn store(&mut self, token: usize, len: usize) {
+        let Some(Some(src)) = self.sources.get_mut(token) else {
+            return;
+        };
+        let data = &self.buf[..len];
+        let mut notice = None;
+        if let Some(file) = src.file.as_ref().and_then(|p| self.files.get_mut(p)) {
+            let now = Instant::now();
+            let bytes = match src.stamper.as_mut() {
+                Some(st) => st.stamp(data, SystemTime::now()),
+                None => data,
+            };
+            notice = write_file(file, &mut src.held, bytes, now);
+        }
+        src.proc.append(src.stream, data);
+        self.notify(notice);
+    }
+
+    /// Writes what a source holds of a partial line (at EOF, shutdown, or when its file
+    /// stops being shared).
+    fn flush_held(&mut self, token: usize) {
+        let Some(Some(src)) = self.sources.get_mut(token) else {
+            return;
+        };
+        if src.held.is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut src.held);
+        let notice = src
+            .file
+            .as_ref()
+            .and_then(|p| self.files.get_mut(p))
+            .and_then(|f| f.log.write(&held, Instant::now()));
+        self.notify(notice);
     }
 
     /// How long epoll may sleep: until the next notice is due or the finish deadline.
@@ -180,6 +273,13 @@ impl IoThread {
                         self.add(&name, &proc, stream, pipe);
                     }
                 }
+                Ok(Cmd::Configure {
+                    name,
+                    stream,
+                    rotation,
+                    timestamps,
+                }) => self.configure(&name, stream, rotation, timestamps),
+                Ok(Cmd::Files { op, targets, done }) => done(self.files_op(op, targets)),
                 Ok(Cmd::Finish(deadline)) => {
                     self.finish = Some(self.finish.map_or(deadline, |d| d.min(deadline)));
                 }
@@ -204,12 +304,32 @@ impl IoThread {
             self.shared.pipe_closed(name, proc);
             return;
         }
+        let (file, stamper) = match pipe.file {
+            Some(sink) => {
+                let label = format!("{name}'s {} log", super::stream_word(stream));
+                let entry = self
+                    .files
+                    .entry(sink.path.clone())
+                    .or_insert_with(|| OpenFile {
+                        log: LogFile::adopt(sink.path.clone(), label, sink.file, sink.rotation),
+                        users: 0,
+                    });
+                // The spawn could open it: a file that failed here gets the fresh handle.
+                entry.log.set_rotation(sink.rotation);
+                entry.users += 1;
+                let stamper = sink.timestamps.then(Stamper::default);
+                (Some(sink.path), stamper)
+            }
+            None => (None, None),
+        };
         let src = Source {
             name: name.to_owned(),
             proc: proc.clone(),
             stream,
             fd: pipe.fd,
-            file: pipe.file,
+            file,
+            stamper,
+            held: Vec::new(),
         };
         if token == self.sources.len() {
             self.sources.push(Some(src));
@@ -248,7 +368,7 @@ impl IoThread {
             }
         };
         if filled > 0 {
-            src.store(&buf[..filled]);
+            self.store(token, filled);
             self.arrived = true;
         }
         if eof {
@@ -257,13 +377,95 @@ impl IoThread {
     }
 
     fn close(&mut self, token: usize) {
+        self.flush_held(token);
         let Some(src) = self.sources.get_mut(token).and_then(Option::take) else {
             return;
         };
+        if let Some(path) = &src.file
+            && let Some(f) = self.files.get_mut(path)
+        {
+            f.users -= 1;
+            if f.users == 0 {
+                self.files.remove(path);
+            }
+        }
         let _ = self.epoll.delete(src.fd.as_fd());
         self.free.push(token);
         self.live -= 1;
         self.shared.pipe_closed(&src.name, &src.proc);
+    }
+}
+
+impl IoThread {
+    fn configure(&mut self, name: &str, stream: Stream, rotation: Rotation, timestamps: bool) {
+        for src in self.sources.iter_mut().flatten() {
+            if src.name != name || src.stream != stream {
+                continue;
+            }
+            match (timestamps, src.stamper.is_some()) {
+                (true, false) => src.stamper = Some(Stamper::default()),
+                (false, true) => src.stamper = None,
+                _ => {}
+            }
+            if let Some(f) = src.file.as_ref().and_then(|p| self.files.get_mut(p)) {
+                f.log.set_rotation(rotation);
+            }
+        }
+    }
+
+    fn files_op(&mut self, op: FileOp, targets: Option<Vec<FileTarget>>) -> FileResults {
+        let now = Instant::now();
+        let targets = targets.unwrap_or_else(|| {
+            self.files
+                .keys()
+                .map(|path| FileTarget {
+                    process: path.display().to_string(),
+                    path: path.clone(),
+                    // Only used for files that are not open; these are.
+                    rotation: Rotation::default(),
+                })
+                .collect()
+        });
+        let mut results = Vec::new();
+        let mut done: Vec<PathBuf> = Vec::new();
+        for t in targets {
+            // A file shared by several processes is acted on once.
+            let outcome = if done.contains(&t.path) {
+                Ok(())
+            } else {
+                done.push(t.path.clone());
+                self.file_op(op, &t, now)
+            };
+            results.push((t.process, outcome));
+        }
+        results
+    }
+
+    fn file_op(&mut self, op: FileOp, t: &FileTarget, now: Instant) -> Result<(), String> {
+        let shown = t.path.display();
+        let Some(f) = self.files.get_mut(&t.path) else {
+            return match op {
+                FileOp::Rotate => logfile::rotate_closed(&t.path, t.rotation),
+                FileOp::Truncate => logfile::truncate_closed(&t.path),
+                FileOp::Reopen => Ok(()),
+            }
+            .map_err(|e| format!("{shown}: {e}"));
+        };
+        match op {
+            FileOp::Rotate => f
+                .log
+                .rotate()
+                .map_err(|e| format!("cannot rotate {shown}: {e}")),
+            FileOp::Truncate => f
+                .log
+                .truncate()
+                .map_err(|e| format!("cannot clear {shown}: {e}")),
+            FileOp::Reopen => {
+                let notice = f.log.reopen(now)?;
+                self.notify(notice);
+                Ok(())
+            }
+        }
     }
 }
 

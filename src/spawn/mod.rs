@@ -17,7 +17,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Gid, Pid, Uid, User};
 
-use crate::config::{OutputTarget, ProgramConfig};
+use crate::config::{OutputTarget, ProgramConfig, Rotation};
 use crate::output;
 
 mod fork;
@@ -58,7 +58,7 @@ struct Identity {
 /// Starts one process of `prog` without waiting for its exec. Every failure a user can cause
 /// is a `SpawnError`, found here when possible (missing command, bad workingdir, unknown user)
 /// or reported by the child through `report` (see [`exec_failure`]).
-pub fn spawn(prog: &ProgramConfig) -> Result<Spawned, SpawnError> {
+pub fn spawn(prog: &ProgramConfig, process_num: u32) -> Result<Spawned, SpawnError> {
     let identity = match &prog.user {
         Some(name) => Some(resolve_user(name)?),
         None => None,
@@ -69,8 +69,19 @@ pub fn spawn(prog: &ProgramConfig) -> Result<Spawned, SpawnError> {
     let (stdin_read, stdin_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| SpawnError(format!("cannot create stdin pipe: {e}")))?;
     let _ = set_nonblocking(&stdin_write);
-    let (stdout_pipe, stdout_fd) = output_pipe(&prog.stdout, "stdout")?;
-    let (stderr_pipe, stderr_fd) = output_pipe(&prog.stderr, "stderr")?;
+    let stdout_log = LogPlan {
+        target: &prog.stdout,
+        rotation: prog.stdout_rotation,
+        timestamps: prog.timestamps,
+        process_num,
+    };
+    let stderr_log = LogPlan {
+        target: &prog.stderr,
+        rotation: prog.stderr_rotation,
+        ..stdout_log
+    };
+    let (stdout_pipe, stdout_fd) = output_pipe(&stdout_log, "stdout")?;
+    let (stderr_pipe, stderr_fd) = output_pipe(&stderr_log, "stderr")?;
 
     let plan = fork::ChildPlan {
         path: cstring(program.as_os_str().as_bytes(), "command")?,
@@ -168,11 +179,17 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString, SpawnError> {
     CString::new(bytes).map_err(|_| SpawnError(format!("{what} contains a NUL byte")))
 }
 
-fn output_pipe(
-    target: &OutputTarget,
-    which: &str,
-) -> Result<(Option<output::Pipe>, OwnedFd), SpawnError> {
-    let file = match target {
+/// Where one stream of a process goes.
+#[derive(Clone, Copy)]
+struct LogPlan<'a> {
+    target: &'a OutputTarget,
+    rotation: Rotation,
+    timestamps: bool,
+    process_num: u32,
+}
+
+fn output_pipe(plan: &LogPlan, which: &str) -> Result<(Option<output::Pipe>, OwnedFd), SpawnError> {
+    let file = match plan.target {
         OutputTarget::Discard => {
             let null = std::fs::OpenOptions::new()
                 .write(true)
@@ -181,13 +198,18 @@ fn output_pipe(
             return Ok((None, OwnedFd::from(null)));
         }
         OutputTarget::Capture => None,
-        OutputTarget::File(path) => Some(output::open_log(path).map_err(|e| {
-            SpawnError(format!(
-                "cannot open {which} file '{}': {}",
-                path.display(),
-                plain(&e)
-            ))
-        })?),
+        OutputTarget::File(_) => {
+            let path = plan.target.path_for(plan.process_num).unwrap_or_default();
+            Some(
+                output::LogSink::open(&path, plan.rotation, plan.timestamps).map_err(|e| {
+                    SpawnError(format!(
+                        "cannot open {which} file '{}': {}",
+                        path.display(),
+                        plain(&e)
+                    ))
+                })?,
+            )
+        }
     };
     let (read, write) =
         output::pipe().map_err(|e| SpawnError(format!("cannot create {which} pipe: {e}")))?;

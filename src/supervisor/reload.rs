@@ -19,6 +19,7 @@ impl Engine {
             }
         };
         let diff = config::diff(&self.config, &new);
+        crate::logging::set_rotation(new.logfile_rotation);
         for name in &diff.removed {
             for pname in self.process_names_of(name) {
                 self.retire(&pname, now);
@@ -80,6 +81,7 @@ impl Engine {
             }
             p.config = prog.clone();
             if !restart {
+                self.configure_logs(&name, &prog);
                 continue;
             }
             let active = p.pid().is_some() || matches!(p.state, ProcState::Backoff { .. });
@@ -90,6 +92,16 @@ impl Engine {
                 self.start_process(&name, now);
             }
         }
+    }
+
+    /// Rotation and timestamps apply to the open files of a running process at once.
+    fn configure_logs(&self, name: &str, prog: &ProgramConfig) {
+        let Some(hub) = &self.output else {
+            return;
+        };
+        use crate::output::Stream;
+        hub.configure(name, Stream::Stdout, prog.stdout_rotation, prog.timestamps);
+        hub.configure(name, Stream::Stderr, prog.stderr_rotation, prog.timestamps);
     }
 
     /// Stops a process gracefully and drops it once stopped.
