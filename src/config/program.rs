@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 
 use super::de::{Ctx, duplicate_key, unknown_key};
 use super::env::EnvSeed;
@@ -39,6 +39,7 @@ pub(super) const PROGRAM_KEYS: &[&str] = &[
     "stderr_maxbytes",
     "stderr_backups",
     "timestamps",
+    "pty",
 ];
 
 pub(super) struct ProgramSeed<'c, 'a, 'n> {
@@ -77,6 +78,7 @@ impl ProgramSeed<'_, '_, '_> {
             stdout_rotation: Rotation::default(),
             stderr_rotation: Rotation::default(),
             timestamps: false,
+            pty: false,
         }
     }
 }
@@ -104,6 +106,7 @@ struct Given {
     stderr_maxbytes: Option<u64>,
     stderr_backups: Option<u32>,
     timestamps: Option<bool>,
+    pty: Option<bool>,
 }
 
 impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
@@ -118,6 +121,10 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         let mut g = Given::default();
         let mut seen: Vec<String> = Vec::new();
         while let Some(key) = ctx.next_key(&mut map)? {
+            if ctx.skip.key(Some(self.name), &key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             if seen.contains(&key) {
                 return Err(duplicate_key(&key));
             }
@@ -127,6 +134,13 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
             ctx.on_value();
             read_value(&mut map, ctx, &key, &mut g)?;
             seen.push(key);
+        }
+        if g.cmd.is_none() && ctx.skip.key(Some(self.name), "cmd") {
+            // `check` reported the command already; the rest of the program is still read.
+            g.cmd = Some(Cmd {
+                line: String::new(),
+                argv: vec![String::new()],
+            });
         }
         let Some(cmd) = g.cmd else {
             ctx.on_key(Some("cmd"), None);
@@ -155,6 +169,7 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         p.stderr_rotation.maxbytes = g.stderr_maxbytes.unwrap_or(p.stderr_rotation.maxbytes);
         p.stderr_rotation.backups = g.stderr_backups.unwrap_or(p.stderr_rotation.backups);
         p.timestamps = g.timestamps.unwrap_or(p.timestamps);
+        p.pty = g.pty.unwrap_or(p.pty);
         Ok(p)
     }
 }
@@ -186,6 +201,7 @@ fn read_value<'de, A: MapAccess<'de>>(
         "stderr_maxbytes" => g.stderr_maxbytes = Some(map.next_value::<ByteSize>()?.0),
         "stderr_backups" => g.stderr_backups = Some(map.next_value::<Backups>()?.0),
         "timestamps" => g.timestamps = Some(map.next_value()?),
+        "pty" => g.pty = Some(map.next_value()?),
         _ => return Err(unknown_key(key, PROGRAM_KEYS)),
     }
     Ok(())

@@ -274,11 +274,11 @@ impl IoThread {
                     }
                 }
                 Ok(Cmd::Configure {
-                    name,
+                    proc,
                     stream,
                     rotation,
                     timestamps,
-                }) => self.configure(&name, stream, rotation, timestamps),
+                }) => self.configure(&proc, stream, rotation, timestamps),
                 Ok(Cmd::Files { op, targets, done }) => done(self.files_op(op, targets)),
                 Ok(Cmd::Finish(deadline)) => {
                     self.finish = Some(self.finish.map_or(deadline, |d| d.min(deadline)));
@@ -361,6 +361,9 @@ impl IoThread {
                 Err(Errno::EINTR) => {}
                 // Emptied the pipe; epoll says when more comes.
                 Err(Errno::EAGAIN) => break false,
+                // A pty master once every slave descriptor is closed (the program and all
+                // it started are gone): its EOF.
+                Err(Errno::EIO) => break true,
                 Err(e) => {
                     log::warn!("output: reading {}'s {:?}: {e}", src.name, src.stream);
                     break true;
@@ -397,9 +400,15 @@ impl IoThread {
 }
 
 impl IoThread {
-    fn configure(&mut self, name: &str, stream: Stream, rotation: Rotation, timestamps: bool) {
+    fn configure(
+        &mut self,
+        proc: &Arc<Proc>,
+        stream: Stream,
+        rotation: Rotation,
+        timestamps: bool,
+    ) {
         for src in self.sources.iter_mut().flatten() {
-            if src.name != name || src.stream != stream {
+            if !Arc::ptr_eq(&src.proc, proc) || src.stream != stream {
                 continue;
             }
             match (timestamps, src.stamper.is_some()) {

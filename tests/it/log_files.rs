@@ -125,9 +125,15 @@ stdout_backups = 50
         *want += 1;
     }
     assert_eq!(next.len(), 3);
+    // One rotation per 20 KB filled, not one per process: every backup is full (up to the
+    // last whole line) and there are as many as the bytes need.
     let backups = (1..=50).filter(|&n| numbered(&path, n).exists()).count();
-    // ~130 KB in 20 KB files: one rotation per 20 KB, not one per process.
-    assert!((5..=8).contains(&backups), "{backups} backups");
+    for n in 1..=backups as u32 {
+        let len = std::fs::read(numbered(&path, n)).expect("backup").len();
+        assert!((20_480 - 100..=20_480).contains(&len), "backup {n}: {len} bytes");
+    }
+    assert!(backups >= 3, "{backups} backups of {} bytes", text.len());
+    assert!(crate::util::read(&path).len() < 20_480);
     tm.shutdown();
 }
 
