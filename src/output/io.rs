@@ -8,12 +8,9 @@
 //! Commands arrive on a channel, with an eventfd to wake the loop. "Output arrived" notices
 //! go to watchers at most every [`NOTICE_INTERVAL`], timed by the epoll timeout.
 //!
-//! Log files live in one table keyed by path: processes naming the same file share one
-//! [`LogFile`], so it rotates once; while a file is shared, each stream writes whole lines
-//! only (a partial line waits for its end, up to [`HOLD_MAX`] bytes), so lines of different
-//! processes never mix.
+//! Log files live in one table keyed by path ([`Files`]): processes naming the same file
+//! share it, so it rotates once, and their lines never mix.
 
-use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,7 +23,8 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::EventFd;
 
-use super::logfile::{self, LogFile};
+use super::files::{Files, Writer};
+use super::logfile;
 use super::stamp::Stamper;
 use super::{Cmd, FileOp, FileResults, FileTarget, Pipe, Proc, Shared, Stream};
 use crate::config::Rotation;
@@ -38,8 +36,6 @@ const BUDGET: usize = 1024 * 1024;
 const NOTICE_INTERVAL: Duration = Duration::from_millis(33);
 /// The epoll token of the wake-up eventfd; pipes use their slot index.
 const WAKE: u64 = u64::MAX;
-/// A partial line longer than this is written anyway, even to a shared file.
-const HOLD_MAX: usize = 64 * 1024;
 
 pub(super) fn spawn(
     shared: Arc<Shared>,
@@ -55,7 +51,8 @@ pub(super) fn spawn(
         cmds,
         epoll,
         sources: Vec::new(),
-        files: HashMap::new(),
+        files: Files::default(),
+        next_writer: 0,
         notices,
         free: Vec::new(),
         live: 0,
@@ -79,52 +76,8 @@ struct Source {
     file: Option<PathBuf>,
     /// Set when `timestamps = true`.
     stamper: Option<Stamper>,
-    /// The start of a line not yet written to a shared file.
-    held: Vec<u8>,
-}
-
-/// A log file and how many open pipes write to it.
-struct OpenFile {
-    log: LogFile,
-    users: usize,
-}
-
-/// Writes one stream's bytes to its file: whole lines only while the file is shared.
-fn write_file(
-    file: &mut OpenFile,
-    held: &mut Vec<u8>,
-    mut data: &[u8],
-    now: Instant,
-) -> Option<String> {
-    if file.users <= 1 && held.is_empty() {
-        return file.log.write(data, now);
-    }
-    let mut notice = None;
-    if !held.is_empty() {
-        let end = data.iter().position(|&b| b == b'\n').map(|i| i + 1);
-        let take = end.unwrap_or(data.len());
-        held.extend_from_slice(&data[..take]);
-        data = &data[take..];
-        if end.is_none() && held.len() < HOLD_MAX && file.users > 1 {
-            return None;
-        }
-        notice = file.log.write(held, now);
-        held.clear();
-    }
-    let whole = if file.users > 1 {
-        data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
-    } else {
-        data.len()
-    };
-    if whole > 0 {
-        notice = file.log.write(&data[..whole], now).or(notice);
-    }
-    held.extend_from_slice(&data[whole..]);
-    if held.len() >= HOLD_MAX {
-        notice = file.log.write(held, now).or(notice);
-        held.clear();
-    }
-    notice
+    /// Who this stream is to its file.
+    writer: Writer,
 }
 
 struct IoThread {
@@ -135,7 +88,8 @@ struct IoThread {
     /// Slot `i` is the pipe with epoll token `i`.
     sources: Vec<Option<Source>>,
     /// Every open log file, by path.
-    files: HashMap<PathBuf, OpenFile>,
+    files: Files,
+    next_writer: Writer,
     /// Where notices about log files go (the supervisor's event log).
     notices: Option<Sender<String>>,
     free: Vec<usize>,
@@ -182,17 +136,16 @@ impl IoThread {
         if self.arrived {
             self.shared.notify_watchers();
         }
-        for token in 0..self.sources.len() {
-            self.flush_held(token);
-        }
-        for file in self.files.values_mut() {
-            file.log.flush();
-        }
+        let mut notes = Vec::new();
+        self.files.flush_all(Instant::now(), &mut notes);
+        self.notify(notes);
     }
 
-    fn notify(&self, notice: Option<String>) {
-        if let (Some(line), Some(tx)) = (notice, &self.notices) {
-            let _ = tx.send(line);
+    fn notify(&self, notices: impl IntoIterator<Item = String>) {
+        if let Some(tx) = &self.notices {
+            for line in notices {
+                let _ = tx.send(line);
+            }
         }
     }
 
@@ -203,35 +156,17 @@ impl IoThread {
             return;
         };
         let data = &self.buf[..len];
-        let mut notice = None;
-        if let Some(file) = src.file.as_ref().and_then(|p| self.files.get_mut(p)) {
-            let now = Instant::now();
+        let mut notes = Vec::new();
+        if let Some(path) = &src.file {
             let bytes = match src.stamper.as_mut() {
                 Some(st) => st.stamp(data, SystemTime::now()),
                 None => data,
             };
-            notice = write_file(file, &mut src.held, bytes, now);
+            self.files
+                .write(path, src.writer, bytes, Instant::now(), &mut notes);
         }
         src.proc.append(src.stream, data);
-        self.notify(notice);
-    }
-
-    /// Writes what a source holds of a partial line (at EOF, shutdown, or when its file
-    /// stops being shared).
-    fn flush_held(&mut self, token: usize) {
-        let Some(Some(src)) = self.sources.get_mut(token) else {
-            return;
-        };
-        if src.held.is_empty() {
-            return;
-        }
-        let held = std::mem::take(&mut src.held);
-        let notice = src
-            .file
-            .as_ref()
-            .and_then(|p| self.files.get_mut(p))
-            .and_then(|f| f.log.write(&held, Instant::now()));
-        self.notify(notice);
+        self.notify(notes);
     }
 
     /// How long epoll may sleep: until the next notice is due or the finish deadline.
@@ -307,21 +242,12 @@ impl IoThread {
         let (file, stamper) = match pipe.file {
             Some(sink) => {
                 let label = format!("{name}'s {} log", super::stream_word(stream));
-                let entry = self
-                    .files
-                    .entry(sink.path.clone())
-                    .or_insert_with(|| OpenFile {
-                        log: LogFile::adopt(sink.path.clone(), label, sink.file, sink.rotation),
-                        users: 0,
-                    });
-                // The spawn could open it: a file that failed here gets the fresh handle.
-                entry.log.set_rotation(sink.rotation);
-                entry.users += 1;
                 let stamper = sink.timestamps.then(Stamper::default);
-                (Some(sink.path), stamper)
+                (Some(self.files.add(sink, label)), stamper)
             }
             None => (None, None),
         };
+        self.next_writer += 1;
         let src = Source {
             name: name.to_owned(),
             proc: proc.clone(),
@@ -329,7 +255,7 @@ impl IoThread {
             fd: pipe.fd,
             file,
             stamper,
-            held: Vec::new(),
+            writer: self.next_writer,
         };
         if token == self.sources.len() {
             self.sources.push(Some(src));
@@ -380,17 +306,14 @@ impl IoThread {
     }
 
     fn close(&mut self, token: usize) {
-        self.flush_held(token);
         let Some(src) = self.sources.get_mut(token).and_then(Option::take) else {
             return;
         };
-        if let Some(path) = &src.file
-            && let Some(f) = self.files.get_mut(path)
-        {
-            f.users -= 1;
-            if f.users == 0 {
-                self.files.remove(path);
-            }
+        if let Some(path) = &src.file {
+            let mut notes = Vec::new();
+            self.files
+                .remove(path, src.writer, Instant::now(), &mut notes);
+            self.notify(notes);
         }
         let _ = self.epoll.delete(src.fd.as_fd());
         self.free.push(token);
@@ -417,7 +340,7 @@ impl IoThread {
                 _ => {}
             }
             if let Some(f) = src.file.as_ref().and_then(|p| self.files.get_mut(p)) {
-                f.log.set_rotation(rotation);
+                f.set_rotation(rotation);
             }
         }
     }
@@ -426,10 +349,11 @@ impl IoThread {
         let now = Instant::now();
         let targets = targets.unwrap_or_else(|| {
             self.files
-                .keys()
+                .paths()
+                .into_iter()
                 .map(|path| FileTarget {
                     process: path.display().to_string(),
-                    path: path.clone(),
+                    path,
                     // Only used for files that are not open; these are.
                     rotation: Rotation::default(),
                 })
@@ -462,15 +386,13 @@ impl IoThread {
         };
         match op {
             FileOp::Rotate => f
-                .log
                 .rotate()
                 .map_err(|e| format!("cannot rotate {shown}: {e}")),
             FileOp::Truncate => f
-                .log
                 .truncate()
                 .map_err(|e| format!("cannot clear {shown}: {e}")),
             FileOp::Reopen => {
-                let notice = f.log.reopen(now)?;
+                let notice = f.reopen(now)?;
                 self.notify(notice);
                 Ok(())
             }

@@ -130,7 +130,10 @@ stdout_backups = 50
     let backups = (1..=50).filter(|&n| numbered(&path, n).exists()).count();
     for n in 1..=backups as u32 {
         let len = std::fs::read(numbered(&path, n)).expect("backup").len();
-        assert!((20_480 - 100..=20_480).contains(&len), "backup {n}: {len} bytes");
+        assert!(
+            (20_480 - 100..=20_480).contains(&len),
+            "backup {n}: {len} bytes"
+        );
     }
     assert!(backups >= 3, "{backups} backups of {} bytes", text.len());
     assert!(crate::util::read(&path).len() < 20_480);
