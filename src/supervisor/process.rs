@@ -387,7 +387,7 @@ impl Process {
                 ProcState::Backoff { .. } | ProcState::Fatal => self.reason.clone(),
                 _ => String::new(),
             },
-            pty: self.config.pty,
+            pty: self.config.pty.then_some(crate::spawn::TtySize::DEFAULT),
         }
     }
 }
