@@ -14,8 +14,12 @@ mod ctl;
 mod ctl_util;
 #[path = "it/dashboard.rs"]
 mod dashboard;
+#[path = "it/edges.rs"]
+mod edges;
 #[path = "it/event_log.rs"]
 mod event_log;
+#[path = "it/import.rs"]
+mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
 #[path = "it/notify.rs"]

@@ -180,6 +180,9 @@ impl Shared {
             st.followers.clear();
             if procs.get(name).is_some_and(|p| Arc::ptr_eq(p, proc)) {
                 procs.remove(name);
+            } else {
+                // Renamed since its pipes were registered.
+                procs.retain(|_, p| !Arc::ptr_eq(p, proc));
             }
         }
     }
@@ -283,6 +286,15 @@ impl OutputHub {
                 proc,
                 pipes,
             });
+        }
+    }
+
+    /// A process now goes by another name (a reload changed numprocs): its ring, followers and
+    /// open pipes move with it.
+    pub fn rename(&self, from: &str, to: &str) {
+        let mut procs = self.shared.procs();
+        if let Some(proc) = procs.remove(from) {
+            procs.insert(to.to_owned(), proc);
         }
     }
 

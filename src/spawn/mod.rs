@@ -22,6 +22,7 @@ use crate::output;
 
 mod fork;
 pub mod pty;
+pub mod reaper;
 
 pub use pty::TtySize;
 

@@ -1,7 +1,6 @@
 //! Request handlers of the supervisor thread: one function per [`Command`], and the
 //! resolution of `all`, `PROGRAM`, `PROGRAM:*` and process names.
 
-use std::io::Write;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Instant;
@@ -244,20 +243,9 @@ impl Engine {
         if !self.procs.contains_key(name) {
             return Reply::Error(format!("no such process: {name}"));
         }
-        let Some(stdin) = self.stdins.get_mut(name) else {
-            return Reply::Error(format!("{name} is not running"));
-        };
-        // Non-blocking: a child that does not read its stdin must not stall the supervisor.
-        match stdin.write(data) {
-            Ok(n) if n == data.len() => Reply::Done,
-            Ok(n) => Reply::Error(format!(
-                "{name}: stdin is full, {n} of {} bytes written",
-                data.len()
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Reply::Error(format!(
-                "{name}: stdin is full (the process is not reading it)"
-            )),
-            Err(e) => Reply::Error(format!("{name}: cannot write to stdin: {e}")),
+        match self.stdins.write(name, data) {
+            Ok(()) => Reply::Done,
+            Err(e) => Reply::Error(e),
         }
     }
 
@@ -270,9 +258,10 @@ impl Engine {
             // of a line, which the line discipline turns into a zero-length read.
             return self.write_stdin(name, b"\x04");
         }
-        match self.stdins.remove(name) {
-            Some(_) => Reply::Done,
-            None => Reply::Error(format!("{name} is not running")),
+        if self.stdins.close(name) {
+            Reply::Done
+        } else {
+            Reply::Error(format!("{name} is not running"))
         }
     }
 

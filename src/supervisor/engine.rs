@@ -3,18 +3,18 @@
 //! in `reload.rs`; all of them run on the supervisor thread only.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Sender;
-use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use super::api::{ActionResult, Reply, Update};
 use super::process::{AfterStop, Effect, ProcState, Process};
-use super::snapshot::{ExitKind, Snapshot};
+use super::snapshot::Snapshot;
+use super::stdin::Stdins;
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
 use crate::spawn::{self, TtySize};
@@ -50,7 +50,7 @@ pub(super) struct Engine {
     pub config: Config,
     pub procs: BTreeMap<String, Process>,
     pub by_pid: HashMap<Pid, String>,
-    pub stdins: HashMap<String, File>,
+    pub stdins: Stdins,
     /// Terminal sizes of pty processes, set by the last attach; kept across restarts.
     pub tty_sizes: HashMap<String, TtySize>,
     /// Each live child's failure-report pipe (see `spawn::exec_failure`).
@@ -92,7 +92,7 @@ impl Engine {
             config,
             procs,
             by_pid: HashMap::new(),
-            stdins: HashMap::new(),
+            stdins: Stdins::default(),
             tty_sizes: HashMap::new(),
             reports: HashMap::new(),
             output: Some(output),
@@ -178,9 +178,9 @@ impl Engine {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
                 match child.stdin {
-                    Some(stdin) => self.stdins.insert(name.to_string(), stdin),
+                    Some(stdin) => self.stdins.insert(name, stdin),
                     None => self.stdins.remove(name),
-                };
+                }
                 self.reports.insert(name.to_string(), child.report);
                 if let Some(hub) = &self.output {
                     hub.register(name, child.stdout, child.stderr);
@@ -349,14 +349,11 @@ impl Engine {
         }
     }
 
-    /// Reaps `pid` if it has ended; true when it did.
+    /// Reaps `pid` if it has ended (the rest of its group SIGKILLed first, see
+    /// `spawn::reaper`); true when it did.
     fn reap_pid(&mut self, pid: Pid, now: Instant) -> bool {
-        let kind = match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => ExitKind::Code(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => ExitKind::Signal(sig as i32),
-            Ok(_) => return false,
-            // ECHILD: someone else reaped it; it is dead all the same.
-            Err(_) => ExitKind::Signal(0),
+        let Some(kind) = spawn::reaper::reap_leader(&mut spawn::reaper::System, pid) else {
+            return false;
         };
         let Some(name) = self.by_pid.remove(&pid) else {
             return true;
@@ -387,10 +384,15 @@ impl Engine {
             .iter()
             .any(|s| s.owes_snapshot)
             .then_some(self.last_notice + NOTICE_RETRY);
-        procs.chain(publish).chain(owed).min()
+        procs
+            .chain(publish)
+            .chain(owed)
+            .chain(self.stdins.deadline())
+            .min()
     }
 
     pub fn fire_deadlines(&mut self, now: Instant) {
+        self.stdins.flush_due(now);
         let due: Vec<String> = self
             .procs
             .values()

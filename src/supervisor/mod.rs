@@ -8,6 +8,7 @@ mod engine;
 pub mod process;
 mod reload;
 pub mod snapshot;
+mod stdin;
 
 pub use api::{
     ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update,
