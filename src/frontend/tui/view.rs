@@ -300,11 +300,9 @@ const HELP: &[(&str, &str)] = &[
     ("R", "reload the config file"),
     (
         "Enter",
-        "attach: output full screen, typed lines go to stdin",
+        "attach: full screen; lines (pty program: every key) go to it",
     ),
-    ("", "(pty program: its terminal, every key goes to it)"),
     ("Ctrl-]", "detach (back from the attach view)"),
-    ("Ctrl-D", "in line attach, at the start of a line: EOF"),
     (":", "command bar (Tab completes, Up/Down: history)"),
     ("/", "filter the table by name (Esc clears)"),
     ("Tab", "focus the output pane (PgUp/PgDn scroll it)"),
