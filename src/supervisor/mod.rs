@@ -3,6 +3,7 @@
 //! deadlines from one `select!`, applies reloads and publishes snapshots.
 
 mod api;
+mod clock;
 mod commands;
 mod engine;
 pub mod process;
@@ -13,10 +14,10 @@ mod stdin;
 pub use api::{
     ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update,
 };
-pub use snapshot::{ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName};
+pub use clock::Now;
+pub use snapshot::{ExitCause, ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName, StopEnd};
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, after, never, select};
 
@@ -48,7 +49,7 @@ impl Supervisor {
         let (hub, reader) = OutputHub::start()?;
         // Registered before the first spawn so no SIGCHLD can be missed.
         let signals = crate::signals::start(sig_tx, options.handle_signals)?;
-        let mut engine = Engine::new(config, hub, reader.clone());
+        let mut engine = Engine::new(config, hub, reader.clone(), Now::current());
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
         engine.latest = Some(latest.clone());
         let handle = Handle {
@@ -101,24 +102,24 @@ fn run(
     sub_rx: Receiver<crossbeam_channel::Sender<Update>>,
     sig_rx: Receiver<i32>,
 ) {
-    engine.boot(Instant::now());
+    engine.boot(Now::current());
     let mut req_rx = Some(req_rx);
     let mut sub_rx = Some(sub_rx);
     let never_req = never();
     let never_sub = never();
     loop {
-        let now = Instant::now();
+        let now = Now::current();
         let timer = match engine.next_deadline() {
-            Some(at) => after(at.saturating_duration_since(now)),
+            Some(at) => after(at.saturating_duration_since(now.mono)),
             None => never(),
         };
         select! {
             recv(req_rx.as_ref().unwrap_or(&never_req)) -> msg => match msg {
-                Ok(req) => engine.on_request(req, Instant::now()),
+                Ok(req) => engine.on_request(req, Now::current()),
                 // Every handle is gone: nobody can ever stop us, so stop now.
                 Err(_) => {
                     req_rx = None;
-                    engine.begin_shutdown(None, Instant::now());
+                    engine.begin_shutdown(None, Now::current());
                 }
             },
             recv(sub_rx.as_ref().unwrap_or(&never_sub)) -> msg => match msg {
@@ -126,11 +127,11 @@ fn run(
                 Err(_) => sub_rx = None,
             },
             recv(sig_rx) -> msg => if let Ok(sig) = msg {
-                engine.on_signal(sig, Instant::now());
+                engine.on_signal(sig, Now::current());
             },
             recv(timer) -> _ => {}
         }
-        let now = Instant::now();
+        let now = Now::current();
         engine.fire_deadlines(now);
         if engine.is_finished() {
             engine.finish();
