@@ -32,6 +32,8 @@ mod notify;
 mod output_capture;
 #[path = "it/pty.rs"]
 mod pty;
+#[path = "it/pty_dashboard.rs"]
+mod pty_dashboard;
 #[path = "it/reload.rs"]
 mod reload;
 #[path = "it/shell.rs"]
