@@ -23,6 +23,15 @@ impl App {
         (areas.tail.height.saturating_sub(2) as usize).max(1)
     }
 
+    /// How far the tail pane may scroll back: a pty pane's scrollback is clamped by its
+    /// emulator when it is next drawn.
+    fn tail_rows(&self) -> usize {
+        if self.term.is_some() {
+            return super::term::MAX_SCROLLBACK;
+        }
+        self.tail.len().saturating_sub(1)
+    }
+
     pub fn on_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
         if key.kind == KeyEventKind::Release {
             return None;
@@ -59,6 +68,12 @@ impl App {
                 match a.on_key(key, page) {
                     AttachKey::Nothing => None,
                     AttachKey::Detach => Some(Effect::Detach),
+                    AttachKey::Eof => Some(Effect::Send(
+                        Command::CloseStdin {
+                            name: a.name.clone(),
+                        },
+                        ReplyCtx::Stdin,
+                    )),
                     AttachKey::Stdin(data) => Some(Effect::Send(
                         Command::WriteStdin {
                             name: a.name.clone(),
@@ -67,6 +82,21 @@ impl App {
                         ReplyCtx::Stdin,
                     )),
                 }
+            }
+            Mode::Terminal(name) => {
+                if super::attach::is_detach(&key) {
+                    return Some(Effect::Detach);
+                }
+                let name = name.clone();
+                let app_cursor = self
+                    .term
+                    .as_ref()
+                    .is_some_and(|t| t.name == name && t.screen().application_cursor());
+                let bytes = super::keybytes::encode(&key, app_cursor)?;
+                Some(Effect::Send(
+                    Command::WriteStdin { name, data: bytes },
+                    ReplyCtx::Stdin,
+                ))
             }
             Mode::Filter => {
                 self.on_filter_key(key);
@@ -145,7 +175,8 @@ impl App {
             }
         };
         match cmd {
-            Command::Attach { .. } => Some(Effect::Send(cmd, ReplyCtx::Attach)),
+            // Raw (pty) or line attach: the loop decides, as for Enter.
+            Command::Attach { target } => Some(Effect::Attach(target.to_string())),
             Command::Follow { target, .. } => {
                 self.select_name(&target.to_string());
                 self.set_focus(Focus::Tail);
@@ -177,7 +208,7 @@ impl App {
 
     fn on_tail_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
         let page = self.tail_page();
-        let max = self.tail.len().saturating_sub(1);
+        let max = self.tail_rows();
         match key.code {
             KeyCode::PageUp => self.tail_scroll = (self.tail_scroll + page).min(max),
             KeyCode::PageDown => self.tail_scroll = self.tail_scroll.saturating_sub(page),
@@ -267,7 +298,7 @@ impl App {
                 }
             }
             MouseEventKind::ScrollUp if hit(areas.tail) => {
-                self.tail_scroll = (self.tail_scroll + 3).min(self.tail.len().saturating_sub(1))
+                self.tail_scroll = (self.tail_scroll + 3).min(self.tail_rows())
             }
             MouseEventKind::ScrollDown if hit(areas.tail) => {
                 self.tail_scroll = self.tail_scroll.saturating_sub(3)
