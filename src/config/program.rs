@@ -12,9 +12,10 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use super::de::{Ctx, duplicate_key, unknown_key};
 use super::env::EnvSeed;
 use super::paths::{OutputSeed, PathSeed};
+use super::stack::{self, GivenStack, STACK_KEYS};
 use super::umask::read_umask;
 use super::values::{Cmd, ExitCodes, NumProcs, Restart, Retries, Seconds, StopSignal, User};
-use super::{AutoRestart, OutputTarget, ProgramConfig};
+use super::{AutoRestart, Backoff, OutputTarget, ProgramConfig};
 
 pub(super) const PROGRAM_KEYS: &[&str] = &[
     "cmd",
@@ -34,6 +35,10 @@ pub(super) const PROGRAM_KEYS: &[&str] = &[
     "user",
     "pty",
 ];
+
+fn known_keys() -> Vec<&'static str> {
+    PROGRAM_KEYS.iter().chain(STACK_KEYS).copied().collect()
+}
 
 pub(super) struct ProgramSeed<'c, 'a, 'n> {
     pub ctx: &'c Ctx<'a>,
@@ -68,6 +73,9 @@ impl ProgramSeed<'_, '_, '_> {
             stderr: OutputTarget::Capture,
             env: BTreeMap::new(),
             user: None,
+            backoff: Backoff::default(),
+            depends_on: BTreeMap::new(),
+            health: None,
             pty: false,
         }
     }
@@ -92,6 +100,7 @@ struct Given {
     env: Option<BTreeMap<String, String>>,
     user: Option<String>,
     pty: Option<bool>,
+    stack: GivenStack,
 }
 
 impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
@@ -113,11 +122,15 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
             if seen.contains(&key) {
                 return Err(duplicate_key(&key));
             }
-            if !PROGRAM_KEYS.contains(&key.as_str()) {
-                return Err(unknown_key(&key, PROGRAM_KEYS));
+            if !PROGRAM_KEYS.contains(&key.as_str()) && !STACK_KEYS.contains(&key.as_str()) {
+                return Err(unknown_key(&key, &known_keys()));
             }
             ctx.on_value();
-            read_value(&mut map, ctx, &key, &mut g)?;
+            if STACK_KEYS.contains(&key.as_str()) {
+                stack::read_stack_value(&mut map, &key, &mut g.stack)?;
+            } else {
+                read_value(&mut map, ctx, &key, &mut g)?;
+            }
             seen.push(key);
         }
         if g.cmd.is_none() && ctx.skip.key(Some(self.name), "cmd") {
@@ -149,6 +162,10 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         p.stderr = g.stderr.unwrap_or(p.stderr);
         p.env = g.env.unwrap_or(p.env);
         p.user = g.user.or(p.user);
+        if let Err((key, message)) = g.stack.apply(&mut p) {
+            ctx.on_key(Some(key), None);
+            return Err(A::Error::custom(message));
+        }
         p.pty = g.pty.unwrap_or(p.pty);
         Ok(p)
     }
@@ -177,7 +194,7 @@ fn read_value<'de, A: MapAccess<'de>>(
         "env" => g.env = Some(map.next_value_seed(EnvSeed(ctx))?),
         "user" => g.user = Some(map.next_value::<User>()?.0),
         "pty" => g.pty = Some(map.next_value()?),
-        _ => return Err(unknown_key(key, PROGRAM_KEYS)),
+        _ => return Err(unknown_key(key, &known_keys())),
     }
     Ok(())
 }
