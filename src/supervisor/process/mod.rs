@@ -652,7 +652,7 @@ impl Process {
                 | ProcState::Stopping { .. }
                 | ProcState::Exited { .. } => String::new(),
             },
-            pty: self.config.pty,
+            pty: self.config.pty.then_some(crate::spawn::TtySize::DEFAULT),
         }
     }
 }

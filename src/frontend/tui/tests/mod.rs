@@ -38,7 +38,7 @@ pub fn process(name: &str, state: StateName, pid: Option<u32>) -> ProcessInfo {
         last_exit: None,
         retry_at: None,
         reason: String::new(),
-        pty: false,
+        pty: None,
     }
 }
 
