@@ -22,16 +22,24 @@ mod event_log;
 mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/log_files.rs"]
+mod log_files;
+#[path = "it/logrotate.rs"]
+mod logrotate;
 #[path = "it/notify.rs"]
 mod notify;
 #[path = "it/output_capture.rs"]
 mod output_capture;
 #[path = "it/pty.rs"]
 mod pty;
+#[path = "it/pty_dashboard.rs"]
+mod pty_dashboard;
 #[path = "it/reload.rs"]
 mod reload;
 #[path = "it/shell.rs"]
 mod shell;
+#[path = "it/signals.rs"]
+mod signals;
 #[path = "it/socket.rs"]
 mod socket;
 #[path = "it/spawn_failures.rs"]
