@@ -22,6 +22,10 @@ mod event_log;
 mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/log_files.rs"]
+mod log_files;
+#[path = "it/logrotate.rs"]
+mod logrotate;
 #[path = "it/notify.rs"]
 mod notify;
 #[path = "it/output_capture.rs"]
@@ -34,6 +38,8 @@ mod pty_dashboard;
 mod reload;
 #[path = "it/shell.rs"]
 mod shell;
+#[path = "it/signals.rs"]
+mod signals;
 #[path = "it/socket.rs"]
 mod socket;
 #[path = "it/spawn_failures.rs"]

@@ -46,12 +46,17 @@ impl Supervisor {
         let (req_tx, req_rx) = crossbeam_channel::unbounded();
         let (sub_tx, sub_rx) = crossbeam_channel::unbounded();
         let (sig_tx, sig_rx) = crossbeam_channel::unbounded();
-        let (hub, reader) = OutputHub::start()?;
+        // Problems with log files (and their recovery), from the I/O thread and the event
+        // log, become event lines shown to every front end.
+        let (note_tx, note_rx) = crossbeam_channel::unbounded();
+        let (hub, reader) = OutputHub::start_with(crate::output::RING_CAP, Some(note_tx.clone()))?;
+        crate::logging::set_notices(note_tx.clone());
         // Registered before the first spawn so no SIGCHLD can be missed.
         let signals = crate::signals::start(sig_tx, options.handle_signals)?;
         let mut engine = Engine::new(config, hub, reader.clone(), Now::current());
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
         engine.latest = Some(latest.clone());
+        engine.notices = Some(note_tx);
         let handle = Handle {
             req_tx,
             latest,
@@ -61,7 +66,7 @@ impl Supervisor {
         let thread = std::thread::Builder::new()
             .name("taskmaster-supervisor".to_string())
             .spawn(move || {
-                run(engine, req_rx, sub_rx, sig_rx);
+                run(engine, req_rx, sub_rx, sig_rx, note_rx);
                 drop(signals);
             })?;
         Ok(Supervisor { handle, thread })
@@ -101,6 +106,7 @@ fn run(
     req_rx: Receiver<Request>,
     sub_rx: Receiver<crossbeam_channel::Sender<Update>>,
     sig_rx: Receiver<i32>,
+    note_rx: Receiver<String>,
 ) {
     engine.boot(Now::current());
     let mut req_rx = Some(req_rx);
@@ -128,6 +134,9 @@ fn run(
             },
             recv(sig_rx) -> msg => if let Ok(sig) = msg {
                 engine.on_signal(sig, Now::current());
+            },
+            recv(note_rx) -> msg => if let Ok(line) = msg {
+                engine.event(line);
             },
             recv(timer) -> _ => {}
         }
