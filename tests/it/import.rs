@@ -147,6 +147,16 @@ fn django_and_celery_stack_translates_and_loads() {
     let names: Vec<&str> = c.programs.keys().map(String::as_str).collect();
     assert_eq!(names, ["celery", "celerybeat", "gunicorn"]);
 
+    let lines: Vec<usize> = t
+        .unsupported
+        .iter()
+        .filter_map(|n| n.split(':').nth(1)?.parse().ok())
+        .collect();
+    assert!(
+        lines.windows(2).all(|w| w[0] <= w[1]),
+        "notes in the order of the file: {:#?}",
+        t.unsupported
+    );
     let web = &c.programs["gunicorn"];
     assert_eq!(
         web.argv,
