@@ -4,6 +4,8 @@
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/backoff.rs"]
+mod backoff;
 #[path = "it/config.rs"]
 mod config;
 #[path = "it/config_check.rs"]

@@ -449,17 +449,18 @@ impl Engine {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        // The wall time a snapshot is taken is only shown, never decided on.
+        // A snapshot is read at its own time, whatever turn of the loop builds it.
+        let now = Now::current();
         Snapshot {
             config_path: self.config.path.clone(),
             taskmaster_pid: std::process::id(),
             taskmaster_started: self.started,
-            taken: SystemTime::now(),
+            taken: now.wall,
             processes: self
                 .procs
                 .values()
                 .map(|p| {
-                    let mut info = p.info();
+                    let mut info = p.info(now);
                     if info.pty.is_some()
                         && let Some(size) = self.tty_sizes.get(&info.name)
                     {
