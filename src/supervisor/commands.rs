@@ -33,7 +33,8 @@ impl Engine {
             }
             Command::Stop(names) => {
                 let names = self.skip_implicit(names, Process::is_active);
-                self.each(names, reply, now, Engine::stop_one)
+                self.each(names, reply, now, Engine::stop_one);
+                self.advance_stops(now);
             }
             Command::Restart(names) => self.each(names, reply, now, Engine::restart_one),
             Command::Signal(sig, names) => self.each(names, reply, now, move |e, name, _, _, _| {
@@ -173,6 +174,7 @@ impl Engine {
         slot: usize,
         now: Now,
     ) -> Option<Result<String, String>> {
+        self.start_dependencies(name, now);
         let result = self.procs.get_mut(name)?.on_start(now);
         self.wait_for(name, result, WaitKind::Start, id, slot, now)
     }
@@ -182,10 +184,15 @@ impl Engine {
         name: &str,
         id: u64,
         slot: usize,
-        now: Now,
+        _now: Now,
     ) -> Option<Result<String, String>> {
-        let result = self.procs.get_mut(name)?.on_stop(now);
-        self.wait_for(name, result, WaitKind::Stop, id, slot, now)
+        // Queued, so that dependents stop before their dependencies (`advance_stops`).
+        if !self.procs.get(name)?.is_active() {
+            return Some(Err("not running".to_string()));
+        }
+        self.add_waiter(name, id, slot, WaitKind::Stop);
+        self.defer_stop(name);
+        None
     }
 
     /// A refused transition is the outcome at once; an accepted one is carried out and its
