@@ -23,5 +23,15 @@ if ! command -v groff >/dev/null 2>&1 && ! command -v man >/dev/null 2>&1; then
   fi
 fi
 
+# The completion scripts are checked in zsh and fish too (bash is always there).
+for shell in zsh fish; do
+  if ! command -v "$shell" >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing $shell"
+    apt-get install -y -qq "$shell" >/dev/null 2>&1 || \
+      { apt-get update -qq && apt-get install -y -qq "$shell" >/dev/null; } || \
+      echo "warning: cannot install $shell; its completion test will say it skips" >&2
+  fi
+done
+
 cargo build --all-targets
 cargo test --lib --bins --tests

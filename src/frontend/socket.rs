@@ -332,17 +332,21 @@ fn serve_client(stream: UnixStream, handle: &Handle, busy: &Arc<Busy>, reserved:
             return;
         }
         let attach = matches!(cmd, Command::Attach { .. });
+        // Held until the reply is written: exit waits for it (the answer to `shutdown`
+        // comes once the supervisor has ended, and must still go out).
         let token = busy.enter();
         let answer = handle.call(cmd);
-        drop(token);
         if let Ok(Reply::Follow(follow)) = answer {
+            drop(token);
             if writer.set_read_timeout(None).is_err() {
                 return;
             }
             stream_to_client(reader, writer, handle, follow, attach);
             return;
         }
-        if write_answer(&mut writer, &answer).is_err() {
+        let written = write_answer(&mut writer, &answer);
+        drop(token);
+        if written.is_err() {
             return;
         }
     }
