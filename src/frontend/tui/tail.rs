@@ -1,9 +1,12 @@
 //! Captured output turned into display lines: [`TailLines`] keeps the newest lines of one
 //! process, remembers which stream each came from, and strips what would corrupt the screen
-//! (escape sequences, control characters). Owned by the dashboard thread.
+//! (escape sequences, control characters). Each stream is decoded on its own, so a character
+//! or an escape sequence cut between two chunks comes out whole (see [`Decoder`]). Owned by
+//! the dashboard thread.
 
 use std::collections::VecDeque;
 
+use crate::output::decode::Decoder;
 use crate::output::{Chunk, Stream};
 
 /// How many lines a tail keeps; older ones are dropped.
@@ -22,6 +25,8 @@ pub struct TailLines {
     lines: VecDeque<TailLine>,
     /// Total lines ever pushed (complete or started): lets a scrolled-back view stay anchored.
     pushed: u64,
+    /// stdout's and stderr's decoders.
+    decoders: [Decoder; 2],
 }
 
 impl TailLines {
@@ -34,7 +39,8 @@ impl TailLines {
     }
 
     pub fn push(&mut self, stream: Stream, data: &[u8]) {
-        let text = sanitize(&String::from_utf8_lossy(data));
+        let decoder = &mut self.decoders[usize::from(stream == Stream::Stderr)];
+        let text = sanitize(&decoder.feed(data));
         let mut parts = text.split('\n').peekable();
         while let Some(part) = parts.next() {
             let ends_line = parts.peek().is_some();
@@ -181,5 +187,38 @@ mod tests {
             vec!["5", "6", "7"],
             "window ends 2 lines before the newest"
         );
+    }
+
+    /// Regression: one write of 65,535 x `a` + `é` reached the follow channel as two chunks
+    /// (64 KiB apiece) and the pane showed `aa��`.
+    #[test]
+    fn a_character_cut_between_chunks_shows_whole() {
+        let mut data = vec![b'a'; 65_535];
+        data.extend_from_slice("é\n".as_bytes());
+        let mut t = TailLines::default();
+        for chunk in data.chunks(64 * 1024) {
+            t.push(Stream::Stdout, chunk);
+        }
+        let lines = texts(&t);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].1.len(), 65_537, "one line, é whole");
+        assert!(lines[0].1.ends_with("aé"));
+        // Interleaved stderr does not disturb stdout's half character.
+        let mut t = TailLines::default();
+        t.push(Stream::Stdout, b"x\xc3");
+        t.push(Stream::Stderr, b"\xe6\x97");
+        t.push(Stream::Stdout, b"\xa9\n");
+        t.push(Stream::Stderr, b"\xa5\n");
+        let lines = texts(&t);
+        assert_eq!(lines[0].1, "xé");
+        assert_eq!(lines[1].1, "日");
+    }
+
+    #[test]
+    fn an_escape_sequence_cut_between_chunks_is_still_dropped() {
+        let mut t = TailLines::default();
+        t.push(Stream::Stdout, b"a\x1b[3");
+        t.push(Stream::Stdout, b"1mred\n");
+        assert_eq!(texts(&t), vec![(Stream::Stdout, "ared".to_string())]);
     }
 }
