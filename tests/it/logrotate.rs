@@ -102,8 +102,8 @@ fn the_real_logrotate_with_a_supervisord_postrotate_script_works() {
     std::fs::write(
         &conf,
         format!(
-            "{dir}/count.log {dir}/tm.log {{\n  rotate 5\n  missingok\n  sharedscripts\n  \
-             postrotate\n    kill -USR2 $(cat {pid})\n  endscript\n}}\n",
+            "{dir}/count.log {dir}/tm.log {{\n  daily\n  rotate 14\n  compress\n  \
+             delaycompress\n  missingok\n  sharedscripts\n  postrotate\n    kill -USR2 $(cat {pid})\n  endscript\n}}\n",
             dir = d.dir.path().display(),
             pid = pidfile.display()
         ),
