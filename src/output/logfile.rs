@@ -6,7 +6,8 @@
 //!
 //! Owned by one thread at a time: the I/O thread for program logs, the event log's mutex for
 //! the event log. Methods return a notice line for the event log instead of logging, so the
-//! event log can use this type without logging into itself.
+//! event log can use this type without logging into itself. Notices start with `log error:`
+//! or `log resumed:`, which front ends show as such.
 
 use std::fs::File;
 use std::io::{ErrorKind, Write};
@@ -185,7 +186,7 @@ impl LogFile {
         match result {
             Ok(()) => match self.broken.take() {
                 Some(b) => Some(format!(
-                    "{} {}: writing again ({} bytes could not be written meanwhile)",
+                    "log resumed: {} {}: writing again ({} bytes could not be written meanwhile)",
                     self.label,
                     self.path.display(),
                     b.lost
@@ -212,7 +213,7 @@ impl LogFile {
                     lost,
                 });
                 Some(format!(
-                    "{} {}: cannot write: {e}; output is still captured in memory, retrying \
+                    "log error: {} {}: cannot write: {e}; output is still captured in memory, retrying \
                      every second",
                     self.label,
                     self.path.display()
@@ -259,7 +260,7 @@ impl LogFile {
                 if !self.rotate_failed {
                     self.rotate_failed = true;
                     *notice = Some(format!(
-                        "{} {}: cannot rotate: {e}; the file keeps growing",
+                        "log error: {} {}: cannot rotate: {e}; the file keeps growing",
                         self.label,
                         self.path.display()
                     ));
@@ -321,7 +322,7 @@ impl LogFile {
         match self.reopen_file() {
             Ok(()) => Ok(self.broken.take().map(|b| {
                 format!(
-                    "{} {}: writing again ({} bytes could not be written meanwhile)",
+                    "log resumed: {} {}: writing again ({} bytes could not be written meanwhile)",
                     self.label,
                     self.path.display(),
                     b.lost

@@ -6,6 +6,7 @@ mod api;
 mod clock;
 mod commands;
 mod engine;
+mod logs;
 pub mod process;
 mod reload;
 pub mod snapshot;

@@ -264,7 +264,10 @@ fn shipped_demo_config_loads() {
         Some(PathBuf::from("/tmp/taskmaster-demo.worker.02.out")),
         "a group with a file per process"
     );
-    assert_eq!(config.programs["chatty"].stdout_rotation.maxbytes, 2048, "rotation shown");
+    assert_eq!(
+        config.programs["chatty"].stdout_rotation.maxbytes, 2048,
+        "rotation shown"
+    );
     assert!(config.programs["chatty"].timestamps);
     assert!(config.pidfile.is_some());
     assert!(
