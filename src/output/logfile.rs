@@ -21,6 +21,9 @@ use crate::config::Rotation;
 /// still name it (a deleted directory, a file moved away by logrotate).
 pub const RETRY: Duration = Duration::from_secs(1);
 
+/// How far back from the size limit a line end is looked for.
+const LINE_SEARCH: usize = 64 * 1024;
+
 /// Why the file is not being written, since when bytes are lost.
 #[derive(Debug)]
 struct Broken {
@@ -244,15 +247,17 @@ impl LogFile {
             if max == 0 || (data.len() as u64) < room {
                 return self.append(data);
             }
-            // This write fills the file: end it at the last line end that fits, if any.
+            // This write fills the file: end it at the last line end that fits, if one is
+            // near enough (a line longer than that is cut at the size anyway).
             let room = room as usize;
             let cut = if data.len() == room {
                 room
             } else {
-                data[..room]
+                let from = room.saturating_sub(LINE_SEARCH);
+                data[from..room]
                     .iter()
                     .rposition(|&b| b == b'\n')
-                    .map_or(room, |i| i + 1)
+                    .map_or(room, |i| from + i + 1)
             };
             self.append(&data[..cut])?;
             data = &data[cut..];
