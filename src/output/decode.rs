@@ -38,6 +38,29 @@ impl Decoder {
     }
 }
 
+/// One [`Decoder`] per stream of a view that shows both (attach, `tail -f` of both): a
+/// character cut in stdout stays whole even when stderr output comes in between.
+#[derive(Debug, Default, Clone)]
+pub struct StreamDecoders {
+    decoders: [Decoder; 2],
+}
+
+impl StreamDecoders {
+    /// The complete part of `data` for `stream`, as bytes (see [`Decoder::feed_bytes`]).
+    pub fn feed_bytes(&mut self, stream: super::Stream, data: &[u8]) -> Vec<u8> {
+        self.decoder(stream).feed_bytes(data)
+    }
+
+    /// The complete part of `data` for `stream`, as text (see [`Decoder::feed`]).
+    pub fn feed(&mut self, stream: super::Stream, data: &[u8]) -> String {
+        self.decoder(stream).feed(data)
+    }
+
+    fn decoder(&mut self, stream: super::Stream) -> &mut Decoder {
+        &mut self.decoders[usize::from(stream == super::Stream::Stderr)]
+    }
+}
+
 /// How much of `buf` can be shown now: all of it, less an unfinished UTF-8 character or
 /// escape sequence at its end.
 fn complete_len(buf: &[u8]) -> usize {

@@ -241,27 +241,12 @@ impl LogFile {
         mut data: &[u8],
         notice: &mut Option<String>,
     ) -> Result<(), (std::io::Error, u64)> {
+        let max = self.rotation.maxbytes;
+        // A file that reached the size rotates when more comes, so the last write never
+        // leaves an empty file behind, and no rename follows it.
+        let mut full = max > 0 && self.size >= max;
         while !data.is_empty() {
-            let max = self.rotation.maxbytes;
-            let room = max.saturating_sub(self.size);
-            if max == 0 || (data.len() as u64) < room {
-                return self.append(data);
-            }
-            // This write fills the file: end it at the last line end that fits, if one is
-            // near enough (a line longer than that is cut at the size anyway).
-            let room = room as usize;
-            let cut = if data.len() == room {
-                room
-            } else {
-                let from = room.saturating_sub(LINE_SEARCH);
-                data[from..room]
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(room, |i| from + i + 1)
-            };
-            self.append(&data[..cut])?;
-            data = &data[cut..];
-            if let Err(e) = self.rotate() {
+            if full && let Err(e) = self.rotate() {
                 if !self.rotate_failed {
                     self.rotate_failed = true;
                     *notice = Some(format!(
@@ -275,6 +260,18 @@ impl LogFile {
                 }
                 return self.append(data);
             }
+            let room = max.saturating_sub(self.size);
+            if max == 0 || data.len() as u64 <= room {
+                return self.append(data);
+            }
+            // This write fills the file: end it at the last line end that fits, if one is
+            // near enough (a line longer than that is cut at the size anyway).
+            let room = room as usize;
+            let from = room.saturating_sub(LINE_SEARCH);
+            let cut = memchr::memrchr(b'\n', &data[from..room]).map_or(room, |i| from + i + 1);
+            self.append(&data[..cut])?;
+            data = &data[cut..];
+            full = true;
         }
         Ok(())
     }
@@ -315,8 +312,9 @@ impl LogFile {
             .kept
             .get_or_insert_with(|| count_backups(&self.path, backups));
         shift_backups(&self.path, backups, kept)?;
-        self.kept = Some((kept + 1).min(backups));
         self.reopen_file()?;
+        // After the reopen, which forgets what it knew of the backups.
+        self.kept = Some((kept + 1).min(backups));
         self.rotate_failed = false;
         Ok(())
     }

@@ -4,11 +4,11 @@
 //! to column 0 (progress bars overwrite their line, as in a terminal). Every character kept
 //! takes exactly the columns ratatui measures for it, so binary garbage cannot shift a row.
 //! Each stream is decoded on its own, so a character or an escape sequence cut between two
-//! chunks comes out whole (see [`Decoder`]). Owned by the dashboard thread.
+//! chunks comes out whole (see [`StreamDecoders`]). Owned by the dashboard thread.
 
 use std::collections::VecDeque;
 
-use crate::output::decode::Decoder;
+use crate::output::decode::StreamDecoders;
 use crate::output::{Chunk, Stream};
 
 /// How many lines a tail keeps; older ones are dropped.
@@ -61,8 +61,8 @@ pub struct TailLines {
     lines: VecDeque<TailLine>,
     /// Total lines ever pushed (complete or started): lets a scrolled-back view stay anchored.
     pushed: u64,
-    /// stdout's and stderr's decoders.
-    decoders: [Decoder; 2],
+    /// Holds a character or escape sequence cut at a chunk's end, per stream.
+    decoders: StreamDecoders,
 }
 
 impl TailLines {
@@ -75,7 +75,7 @@ impl TailLines {
     }
 
     pub fn push(&mut self, stream: Stream, data: &[u8]) {
-        let text = self.decoders[usize::from(stream == Stream::Stderr)].feed(data);
+        let text = self.decoders.feed(stream, data);
         let mut chars = text.chars().peekable();
         while let Some(c) = chars.next() {
             match c {
