@@ -5,6 +5,7 @@
 mod api;
 mod clock;
 mod commands;
+mod deps;
 mod engine;
 mod logs;
 pub mod process;
@@ -151,6 +152,7 @@ fn run(
         }
         let now = Now::current();
         engine.fire_deadlines(now);
+        engine.advance(now);
         if engine.is_finished() {
             engine.finish();
             return;
