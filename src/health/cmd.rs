@@ -2,7 +2,7 @@
 //! discarded (a check that floods costs nothing); it must exit 0 within the timeout, or its
 //! group is SIGKILLed. The wait is a pidfd polled with the timeout: no sleep loop.
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -60,14 +60,10 @@ pub fn check(argv: &[String], timeout: Duration, helpers: &Helpers) -> Result<()
 
 /// True when `pid` exited within `timeout` (it is left to be reaped).
 fn wait_exit(pid: Pid, timeout: Duration) -> bool {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid.as_raw(), 0) };
-    if fd < 0 {
+    let Some(fd) = crate::os::pidfd_open(pid) else {
         // No pidfd (kernel before 5.3): the process is waited without a timeout.
         return true;
-    }
-    // SAFETY: the descriptor was just returned to us by the kernel and is owned here only.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    };
     let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
     loop {
