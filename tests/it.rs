@@ -32,6 +32,8 @@ mod health;
 mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/log_commands.rs"]
+mod log_commands;
 #[path = "it/log_files.rs"]
 mod log_files;
 #[path = "it/logrotate.rs"]

@@ -8,6 +8,7 @@ mod clock;
 mod commands;
 mod deps;
 mod engine;
+mod logs;
 pub mod process;
 mod reload;
 mod reply;
