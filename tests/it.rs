@@ -22,6 +22,8 @@ mod event_log;
 mod lifecycle;
 #[path = "it/notify.rs"]
 mod notify;
+#[path = "it/orphans.rs"]
+mod orphans;
 #[path = "it/output_capture.rs"]
 mod output_capture;
 #[path = "it/pty.rs"]

@@ -13,8 +13,10 @@ use super::de::{Ctx, duplicate_key, unknown_key};
 use super::env::EnvSeed;
 use super::paths::{OutputSeed, PathSeed};
 use super::umask::read_umask;
-use super::values::{Cmd, ExitCodes, NumProcs, Restart, Retries, Seconds, StopSignal, User};
-use super::{AutoRestart, OutputTarget, ProgramConfig};
+use super::values::{
+    Cmd, ExitCodes, NumProcs, OrphansValue, Restart, Retries, Seconds, StopSignal, User,
+};
+use super::{AutoRestart, Orphans, OutputTarget, ProgramConfig};
 
 pub(super) const PROGRAM_KEYS: &[&str] = &[
     "cmd",
@@ -33,6 +35,7 @@ pub(super) const PROGRAM_KEYS: &[&str] = &[
     "env",
     "user",
     "pty",
+    "orphans",
 ];
 
 pub(super) struct ProgramSeed<'c, 'a, 'n> {
@@ -69,6 +72,7 @@ impl ProgramSeed<'_, '_, '_> {
             env: BTreeMap::new(),
             user: None,
             pty: false,
+            orphans: Orphans::Kill,
         }
     }
 }
@@ -92,6 +96,7 @@ struct Given {
     env: Option<BTreeMap<String, String>>,
     user: Option<String>,
     pty: Option<bool>,
+    orphans: Option<Orphans>,
 }
 
 impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
@@ -150,6 +155,7 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         p.env = g.env.unwrap_or(p.env);
         p.user = g.user.or(p.user);
         p.pty = g.pty.unwrap_or(p.pty);
+        p.orphans = g.orphans.unwrap_or(p.orphans);
         Ok(p)
     }
 }
@@ -177,6 +183,7 @@ fn read_value<'de, A: MapAccess<'de>>(
         "env" => g.env = Some(map.next_value_seed(EnvSeed(ctx))?),
         "user" => g.user = Some(map.next_value::<User>()?.0),
         "pty" => g.pty = Some(map.next_value()?),
+        "orphans" => g.orphans = Some(map.next_value::<OrphansValue>()?.0),
         _ => return Err(unknown_key(key, PROGRAM_KEYS)),
     }
     Ok(())

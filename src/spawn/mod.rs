@@ -21,6 +21,7 @@ use crate::config::{OutputTarget, ProgramConfig};
 use crate::output;
 
 mod fork;
+pub mod procfs;
 pub mod pty;
 pub mod reaper;
 

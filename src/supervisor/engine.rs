@@ -8,16 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Sender;
+use nix::sys::signal::Signal;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use super::api::{ActionResult, Reply, Update};
+use super::orphans::OrphanBook;
 use super::process::{AfterStop, Effect, ProcState, Process};
 use super::snapshot::Snapshot;
 use super::stdin::Stdins;
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
-use crate::spawn::{self, TtySize};
+use crate::spawn::{self, TtySize, procfs};
 
 /// Snapshots are published at most this often; `status` always builds a fresh one.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
@@ -56,6 +58,8 @@ pub(super) struct Engine {
     /// Each live child's failure-report pipe (see `spawn::exec_failure`).
     pub reports: HashMap<String, OwnedFd>,
     pub output: Option<OutputHub>,
+    /// Adopted orphans and what tells where they came from (see `orphans.rs`).
+    pub orphans: OrphanBook,
     pub reader: OutputReader,
     pub latest: Option<Arc<Mutex<Arc<Snapshot>>>>,
     pub subscribers: Vec<Subscriber>,
@@ -96,6 +100,7 @@ impl Engine {
             tty_sizes: HashMap::new(),
             reports: HashMap::new(),
             output: Some(output),
+            orphans: OrphanBook::default(),
             reader,
             latest: None,
             subscribers: Vec::new(),
@@ -151,18 +156,32 @@ impl Engine {
         for effect in effects {
             match effect {
                 Effect::Log(line) => self.event(line),
-                Effect::SignalGroup(pid, sig) => {
-                    if let Err(e) = spawn::signal_group(pid, sig) {
-                        log::warn!(
-                            "cannot send {} to group of {name} ({pid}): {e}",
-                            sig.as_str()
-                        );
-                    }
-                }
+                Effect::SignalGroup(pid, sig) => self.signal_group(name, pid, sig, now),
                 Effect::Spawn => self.spawn(name, now),
             }
         }
         self.settle(name, now);
+    }
+
+    /// A signal to a process's group; when it stops the process, its orphans get it too, and
+    /// SIGCONT follows so a stopped (SIGSTOP) process can act on it, as systemd does.
+    fn signal_group(&mut self, name: &str, pid: Pid, sig: Signal, now: Instant) {
+        if let Err(e) = spawn::signal_group(pid, sig) {
+            log::warn!(
+                "cannot send {} to group of {name} ({pid}): {e}",
+                sig.as_str()
+            );
+        }
+        let stopping = self
+            .procs
+            .get(name)
+            .is_some_and(|p| matches!(p.state, ProcState::Stopping { .. }));
+        if stopping && sig != Signal::SIGKILL {
+            let _ = spawn::signal_group(pid, Signal::SIGCONT);
+        }
+        if stopping {
+            self.stop_orphans_of(name, Some(pid), now);
+        }
     }
 
     fn spawn(&mut self, name: &str, now: Instant) {
@@ -177,6 +196,23 @@ impl Engine {
         let effects = match spawn::spawn(&config, tty_size) {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
+                let streams = [
+                    child
+                        .stdout
+                        .as_ref()
+                        .and_then(|p| procfs::stream_name(&p.fd)),
+                    child
+                        .stderr
+                        .as_ref()
+                        .and_then(|p| procfs::stream_name(&p.fd)),
+                    child.stdin.as_ref().and_then(procfs::stream_name),
+                ];
+                let streams = streams
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s.starts_with("pipe:"))
+                    .collect();
+                self.orphans.note_spawn(name, child.pid, streams);
                 match child.stdin {
                     Some(stdin) => self.stdins.insert(name, stdin),
                     None => self.stdins.remove(name),
@@ -324,19 +360,28 @@ impl Engine {
         loop {
             let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
             let peeked = match waitid(Id::All, flags) {
-                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(WaitStatus::StillAlive) | Err(_) => None,
                 Ok(status) => status.pid(),
             };
+            if peeked.is_none() && self.orphans.sole {
+                return;
+            }
             match peeked {
                 Some(pid) if self.by_pid.contains_key(&pid) => {
                     if !self.reap_pid(pid, now) {
                         return;
                     }
                 }
+                Some(pid) if self.reap_orphan(pid) => {}
+                // Not ours, or nothing to reap: check each of ours (in a test process a zombie
+                // of ours may hide behind another's, or have been reaped by another).
                 _ => {
                     let ours: Vec<Pid> = self.by_pid.keys().copied().collect();
                     for pid in ours {
                         self.reap_pid(pid, now);
+                    }
+                    for pid in self.orphan_pids() {
+                        self.reap_orphan(pid);
                     }
                     return;
                 }
@@ -347,6 +392,14 @@ impl Engine {
     /// Reaps `pid` if it has ended (the rest of its group SIGKILLed first, see
     /// `spawn::reaper`); true when it did.
     fn reap_pid(&mut self, pid: Pid, now: Instant) -> bool {
+        if !spawn::reaper::has_ended(pid) {
+            return false;
+        }
+        // Dead but not reaped: its children are ours now; whatever left its group is found
+        // and stopped before the group is killed and the zombie gives up its pid.
+        if let Some(name) = self.by_pid.get(&pid).cloned() {
+            self.leader_died(&name, pid, now);
+        }
         let Some(kind) = spawn::reaper::reap_leader(&mut spawn::reaper::System, pid) else {
             return false;
         };
@@ -383,11 +436,13 @@ impl Engine {
             .chain(publish)
             .chain(owed)
             .chain(self.stdins.deadline())
+            .chain(self.orphans.deadline(!self.by_pid.is_empty()))
             .min()
     }
 
     pub fn fire_deadlines(&mut self, now: Instant) {
         self.stdins.flush_due(now);
+        self.orphan_deadlines(now);
         let due: Vec<String> = self
             .procs
             .values()
@@ -476,7 +531,7 @@ impl Engine {
     }
 
     pub fn is_finished(&self) -> bool {
-        self.shutdown.is_some() && self.by_pid.is_empty()
+        self.shutdown.is_some() && self.by_pid.is_empty() && !self.orphans_stopping()
     }
 
     pub fn finish(mut self) {
