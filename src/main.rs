@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use taskmaster::command::Exit;
 use taskmaster::config::{self, Config, DEFAULT_SOCKET};
 use taskmaster::frontend::shell::{self, LocalBackend};
 use taskmaster::frontend::socket::{self, SocketServer};
@@ -15,8 +16,9 @@ use taskmaster::supervisor::{Command, Options, Supervisor};
 const USAGE: &str = "\
 usage:
   taskmaster [-c|--config FILE] [--no-tui | --headless] [--socket PATH] [--logfile PATH]
-  taskmaster ctl [-s|--socket PATH] [-c|--config FILE] [COMMAND [ARGS...]]
+  taskmaster ctl [-s|--socket PATH] [-c|--config FILE] [--json] [COMMAND [ARGS...]]
   taskmaster check [-c|--config FILE]
+  taskmaster import FILE.conf      (a supervisord.conf as TOML on stdout)
   taskmaster --version | --help
 
 Without -c the config is $TASKMASTER_CONFIG, ./taskmaster.toml, ./configs/taskmaster.toml,
@@ -42,10 +44,14 @@ enum Mode {
     Ctl {
         socket: Option<PathBuf>,
         config: Option<PathBuf>,
+        format: ctl::Format,
         words: Vec<String>,
     },
     Check {
         config: Option<PathBuf>,
+    },
+    Import {
+        file: PathBuf,
     },
     Version,
     Help,
@@ -74,15 +80,18 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Mode::Check { config } => check(config),
+        Mode::Import { file } => import(&file),
         Mode::Ctl {
             socket,
             config,
+            format,
             words,
         } => match ctl_socket(socket, config) {
-            Ok(path) => exit_code(ctl::run(&path, &words)),
+            Ok(path) => ctl::run(&path, &words, format).into(),
+            // A config that cannot be read is a bad argument (1), not an unreachable socket.
             Err(e) => {
                 eprintln!("taskmaster ctl: {e}");
-                exit_code(ctl::EXIT_UNREACHABLE)
+                Exit::Error.into()
             }
         },
         Mode::Run {
@@ -91,7 +100,7 @@ fn main() -> ExitCode {
             socket,
             logfile,
         } => match run(config, front, socket, logfile) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(exit) => exit.into(),
             Err(e) => fail(&e),
         },
     }
@@ -100,10 +109,6 @@ fn main() -> ExitCode {
 fn fail(msg: &str) -> ExitCode {
     eprintln!("taskmaster: {msg}");
     ExitCode::FAILURE
-}
-
-fn exit_code(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn value(flag: &str, it: &mut impl Iterator<Item = String>) -> Result<String, String> {
@@ -123,6 +128,7 @@ fn parse_args(args: Vec<String>) -> Result<Mode, String> {
             "--logfile" => logfile = Some(PathBuf::from(value(&arg, &mut it)?)),
             "--no-tui" => front = Front::Shell,
             "--headless" => front = Front::Headless,
+            "import" if sub.is_none() => return parse_import(it),
             "ctl" | "check" if sub.is_none() => {
                 sub = Some(arg);
                 if sub.as_deref() == Some("ctl") {
@@ -143,6 +149,18 @@ fn parse_args(args: Vec<String>) -> Result<Mode, String> {
     }
 }
 
+/// `import FILE`: exactly one file.
+fn parse_import(mut it: impl Iterator<Item = String>) -> Result<Mode, String> {
+    match (it.next(), it.next()) {
+        (Some(file), None) if !file.starts_with('-') => Ok(Mode::Import {
+            file: PathBuf::from(file),
+        }),
+        (Some(file), None) => Err(format!("import: unexpected option '{file}'")),
+        (None, _) => Err("import needs the supervisord.conf to translate".to_string()),
+        (Some(_), Some(extra)) => Err(format!("import: unexpected argument '{extra}'")),
+    }
+}
+
 /// `ctl` options, then the command words (everything from the first non-option on).
 fn parse_ctl(
     mut it: impl Iterator<Item = String>,
@@ -150,8 +168,10 @@ fn parse_ctl(
     mut socket: Option<PathBuf>,
 ) -> Result<Mode, String> {
     let mut words = Vec::new();
+    let mut format = ctl::Format::Text;
     while let Some(arg) = it.next() {
         match arg.as_str() {
+            "--json" if words.is_empty() => format = ctl::Format::Json,
             "-s" | "--socket" if words.is_empty() => {
                 socket = Some(PathBuf::from(value(&arg, &mut it)?))
             }
@@ -164,6 +184,7 @@ fn parse_ctl(
     Ok(Mode::Ctl {
         socket,
         config,
+        format,
         words,
     })
 }
@@ -183,21 +204,60 @@ fn check(explicit: Option<PathBuf>) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     match config::check(&path) {
         Ok(config) => {
             let n = config.programs.len();
-            println!("config OK: {n} program{}", if n == 1 { "" } else { "s" });
+            write_out(&format!("config OK: {n} program{}\n", plural(n)));
             ExitCode::SUCCESS
         }
         Err(errors) => {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            let n = errors.len();
-            eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
+            let mut text: String = errors.iter().map(|e| format!("{e}\n")).collect();
+            text.push_str(&format!(
+                "{} problem{} found\n",
+                errors.len(),
+                plural(errors.len())
+            ));
+            write_err(&text);
             ExitCode::FAILURE
         }
     }
+}
+
+/// The TOML on stdout, what has no equivalent on stderr; exit 1 when the file cannot be
+/// translated at all.
+fn import(file: &Path) -> ExitCode {
+    match taskmaster::import::translate(file) {
+        Ok(t) => {
+            let notes: String = t.unsupported.iter().map(|n| format!("{n}\n")).collect();
+            let written = write_out(&t.toml);
+            write_err(&notes);
+            if written {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            write_err(&format!("taskmaster import: {e}\n"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `print!` panics when stdout is a closed pipe (`import x | head`); this says false instead.
+fn write_out(text: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
+}
+
+/// As [`write_out`], for stderr; nothing more can be said if it is gone.
+fn write_err(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// `-s`, else the socket of the config (`-c` or the lookup), else the default.
@@ -223,7 +283,7 @@ fn run(
     front: Front,
     socket: Option<PathBuf>,
     logfile: Option<PathBuf>,
-) -> Result<(), String> {
+) -> Result<Exit, String> {
     let mut config = load(&find_config(config)?)?;
     if socket.is_some() {
         config.socket = socket;
@@ -236,8 +296,12 @@ fn run(
         Front::Auto => Some(Front::Shell),
         other => Some(other),
     };
-    taskmaster::logging::init(config.logfile.as_deref(), front == Some(Front::Headless))
-        .map_err(|e| format!("cannot open the event log: {e}"))?;
+    taskmaster::logging::init(
+        config.logfile.as_deref(),
+        config.logfile_rotation,
+        front == Some(Front::Headless),
+    )
+    .map_err(|e| format!("cannot open the event log: {e}"))?;
     // Only headless taskmaster is a service; a dashboard under systemd makes no sense.
     if front == Some(Front::Headless) {
         taskmaster::notify::init_from_env().map_err(|e| format!("NOTIFY_SOCKET: {e}"))?;
@@ -246,12 +310,21 @@ fn run(
     if let Some(path) = &config.socket {
         socket::prepare_path(path).map_err(|e| e.to_string())?;
     }
+    let pidfile = config.pidfile.clone();
+    if let Some(path) = &pidfile {
+        write_pidfile(path)?;
+    }
     let socket_path = config.socket.clone();
     let config_path = config.path.clone();
     let supervisor = Supervisor::start(
         config,
         Options {
             handle_signals: true,
+            terminal: match front {
+                None => true,
+                Some(Front::Shell) => std::io::stdin().is_terminal(),
+                Some(_) => false,
+            },
         },
     )
     .map_err(|e| format!("cannot start the supervisor: {e}"))?;
@@ -260,6 +333,9 @@ fn run(
         Some(Err(e)) => {
             let _ = handle.call(Command::Shutdown);
             supervisor.join();
+            if let Some(path) = &pidfile {
+                remove_pidfile(path);
+            }
             return Err(e.to_string());
         }
         Some(Ok(s)) => Some(s),
@@ -272,16 +348,42 @@ fn run(
         taskmaster::notify::send("READY=1");
     }
     let result = match front {
-        None => tui::run(handle.clone(), &config_path).map_err(|e| format!("dashboard: {e}")),
+        None => tui::run(handle.clone(), &config_path)
+            .map(|()| Exit::Ok)
+            .map_err(|e| format!("dashboard: {e}")),
         Some(Front::Shell) => {
             shell::run(&mut LocalBackend::new(handle.clone())).map_err(|e| format!("shell: {e}"))
         }
-        Some(_) => Ok(()),
+        Some(_) => Ok(Exit::Ok),
     };
     if result.is_err() && !supervisor.thread.is_finished() {
         let _ = handle.call(Command::Shutdown);
     }
     supervisor.join();
     drop(server);
+    if let Some(path) = &pidfile {
+        remove_pidfile(path);
+    }
     result
+}
+
+/// Writes taskmaster's pid to `path` (supervisord's `pidfile`, what logrotate's `postrotate`
+/// reads), replacing the file in one rename so a reader never sees it half written.
+fn write_pidfile(path: &Path) -> Result<(), String> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, format!("{}\n", std::process::id()))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write the pidfile {}: {e}", path.display())
+        })
+}
+
+/// Removes the pidfile at exit, unless another taskmaster has taken it over meanwhile.
+fn remove_pidfile(path: &Path) {
+    let ours =
+        std::fs::read_to_string(path).is_ok_and(|s| s.trim() == std::process::id().to_string());
+    if ours {
+        let _ = std::fs::remove_file(path);
+    }
 }

@@ -4,12 +4,16 @@
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/backoff.rs"]
+mod backoff;
 #[path = "it/config.rs"]
 mod config;
 #[path = "it/config_check.rs"]
 mod config_check;
 #[path = "it/ctl.rs"]
 mod ctl;
+#[path = "it/ctl_typed.rs"]
+mod ctl_typed;
 #[path = "it/ctl_util.rs"]
 mod ctl_util;
 #[path = "it/dashboard.rs"]
@@ -18,8 +22,14 @@ mod dashboard;
 mod edges;
 #[path = "it/event_log.rs"]
 mod event_log;
+#[path = "it/import.rs"]
+mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/log_files.rs"]
+mod log_files;
+#[path = "it/logrotate.rs"]
+mod logrotate;
 #[path = "it/notify.rs"]
 mod notify;
 #[path = "it/orphans.rs"]
@@ -28,10 +38,14 @@ mod orphans;
 mod output_capture;
 #[path = "it/pty.rs"]
 mod pty;
+#[path = "it/pty_dashboard.rs"]
+mod pty_dashboard;
 #[path = "it/reload.rs"]
 mod reload;
 #[path = "it/shell.rs"]
 mod shell;
+#[path = "it/signals.rs"]
+mod signals;
 #[path = "it/socket.rs"]
 mod socket;
 #[path = "it/spawn_failures.rs"]

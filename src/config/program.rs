@@ -12,11 +12,13 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use super::de::{Ctx, duplicate_key, unknown_key};
 use super::env::EnvSeed;
 use super::paths::{OutputSeed, PathSeed};
+use super::stack::{self, GivenStack, STACK_KEYS};
 use super::umask::read_umask;
 use super::values::{
-    Cmd, ExitCodes, NumProcs, OrphansValue, Restart, Retries, Seconds, StopSignal, User,
+    Backups, ByteSize, Cmd, ExitCodes, NumProcs, OrphansValue, Restart, Retries, Seconds,
+    StopSignal, User,
 };
-use super::{AutoRestart, Orphans, OutputTarget, ProgramConfig};
+use super::{AutoRestart, Backoff, Orphans, OutputTarget, ProgramConfig, Rotation};
 
 pub(super) const PROGRAM_KEYS: &[&str] = &[
     "cmd",
@@ -34,9 +36,18 @@ pub(super) const PROGRAM_KEYS: &[&str] = &[
     "stderr",
     "env",
     "user",
+    "stdout_maxbytes",
+    "stdout_backups",
+    "stderr_maxbytes",
+    "stderr_backups",
+    "timestamps",
     "pty",
     "orphans",
 ];
+
+fn known_keys() -> Vec<&'static str> {
+    PROGRAM_KEYS.iter().chain(STACK_KEYS).copied().collect()
+}
 
 pub(super) struct ProgramSeed<'c, 'a, 'n> {
     pub ctx: &'c Ctx<'a>,
@@ -71,6 +82,12 @@ impl ProgramSeed<'_, '_, '_> {
             stderr: OutputTarget::Capture,
             env: BTreeMap::new(),
             user: None,
+            stdout_rotation: Rotation::default(),
+            stderr_rotation: Rotation::default(),
+            timestamps: false,
+            backoff: Backoff::default(),
+            depends_on: BTreeMap::new(),
+            health: None,
             pty: false,
             orphans: Orphans::Kill,
         }
@@ -95,8 +112,14 @@ struct Given {
     stderr: Option<OutputTarget>,
     env: Option<BTreeMap<String, String>>,
     user: Option<String>,
+    stdout_maxbytes: Option<u64>,
+    stdout_backups: Option<u32>,
+    stderr_maxbytes: Option<u64>,
+    stderr_backups: Option<u32>,
+    timestamps: Option<bool>,
     pty: Option<bool>,
     orphans: Option<Orphans>,
+    stack: GivenStack,
 }
 
 impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
@@ -118,11 +141,15 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
             if seen.contains(&key) {
                 return Err(duplicate_key(&key));
             }
-            if !PROGRAM_KEYS.contains(&key.as_str()) {
-                return Err(unknown_key(&key, PROGRAM_KEYS));
+            if !PROGRAM_KEYS.contains(&key.as_str()) && !STACK_KEYS.contains(&key.as_str()) {
+                return Err(unknown_key(&key, &known_keys()));
             }
             ctx.on_value();
-            read_value(&mut map, ctx, &key, &mut g)?;
+            if STACK_KEYS.contains(&key.as_str()) {
+                stack::read_stack_value(&mut map, &key, &mut g.stack)?;
+            } else {
+                read_value(&mut map, ctx, &key, &mut g)?;
+            }
             seen.push(key);
         }
         if g.cmd.is_none() && ctx.skip.key(Some(self.name), "cmd") {
@@ -154,6 +181,15 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         p.stderr = g.stderr.unwrap_or(p.stderr);
         p.env = g.env.unwrap_or(p.env);
         p.user = g.user.or(p.user);
+        p.stdout_rotation.maxbytes = g.stdout_maxbytes.unwrap_or(p.stdout_rotation.maxbytes);
+        p.stdout_rotation.backups = g.stdout_backups.unwrap_or(p.stdout_rotation.backups);
+        p.stderr_rotation.maxbytes = g.stderr_maxbytes.unwrap_or(p.stderr_rotation.maxbytes);
+        p.stderr_rotation.backups = g.stderr_backups.unwrap_or(p.stderr_rotation.backups);
+        p.timestamps = g.timestamps.unwrap_or(p.timestamps);
+        if let Err((key, message)) = g.stack.apply(&mut p) {
+            ctx.on_key(Some(key), None);
+            return Err(A::Error::custom(message));
+        }
         p.pty = g.pty.unwrap_or(p.pty);
         p.orphans = g.orphans.unwrap_or(p.orphans);
         Ok(p)
@@ -182,9 +218,14 @@ fn read_value<'de, A: MapAccess<'de>>(
         "stderr" => g.stderr = Some(map.next_value_seed(OutputSeed(ctx))?),
         "env" => g.env = Some(map.next_value_seed(EnvSeed(ctx))?),
         "user" => g.user = Some(map.next_value::<User>()?.0),
+        "stdout_maxbytes" => g.stdout_maxbytes = Some(map.next_value::<ByteSize>()?.0),
+        "stdout_backups" => g.stdout_backups = Some(map.next_value::<Backups>()?.0),
+        "stderr_maxbytes" => g.stderr_maxbytes = Some(map.next_value::<ByteSize>()?.0),
+        "stderr_backups" => g.stderr_backups = Some(map.next_value::<Backups>()?.0),
+        "timestamps" => g.timestamps = Some(map.next_value()?),
         "pty" => g.pty = Some(map.next_value()?),
         "orphans" => g.orphans = Some(map.next_value::<OrphansValue>()?.0),
-        _ => return Err(unknown_key(key, PROGRAM_KEYS)),
+        _ => return Err(unknown_key(key, &known_keys())),
     }
     Ok(())
 }

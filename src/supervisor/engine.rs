@@ -12,9 +12,11 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
-use super::api::{ActionResult, Reply, Update};
+use super::api::Update;
+use super::clock::Now;
 use super::orphans::OrphanBook;
-use super::process::{AfterStop, Effect, ProcState, Process};
+use super::process::{Effect, ProcState, Process};
+use super::reply::{ActionResult, Answer, Fault, Reply};
 use super::snapshot::Snapshot;
 use super::stdin::Stdins;
 use crate::config::{Config, ProgramConfig};
@@ -43,9 +45,13 @@ pub(super) struct Waiter {
 
 /// A multi-process request whose reply is sent once every slot has its outcome.
 pub(super) struct Pending {
-    pub results: Vec<Option<ActionResult>>,
+    /// `None` while waiting; `Some(None)` for a slot with nothing to report (a restart's stop
+    /// of a process reached through `all` that was not running).
+    pub results: Vec<Option<Option<ActionResult>>>,
     pub missing: usize,
-    pub reply: Sender<Reply>,
+    /// Which reply carries the results (`Reply::Actions` or `Reply::Restart`).
+    pub wrap: fn(Vec<ActionResult>) -> Reply,
+    pub reply: Sender<Answer>,
 }
 
 pub(super) struct Engine {
@@ -67,8 +73,13 @@ pub(super) struct Engine {
     pub next_pending: u64,
     pub waiters: HashMap<String, Vec<Waiter>>,
     /// Some once shutting down: the replies to send when everything has stopped.
-    pub shutdown: Option<Vec<Sender<Reply>>>,
+    pub shutdown: Option<Vec<Sender<Answer>>>,
     pub started: SystemTime,
+    /// See `Options::terminal`.
+    pub hangup_is_shutdown: bool,
+    /// Where log-file notices go (see `Supervisor::start`); also used for the outcome of
+    /// a SIGUSR2 reopen, which finishes on the I/O thread.
+    pub notices: Option<Sender<String>>,
     dirty: bool,
     last_publish: Instant,
     /// When snapshot notices were last attempted (see `Subscriber::owes_snapshot`).
@@ -84,12 +95,12 @@ pub(super) struct Subscriber {
 }
 
 impl Engine {
-    pub fn new(config: Config, output: OutputHub, reader: OutputReader) -> Engine {
+    pub fn new(config: Config, output: OutputHub, reader: OutputReader, now: Now) -> Engine {
         let mut procs = BTreeMap::new();
         for prog in config.programs.values() {
             let shared = Arc::new(prog.clone());
             for name in prog.process_names() {
-                procs.insert(name.clone(), Process::new(name, shared.clone()));
+                procs.insert(name.clone(), Process::new(name, shared.clone(), now));
             }
         }
         Engine {
@@ -108,14 +119,16 @@ impl Engine {
             next_pending: 0,
             waiters: HashMap::new(),
             shutdown: None,
-            started: SystemTime::now(),
+            hangup_is_shutdown: false,
+            started: now.wall,
+            notices: None,
             dirty: true,
-            last_publish: Instant::now(),
-            last_notice: Instant::now(),
+            last_publish: now.mono,
+            last_notice: now.mono,
         }
     }
 
-    pub fn boot(&mut self, now: Instant) {
+    pub fn boot(&mut self, now: Now) {
         self.event(format!(
             "taskmaster started (pid {}, config {})",
             std::process::id(),
@@ -124,8 +137,8 @@ impl Engine {
         let autostart: Vec<String> = self
             .procs
             .values()
-            .filter(|p| p.config.autostart)
-            .map(|p| p.name.clone())
+            .filter(|p| p.config().autostart)
+            .map(|p| p.name().to_string())
             .collect();
         for name in autostart {
             self.start_process(&name, now);
@@ -133,8 +146,8 @@ impl Engine {
     }
 
     /// Starts one process (autostart, reload); outcome only logged.
-    pub fn start_process(&mut self, name: &str, now: Instant) {
-        if let Some(effects) = self.procs.get_mut(name).and_then(|p| p.on_start().ok()) {
+    pub fn start_process(&mut self, name: &str, now: Now) {
+        if let Some(effects) = self.procs.get_mut(name).and_then(|p| p.on_start(now).ok()) {
             self.apply(name, effects, now);
         }
     }
@@ -151,21 +164,40 @@ impl Engine {
     }
 
     /// Carries out a process's effects, then settles its waiters and pending follow-ups.
-    pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Instant) {
+    pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Now) {
         self.dirty = true;
+        // Removal and a queued start come after the stop's waiters have their outcome.
+        let mut then = None;
         for effect in effects {
             match effect {
                 Effect::Log(line) => self.event(line),
                 Effect::SignalGroup(pid, sig) => self.signal_group(name, pid, sig, now),
                 Effect::Spawn => self.spawn(name, now),
+                // The hook for events: the process's new state is read from it after apply.
+                Effect::Entered { .. } => {}
+                Effect::StartAgain | Effect::Remove => then = Some(effect),
             }
         }
-        self.settle(name, now);
+        match then {
+            Some(Effect::Remove) => {
+                self.settle(name, WaitKind::Stop);
+                self.remove_now(name);
+            }
+            // The start waiters are settled by the start itself.
+            Some(Effect::StartAgain) if self.shutdown.is_none() => {
+                self.settle(name, WaitKind::Stop);
+                self.start_process(name, now);
+            }
+            _ => {
+                self.settle(name, WaitKind::Stop);
+                self.settle(name, WaitKind::Start);
+            }
+        }
     }
 
     /// A signal to a process's group; when it stops the process, its orphans get it too, and
     /// SIGCONT follows so a stopped (SIGSTOP) process can act on it, as systemd does.
-    fn signal_group(&mut self, name: &str, pid: Pid, sig: Signal, now: Instant) {
+    fn signal_group(&mut self, name: &str, pid: Pid, sig: Signal, now: Now) {
         if let Err(e) = spawn::signal_group(pid, sig) {
             log::warn!(
                 "cannot send {} to group of {name} ({pid}): {e}",
@@ -175,17 +207,17 @@ impl Engine {
         let stopping = self
             .procs
             .get(name)
-            .is_some_and(|p| matches!(p.state, ProcState::Stopping { .. }));
+            .is_some_and(|p| matches!(p.state(), ProcState::Stopping { .. }));
         if stopping && sig != Signal::SIGKILL {
             let _ = spawn::signal_group(pid, Signal::SIGCONT);
         }
         if stopping {
-            self.stop_orphans_of(name, Some(pid), now);
+            self.stop_orphans_of(name, Some(pid), now.mono);
         }
     }
 
-    fn spawn(&mut self, name: &str, now: Instant) {
-        let Some(config) = self.procs.get(name).map(|p| p.config.clone()) else {
+    fn spawn(&mut self, name: &str, now: Now) {
+        let Some(config) = self.procs.get(name).map(|p| p.config().clone()) else {
             return;
         };
         let tty_size = self
@@ -193,7 +225,7 @@ impl Engine {
             .get(name)
             .copied()
             .unwrap_or(TtySize::DEFAULT);
-        let effects = match spawn::spawn(&config, tty_size) {
+        let effects = match spawn::spawn(&config, tty_size, config.process_num(name)) {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
                 let streams = [
@@ -236,39 +268,17 @@ impl Engine {
         }
     }
 
-    /// Resolves waiters against the process's state and runs what a finished stop queued.
-    fn settle(&mut self, name: &str, now: Instant) {
+    /// Resolves the waiters of one kind against the process's state.
+    fn settle(&mut self, name: &str, kind: WaitKind) {
         let Some(p) = self.procs.get(name) else {
             return;
         };
-        let at_rest = p.pid().is_none() && !matches!(p.state, ProcState::Backoff { .. });
-        if at_rest {
-            self.resolve_waiters(name, WaitKind::Stop, Ok("stopped".to_string()));
-            let next = self.procs.get_mut(name).and_then(|p| p.after_stop.take());
-            match next {
-                Some(AfterStop::Remove) => return self.remove_now(name),
-                Some(AfterStop::Start) if self.shutdown.is_none() => {
-                    return self.start_process(name, now);
-                }
-                Some(AfterStop::Start) | None => {}
-            }
-        }
-        let Some(p) = self.procs.get(name) else {
-            return;
-        };
-        let outcome = match p.state {
-            ProcState::Running { .. } => Some(Ok("started".to_string())),
-            ProcState::Backoff { .. } | ProcState::Fatal if p.spawn_failed => {
-                Some(Err(format!("spawn error: {}", p.reason)))
-            }
-            ProcState::Backoff { .. } | ProcState::Fatal | ProcState::Exited => {
-                Some(Err("abnormal termination".to_string()))
-            }
-            ProcState::Stopped => Some(Err("stopped before it was running".to_string())),
-            ProcState::Starting { .. } | ProcState::Stopping { .. } => None,
+        let outcome = match kind {
+            WaitKind::Stop => (!p.is_active()).then(|| Ok("stopped".to_string())),
+            WaitKind::Start => p.start_outcome(),
         };
         if let Some(outcome) = outcome {
-            self.resolve_waiters(name, WaitKind::Start, outcome);
+            self.resolve_waiters(name, kind, outcome);
         }
     }
 
@@ -283,7 +293,7 @@ impl Engine {
             });
     }
 
-    fn resolve_waiters(&mut self, name: &str, kind: WaitKind, outcome: Result<String, String>) {
+    fn resolve_waiters(&mut self, name: &str, kind: WaitKind, outcome: Result<String, Fault>) {
         let Some(list) = self.waiters.get_mut(name) else {
             return;
         };
@@ -298,7 +308,13 @@ impl Engine {
     }
 
     /// Records one slot's outcome; sends the reply when it was the last one.
-    pub fn fill(&mut self, pending: u64, slot: usize, name: &str, outcome: Result<String, String>) {
+    pub fn fill(&mut self, pending: u64, slot: usize, name: &str, outcome: Result<String, Fault>) {
+        self.settle_slot(pending, slot, Some(ActionResult::new(name, outcome)));
+    }
+
+    /// Records one slot's result (`None`: nothing to report); sends the reply when it was the
+    /// last one.
+    pub fn settle_slot(&mut self, pending: u64, slot: usize, result: Option<ActionResult>) {
         let Some(p) = self.pending.get_mut(&pending) else {
             return;
         };
@@ -306,16 +322,13 @@ impl Engine {
             if cell.is_none() {
                 p.missing -= 1;
             }
-            *cell = Some(ActionResult {
-                name: name.to_string(),
-                outcome,
-            });
+            *cell = Some(result);
         }
         if p.missing == 0
             && let Some(p) = self.pending.remove(&pending)
         {
-            let results = p.results.into_iter().flatten().collect();
-            let _ = p.reply.send(Reply::Actions(results));
+            let results = p.results.into_iter().flatten().flatten().collect();
+            let _ = p.reply.send(Ok((p.wrap)(results)));
         }
     }
 
@@ -327,7 +340,7 @@ impl Engine {
         self.stdins.remove(name);
         self.reports.remove(name);
         for kind in [WaitKind::Start, WaitKind::Stop] {
-            self.resolve_waiters(name, kind, Err("removed by reload".to_string()));
+            self.resolve_waiters(name, kind, Err(Fault::RemovedByReload));
         }
         if let Some(hub) = &self.output {
             hub.forget(name);
@@ -335,20 +348,73 @@ impl Engine {
         self.dirty = true;
     }
 
-    pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>) {
-        self.procs.insert(name.clone(), Process::new(name, config));
+    /// Something shown in the snapshot changed outside a process's state machine.
+    pub fn mark_dirty(&mut self) {
         self.dirty = true;
     }
 
-    pub fn on_signal(&mut self, sig: i32, now: Instant) {
+    pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>, now: Now) {
+        self.procs
+            .insert(name.clone(), Process::new(name, config, now));
+        self.dirty = true;
+    }
+
+    pub fn on_signal(&mut self, sig: i32, now: Now) {
         match sig {
             nix::libc::SIGCHLD => self.reap(now),
+            // The terminal of a front end was closed: a hang-up, checked before the reload
+            // SIGHUP otherwise means (the front end would shut down a moment later anyway).
+            nix::libc::SIGHUP if self.hangup_is_shutdown && !terminal_alive() => {
+                if self.shutdown.is_none() {
+                    self.event("terminal hung up (SIGHUP): shutting down".to_string());
+                }
+                self.begin_shutdown(None, now);
+            }
             // A reload during a shutdown could start what is being stopped.
             nix::libc::SIGHUP if self.shutdown.is_none() => {
                 let _ = self.reload(now);
             }
-            nix::libc::SIGTERM | nix::libc::SIGINT => self.begin_shutdown(None, now),
-            _ => {}
+            nix::libc::SIGTERM | nix::libc::SIGINT | nix::libc::SIGQUIT => {
+                self.begin_shutdown(None, now)
+            }
+            nix::libc::SIGUSR2 => {
+                // Reopened first, so this line is the first of the new event log.
+                self.reopen_logs(None);
+                self.event("SIGUSR2: reopened every log file".to_string());
+            }
+            nix::libc::SIGHUP => {}
+            other => self.event(format!(
+                "ignored {}: taskmaster goes on (TERM, INT or QUIT stop it)",
+                crate::signals::name(other)
+            )),
+        }
+    }
+
+    /// Closes and reopens the event log and every open program log. `done` gets the
+    /// failures (empty: all reopened) once the I/O thread has done its part; without it,
+    /// failures go to the event log.
+    pub fn reopen_logs(&mut self, done: Option<Box<dyn FnOnce(Vec<String>) + Send>>) {
+        let mut failures = Vec::new();
+        if let Err(e) = crate::logging::reopen() {
+            failures.push(format!("event log: {e}"));
+        }
+        let notices = self.notices.clone();
+        let finish = move |results: crate::output::FileResults| {
+            failures.extend(results.into_iter().filter_map(|(_, r)| r.err()));
+            match done {
+                Some(done) => done(failures),
+                None => {
+                    for f in failures {
+                        if let Some(tx) = &notices {
+                            let _ = tx.send(format!("reopen failed: {f}"));
+                        }
+                    }
+                }
+            }
+        };
+        match &self.output {
+            Some(hub) => hub.files(crate::output::FileOp::Reopen, None, Box::new(finish)),
+            None => finish(Vec::new()),
         }
     }
 
@@ -356,7 +422,7 @@ impl Engine {
     /// the process may have other children (a test harness, several supervisors) whose
     /// statuses are not ours to take. `waitid(WNOWAIT)` peeks at the next zombie so the common
     /// case costs one call per death; a foreign zombie makes us check each of ours instead.
-    fn reap(&mut self, now: Instant) {
+    fn reap(&mut self, now: Now) {
         loop {
             let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
             let peeked = match waitid(Id::All, flags) {
@@ -391,14 +457,14 @@ impl Engine {
 
     /// Reaps `pid` if it has ended (the rest of its group SIGKILLed first, see
     /// `spawn::reaper`); true when it did.
-    fn reap_pid(&mut self, pid: Pid, now: Instant) -> bool {
+    fn reap_pid(&mut self, pid: Pid, now: Now) -> bool {
         if !spawn::reaper::has_ended(pid) {
             return false;
         }
         // Dead but not reaped: its children are ours now; whatever left its group is found
         // and stopped before the group is killed and the zombie gives up its pid.
         if let Some(name) = self.by_pid.get(&pid).cloned() {
-            self.leader_died(&name, pid, now);
+            self.leader_died(&name, pid, now.mono);
         }
         let Some(kind) = spawn::reaper::reap_leader(&mut spawn::reaper::System, pid) else {
             return false;
@@ -415,7 +481,7 @@ impl Engine {
         // A child that never got to run its program is a failed start with the reason.
         let never_ran = report
             .filter(|_| !shutting_down && p.is_started())
-            .and_then(|fd| spawn::exec_failure(&fd, &p.config));
+            .and_then(|fd| spawn::exec_failure(&fd, p.config()));
         let effects = match never_ran {
             Some(e) => p.on_spawn_failed(e.0, now),
             None => p.on_exit(kind, now, shutting_down),
@@ -440,14 +506,14 @@ impl Engine {
             .min()
     }
 
-    pub fn fire_deadlines(&mut self, now: Instant) {
-        self.stdins.flush_due(now);
-        self.orphan_deadlines(now);
+    pub fn fire_deadlines(&mut self, now: Now) {
+        self.stdins.flush_due(now.mono);
+        self.orphan_deadlines(now.mono);
         let due: Vec<String> = self
             .procs
             .values()
-            .filter(|p| p.deadline().is_some_and(|d| d <= now))
-            .map(|p| p.name.clone())
+            .filter(|p| p.deadline().is_some_and(|d| d <= now.mono))
+            .map(|p| p.name().to_string())
             .collect();
         for name in due {
             if let Some(effects) = self.procs.get_mut(&name).map(|p| p.on_deadline(now)) {
@@ -457,16 +523,31 @@ impl Engine {
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        // A snapshot is read at its own time, whatever turn of the loop builds it.
+        let now = Now::current();
         Snapshot {
             config_path: self.config.path.clone(),
             taskmaster_pid: std::process::id(),
             taskmaster_started: self.started,
-            taken: SystemTime::now(),
-            processes: self.procs.values().map(Process::info).collect(),
+            taken: now.wall,
+            processes: self
+                .procs
+                .values()
+                .map(|p| {
+                    let mut info = p.info(now);
+                    if info.pty.is_some()
+                        && let Some(size) = self.tty_sizes.get(&info.name)
+                    {
+                        info.pty = Some(*size);
+                    }
+                    info
+                })
+                .collect(),
         }
     }
 
-    pub fn publish_if_due(&mut self, now: Instant) {
+    pub fn publish_if_due(&mut self, now: Now) {
+        let now = now.mono;
         if self.dirty && now >= self.last_publish + PUBLISH_INTERVAL {
             self.publish(now);
         } else if now >= self.last_notice + NOTICE_RETRY
@@ -513,7 +594,7 @@ impl Engine {
         self.notify_snapshot(now);
     }
 
-    pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Instant) {
+    pub fn begin_shutdown(&mut self, reply: Option<Sender<Answer>>, now: Now) {
         if self.shutdown.is_none() {
             crate::notify::send("STOPPING=1");
             self.shutdown = Some(Vec::new());
@@ -541,16 +622,19 @@ impl Engine {
         self.publish(Instant::now());
         self.event("taskmaster stopped".to_string());
         for reply in self.shutdown.take().unwrap_or_default() {
-            let _ = reply.send(Reply::Done);
+            let _ = reply.send(Ok(Reply::Shutdown));
         }
         for p in std::mem::take(&mut self.pending).into_values() {
-            let _ = p
-                .reply
-                .send(Reply::Error("taskmaster is shutting down".to_string()));
+            let _ = p.reply.send(Err(Fault::ShuttingDown));
         }
         for s in &self.subscribers {
             let _ = s.tx.send_timeout(Update::Gone, Duration::from_millis(100));
         }
         log::logger().flush();
     }
+}
+
+/// False once stdin's terminal has hung up: the kernel then fails terminal ioctls with EIO.
+fn terminal_alive() -> bool {
+    nix::sys::termios::tcgetattr(std::io::stdin()).is_ok()
 }

@@ -3,21 +3,25 @@
 //! deadlines from one `select!`, applies reloads and publishes snapshots.
 
 mod api;
+mod clock;
 mod commands;
 mod engine;
 mod orphans;
 pub mod process;
 mod reload;
+mod reply;
 pub mod snapshot;
 mod stdin;
 
-pub use api::{
-    ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update,
+pub use api::{Command, Handle, Request, Target, Update};
+pub use clock::Now;
+pub use reply::{
+    ActionResult, Answer, Fault, Follow, PidEntry, ProcessStatus, ProgramSummary, ReloadReport,
+    Reply, StatusEntry,
 };
-pub use snapshot::{ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName};
+pub use snapshot::{ExitCause, ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName, StopEnd};
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, after, never, select};
 
@@ -30,6 +34,10 @@ pub struct Options {
     /// Turn SIGHUP into a reload and SIGINT/SIGTERM into a shutdown. Off when the supervisor
     /// runs inside another program (the tests), which must keep its own signal handling.
     pub handle_signals: bool,
+    /// A front end owns the terminal on stdin (dashboard, terminal shell). Closing that
+    /// terminal sends SIGHUP; such a SIGHUP, with the terminal gone, is a hang-up and shuts
+    /// taskmaster down instead of reloading the config.
+    pub terminal: bool,
 }
 
 /// A running supervisor thread.
@@ -52,14 +60,20 @@ impl Supervisor {
         let (req_tx, req_rx) = crossbeam_channel::unbounded();
         let (sub_tx, sub_rx) = crossbeam_channel::unbounded();
         let (sig_tx, sig_rx) = crossbeam_channel::unbounded();
-        let (hub, reader) = OutputHub::start()?;
+        // Problems with log files (and their recovery), from the I/O thread and the event
+        // log, become event lines shown to every front end.
+        let (note_tx, note_rx) = crossbeam_channel::unbounded();
+        let (hub, reader) = OutputHub::start_with(crate::output::RING_CAP, Some(note_tx.clone()))?;
+        crate::logging::set_notices(note_tx.clone());
         // Registered before the first spawn so no SIGCHLD can be missed.
         let signals = crate::signals::start(sig_tx, options.handle_signals)?;
-        let mut engine = Engine::new(config, hub, reader.clone());
+        let mut engine = Engine::new(config, hub, reader.clone(), Now::current());
         // The binary is the only supervisor in its process: every stray child is its own.
         engine.orphans.sole = options.handle_signals;
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
         engine.latest = Some(latest.clone());
+        engine.hangup_is_shutdown = options.terminal;
+        engine.notices = Some(note_tx);
         let handle = Handle {
             req_tx,
             latest,
@@ -69,7 +83,7 @@ impl Supervisor {
         let thread = std::thread::Builder::new()
             .name("taskmaster-supervisor".to_string())
             .spawn(move || {
-                run(engine, req_rx, sub_rx, sig_rx);
+                run(engine, req_rx, sub_rx, sig_rx, note_rx);
                 drop(signals);
             })?;
         Ok(Supervisor { handle, thread })
@@ -122,25 +136,26 @@ fn run(
     req_rx: Receiver<Request>,
     sub_rx: Receiver<crossbeam_channel::Sender<Update>>,
     sig_rx: Receiver<i32>,
+    note_rx: Receiver<String>,
 ) {
-    engine.boot(Instant::now());
+    engine.boot(Now::current());
     let mut req_rx = Some(req_rx);
     let mut sub_rx = Some(sub_rx);
     let never_req = never();
     let never_sub = never();
     loop {
-        let now = Instant::now();
+        let now = Now::current();
         let timer = match engine.next_deadline() {
-            Some(at) => after(at.saturating_duration_since(now)),
+            Some(at) => after(at.saturating_duration_since(now.mono)),
             None => never(),
         };
         select! {
             recv(req_rx.as_ref().unwrap_or(&never_req)) -> msg => match msg {
-                Ok(req) => engine.on_request(req, Instant::now()),
+                Ok(req) => engine.on_request(req, Now::current()),
                 // Every handle is gone: nobody can ever stop us, so stop now.
                 Err(_) => {
                     req_rx = None;
-                    engine.begin_shutdown(None, Instant::now());
+                    engine.begin_shutdown(None, Now::current());
                 }
             },
             recv(sub_rx.as_ref().unwrap_or(&never_sub)) -> msg => match msg {
@@ -148,11 +163,14 @@ fn run(
                 Err(_) => sub_rx = None,
             },
             recv(sig_rx) -> msg => if let Ok(sig) = msg {
-                engine.on_signal(sig, Instant::now());
+                engine.on_signal(sig, Now::current());
+            },
+            recv(note_rx) -> msg => if let Ok(line) = msg {
+                engine.event(line);
             },
             recv(timer) -> _ => {}
         }
-        let now = Instant::now();
+        let now = Now::current();
         engine.fire_deadlines(now);
         if engine.is_finished() {
             engine.finish();

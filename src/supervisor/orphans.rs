@@ -110,6 +110,28 @@ impl OrphanBook {
         }
     }
 
+    /// A process now goes by another name (a reload changed numprocs).
+    pub fn rename(&mut self, from: &str, to: &str) {
+        let fix = |n: &mut String| {
+            if n == from {
+                *n = to.to_string();
+            }
+        };
+        self.groups.values_mut().for_each(fix);
+        self.pipes.values_mut().for_each(fix);
+        self.lineage.values_mut().for_each(|m| fix(&mut m.process));
+        self.adopted
+            .values_mut()
+            .flatten()
+            .for_each(|m| fix(&mut m.process));
+        self.doomed
+            .values_mut()
+            .for_each(|d| fix(&mut d.member.process));
+        if let Some(gens) = self.pipe_order.remove(from) {
+            self.pipe_order.insert(to.to_string(), gens);
+        }
+    }
+
     /// Records every descendant now in `leader`'s tree as belonging to `name`.
     fn census(&mut self, name: &str, leader: Pid) {
         for pid in procfs::descendants(leader, TREE_LIMIT) {
@@ -214,7 +236,7 @@ impl Engine {
     fn policy_of(&self, process: &str) -> Policy {
         self.procs
             .get(process)
-            .map_or(Policy::Kill, |p| p.config.orphans)
+            .map_or(Policy::Kill, |p| p.config().orphans)
     }
 
     /// Sends the process's stopsignal to `pid` and schedules its SIGKILL.
@@ -244,7 +266,7 @@ impl Engine {
             .procs
             .get(&member.process)
             .map_or((Signal::SIGTERM, Duration::from_secs(10)), |p| {
-                (p.config.stopsignal, p.config.stoptime)
+                (p.config().stopsignal, p.config().stoptime)
             });
         if !procfs::signal_exact(pid, member.start, sig) {
             return;
@@ -358,8 +380,8 @@ impl Engine {
         let live: Vec<(String, Pid)> = self
             .procs
             .values()
-            .filter(|p| p.config.orphans == Policy::Kill)
-            .filter_map(|p| p.pid().map(|pid| (p.name.clone(), pid)))
+            .filter(|p| p.config().orphans == Policy::Kill)
+            .filter_map(|p| p.pid().map(|pid| (p.name().to_string(), pid)))
             .collect();
         if live.is_empty() {
             return;

@@ -2,31 +2,31 @@
 //! (interface.md section 4). A config that fails to load changes nothing.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use super::api::{ReloadReport, Reply};
+use super::clock::Now;
 use super::engine::Engine;
-use super::process::{AfterStop, ProcState};
+use super::reply::{Answer, Fault, ReloadReport, Reply};
 use crate::config::{self, ProgramConfig};
 
 impl Engine {
     /// Applies the config file anew, telling systemd (when it listens) it is reloading.
-    pub fn reload(&mut self, now: Instant) -> Reply {
+    pub fn reload(&mut self, now: Now) -> Answer {
         crate::notify::reloading();
-        let reply = self.apply_config_file(now);
+        let answer = self.apply_config_file(now);
         crate::notify::send("READY=1");
-        reply
+        answer
     }
 
-    fn apply_config_file(&mut self, now: Instant) -> Reply {
+    fn apply_config_file(&mut self, now: Now) -> Answer {
         let new = match config::load(&self.config.path) {
             Ok(c) => c,
             Err(e) => {
                 self.event(format!("reload refused, nothing changed: {e}"));
-                return Reply::Error(format!("reload refused, nothing changed: {e}"));
+                return Err(Fault::ReloadRefused(e.to_string()));
             }
         };
         let diff = config::diff(&self.config, &new);
+        crate::logging::set_rotation(new.logfile_rotation);
         for name in &diff.removed {
             for pname in self.process_names_of(name) {
                 self.retire(&pname, now);
@@ -53,21 +53,21 @@ impl Engine {
             report.updated.join(", "),
             report.removed.join(", ")
         ));
-        Reply::Reload(report)
+        Ok(Reply::Reload(report))
     }
 
     fn process_names_of(&self, program: &str) -> Vec<String> {
         self.procs
             .values()
-            .filter(|p| p.config.name == program)
-            .map(|p| p.name.clone())
+            .filter(|p| p.config().name == program)
+            .map(|p| p.name().to_string())
             .collect()
     }
 
     /// Brings a program's processes in line with `prog`: extra ones stop and go, missing ones
     /// are added (and started if autostart), kept ones take the new settings, restarting when
     /// `restart` (launch settings changed) and they were running.
-    fn apply_program(&mut self, prog: Arc<ProgramConfig>, restart: bool, now: Instant) {
+    fn apply_program(&mut self, prog: Arc<ProgramConfig>, restart: bool, now: Now) {
         if let Some(old) = self.config.programs.get(&prog.name).cloned() {
             self.rename_kept(&old, &prog);
         }
@@ -79,28 +79,36 @@ impl Engine {
         }
         for name in wanted {
             let Some(p) = self.procs.get_mut(&name) else {
-                self.add_process(name.clone(), prog.clone());
+                self.add_process(name.clone(), prog.clone(), now);
                 if prog.autostart {
                     self.start_process(&name, now);
                 }
                 continue;
             };
-            if p.after_stop == Some(AfterStop::Remove) {
-                // Was on its way out; it comes back with the new settings.
-                p.after_stop = Some(AfterStop::Start);
-            }
-            p.config = prog.clone();
+            // Was it on its way out? It comes back with the new settings.
+            p.on_readded();
+            p.set_config(prog.clone());
             if !restart {
+                self.configure_logs(&name, &prog);
                 continue;
             }
-            let active = p.pid().is_some() || matches!(p.state, ProcState::Backoff { .. });
-            if active || prog.autostart {
+            if p.is_active() || prog.autostart {
                 if let Ok(effects) = p.on_stop(now) {
                     self.apply(&name, effects, now);
                 }
                 self.start_process(&name, now);
             }
         }
+    }
+
+    /// Rotation and timestamps apply to the open files of a running process at once.
+    fn configure_logs(&self, name: &str, prog: &ProgramConfig) {
+        let Some(hub) = &self.output else {
+            return;
+        };
+        use crate::output::Stream;
+        hub.configure(name, Stream::Stdout, prog.stdout_rotation, prog.timestamps);
+        hub.configure(name, Stream::Stderr, prog.stderr_rotation, prog.timestamps);
     }
 
     /// When numprocs changes the names (1 -> N: `web` becomes `web:web_00`; N -> 1 and back;
@@ -119,7 +127,7 @@ impl Engine {
         let Some(mut p) = self.procs.remove(from) else {
             return;
         };
-        p.name = to.to_string();
+        p.rename(to);
         if let Some(pid) = p.pid() {
             self.by_pid.insert(pid, to.to_string());
             self.event(format!(
@@ -130,6 +138,7 @@ impl Engine {
         }
         self.procs.insert(to.to_string(), p);
         self.stdins.rename(from, to);
+        self.orphans.rename(from, to);
         if let Some(size) = self.tty_sizes.remove(from) {
             self.tty_sizes.insert(to.to_string(), size);
         }
@@ -145,14 +154,9 @@ impl Engine {
     }
 
     /// Stops a process gracefully and drops it once stopped.
-    fn retire(&mut self, name: &str, now: Instant) {
-        let Some(p) = self.procs.get_mut(name) else {
-            return;
-        };
-        let effects = p.on_stop(now).unwrap_or_default();
-        if let Some(p) = self.procs.get_mut(name) {
-            p.after_stop = Some(AfterStop::Remove);
+    fn retire(&mut self, name: &str, now: Now) {
+        if let Some(effects) = self.procs.get_mut(name).map(|p| p.on_retire(now)) {
+            self.apply(name, effects, now);
         }
-        self.apply(name, effects, now);
     }
 }

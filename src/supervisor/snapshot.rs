@@ -5,8 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// States with supervisor's names and meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+use serde::{Deserialize, Serialize};
+use unicode_width::UnicodeWidthStr;
+
+use super::reply::ProcessStatus;
+
+/// States with supervisor's names and meaning (`"RUNNING"` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum StateName {
     Stopped,
     Starting,
@@ -50,19 +56,82 @@ impl std::fmt::Display for StateName {
     }
 }
 
-/// How a process last ended.
+/// How a process last ended, as the kernel reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitKind {
     Code(i32),
     /// Killed by this signal number.
     Signal(i32),
+    /// Dead, but its wait status could not be read (someone else reaped it).
+    Unknown,
+}
+
+impl ExitKind {
+    /// `exit status 1`, `terminated by SIGTERM`, `exit status unknown`.
+    pub fn describe(self) -> String {
+        match self {
+            ExitKind::Code(c) => format!("exit status {c}"),
+            ExitKind::Signal(s) => format!("terminated by {}", signal_name(s)),
+            ExitKind::Unknown => "exit status unknown".to_string(),
+        }
+    }
+}
+
+/// What taskmaster was doing when the process ended: decides how the end is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCause {
+    /// It ended on its own after starttime; `expected` when the code is in `exitcodes`.
+    Died { expected: bool },
+    /// It ended before starttime: a failed start, never expected.
+    DiedStarting,
+    /// It ended while taskmaster was stopping it.
+    Stopped(StopEnd),
+}
+
+/// How a stop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopEnd {
+    /// It exited, or died of the stop signal, before stoptime.
+    Graceful,
+    /// Taskmaster sent SIGKILL after stoptime.
+    Killed,
+    /// It died of another signal (someone else's) before stoptime.
+    Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExitInfo {
     pub kind: ExitKind,
-    pub expected: bool,
+    pub cause: ExitCause,
     pub at: SystemTime,
+}
+
+impl ExitInfo {
+    /// Expected in supervisor's sense: ended on its own with a code from `exitcodes`, or was
+    /// stopped by taskmaster (a stop is not a failure).
+    pub fn expected(&self) -> bool {
+        match self.cause {
+            ExitCause::Died { expected } => expected,
+            ExitCause::DiedStarting => false,
+            ExitCause::Stopped(_) => true,
+        }
+    }
+
+    /// The one wording of how it ended, used alike by the event log, status and dashboard:
+    /// `exit status 1; not expected`, `terminated by SIGTERM; graceful`,
+    /// `terminated by SIGKILL; killed after stoptime`, `terminated by SIGKILL while stopping`.
+    pub fn describe(&self) -> String {
+        let how = self.kind.describe();
+        match self.cause {
+            ExitCause::Died { expected: true } => format!("{how}; expected"),
+            ExitCause::Died { expected: false } | ExitCause::DiedStarting => {
+                format!("{how}; not expected")
+            }
+            ExitCause::Stopped(StopEnd::Graceful) => format!("{how}; graceful"),
+            ExitCause::Stopped(StopEnd::Killed) => format!("{how}; killed after stoptime"),
+            ExitCause::Stopped(StopEnd::Other) => format!("{how} while stopping"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,15 +146,19 @@ pub struct ProcessInfo {
     pub since: SystemTime,
     /// When the current (or last) child was spawned.
     pub started_at: Option<SystemTime>,
-    /// Restarts done by policy or by the user since taskmaster loaded the program.
+    /// Restarts by `autorestart` after an exit since taskmaster loaded the program; an
+    /// operator's restart or a reload restart is not counted.
     pub restarts: u32,
     /// Failed start attempts in the current series (reset by a manual start).
     pub retries: u32,
     pub last_exit: Option<ExitInfo>,
+    /// When it starts again by itself (BACKOFF retry, delayed autorestart, FATAL retry).
+    pub retry_at: Option<SystemTime>,
     /// Why it is in BACKOFF/FATAL (spawn error or "Exited too quickly ..."), else empty.
     pub reason: String,
-    /// Runs on a pseudo-terminal (`pty = true`): attach is raw, the pane an emulator.
-    pub pty: bool,
+    /// The size of its pseudo-terminal when it runs on one (`pty = true`): attach is then
+    /// raw and the output pane a terminal emulator of this size.
+    pub pty: Option<crate::spawn::TtySize>,
 }
 
 /// Every process, in config order (programs sorted by name, then index).
@@ -126,37 +199,82 @@ impl ProcessInfo {
                     format!("pid {pid}")
                 }
             }
-            StateName::Backoff | StateName::Fatal => self.reason.clone(),
+            StateName::Backoff => self.reason.clone(),
+            StateName::Fatal => format!("{}{}", self.reason, self.pending(now, "retrying")),
             StateName::Stopped | StateName::Exited => match &self.last_exit {
                 None => "Not started".to_string(),
-                Some(exit) => {
-                    let when = format_clock(exit.at);
-                    match (self.state, exit.kind) {
-                        (StateName::Exited, ExitKind::Code(c)) => format!(
-                            "{when} (exit status {c}; {})",
-                            if exit.expected {
-                                "expected"
-                            } else {
-                                "not expected"
-                            }
-                        ),
-                        (StateName::Exited, ExitKind::Signal(s)) => {
-                            format!("{when} (terminated by {}; not expected)", signal_name(s))
-                        }
-                        _ => when,
-                    }
-                }
+                Some(exit) if self.state == StateName::Exited => format!(
+                    "{} ({}){}",
+                    format_clock(exit.at),
+                    exit.describe(),
+                    self.pending(now, "restarting")
+                ),
+                Some(exit) => format_clock(exit.at),
             },
             StateName::Unknown => String::new(),
         }
     }
 
+    /// `, restarting in 4 s` when a start of its own is pending, else empty.
+    fn pending(&self, now: SystemTime, what: &str) -> String {
+        match self.retry_at {
+            Some(at) => format!(
+                ", {what} in {}",
+                crate::supervisor::process::format_delay(
+                    at.duration_since(now).unwrap_or_default()
+                )
+            ),
+            None => String::new(),
+        }
+    }
+
     /// One line of `status`, as supervisorctl prints it.
     pub fn status_line(&self, now: SystemTime) -> String {
-        let desc = self.description(now);
-        let line = format!("{:<32} {:<9} {}", self.name, self.state.as_str(), desc);
-        line.trim_end().to_string()
+        status_line(&self.name, self.state, &self.description(now))
     }
+
+    /// The process as a `status` reply carries it, as of `now`.
+    pub fn status(&self, now: SystemTime) -> ProcessStatus {
+        let unix = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| (d.as_millis() as f64) / 1000.0)
+                .ok()
+        };
+        let uptime_s = self.pid.and(self.started_at).map(|s| {
+            now.duration_since(s)
+                .map(|d| d.as_secs())
+                .unwrap_or_default()
+        });
+        let exit = self.last_exit.as_ref();
+        ProcessStatus {
+            name: self.name.clone(),
+            program: self.program.clone(),
+            state: self.state,
+            pid: self.pid,
+            start_time: self.started_at.and_then(unix),
+            uptime_s,
+            exit_code: exit.and_then(|e| match e.kind {
+                ExitKind::Code(c) => Some(c),
+                ExitKind::Signal(_) | ExitKind::Unknown => None,
+            }),
+            signal: exit.and_then(|e| match e.kind {
+                ExitKind::Signal(s) => Some(signal_name(s)),
+                ExitKind::Code(_) | ExitKind::Unknown => None,
+            }),
+            expected: exit.map(|e| e.expected()),
+            restarts: self.restarts,
+            description: self.description(now),
+            health: None,
+        }
+    }
+}
+
+/// `NAME  STATE  description`, padded as supervisorctl pads: the name to 32 columns of
+/// display width (a wide character takes two), the state to 9.
+pub fn status_line(name: &str, state: StateName, description: &str) -> String {
+    let pad = 32usize.saturating_sub(name.width());
+    let line = format!("{name}{:pad$} {:<9} {description}", "", state.as_str());
+    line.trim_end().to_string()
 }
 
 /// `H:MM:SS`, or `N days, H:MM:SS` past a day, like supervisorctl.

@@ -192,10 +192,10 @@ fn stop_and_restart_stop_three_levels_of_setsid_descendants() {
     for f in ["l1", "l2", "l3"] {
         std::fs::remove_file(tm.path(f)).expect("remove pid file");
     }
-    tm.actions(Command::Restart(vec!["deep".into()]));
+    tm.actions(Command::restart(vec!["deep".into()]));
     assert_all_stopped_and_logged(&rx, &mut seen, &first);
     let second = levels(&tm);
-    tm.actions(Command::Stop(vec!["deep".into()]));
+    tm.actions(Command::stop(vec!["deep".into()]));
     assert_all_stopped_and_logged(&rx, &mut seen, &second);
 }
 
@@ -211,7 +211,7 @@ fn reload_removal_and_shutdown_stop_three_levels_of_setsid_descendants() {
         std::fs::remove_file(tm.path(f)).expect("remove pid file");
     }
     tm.rewrite("[taskmaster]\nsocket = false\n");
-    tm.call(Command::Reload);
+    assert!(tm.call(Command::Reload).is_ok(), "the reload is accepted");
     assert_all_stopped_and_logged(&rx, &mut seen, &first);
 
     let tm = Tm::start(&toml);
