@@ -424,27 +424,41 @@ impl Engine {
     /// case costs one call per death; a foreign zombie makes us check each of ours instead.
     fn reap(&mut self, now: Now) {
         loop {
-            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+            let flags = WaitPidFlag::WEXITED
+                | WaitPidFlag::WSTOPPED
+                | WaitPidFlag::WCONTINUED
+                | WaitPidFlag::WNOHANG
+                | WaitPidFlag::WNOWAIT;
             let peeked = match waitid(Id::All, flags) {
                 Ok(WaitStatus::StillAlive) | Err(_) => None,
-                Ok(status) => status.pid(),
+                Ok(status) => Some(status),
             };
             if peeked.is_none() && self.orphans.sole {
                 return;
             }
             match peeked {
-                Some(pid) if self.by_pid.contains_key(&pid) => {
-                    if !self.reap_pid(pid, now) {
+                Some(st @ (WaitStatus::Stopped(..) | WaitStatus::Continued(_)))
+                    if self.orphans.sole
+                        || st.pid().is_some_and(|p| self.by_pid.contains_key(&p)) =>
+                {
+                    if let Some(pid) = st.pid() {
+                        self.job_control(pid, now);
+                    }
+                }
+                Some(st) if st.pid().is_some_and(|p| self.by_pid.contains_key(&p)) => {
+                    if !st.pid().is_some_and(|pid| self.reap_pid(pid, now)) {
                         return;
                     }
                 }
-                Some(pid) if self.reap_orphan(pid) => {}
+                Some(st) if st.pid().is_some_and(|p| self.reap_orphan(p)) => {}
                 // Not ours, or nothing to reap: check each of ours (in a test process a zombie
                 // of ours may hide behind another's, or have been reaped by another).
                 _ => {
                     let ours: Vec<Pid> = self.by_pid.keys().copied().collect();
                     for pid in ours {
-                        self.reap_pid(pid, now);
+                        if !self.reap_pid(pid, now) {
+                            self.job_control(pid, now);
+                        }
                     }
                     for pid in self.orphan_pids() {
                         self.reap_orphan(pid);
@@ -452,6 +466,27 @@ impl Engine {
                     return;
                 }
             }
+        }
+    }
+
+    /// Takes `pid`'s pending stop or continue notification (WSTOPPED/WCONTINUED), if any, and
+    /// records it on its process: `RUNNING (stopped by SIGSTOP)`.
+    fn job_control(&mut self, pid: Pid, now: Now) {
+        let flags = WaitPidFlag::WSTOPPED | WaitPidFlag::WCONTINUED | WaitPidFlag::WNOHANG;
+        let sig = match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::Stopped(_, sig)) => Some(sig as i32),
+            Ok(WaitStatus::Continued(_)) => None,
+            _ => return,
+        };
+        let Some(name) = self.by_pid.get(&pid).cloned() else {
+            return;
+        };
+        if let Some(effects) = self
+            .procs
+            .get_mut(&name)
+            .map(|p| p.on_job_control(pid, sig))
+        {
+            self.apply(&name, effects, now);
         }
     }
 

@@ -39,6 +39,7 @@ pub fn process(name: &str, state: StateName, pid: Option<u32>) -> ProcessInfo {
         retry_at: None,
         reason: String::new(),
         pty: None,
+        stopped_by: None,
     }
 }
 
