@@ -6,6 +6,8 @@ mod util;
 
 #[path = "it/backoff.rs"]
 mod backoff;
+#[path = "it/cli.rs"]
+mod cli;
 #[path = "it/config.rs"]
 mod config;
 #[path = "it/config_check.rs"]
@@ -18,6 +20,8 @@ mod ctl_typed;
 mod ctl_util;
 #[path = "it/dashboard.rs"]
 mod dashboard;
+#[path = "it/depends.rs"]
+mod depends;
 #[path = "it/edges.rs"]
 mod edges;
 #[path = "it/event_log.rs"]

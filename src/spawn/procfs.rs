@@ -93,6 +93,18 @@ pub fn stream_name(fd: &impl std::os::fd::AsRawFd) -> Option<String> {
     Some(link.to_string_lossy().into_owned())
 }
 
+/// Makes this process the child subreaper (`PR_SET_CHILD_SUBREAPER`): orphaned descendants
+/// are reparented to it instead of init.
+pub fn become_subreaper() -> std::io::Result<()> {
+    // SAFETY: plain prctl on this process, no pointers.
+    let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Sends `sig` to the process `pid` if it is still the one that started at `start`: the pidfd
 /// pins the process, then its start time proves it is the one we mean.
 pub fn signal_exact(pid: Pid, start: u64, sig: Signal) -> bool {

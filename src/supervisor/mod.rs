@@ -5,6 +5,7 @@
 mod api;
 mod clock;
 mod commands;
+mod deps;
 mod engine;
 mod orphans;
 pub mod process;
@@ -109,13 +110,8 @@ fn raise_fd_limit() {
 /// Orphans of supervised trees (double-forked daemons, setsid'd grandchildren) are
 /// reparented to taskmaster instead of init, so it can reap, attribute and stop them.
 fn become_subreaper() {
-    // SAFETY: plain prctl on this process.
-    let r = unsafe { nix::libc::prctl(nix::libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    if r != 0 {
-        log::warn!(
-            "cannot become the child subreaper ({}): orphans go to init and escape stops",
-            std::io::Error::last_os_error()
-        );
+    if let Err(e) = crate::spawn::procfs::become_subreaper() {
+        log::warn!("cannot become the child subreaper ({e}): orphans go to init and escape stops");
     }
 }
 
@@ -172,6 +168,7 @@ fn run(
         }
         let now = Now::current();
         engine.fire_deadlines(now);
+        engine.advance(now);
         if engine.is_finished() {
             engine.finish();
             return;
