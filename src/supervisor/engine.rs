@@ -70,6 +70,11 @@ pub(super) struct Engine {
     pub output: Option<OutputHub>,
     /// Adopted orphans and what tells where they came from (see `orphans.rs`).
     pub orphans: OrphanBook,
+    /// The health checker pool (see `health`) and where `log` checks report a match.
+    pub checkers: Option<crate::health::Checkers>,
+    pub log_hits: Option<Sender<String>>,
+    /// `log` checks whose text appeared while the process was still STARTING.
+    pub log_seen: std::collections::HashSet<String>,
     pub reader: OutputReader,
     pub latest: Option<Arc<Mutex<Arc<Snapshot>>>>,
     pub subscribers: Vec<Subscriber>,
@@ -118,6 +123,9 @@ impl Engine {
             reports: HashMap::new(),
             output: Some(output),
             orphans: OrphanBook::default(),
+            checkers: None,
+            log_hits: None,
+            log_seen: std::collections::HashSet::new(),
             reader,
             latest: None,
             subscribers: Vec::new(),
@@ -184,6 +192,10 @@ impl Engine {
                 // The hook for events: the process's new state is read from it after apply.
                 Effect::Entered { .. } => {}
                 Effect::StartAgain | Effect::Remove => then = Some(effect),
+                Effect::Check(pid) => self.send_check(name, pid),
+                Effect::WatchLog => self.log_check_running(name, now),
+                // The hook for `healthy`/`unhealthy` events: the log line came before it.
+                Effect::Health { .. } => {}
             }
         }
         match then {
@@ -258,6 +270,8 @@ impl Engine {
                     None => self.stdins.remove(name),
                 }
                 self.reports.insert(name.to_string(), child.report);
+                // Before the pipes are read: no line of the new child can be missed.
+                self.arm_log_check(name, &config);
                 if let Some(hub) = &self.output {
                     hub.register(name, child.stdout, child.stderr);
                 }
@@ -403,7 +417,7 @@ impl Engine {
     /// the process may have other children (a test harness, several supervisors) whose
     /// statuses are not ours to take. `waitid(WNOWAIT)` peeks at the next zombie so the common
     /// case costs one call per death; a foreign zombie makes us check each of ours instead.
-    fn reap(&mut self, now: Now) {
+    pub(super) fn reap(&mut self, now: Now) {
         loop {
             let flags = WaitPidFlag::WEXITED
                 | WaitPidFlag::WSTOPPED
@@ -431,6 +445,9 @@ impl Engine {
                         return;
                     }
                 }
+                // A health check's command: its checker reaps it, and its outcome brings us
+                // back here for any zombie of ours behind it.
+                Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => return,
                 Some(st) if st.pid().is_some_and(|p| self.reap_orphan(p)) => {}
                 // Not ours, or nothing to reap: check each of ours (in a test process a zombie
                 // of ours may hide behind another's, or have been reaped by another).

@@ -197,7 +197,10 @@ impl Engine {
     pub(super) fn adopt_orphans(&mut self, died: Option<(&str, u64)>, now: Instant) {
         let me = std::process::id().to_string();
         for pid in procfs::children(&me) {
-            if self.by_pid.contains_key(&pid) || self.orphans.adopted.contains_key(&pid) {
+            if self.by_pid.contains_key(&pid)
+                || self.orphans.adopted.contains_key(&pid)
+                || self.is_helper(pid)
+            {
                 continue;
             }
             let Some(st) = procfs::stat(pid) else {
@@ -417,6 +420,10 @@ impl Engine {
     /// adopted orphan, one we can attribute, or any stray when we are the sole supervisor.
     /// False when it is some other supervisor's in this process.
     pub(super) fn reap_orphan(&mut self, pid: Pid) -> bool {
+        // A health check's command is its checker's to reap.
+        if self.is_helper(pid) {
+            return false;
+        }
         let known = self.orphans.adopted.get(&pid).cloned().or_else(|| {
             let d = self.orphans.doomed.get(&pid)?;
             Some(Some(d.member.clone()))
