@@ -43,6 +43,8 @@ pub struct Program {
     pub stoptime: f64,
     pub stdout: Output,
     pub stderr: Output,
+    /// On a pseudo-terminal (taskmaster only).
+    pub pty: bool,
 }
 
 impl Program {
@@ -58,6 +60,7 @@ impl Program {
             stoptime: 10.0,
             stdout: Output::Capture,
             stderr: Output::Capture,
+            pty: false,
         }
     }
 }

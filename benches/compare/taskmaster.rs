@@ -56,6 +56,9 @@ fn write_config(path: &Path, socket: &Path, log: &Path, programs: &[Program]) ->
         let _ = writeln!(s, "stoptime = {:?}", p.stoptime);
         s += &output_line("stdout", &p.stdout);
         s += &output_line("stderr", &p.stderr);
+        if p.pty {
+            let _ = writeln!(s, "pty = true");
+        }
     }
     // Written then renamed, so a reload never reads half a file.
     let tmp = path.with_extension("tmp");
