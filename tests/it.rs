@@ -4,12 +4,16 @@
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/backoff.rs"]
+mod backoff;
 #[path = "it/config.rs"]
 mod config;
 #[path = "it/config_check.rs"]
 mod config_check;
 #[path = "it/ctl.rs"]
 mod ctl;
+#[path = "it/ctl_typed.rs"]
+mod ctl_typed;
 #[path = "it/ctl_util.rs"]
 mod ctl_util;
 #[path = "it/dashboard.rs"]

@@ -11,9 +11,10 @@ use crossbeam_channel::Sender;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
-use super::api::{ActionResult, Reply, Update};
+use super::api::Update;
 use super::clock::Now;
 use super::process::{Effect, Process};
+use super::reply::{ActionResult, Answer, Fault, Reply};
 use super::snapshot::Snapshot;
 use super::stdin::Stdins;
 use crate::config::{Config, ProgramConfig};
@@ -42,9 +43,13 @@ pub(super) struct Waiter {
 
 /// A multi-process request whose reply is sent once every slot has its outcome.
 pub(super) struct Pending {
-    pub results: Vec<Option<ActionResult>>,
+    /// `None` while waiting; `Some(None)` for a slot with nothing to report (a restart's stop
+    /// of a process reached through `all` that was not running).
+    pub results: Vec<Option<Option<ActionResult>>>,
     pub missing: usize,
-    pub reply: Sender<Reply>,
+    /// Which reply carries the results (`Reply::Actions` or `Reply::Restart`).
+    pub wrap: fn(Vec<ActionResult>) -> Reply,
+    pub reply: Sender<Answer>,
 }
 
 pub(super) struct Engine {
@@ -64,8 +69,10 @@ pub(super) struct Engine {
     pub next_pending: u64,
     pub waiters: HashMap<String, Vec<Waiter>>,
     /// Some once shutting down: the replies to send when everything has stopped.
-    pub shutdown: Option<Vec<Sender<Reply>>>,
+    pub shutdown: Option<Vec<Sender<Answer>>>,
     pub started: SystemTime,
+    /// See `Options::terminal`.
+    pub hangup_is_shutdown: bool,
     /// Where log-file notices go (see `Supervisor::start`); also used for the outcome of
     /// a SIGUSR2 reopen, which finishes on the I/O thread.
     pub notices: Option<Sender<String>>,
@@ -107,6 +114,7 @@ impl Engine {
             next_pending: 0,
             waiters: HashMap::new(),
             shutdown: None,
+            hangup_is_shutdown: false,
             started: now.wall,
             notices: None,
             dirty: true,
@@ -249,7 +257,7 @@ impl Engine {
             });
     }
 
-    fn resolve_waiters(&mut self, name: &str, kind: WaitKind, outcome: Result<String, String>) {
+    fn resolve_waiters(&mut self, name: &str, kind: WaitKind, outcome: Result<String, Fault>) {
         let Some(list) = self.waiters.get_mut(name) else {
             return;
         };
@@ -264,7 +272,13 @@ impl Engine {
     }
 
     /// Records one slot's outcome; sends the reply when it was the last one.
-    pub fn fill(&mut self, pending: u64, slot: usize, name: &str, outcome: Result<String, String>) {
+    pub fn fill(&mut self, pending: u64, slot: usize, name: &str, outcome: Result<String, Fault>) {
+        self.settle_slot(pending, slot, Some(ActionResult::new(name, outcome)));
+    }
+
+    /// Records one slot's result (`None`: nothing to report); sends the reply when it was the
+    /// last one.
+    pub fn settle_slot(&mut self, pending: u64, slot: usize, result: Option<ActionResult>) {
         let Some(p) = self.pending.get_mut(&pending) else {
             return;
         };
@@ -272,16 +286,13 @@ impl Engine {
             if cell.is_none() {
                 p.missing -= 1;
             }
-            *cell = Some(ActionResult {
-                name: name.to_string(),
-                outcome,
-            });
+            *cell = Some(result);
         }
         if p.missing == 0
             && let Some(p) = self.pending.remove(&pending)
         {
-            let results = p.results.into_iter().flatten().collect();
-            let _ = p.reply.send(Reply::Actions(results));
+            let results = p.results.into_iter().flatten().flatten().collect();
+            let _ = p.reply.send(Ok((p.wrap)(results)));
         }
     }
 
@@ -293,7 +304,7 @@ impl Engine {
         self.stdins.remove(name);
         self.reports.remove(name);
         for kind in [WaitKind::Start, WaitKind::Stop] {
-            self.resolve_waiters(name, kind, Err("removed by reload".to_string()));
+            self.resolve_waiters(name, kind, Err(Fault::RemovedByReload));
         }
         if let Some(hub) = &self.output {
             hub.forget(name);
@@ -315,6 +326,14 @@ impl Engine {
     pub fn on_signal(&mut self, sig: i32, now: Now) {
         match sig {
             nix::libc::SIGCHLD => self.reap(now),
+            // The terminal of a front end was closed: a hang-up, checked before the reload
+            // SIGHUP otherwise means (the front end would shut down a moment later anyway).
+            nix::libc::SIGHUP if self.hangup_is_shutdown && !terminal_alive() => {
+                if self.shutdown.is_none() {
+                    self.event("terminal hung up (SIGHUP): shutting down".to_string());
+                }
+                self.begin_shutdown(None, now);
+            }
             // A reload during a shutdown could start what is being stopped.
             nix::libc::SIGHUP if self.shutdown.is_none() => {
                 let _ = self.reload(now);
@@ -449,17 +468,18 @@ impl Engine {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        // The wall time a snapshot is taken is only shown, never decided on.
+        // A snapshot is read at its own time, whatever turn of the loop builds it.
+        let now = Now::current();
         Snapshot {
             config_path: self.config.path.clone(),
             taskmaster_pid: std::process::id(),
             taskmaster_started: self.started,
-            taken: SystemTime::now(),
+            taken: now.wall,
             processes: self
                 .procs
                 .values()
                 .map(|p| {
-                    let mut info = p.info();
+                    let mut info = p.info(now);
                     if info.pty.is_some()
                         && let Some(size) = self.tty_sizes.get(&info.name)
                     {
@@ -519,7 +539,7 @@ impl Engine {
         self.notify_snapshot(now);
     }
 
-    pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Now) {
+    pub fn begin_shutdown(&mut self, reply: Option<Sender<Answer>>, now: Now) {
         if self.shutdown.is_none() {
             crate::notify::send("STOPPING=1");
             self.shutdown = Some(Vec::new());
@@ -547,16 +567,19 @@ impl Engine {
         self.publish(Instant::now());
         self.event("taskmaster stopped".to_string());
         for reply in self.shutdown.take().unwrap_or_default() {
-            let _ = reply.send(Reply::Done);
+            let _ = reply.send(Ok(Reply::Shutdown));
         }
         for p in std::mem::take(&mut self.pending).into_values() {
-            let _ = p
-                .reply
-                .send(Reply::Error("taskmaster is shutting down".to_string()));
+            let _ = p.reply.send(Err(Fault::ShuttingDown));
         }
         for s in &self.subscribers {
             let _ = s.tx.send_timeout(Update::Gone, Duration::from_millis(100));
         }
         log::logger().flush();
     }
+}
+
+/// False once stdin's terminal has hung up: the kernel then fails terminal ioctls with EIO.
+fn terminal_alive() -> bool {
+    nix::sys::termios::tcgetattr(std::io::stdin()).is_ok()
 }

@@ -1,5 +1,5 @@
 //! Abuse 1: a thousand SIGKILLs at random moments across 20 processes with mixed restart
-//! policies. Every death must be seen, every restart must follow its policy, no zombie of
+//! policies (each run is short, so every restart waits the never-spin delay, kept at 0.1 s). Every death must be seen, every restart must follow its policy, no zombie of
 //! ours may remain, and status must never list a reaped pid as alive.
 
 use std::collections::{HashMap, HashSet};
@@ -25,6 +25,7 @@ autorestart = "always"
 starttime = 0
 exitcodes = [0, 2]
 stoptime = 1
+restart_delay_max = 0.1
 [programs.unexpected]
 cmd = "sleep 1000"
 numprocs = 5
@@ -32,6 +33,7 @@ autorestart = "unexpected"
 starttime = 0
 exitcodes = [1]
 stoptime = 1
+restart_delay_max = 0.1
 [programs.slowstart]
 cmd = "sleep 1000"
 numprocs = 5
@@ -39,6 +41,7 @@ autorestart = "unexpected"
 starttime = 0.05
 startretries = 1000
 stoptime = 1
+restart_delay_max = 0.1
 [programs.never]
 cmd = "sleep 1000"
 numprocs = 5
@@ -93,7 +96,7 @@ fn thousand_random_sigkills_every_death_seen_every_policy_obeyed() {
         let p = &snap.processes[rng.below(snap.processes.len() as u64) as usize];
         if p.program == "never" && p.state == StateName::Exited {
             // A manual start is not a restart: the counter must stay at 0.
-            tm.actions(Command::Start(vec![p.name.clone()]));
+            tm.actions(Command::start(vec![p.name.clone()]));
             revived += 1;
             continue;
         }
