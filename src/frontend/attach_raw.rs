@@ -165,7 +165,8 @@ fn input_channel() -> io::Result<Receiver<Vec<u8>>> {
 
 /// SIGWINCH, and the signals that must end the attach with the terminal restored.
 fn signal_channel() -> io::Result<Receiver<i32>> {
-    let mut signals = signal_hook::iterator::Signals::new([SIGWINCH, SIGTERM, SIGHUP, SIGINT, SIGQUIT])?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGWINCH, SIGTERM, SIGHUP, SIGINT, SIGQUIT])?;
     let (tx, rx) = crossbeam_channel::bounded(16);
     std::thread::Builder::new()
         .name("taskmaster-ctl-signals".into())

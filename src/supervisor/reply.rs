@@ -238,6 +238,9 @@ pub struct ProcessStatus {
     pub description: String,
     /// `healthy` / `unhealthy` once health checks exist; null until then.
     pub health: Option<String>,
+    /// Runs on a pseudo-terminal (`pty = true`): `ctl attach` is then raw.
+    #[serde(default)]
+    pub pty: bool,
 }
 
 /// An entry of a `status` reply: a process, or a name that matched nothing.

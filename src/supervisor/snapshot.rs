@@ -265,6 +265,7 @@ impl ProcessInfo {
             restarts: self.restarts,
             description: self.description(now),
             health: None,
+            pty: self.pty.is_some(),
         }
     }
 }

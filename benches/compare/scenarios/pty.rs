@@ -43,7 +43,13 @@ fn flood(name: &str, pty: bool, stdout: Output) -> Program {
 }
 
 pub fn run(ctx: &Ctx, report: &mut Report) {
-    report.declare(S, DRAIN_PTY, "MB/s", Goal::AtLeast(200.0), Some("mprocs 2.2"));
+    report.declare(
+        S,
+        DRAIN_PTY,
+        "MB/s",
+        Goal::AtLeast(200.0),
+        Some("mprocs 2.2"),
+    );
     report.declare_info(S, DRAIN_PIPE, "MB/s");
     report.declare(S, DRAIN_RATIO, "×", Goal::AtLeast(0.5), None);
     report.declare(S, MAIN_PTY, "% of a core", Goal::AtMost(20.0), None);
@@ -53,7 +59,13 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
     report.declare_info(S, FILE_RATIO, "×");
     report.declare_info(S, RSS_PTY, "MiB");
     report.declare_info(S, RSS_PIPE, "MiB");
-    report.declare(S, RSS_RATIO, "×", Goal::AtMost(2.0), Some("mprocs 38 MiB vs 5.5"));
+    report.declare(
+        S,
+        RSS_RATIO,
+        "×",
+        Goal::AtMost(2.0),
+        Some("mprocs 38 MiB vs 5.5"),
+    );
     if !ctx.kinds.contains(&Kind::Taskmaster) {
         return;
     }
