@@ -46,6 +46,7 @@ impl Engine {
             removed: diff.removed,
         };
         self.config = new;
+        self.dependents = super::deps::dependents(&self.config);
         self.event(format!(
             "config reloaded: added [{}], changed [{}], updated [{}], removed [{}]",
             report.added.join(", "),
