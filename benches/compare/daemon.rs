@@ -43,8 +43,8 @@ pub struct Program {
     pub stoptime: f64,
     pub stdout: Output,
     pub stderr: Output,
-    /// On a pseudo-terminal (taskmaster only).
-    pub pty: bool,
+    /// More TOML lines for taskmaster's program table (supervisord ignores them).
+    pub tm_extra: String,
 }
 
 impl Program {
@@ -60,7 +60,7 @@ impl Program {
             stoptime: 10.0,
             stdout: Output::Capture,
             stderr: Output::Capture,
-            pty: false,
+            tm_extra: String::new(),
         }
     }
 }

@@ -44,7 +44,9 @@ fn flood(name: &str, pty: bool, stdout: Output) -> Program {
     p.starttime = 0.0;
     p.stdout = stdout;
     p.stderr = Output::Discard;
-    p.pty = pty;
+    if pty {
+        p.tm_extra = "pty = true\n".into();
+    }
     p
 }
 
@@ -154,7 +156,7 @@ fn dashboard(ctx: &Ctx, report: &mut Report, n: usize) -> Res<()> {
     let dir = ctx.dir()?;
     let mut echo = Program::new("c_echo", "cat");
     echo.starttime = 0.0;
-    echo.pty = true;
+    echo.tm_extra = "pty = true\n".into();
     let programs = vec![
         flood("a_pty", true, Output::Capture),
         flood("b_pipe", false, Output::Capture),
@@ -235,7 +237,9 @@ fn idle_rss(ctx: &Ctx, report: &mut Report) -> Res<()> {
             let mut p = Program::new("idle", "sleep 100000");
             p.numprocs = 100;
             p.starttime = 0.0;
-            p.pty = pty;
+            if pty {
+                p.tm_extra = "pty = true\n".into();
+            }
             vec![p]
         })?;
         wait_for(
