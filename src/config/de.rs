@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 
+use super::alerts::{Alerts, AlertsSeed, MetricsAddr};
 use super::paths::{PathSeed, SocketValue};
 use super::program::ProgramSeed;
 use super::{DEFAULT_SOCKET, Format, ProgramConfig};
@@ -122,6 +123,8 @@ pub(super) struct Top {
     pub logfile: Option<PathBuf>,
     pub socket: Option<PathBuf>,
     pub programs: BTreeMap<String, ProgramConfig>,
+    pub alerts: Alerts,
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for Top {
@@ -130,6 +133,8 @@ impl Default for Top {
             logfile: None,
             socket: Some(PathBuf::from(DEFAULT_SOCKET)),
             programs: BTreeMap::new(),
+            alerts: Alerts::default(),
+            metrics: None,
         }
     }
 }
@@ -150,8 +155,8 @@ pub(super) fn from_yaml(ctx: &Ctx) -> Result<Top, serde_yaml_ng::Error> {
     RootSeed(ctx).deserialize(serde_yaml_ng::Deserializer::from_str(ctx.text))
 }
 
-const TOP_KEYS: &[&str] = &["taskmaster", "programs"];
-const TASKMASTER_KEYS: &[&str] = &["logfile", "socket"];
+const TOP_KEYS: &[&str] = &["taskmaster", "programs", "alerts"];
+const TASKMASTER_KEYS: &[&str] = &["logfile", "socket", "metrics"];
 
 /// "unknown key 'stopsignl' (did you mean 'stopsignal'?)", or the list of keys.
 pub(super) fn unknown_key<E: serde::de::Error>(key: &str, known: &[&str]) -> E {
@@ -219,9 +224,14 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
             match key.as_str() {
                 "taskmaster" => {
                     ctx.on_value();
-                    let (logfile, socket) = map.next_value_seed(TaskmasterSeed(ctx))?;
-                    top.logfile = logfile;
-                    top.socket = socket;
+                    let t = map.next_value_seed(TaskmasterSeed(ctx))?;
+                    top.logfile = t.logfile;
+                    top.socket = t.socket;
+                    top.metrics = t.metrics;
+                }
+                "alerts" => {
+                    ctx.on_value();
+                    top.alerts = map.next_value_seed(AlertsSeed(ctx))?;
                 }
                 "programs" => {
                     ctx.on_value();
@@ -236,10 +246,25 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
     }
 }
 
-/// `[taskmaster]`: logfile and socket.
+/// `[taskmaster]`: logfile, socket and metrics.
 struct TaskmasterSeed<'c, 'a>(&'c Ctx<'a>);
 
-type TaskmasterTable = (Option<PathBuf>, Option<PathBuf>);
+struct TaskmasterTable {
+    logfile: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    metrics: Option<std::net::SocketAddr>,
+}
+
+impl Default for TaskmasterTable {
+    fn default() -> Self {
+        let top = Top::default();
+        TaskmasterTable {
+            logfile: top.logfile,
+            socket: top.socket,
+            metrics: top.metrics,
+        }
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for TaskmasterSeed<'_, '_> {
     type Value = TaskmasterTable;
@@ -256,14 +281,12 @@ impl<'de> Visitor<'de> for TaskmasterSeed<'_, '_> {
     }
 
     fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        let top = Top::default();
-        Ok((top.logfile, top.socket))
+        Ok(TaskmasterTable::default())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let ctx = self.0;
-        let top = Top::default();
-        let (mut logfile, mut socket) = (top.logfile, top.socket);
+        let mut t = TaskmasterTable::default();
         let mut seen = Vec::new();
         while let Some(key) = ctx.next_key(&mut map)? {
             if seen.contains(&key) {
@@ -272,11 +295,15 @@ impl<'de> Visitor<'de> for TaskmasterSeed<'_, '_> {
             match key.as_str() {
                 "logfile" => {
                     ctx.on_value();
-                    logfile = Some(map.next_value_seed(PathSeed(ctx))?);
+                    t.logfile = Some(map.next_value_seed(PathSeed(ctx))?);
+                }
+                "metrics" => {
+                    ctx.on_value();
+                    t.metrics = Some(map.next_value::<MetricsAddr>()?.0);
                 }
                 "socket" => {
                     ctx.on_value();
-                    socket = match map.next_value::<SocketValue>()? {
+                    t.socket = match map.next_value::<SocketValue>()? {
                         SocketValue::Off => None,
                         SocketValue::Default => Some(PathBuf::from(DEFAULT_SOCKET)),
                         SocketValue::Path(p) => Some(ctx.resolve(&p)),
@@ -287,7 +314,7 @@ impl<'de> Visitor<'de> for TaskmasterSeed<'_, '_> {
             seen.push(key);
         }
         ctx.on_key(None, None);
-        Ok((logfile, socket))
+        Ok(t)
     }
 }
 

@@ -12,6 +12,7 @@ use nix::sys::signal::Signal;
 // First: its macros serve the modules below.
 #[macro_use]
 mod values;
+mod alerts;
 mod de;
 mod env;
 mod locate;
@@ -19,6 +20,8 @@ mod paths;
 mod program;
 mod umask;
 
+#[cfg(test)]
+mod alert_tests;
 #[cfg(test)]
 mod tests;
 
@@ -34,6 +37,38 @@ pub struct Config {
     /// Control socket; `None` when the config says `socket = false`.
     pub socket: Option<PathBuf>,
     pub programs: BTreeMap<String, ProgramConfig>,
+    /// `[alerts.NAME]` sections (section 9).
+    pub alerts: BTreeMap<String, AlertConfig>,
+    /// `[taskmaster] metrics`: where `/metrics` is served; `None`: off.
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
+pub use alerts::{DEV_LOG, check_url};
+
+/// One `[alerts.NAME]`: which events, for which programs, to which sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertConfig {
+    pub name: String,
+    /// Event kinds listened to (`exited` also matches unexpected exits).
+    pub on: Vec<crate::supervisor::events::EventKind>,
+    /// Program names; `None`: every program, and taskmaster's own events.
+    pub programs: Option<Vec<String>>,
+    pub sink: Sink,
+    /// Events within this long after the first go out as one batch; zero: each at once.
+    pub digest: Duration,
+    /// Per delivery (per attempt for webhooks).
+    pub timeout: Duration,
+}
+
+/// Where an alert goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// The command line as written, and its words.
+    Exec(String, Vec<String>),
+    /// An http or https URL.
+    Webhook(String),
+    /// A datagram socket speaking syslog (`/dev/log`).
+    Syslog(PathBuf),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,11 +282,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         Format::Toml => de::from_toml(&ctx).map_err(|e| locate::toml_error(&e, &ctx, &path))?,
         Format::Yaml => de::from_yaml(&ctx).map_err(|e| locate::yaml_error(&e, &ctx, &path))?,
     };
+    alerts::check_programs(&top.alerts, &top.programs, &ctx, &path)?;
     Ok(Config {
         path,
         logfile: top.logfile,
         socket: top.socket,
         programs: top.programs,
+        alerts: top.alerts.alerts,
+        metrics: top.metrics,
     })
 }
 

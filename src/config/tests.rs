@@ -386,6 +386,8 @@ fn config_of(programs: Vec<ProgramConfig>) -> Config {
         logfile: None,
         socket: None,
         programs: programs.into_iter().map(|p| (p.name.clone(), p)).collect(),
+        alerts: BTreeMap::new(),
+        metrics: None,
     }
 }
 

@@ -5,6 +5,7 @@
 mod api;
 mod commands;
 mod engine;
+pub mod events;
 pub mod process;
 mod reload;
 pub mod snapshot;
