@@ -11,10 +11,12 @@
 //! Modules: [`config`] (file format, validation, reload diff), [`spawn`] (starting a child,
 //! signalling its group), [`logging`] (the event log), [`protocol`] (socket framing).
 
+pub mod alerts;
 pub mod command;
 pub mod config;
 pub mod frontend;
 pub mod logging;
+pub mod metrics;
 pub mod output;
 pub mod protocol;
 pub mod signals;

@@ -245,6 +245,7 @@ fn run(
     if let Some(path) = &config.socket {
         socket::prepare_path(path).map_err(|e| e.to_string())?;
     }
+    let metrics = config.metrics.map(taskmaster::metrics::bind).transpose()?;
     let socket_path = config.socket.clone();
     let config_path = config.path.clone();
     let supervisor = Supervisor::start(
@@ -255,6 +256,9 @@ fn run(
     )
     .map_err(|e| format!("cannot start the supervisor: {e}"))?;
     let handle = supervisor.handle.clone();
+    if let Some(listener) = metrics {
+        taskmaster::metrics::start(listener, handle.clone())?;
+    }
     let server = match socket_path.map(|p| SocketServer::start(&p, handle.clone())) {
         Some(Err(e)) => {
             let _ = handle.call(Command::Shutdown);

@@ -4,6 +4,10 @@
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/alert_util.rs"]
+mod alert_util;
+#[path = "it/alerts.rs"]
+mod alerts;
 #[path = "it/config.rs"]
 mod config;
 #[path = "it/ctl.rs"]
@@ -16,6 +20,8 @@ mod dashboard;
 mod event_log;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/metrics.rs"]
+mod metrics;
 #[path = "it/output_capture.rs"]
 mod output_capture;
 #[path = "it/reload.rs"]
@@ -27,6 +33,8 @@ mod socket;
 #[path = "it/spawn_failures.rs"]
 mod spawn_failures;
 
+#[path = "it/chaos_alerts.rs"]
+mod chaos_alerts;
 #[path = "it/chaos_binary.rs"]
 mod chaos_binary;
 #[path = "it/chaos_crashloop.rs"]

@@ -17,7 +17,7 @@ fn every_alert_key_is_read() {
         "[taskmaster]\nmetrics = \"127.0.0.1:9108\"\n\
          [alerts.oncall]\non = [\"fatal\", \"recovered\"]\nprograms = [\"web\"]\n\
          exec = \"/bin/page-me --team 'ops x'\"\ndigest = 30\ntimeout = 2.5\n\
-         [alerts.hook]\nwebhook = \"https://hooks.example.com/T0/B0\"\n\
+         [alerts.hook]\nwebhook = \"https://hooks.example.com/T0/B0\"\nca = \"ca.pem\"\n\
          [alerts.log]\nsyslog = true\n[alerts.other]\nsyslog = \"run/log.sock\"\n{PROGS}"
     ))
     .expect("parses");
@@ -35,6 +35,13 @@ fn every_alert_key_is_read() {
     assert_eq!(a.digest, Duration::from_secs(30));
     assert_eq!(a.timeout, Duration::from_millis(2500));
     let h = &c.alerts["hook"];
+    assert_eq!(
+        h.sink,
+        Sink::Webhook {
+            url: "https://hooks.example.com/T0/B0".into(),
+            ca: Some("/etc/tm/ca.pem".into())
+        }
+    );
     assert_eq!(h.on, EventKind::DEFAULT_ON.to_vec(), "default kinds");
     assert_eq!(h.programs, None);
     assert_eq!(h.timeout, Duration::from_secs(10), "default timeout");
@@ -97,6 +104,12 @@ fn alert_errors_name_file_line_and_key() {
             "unknown program 'nope'",
         ),
         (
+            "[alerts.a]\nexec = \"x\"\nca = \"c.pem\"\n",
+            3,
+            "alerts.a.ca",
+            "only for a webhook",
+        ),
+        (
             "[taskmaster]\nmetrics = \"localhost\"\n",
             2,
             "metrics",
@@ -107,7 +120,10 @@ fn alert_errors_name_file_line_and_key() {
         assert_eq!(e.line, Some(line), "line of {e} for {text:?}");
         assert_eq!(e.key.as_deref(), Some(key), "key of {e} for {text:?}");
         assert!(e.message.contains(words), "{e} says {words:?}");
-        assert!(e.to_string().starts_with("/etc/tm/t.toml:"), "{e} names the file");
+        assert!(
+            e.to_string().starts_with("/etc/tm/t.toml:"),
+            "{e} names the file"
+        );
     }
 }
 

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 
 use super::de::{Ctx, duplicate_key, unknown_key};
+use super::paths::PathSeed;
 use super::values::{Cmd, Seconds, no_nul};
 use super::{AlertConfig, ConfigError, Format, ProgramConfig, Sink};
 use crate::supervisor::events::EventKind;
@@ -19,7 +20,7 @@ use crate::supervisor::events::EventKind;
 /// Where `syslog = true` writes.
 pub const DEV_LOG: &str = "/dev/log";
 const ALERT_KEYS: &[&str] = &[
-    "on", "programs", "exec", "webhook", "syslog", "digest", "timeout",
+    "on", "programs", "exec", "webhook", "ca", "syslog", "digest", "timeout",
 ];
 const SINKS: &[&str] = &["exec", "webhook", "syslog"];
 
@@ -115,6 +116,7 @@ impl<'de> Visitor<'de> for AlertSeed<'_, '_, '_> {
         };
         let mut sink: Option<(String, Sink)> = None;
         let mut programs_at = None;
+        let mut ca = None;
         let mut seen: Vec<String> = Vec::new();
         while let Some(key) = ctx.next_key(&mut map)? {
             let span = ctx.at().span;
@@ -146,7 +148,7 @@ impl<'de> Visitor<'de> for AlertSeed<'_, '_, '_> {
                 }
                 "webhook" => {
                     let Url(url) = map.next_value()?;
-                    sink = Some((key.clone(), Sink::Webhook(url)));
+                    sink = Some((key.clone(), Sink::Webhook { url, ca: None }));
                 }
                 "syslog" => {
                     let path = match map.next_value::<SyslogValue>()? {
@@ -155,6 +157,7 @@ impl<'de> Visitor<'de> for AlertSeed<'_, '_, '_> {
                     };
                     sink = Some((key.clone(), Sink::Syslog(path)));
                 }
+                "ca" => ca = Some((map.next_value_seed(PathSeed(ctx))?, span)),
                 "digest" => alert.digest = map.next_value::<Seconds>()?.0,
                 "timeout" => {
                     alert.timeout = map.next_value::<Seconds>()?.0;
@@ -174,7 +177,17 @@ impl<'de> Visitor<'de> for AlertSeed<'_, '_, '_> {
                  or syslog = true",
             ));
         };
-        alert.sink = sink;
+        alert.sink = match (sink, ca) {
+            (Sink::Webhook { url, .. }, Some((path, _))) => Sink::Webhook {
+                url,
+                ca: Some(path),
+            },
+            (_, Some((_, span))) => {
+                ctx.on_key(Some(&format!("alerts.{}.ca", self.name)), span);
+                return Err(A::Error::custom("ca is only for a webhook"));
+            }
+            (sink, None) => sink,
+        };
         ctx.on_key(None, None);
         Ok((alert, programs_at))
     }
@@ -265,7 +278,11 @@ pub fn check_url(url: &str) -> Result<(), String> {
         .map_err(|e| format!("malformed URL '{url}': {e}"))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        _ => return Err(format!("the URL '{url}' must start with http:// or https://")),
+        _ => {
+            return Err(format!(
+                "the URL '{url}' must start with http:// or https://"
+            ));
+        }
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(format!("the URL '{url}' has no host"));

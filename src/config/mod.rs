@@ -65,8 +65,8 @@ pub struct AlertConfig {
 pub enum Sink {
     /// The command line as written, and its words.
     Exec(String, Vec<String>),
-    /// An http or https URL.
-    Webhook(String),
+    /// An http or https URL; `ca`: a PEM file of roots to trust instead of the public ones.
+    Webhook { url: String, ca: Option<PathBuf> },
     /// A datagram socket speaking syslog (`/dev/log`).
     Syslog(PathBuf),
 }

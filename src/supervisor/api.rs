@@ -7,7 +7,9 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use nix::sys::signal::Signal;
 
+use super::events::{Event, EventCounts};
 use super::snapshot::Snapshot;
+use crate::alerts::AlertStats;
 use crate::output::OutputReader;
 
 /// What a user wants, the same from every front end. Names are process names, `PROGRAM`,
@@ -34,6 +36,11 @@ pub enum Command {
     Clear(Vec<String>),
     /// Programs of the loaded config. Reply: `Reply::Avail`.
     Avail,
+    /// The recent events (section 9), and with `follow` a stream of the next ones.
+    /// Reply: `Reply::Events`.
+    Events { follow: bool },
+    /// Sends a `test` event through one alert. Reply: `Reply::Done` once queued.
+    AlertTest(String),
 }
 
 /// The outcome for one process of a start/stop/restart/signal/clear.
@@ -107,6 +114,9 @@ pub enum Reply {
     Actions(Vec<ActionResult>),
     Reload(ReloadReport),
     Avail(Vec<ProgramSummary>),
+    /// The kept events, oldest first, and the live stream when following (it ends when
+    /// taskmaster does; a follower that lags loses events rather than slowing anyone).
+    Events(Vec<Arc<Event>>, Option<Receiver<Arc<Event>>>),
     Done,
     /// The whole request failed (unknown name, bad config on reload, shutting down...).
     Error(String),
@@ -135,6 +145,8 @@ pub struct Handle {
     pub(super) latest: Arc<Mutex<Arc<Snapshot>>>,
     pub(super) subscribe_tx: Sender<Sender<Update>>,
     pub(super) output: OutputReader,
+    pub(super) counts: Arc<EventCounts>,
+    pub(super) alert_stats: AlertStats,
 }
 
 impl Handle {
@@ -182,5 +194,16 @@ impl Handle {
 
     pub fn output(&self) -> &OutputReader {
         &self.output
+    }
+
+    /// Events emitted so far, per kind.
+    pub fn event_counts(&self) -> &EventCounts {
+        &self.counts
+    }
+
+    /// Per alert ever configured: sent, failed, dropped.
+    pub fn alert_counters(&self) -> Vec<(String, (u64, u64, u64))> {
+        let stats = self.alert_stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.iter().map(|(n, c)| (n.clone(), c.get())).collect()
     }
 }

@@ -54,6 +54,35 @@ impl Engine {
             Command::Avail => {
                 let _ = reply.send(Reply::Avail(self.avail()));
             }
+            Command::Events { follow } => {
+                let stream = follow.then(|| self.follow_events());
+                let _ = reply.send(Reply::Events(self.events.recent(), stream));
+            }
+            Command::AlertTest(name) => {
+                let _ = reply.send(self.alert_test(&name));
+            }
+        }
+    }
+
+    /// `alert test NAME`: a `test` event, emitted (so it is logged and numbered) and queued
+    /// for that one alert whatever its filters.
+    fn alert_test(&mut self, name: &str) -> Reply {
+        if !self.alerts.names().iter().any(|n| n == name) {
+            let known = self.alerts.names();
+            return Reply::Error(format!(
+                "no such alert '{name}' (alerts: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+        let ev = self.events.stamp(crate::alerts::test_event(name));
+        self.event(ev.text.clone());
+        match self.alerts.test(name, &ev) {
+            Ok(()) => Reply::Done,
+            Err(e) => Reply::Error(e),
         }
     }
 

@@ -13,8 +13,11 @@ use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::Pid;
 
 use super::api::{ActionResult, Reply, Update};
+use super::events::{Event, EventKind, EventRing};
 use super::process::{AfterStop, Effect, ProcState, Process};
 use super::snapshot::{ExitKind, Snapshot};
+use super::transitions::{Observed, observe};
+use crate::alerts::Alerts;
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
 use crate::spawn;
@@ -63,6 +66,13 @@ pub(super) struct Engine {
     /// Some once shutting down: the replies to send when everything has stopped.
     pub shutdown: Option<Vec<Sender<Reply>>>,
     pub started: SystemTime,
+    /// Every event emitted, the last ones kept, with their serials.
+    pub events: EventRing,
+    pub alerts: Alerts,
+    /// What was last seen of each process, to name its transitions.
+    observed: HashMap<String, Observed>,
+    /// `events -f` streams.
+    event_followers: Vec<Sender<Arc<Event>>>,
     dirty: bool,
     last_publish: Instant,
     /// When snapshot notices were last attempted (see `Subscriber::owes_snapshot`).
@@ -78,7 +88,7 @@ pub(super) struct Subscriber {
 }
 
 impl Engine {
-    pub fn new(config: Config, output: OutputHub, reader: OutputReader) -> Engine {
+    pub fn new(config: Config, output: OutputHub, reader: OutputReader, alerts: Alerts) -> Engine {
         let mut procs = BTreeMap::new();
         for prog in config.programs.values() {
             let shared = Arc::new(prog.clone());
@@ -101,6 +111,10 @@ impl Engine {
             waiters: HashMap::new(),
             shutdown: None,
             started: SystemTime::now(),
+            events: EventRing::default(),
+            alerts,
+            observed: HashMap::new(),
+            event_followers: Vec::new(),
             dirty: true,
             last_publish: Instant::now(),
             last_notice: Instant::now(),
@@ -108,10 +122,14 @@ impl Engine {
     }
 
     pub fn boot(&mut self, now: Instant) {
-        self.event(format!(
-            "taskmaster started (pid {}, config {})",
-            std::process::id(),
-            self.config.path.display()
+        self.alerts.configure(&self.config.alerts);
+        self.emit(Event::new(
+            EventKind::Started,
+            format!(
+                "taskmaster started (pid {}, config {})",
+                std::process::id(),
+                self.config.path.display()
+            ),
         ));
         let autostart: Vec<String> = self
             .procs
@@ -142,9 +160,52 @@ impl Engine {
         });
     }
 
+    /// Stamps an event, writes it to the event log, shows it to front ends, queues it for
+    /// the alerts and the `events -f` streams. The one way out for every event.
+    pub fn emit(&mut self, event: Event) {
+        self.publish_event(event, true);
+    }
+
+    fn publish_event(&mut self, event: Event, log: bool) {
+        let event = self.events.stamp(event);
+        if log {
+            self.event(event.text.clone());
+        }
+        self.alerts.route(&event);
+        self.event_followers.retain(|f| {
+            !matches!(
+                f.try_send(event.clone()),
+                Err(crossbeam_channel::TrySendError::Disconnected(_))
+            )
+        });
+    }
+
+    /// Names what happened to `name` since it was last looked at (see `transitions`).
+    fn observe(&mut self, name: &str) {
+        let Some(p) = self.procs.get(name) else {
+            return;
+        };
+        let info = p.info();
+        let config = p.config.clone();
+        let seen = self.observed.entry(name.to_string()).or_default();
+        // The state machine's own lines are the event log's words for now; the events
+        // derived here feed the alerts, `events` and the metrics.
+        for ev in observe(seen, &info, &config) {
+            self.publish_event(ev, false);
+        }
+    }
+
+    /// A new `events -f` stream.
+    pub fn follow_events(&mut self) -> crossbeam_channel::Receiver<Arc<Event>> {
+        let (tx, rx) = crossbeam_channel::bounded(4096);
+        self.event_followers.push(tx);
+        rx
+    }
+
     /// Carries out a process's effects, then settles its waiters and pending follow-ups.
     pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Instant) {
         self.dirty = true;
+        self.observe(name);
         for effect in effects {
             match effect {
                 Effect::Log(line) => self.event(line),
@@ -280,6 +341,7 @@ impl Engine {
         if self.procs.remove(name).is_none() {
             return;
         }
+        self.observed.remove(name);
         self.stdins.remove(name);
         self.reports.remove(name);
         for kind in [WaitKind::Start, WaitKind::Stop] {
@@ -451,7 +513,10 @@ impl Engine {
     pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Instant) {
         if self.shutdown.is_none() {
             self.shutdown = Some(Vec::new());
-            self.event("taskmaster stopping: stopping every process".to_string());
+            self.emit(Event::new(
+                EventKind::Stopping,
+                "taskmaster stopping: stopping every process",
+            ));
             let names: Vec<String> = self.procs.keys().cloned().collect();
             for name in names {
                 if let Some(Ok(effects)) = self.procs.get_mut(&name).map(|p| p.on_stop(now)) {
@@ -485,6 +550,8 @@ impl Engine {
         for s in &self.subscribers {
             let _ = s.tx.send_timeout(Update::Gone, Duration::from_millis(100));
         }
+        self.event_followers.clear();
+        self.alerts.flush();
         log::logger().flush();
     }
 }

@@ -61,6 +61,26 @@ impl EventKind {
         EventKind::Stopping,
     ];
 
+    /// Every kind, for counting.
+    pub const ALL: [EventKind; 16] = [
+        EventKind::Spawned,
+        EventKind::Running,
+        EventKind::Backoff,
+        EventKind::Fatal,
+        EventKind::Exited,
+        EventKind::ExitedUnexpected,
+        EventKind::Stopped,
+        EventKind::Recovered,
+        EventKind::Unhealthy,
+        EventKind::Healthy,
+        EventKind::Reload,
+        EventKind::ReloadFailed,
+        EventKind::Started,
+        EventKind::Stopping,
+        EventKind::Test,
+        EventKind::AlertFailed,
+    ];
+
     /// What an alert listens to when its `on` is left out.
     pub const DEFAULT_ON: [EventKind; 3] = [
         EventKind::Fatal,
@@ -217,9 +237,7 @@ pub fn hostname() -> &'static str {
 
 /// `2026-11-27T13:45:01.123+01:00` in local time.
 pub fn rfc3339(t: SystemTime) -> String {
-    let d = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     // SAFETY: localtime_r only writes into the tm we own; an all-zero tm is a valid value.
     let tm = unsafe {
         let mut tm: nix::libc::tm = std::mem::zeroed();
@@ -254,7 +272,7 @@ pub struct EventRing {
 /// Events emitted per kind, readable from any thread.
 #[derive(Default)]
 pub struct EventCounts {
-    by_kind: [AtomicU64; 16],
+    by_kind: [AtomicU64; EventKind::ALL.len()],
 }
 
 impl EventCounts {
@@ -332,7 +350,10 @@ mod tests {
             at += found.unwrap_or(0);
         }
         assert!(json.contains("\"event\":\"fatal\"") && json.contains("\"to\":\"FATAL\""));
-        assert!(json.contains("\"pid\":null"), "absent fields are null: {json}");
+        assert!(
+            json.contains("\"pid\":null"),
+            "absent fields are null: {json}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod events;
 pub mod process;
 mod reload;
 pub mod snapshot;
+mod transitions;
 
 pub use api::{
     ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update,
@@ -45,10 +46,13 @@ impl Supervisor {
         let (req_tx, req_rx) = crossbeam_channel::unbounded();
         let (sub_tx, sub_rx) = crossbeam_channel::unbounded();
         let (sig_tx, sig_rx) = crossbeam_channel::unbounded();
+        let (alert_tx, alert_rx) = crossbeam_channel::bounded(1024);
         let (hub, reader) = OutputHub::start()?;
         // Registered before the first spawn so no SIGCHLD can be missed.
         let signals = crate::signals::start(sig_tx, options.handle_signals)?;
-        let mut engine = Engine::new(config, hub, reader.clone());
+        let alert_stats = crate::alerts::AlertStats::default();
+        let alerts = crate::alerts::Alerts::new(alert_stats.clone(), alert_tx);
+        let mut engine = Engine::new(config, hub, reader.clone(), alerts);
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
         engine.latest = Some(latest.clone());
         let handle = Handle {
@@ -56,11 +60,13 @@ impl Supervisor {
             latest,
             subscribe_tx: sub_tx,
             output: reader,
+            counts: engine.events.counts.clone(),
+            alert_stats,
         };
         let thread = std::thread::Builder::new()
             .name("taskmaster-supervisor".to_string())
             .spawn(move || {
-                run(engine, req_rx, sub_rx, sig_rx);
+                run(engine, req_rx, sub_rx, sig_rx, alert_rx);
                 drop(signals);
             })?;
         Ok(Supervisor { handle, thread })
@@ -100,6 +106,7 @@ fn run(
     req_rx: Receiver<Request>,
     sub_rx: Receiver<crossbeam_channel::Sender<Update>>,
     sig_rx: Receiver<i32>,
+    alert_rx: Receiver<events::Event>,
 ) {
     engine.boot(Instant::now());
     let mut req_rx = Some(req_rx);
@@ -127,6 +134,10 @@ fn run(
             },
             recv(sig_rx) -> msg => if let Ok(sig) = msg {
                 engine.on_signal(sig, Instant::now());
+            },
+            // A failed alert delivery, reported by its worker.
+            recv(alert_rx) -> msg => if let Ok(ev) = msg {
+                engine.emit(ev);
             },
             recv(timer) -> _ => {}
         }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::api::{ReloadReport, Reply};
 use super::engine::Engine;
+use super::events::{Event, EventKind};
 use super::process::{AfterStop, ProcState};
 use crate::config::{self, ProgramConfig};
 
@@ -14,7 +15,12 @@ impl Engine {
         let new = match config::load(&self.config.path) {
             Ok(c) => c,
             Err(e) => {
-                self.event(format!("reload refused, nothing changed: {e}"));
+                let mut ev = Event::new(
+                    EventKind::ReloadFailed,
+                    format!("reload refused, nothing changed: {e}"),
+                );
+                ev.reason = Some(e.to_string());
+                self.emit(ev);
                 return Reply::Error(format!("reload refused, nothing changed: {e}"));
             }
         };
@@ -38,12 +44,16 @@ impl Engine {
             removed: diff.removed,
         };
         self.config = new;
-        self.event(format!(
-            "config reloaded: added [{}], changed [{}], updated [{}], removed [{}]",
-            report.added.join(", "),
-            report.changed.join(", "),
-            report.updated.join(", "),
-            report.removed.join(", ")
+        self.alerts.configure(&self.config.alerts);
+        self.emit(Event::new(
+            EventKind::Reload,
+            format!(
+                "config reloaded: added [{}], changed [{}], updated [{}], removed [{}]",
+                report.added.join(", "),
+                report.changed.join(", "),
+                report.updated.join(", "),
+                report.removed.join(", ")
+            ),
         ));
         Reply::Reload(report)
     }

@@ -233,7 +233,7 @@ impl App {
             }
             (_, Reply::Reload(report)) => self.show_text("reload", report.render(), false, now),
             (_, Reply::Done) => self.set_message("done", false, now),
-            (_, Reply::Status(_) | Reply::Avail(_)) => {}
+            (_, Reply::Status(_) | Reply::Avail(_) | Reply::Events(..)) => {}
         }
         None
     }
