@@ -132,8 +132,9 @@ pub struct Request {
 pub enum Update {
     /// A new snapshot is available from [`Handle::snapshot`].
     Snapshot,
-    /// One event-log line (without timestamp), e.g. `exited: web (exit status 1; not expected)`.
-    Event(String),
+    /// An event (section 9); its `text` is the event-log line, e.g. `exited: web (exit
+    /// status 1; not expected)`.
+    Event(Arc<Event>),
     /// The supervisor thread has ended.
     Gone,
 }

@@ -149,15 +149,9 @@ impl Engine {
         }
     }
 
-    /// One event-log line, also shown to front ends.
+    /// One event-log line that is not an event (the state machine's own words for now).
     pub fn event(&mut self, line: String) {
         log::info!("{line}");
-        self.subscribers.retain(|s| {
-            !matches!(
-                s.tx.try_send(Update::Event(line.clone())),
-                Err(crossbeam_channel::TrySendError::Disconnected(_))
-            )
-        });
     }
 
     /// Stamps an event, writes it to the event log, shows it to front ends, queues it for
@@ -168,9 +162,20 @@ impl Engine {
 
     fn publish_event(&mut self, event: Event, log: bool) {
         let event = self.events.stamp(event);
+        self.show(event, log);
+    }
+
+    /// An event already stamped: to the log, the front ends, the alerts and the followers.
+    pub fn show(&mut self, event: Arc<Event>, log: bool) {
         if log {
-            self.event(event.text.clone());
+            log::info!("{}", event.text);
         }
+        self.subscribers.retain(|s| {
+            !matches!(
+                s.tx.try_send(Update::Event(event.clone())),
+                Err(crossbeam_channel::TrySendError::Disconnected(_))
+            )
+        });
         self.alerts.route(&event);
         self.event_followers.retain(|f| {
             !matches!(

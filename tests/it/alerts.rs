@@ -379,3 +379,50 @@ fn events_follow_streams_transitions_in_serial_order() {
         "serials count up by one: {serials:?}"
     );
 }
+
+/// The README's mail example, with a stand-in `mail` first on PATH that records what it got.
+#[test]
+fn the_readme_mail_example_sends_a_digest_with_a_subject() {
+    let tm = Tm::start(
+        "[programs.a]\ncmd = \"sleep 100\"\nstarttime = 0\nnumprocs = 2\n\
+         [alerts.mail]\non = [\"exited\"]\ndigest = 0.5\n\
+         exec = '''sh -c 'PATH={dir}/bin:$PATH mail -s \"[taskmaster] $TASKMASTER_COUNT event(s), last: $TASKMASTER_EVENT $TASKMASTER_PROCESS\" ops@example.com' '''\n",
+    );
+    let bin = tm.path("bin");
+    std::fs::create_dir(&bin).expect("bin dir");
+    let mail = bin.join("mail");
+    std::fs::write(
+        &mail,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {0}/args\ncat > {0}/body.tmp\nmv {0}/body.tmp {0}/body\n",
+            tm.path("").display()
+        ),
+    )
+    .expect("stub");
+    std::fs::set_permissions(&mail, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let a0 = tm
+        .wait_state("a:a_00", StateName::Running)
+        .pid
+        .expect("pid");
+    let a1 = tm
+        .wait_state("a:a_01", StateName::Running)
+        .pid
+        .expect("pid");
+    kill_group(a0);
+    kill_group(a1);
+    let body = tm.path("body");
+    wait_until(Duration::from_secs(10), "the mail went out", || {
+        body.exists()
+    });
+    let args = std::fs::read_to_string(tm.path("args")).expect("args");
+    let lines: Vec<&str> = args.lines().collect();
+    assert_eq!(lines[0], "-s");
+    assert!(
+        lines[1].starts_with("[taskmaster] 2 event(s), last: exited_unexpected a:a_0"),
+        "{args}"
+    );
+    assert_eq!(lines[2], "ops@example.com");
+    let batch = json(&std::fs::read_to_string(&body).expect("body"));
+    assert_eq!(batch.as_array().map(Vec::len), Some(2), "{batch}");
+}

@@ -2,6 +2,7 @@
 //! Nothing here touches the terminal or the supervisor; the loop (`mod.rs`) performs the
 //! [`Effect`]s. Owned by the dashboard thread.
 
+use crate::supervisor::events::{Event, EventKind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,10 +157,15 @@ impl App {
     }
 
     /// An event-log line; it does not hide a fresh command result.
-    pub fn on_event(&mut self, line: String, now: Instant) {
-        // A refused reload (a SIGHUP with a broken file) or a program giving up is news the
-        // user must see: it takes the line like a command result, in the error style.
-        if line.starts_with("reload refused") || line.starts_with("gave up:") {
+    pub fn on_event(&mut self, ev: &Event, now: Instant) {
+        let line = ev.text.clone();
+        // A refused reload (a SIGHUP with a broken file), a program giving up or an alert that
+        // could not be delivered is news the user must see: it takes the line like a command
+        // result, in the error style.
+        if matches!(
+            ev.kind,
+            EventKind::ReloadFailed | EventKind::Fatal | EventKind::AlertFailed
+        ) {
             self.set_message(line, true, now);
             return;
         }
