@@ -9,7 +9,8 @@
 //!   `taskmaster ctl`, all speaking the one command language of [`command`].
 //!
 //! Modules: [`config`] (file format, validation, reload diff), [`spawn`] (starting a child,
-//! signalling its group), [`logging`] (the event log), [`protocol`] (socket framing).
+//! signalling its group), [`logging`] (the event log), [`protocol`] (socket framing),
+//! [`notify`] (systemd readiness).
 
 pub mod alerts;
 pub mod command;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod frontend;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod output;
 pub mod protocol;
 pub mod signals;

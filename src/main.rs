@@ -19,7 +19,8 @@ usage:
   taskmaster check [-c|--config FILE]
   taskmaster --version | --help
 
-Without -c the config is $TASKMASTER_CONFIG, ./taskmaster.toml or ./configs/taskmaster.toml.
+Without -c the config is $TASKMASTER_CONFIG, ./taskmaster.toml, ./configs/taskmaster.toml,
+$XDG_CONFIG_HOME/taskmaster/taskmaster.toml (~/.config/...) or /etc/taskmaster/taskmaster.toml.
 The dashboard runs when stdin and stdout are terminals; --no-tui gives the line shell,
 --headless no front end at all. `taskmaster ctl help` lists the commands.";
 
@@ -167,37 +168,33 @@ fn parse_ctl(
     })
 }
 
-/// `-c`, else `$TASKMASTER_CONFIG`, else `./taskmaster.toml`, else `./configs/taskmaster.toml`.
+/// `-c`, else the lookup of interface.md section 1 (`config::find`).
 fn find_config(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
-    if let Some(p) = explicit {
-        return Ok(p);
-    }
-    if let Some(p) = std::env::var_os("TASKMASTER_CONFIG").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    ["taskmaster.toml", "configs/taskmaster.toml"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            "no config file: tried -c, $TASKMASTER_CONFIG, ./taskmaster.toml and \
-             ./configs/taskmaster.toml"
-                .to_string()
-        })
+    config::find(explicit.as_deref()).map_err(|e| e.to_string())
 }
 
 fn load(path: &Path) -> Result<Config, String> {
     config::load(path).map_err(|e| e.to_string())
 }
 
+/// Every problem on stderr, one per line; the count of programs on stdout when there is none.
 fn check(explicit: Option<PathBuf>) -> ExitCode {
-    match find_config(explicit).and_then(|p| load(&p)) {
+    let path = match find_config(explicit) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    match config::check(&path) {
         Ok(config) => {
-            println!("config OK: {} programs", config.programs.len());
+            let n = config.programs.len();
+            println!("config OK: {n} program{}", if n == 1 { "" } else { "s" });
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            println!("{e}");
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            let n = errors.len();
+            eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
             ExitCode::FAILURE
         }
     }
@@ -241,6 +238,10 @@ fn run(
     };
     taskmaster::logging::init(config.logfile.as_deref(), front == Some(Front::Headless))
         .map_err(|e| format!("cannot open the event log: {e}"))?;
+    // Only headless taskmaster is a service; a dashboard under systemd makes no sense.
+    if front == Some(Front::Headless) {
+        taskmaster::notify::init_from_env().map_err(|e| format!("NOTIFY_SOCKET: {e}"))?;
+    }
     // Refuse a socket in use before any program starts.
     if let Some(path) = &config.socket {
         socket::prepare_path(path).map_err(|e| e.to_string())?;
@@ -268,6 +269,12 @@ fn run(
         Some(Ok(s)) => Some(s),
         None => None,
     };
+    if front == Some(Front::Headless) {
+        // Any reply comes after `boot` (it runs before the request loop), so every
+        // autostart process has been spawned, and the socket is listening by now.
+        let _ = handle.call(Command::Avail);
+        taskmaster::notify::send("READY=1");
+    }
     let result = match front {
         None => tui::run(handle.clone(), &config_path).map_err(|e| format!("dashboard: {e}")),
         Some(Front::Shell) => {

@@ -10,20 +10,28 @@ mod alert_util;
 mod alerts;
 #[path = "it/config.rs"]
 mod config;
+#[path = "it/config_check.rs"]
+mod config_check;
 #[path = "it/ctl.rs"]
 mod ctl;
 #[path = "it/ctl_util.rs"]
 mod ctl_util;
 #[path = "it/dashboard.rs"]
 mod dashboard;
+#[path = "it/edges.rs"]
+mod edges;
 #[path = "it/event_log.rs"]
 mod event_log;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
 #[path = "it/metrics.rs"]
 mod metrics;
+#[path = "it/notify.rs"]
+mod notify;
 #[path = "it/output_capture.rs"]
 mod output_capture;
+#[path = "it/pty.rs"]
+mod pty;
 #[path = "it/reload.rs"]
 mod reload;
 #[path = "it/shell.rs"]

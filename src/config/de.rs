@@ -8,7 +8,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 
 use super::alerts::{Alerts, AlertsSeed, MetricsAddr};
 use super::paths::{PathSeed, SocketValue};
@@ -36,7 +36,46 @@ pub(super) struct Ctx<'a> {
     pub text: &'a str,
     /// The config file's folder; relative paths resolve against it.
     pub base: &'a Path,
+    /// What `check` has already reported and wants passed over, to find the next problem.
+    pub skip: Skip,
     at: RefCell<At>,
+}
+
+/// Programs and keys the walk passes over without reading: `check` re-reads the file with
+/// each reported problem skipped, so it can report every problem, not only the first.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Skip {
+    programs: Vec<String>,
+    /// `(program, key)`; no program: a key of the top level or of `[taskmaster]`.
+    keys: Vec<(Option<String>, String)>,
+}
+
+impl Skip {
+    pub fn program(&self, name: &str) -> bool {
+        self.programs.iter().any(|p| p == name)
+    }
+
+    pub fn key(&self, program: Option<&str>, key: &str) -> bool {
+        self.keys
+            .iter()
+            .any(|(p, k)| p.as_deref() == program && k == key)
+    }
+
+    /// Passes over the place of `err` from now on; false when it was passed over already
+    /// (the walk cannot get past it).
+    pub fn add(&mut self, program: Option<&str>, key: Option<&str>) -> bool {
+        match (program, key) {
+            (p, Some(k)) if !self.key(p, k) => {
+                self.keys.push((p.map(str::to_owned), k.to_owned()));
+                true
+            }
+            (Some(p), _) if !self.program(p) => {
+                self.programs.push(p.to_owned());
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -45,6 +84,7 @@ impl<'a> Ctx<'a> {
             format,
             text,
             base,
+            skip: Skip::default(),
             at: RefCell::new(At::default()),
         }
     }
@@ -218,6 +258,10 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
         let mut top = Top::default();
         let mut seen = Vec::new();
         while let Some(key) = ctx.next_key(&mut map)? {
+            if ctx.skip.key(None, &key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             if seen.contains(&key) {
                 return Err(duplicate_key(&key));
             }
@@ -289,6 +333,10 @@ impl<'de> Visitor<'de> for TaskmasterSeed<'_, '_> {
         let mut t = TaskmasterTable::default();
         let mut seen = Vec::new();
         while let Some(key) = ctx.next_key(&mut map)? {
+            if ctx.skip.key(None, &key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             if seen.contains(&key) {
                 return Err(duplicate_key(&key));
             }
@@ -343,6 +391,10 @@ impl<'de> Visitor<'de> for ProgramsSeed<'_, '_> {
         let ctx = self.0;
         let mut programs = BTreeMap::new();
         while let Some(name) = ctx.next_key(&mut map)? {
+            if ctx.skip.program(&name) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             // From here until the program is read, errors are about this program.
             let span = ctx.at().span;
             ctx.enter_program(Some(&name));

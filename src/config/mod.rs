@@ -13,9 +13,11 @@ use nix::sys::signal::Signal;
 #[macro_use]
 mod values;
 mod alerts;
+mod check;
 mod de;
 mod env;
 mod locate;
+mod lookup;
 mod paths;
 mod program;
 mod umask;
@@ -24,6 +26,9 @@ mod umask;
 mod alert_tests;
 #[cfg(test)]
 mod tests;
+
+pub use check::{check, check_text};
+pub use lookup::{NotFound, find};
 
 /// Where the socket lives when neither the config nor `--socket` says.
 pub const DEFAULT_SOCKET: &str = "/tmp/taskmaster.sock";
@@ -109,6 +114,8 @@ pub struct ProgramConfig {
     pub stderr: OutputTarget,
     pub env: BTreeMap<String, String>,
     pub user: Option<String>,
+    /// Run on a pseudo-terminal: one output stream (`stdout`), a terminal for the program.
+    pub pty: bool,
 }
 
 impl ProgramConfig {
@@ -138,6 +145,7 @@ impl ProgramConfig {
             || self.user != other.user
             || self.stdout != other.stdout
             || self.stderr != other.stderr
+            || self.pty != other.pty
     }
 
     /// True when only monitoring settings differ (applied in place).
@@ -274,10 +282,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// Parse and validate config text; `path` decides the format and anchors relative paths.
 #[allow(clippy::result_large_err)]
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_skipping(path, text, de::Skip::default())
+}
+
+/// [`parse`], passing over what `skip` names (see [`check`]).
+#[allow(clippy::result_large_err)]
+fn parse_skipping(path: &Path, text: &str, skip: de::Skip) -> Result<Config, ConfigError> {
     // `absolute` does not touch the file system, so `parse` works on text alone.
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let base = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let ctx = de::Ctx::new(Format::of(&path), text, &base);
+    let mut ctx = de::Ctx::new(Format::of(&path), text, &base);
+    ctx.skip = skip;
     let top = match ctx.format {
         Format::Toml => de::from_toml(&ctx).map_err(|e| locate::toml_error(&e, &ctx, &path))?,
         Format::Yaml => de::from_yaml(&ctx).map_err(|e| locate::yaml_error(&e, &ctx, &path))?,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 
 use super::de::{Ctx, duplicate_key, unknown_key};
 use super::env::EnvSeed;
@@ -32,6 +32,7 @@ pub(super) const PROGRAM_KEYS: &[&str] = &[
     "stderr",
     "env",
     "user",
+    "pty",
 ];
 
 pub(super) struct ProgramSeed<'c, 'a, 'n> {
@@ -67,6 +68,7 @@ impl ProgramSeed<'_, '_, '_> {
             stderr: OutputTarget::Capture,
             env: BTreeMap::new(),
             user: None,
+            pty: false,
         }
     }
 }
@@ -89,6 +91,7 @@ struct Given {
     stderr: Option<OutputTarget>,
     env: Option<BTreeMap<String, String>>,
     user: Option<String>,
+    pty: Option<bool>,
 }
 
 impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
@@ -103,6 +106,10 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         let mut g = Given::default();
         let mut seen: Vec<String> = Vec::new();
         while let Some(key) = ctx.next_key(&mut map)? {
+            if ctx.skip.key(Some(self.name), &key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             if seen.contains(&key) {
                 return Err(duplicate_key(&key));
             }
@@ -112,6 +119,13 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
             ctx.on_value();
             read_value(&mut map, ctx, &key, &mut g)?;
             seen.push(key);
+        }
+        if g.cmd.is_none() && ctx.skip.key(Some(self.name), "cmd") {
+            // `check` reported the command already; the rest of the program is still read.
+            g.cmd = Some(Cmd {
+                line: String::new(),
+                argv: vec![String::new()],
+            });
         }
         let Some(cmd) = g.cmd else {
             ctx.on_key(Some("cmd"), None);
@@ -135,6 +149,7 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         p.stderr = g.stderr.unwrap_or(p.stderr);
         p.env = g.env.unwrap_or(p.env);
         p.user = g.user.or(p.user);
+        p.pty = g.pty.unwrap_or(p.pty);
         Ok(p)
     }
 }
@@ -161,6 +176,7 @@ fn read_value<'de, A: MapAccess<'de>>(
         "stderr" => g.stderr = Some(map.next_value_seed(OutputSeed(ctx))?),
         "env" => g.env = Some(map.next_value_seed(EnvSeed(ctx))?),
         "user" => g.user = Some(map.next_value::<User>()?.0),
+        "pty" => g.pty = Some(map.next_value()?),
         _ => return Err(unknown_key(key, PROGRAM_KEYS)),
     }
     Ok(())

@@ -176,13 +176,21 @@ impl RemoteBackend {
     }
 }
 
-fn split(line: &str) -> Vec<String> {
-    shell_words::split(line).unwrap_or_else(|_| line.split_whitespace().map(String::from).collect())
+/// Words of a line, split as the local shell splits them; its error when they cannot be.
+fn split(line: &str) -> Result<Vec<String>, Outcome> {
+    shell_words::split(line).map_err(|_| {
+        let e = command::CommandError::Usage("unbalanced quotes".to_string());
+        Outcome::error(e.to_string())
+    })
 }
 
 impl Backend for RemoteBackend {
     fn run(&mut self, line: &str) -> Outcome {
-        match self.client.request(&split(line)) {
+        let words = match split(line) {
+            Ok(w) => w,
+            Err(outcome) => return outcome,
+        };
+        match self.client.request(&words) {
             Ok(msg) => outcome_of(&msg),
             Err(e) => {
                 if let CtlError::Unreachable(..) = e {
@@ -194,7 +202,7 @@ impl Backend for RemoteBackend {
     }
 
     fn open_stream(&mut self, _req: &Request, line: &str) -> Result<Box<dyn LiveStream>, Outcome> {
-        match self.client.open_stream(&split(line)) {
+        match self.client.open_stream(&split(line)?) {
             Ok(s) => Ok(Box::new(s)),
             Err(e) => Err(Outcome::error(format!("Error: {e}"))),
         }
@@ -344,4 +352,20 @@ fn stdin_lines() -> Receiver<String> {
             }
         });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a line with an unbalanced quote was split on whitespace and sent; the local
+    /// shell reports `unbalanced quotes`, and so does the remote one now, without sending.
+    #[test]
+    fn remote_backend_refuses_unbalanced_quotes_like_the_local_one() {
+        let mut backend = RemoteBackend::new(Client::new(Path::new("/nonexistent/tm.sock")));
+        let outcome = backend.run("stop 'web");
+        assert_eq!(outcome.code, 1, "{outcome:?}");
+        assert_eq!(outcome.text, "Error: unbalanced quotes");
+        assert!(!backend.is_gone(), "nothing was sent to the socket");
+    }
 }

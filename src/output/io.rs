@@ -241,6 +241,9 @@ impl IoThread {
                 Err(Errno::EINTR) => {}
                 // Emptied the pipe; epoll says when more comes.
                 Err(Errno::EAGAIN) => break false,
+                // A pty master once every slave descriptor is closed (the program and all
+                // it started are gone): its EOF.
+                Err(Errno::EIO) => break true,
                 Err(e) => {
                     log::warn!("output: reading {}'s {:?}: {e}", src.name, src.stream);
                     break true;

@@ -51,6 +51,17 @@ pub struct Chunk {
     pub data: Arc<[u8]>,
 }
 
+/// New bytes of one process, from [`OutputReader::since`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Since {
+    pub data: Vec<u8>,
+    /// The output counter after `data`: where the next read starts.
+    pub end: u64,
+    /// Bytes between the counter asked for and `data` that were not given (no longer held,
+    /// or over the budget): the reader fell behind by that much.
+    pub skipped: u64,
+}
+
 /// One stream of a freshly spawned child, handed to the I/O thread.
 pub struct Pipe {
     /// Read end of the child's stdout or stderr pipe.
@@ -173,6 +184,9 @@ impl Shared {
             st.followers.clear();
             if procs.get(name).is_some_and(|p| Arc::ptr_eq(p, proc)) {
                 procs.remove(name);
+            } else {
+                // Renamed since its pipes were registered.
+                procs.retain(|_, p| !Arc::ptr_eq(p, proc));
             }
         }
     }
@@ -279,6 +293,15 @@ impl OutputHub {
         }
     }
 
+    /// A process now goes by another name (a reload changed numprocs): its ring, followers and
+    /// open pipes move with it.
+    pub fn rename(&self, from: &str, to: &str) {
+        let mut procs = self.shared.procs();
+        if let Some(proc) = procs.remove(from) {
+            procs.insert(to.to_owned(), proc);
+        }
+    }
+
     /// Forgets a process's ring (after a reload removed it). Open pipes drain to EOF first
     /// (into their files and to followers); the ring goes and followers end at the last EOF.
     /// A `register` of the same name before then keeps the ring after all.
@@ -364,6 +387,16 @@ impl OutputReader {
         };
         st.followers.push(tx);
         (backlog, rx)
+    }
+
+    /// The bytes captured for `name` from output counter `from` on (as [`seq`](Self::seq)
+    /// counts), at most the newest `max_bytes`: lets a terminal emulator feed on exactly what
+    /// is new. `None` when the process has no ring; see [`Since`].
+    pub fn since(&self, name: &str, from: u64, max_bytes: usize) -> Option<Since> {
+        let proc = self.shared.get(name)?;
+        let st = proc.lock();
+        let (data, end, skipped) = st.ring.since(from, max_bytes);
+        Some(Since { data, end, skipped })
     }
 
     /// Empties a process's ring.

@@ -149,6 +149,22 @@ impl Ring {
         out
     }
 
+    /// Every stream's bytes from absolute index `from` on, at most the newest `max_bytes` of
+    /// them; with the index one past the newest byte, and how many bytes from `from` on are
+    /// no longer held or were left out (a reader that fell behind skips them).
+    pub(crate) fn since(&self, from: u64, max_bytes: usize) -> (Vec<u8>, u64, u64) {
+        let oldest = self
+            .runs
+            .front()
+            .map_or(self.end, |first| self.oldest(first));
+        let start = from
+            .max(oldest)
+            .max(self.end.saturating_sub(max_bytes as u64));
+        let start = start.min(self.end);
+        let skipped = start.saturating_sub(from);
+        (self.copy(start, self.end).to_vec(), self.end, skipped)
+    }
+
     /// The held bytes with absolute indexes `from..to`.
     fn copy(&self, from: u64, to: u64) -> Arc<[u8]> {
         let cap = self.cap as u64;
@@ -167,6 +183,26 @@ impl Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn since_gives_new_bytes_and_counts_what_was_skipped() {
+        let mut r = Ring::new(10);
+        r.push(Stream::Stdout, b"abcdef");
+        assert_eq!(r.since(0, 100), (b"abcdef".to_vec(), 6, 0));
+        assert_eq!(r.since(4, 100), (b"ef".to_vec(), 6, 0), "only what is new");
+        assert_eq!(r.since(6, 100), (Vec::new(), 6, 0), "nothing new");
+        r.push(Stream::Stdout, b"ghijklmn");
+        assert_eq!(
+            r.since(0, 100),
+            (b"efghijklmn".to_vec(), 14, 4),
+            "bytes no longer held are skipped"
+        );
+        assert_eq!(
+            r.since(6, 3),
+            (b"lmn".to_vec(), 14, 5),
+            "a budget keeps the newest bytes"
+        );
+    }
 
     fn text(chunks: &[Chunk]) -> Vec<(Stream, String)> {
         chunks

@@ -26,6 +26,9 @@ pub(super) struct ChildPlan {
     pub stdin: OwnedFd,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// `stdin` is a pty slave: the child leads a new session with it as controlling terminal
+    /// (see `pty.rs`) instead of only a new process group.
+    pub session: bool,
 }
 
 /// Where in the child a failure happened.
@@ -35,6 +38,7 @@ pub(super) enum Stage {
     Credentials = 2,
     Chdir = 3,
     Exec = 4,
+    Terminal = 5,
 }
 
 impl Stage {
@@ -44,6 +48,7 @@ impl Stage {
             Stage::Credentials,
             Stage::Chdir,
             Stage::Exec,
+            Stage::Terminal,
         ]
         .into_iter()
         .find(|s| *s as u8 == b)
@@ -80,8 +85,12 @@ pub(super) fn fork_exec(plan: ChildPlan) -> std::io::Result<(Pid, OwnedFd)> {
         pid => {
             // Both sides set the group (as shells do): whichever runs first wins, and a
             // signal to the group right after this returns can never miss the child.
+            // Not for a session leader-to-be: setsid fails in a process that already leads
+            // a group (`signal_group` covers the moment before its setsid instead).
             // SAFETY: plain system call; EACCES after the child's exec is expected and fine.
-            unsafe { libc::setpgid(pid, pid) };
+            if !plan.session {
+                unsafe { libc::setpgid(pid, pid) };
+            }
             Ok((Pid::from_raw(pid), report_r))
         }
     }
@@ -117,8 +126,17 @@ unsafe fn child(
             libc::write(report, msg.as_ptr().cast(), msg.len());
             libc::_exit(127)
         };
-        // Its own process group, so stop and kill reach everything it starts.
-        libc::setpgid(0, 0);
+        // Its own process group, so stop and kill reach everything it starts; a pty program
+        // also its own session, with the pty as its controlling terminal.
+        if plan.session {
+            if !super::pty::new_session()
+                || !super::pty::take_controlling_terminal(plan.stdin.as_raw_fd())
+            {
+                fail(Stage::Terminal);
+            }
+        } else {
+            libc::setpgid(0, 0);
+        }
         // A clean signal state: nothing ignored (Rust ignores SIGPIPE, and ignored signals
         // survive exec), every handler back to default, then nothing blocked.
         for sig in 1..libc::SIGRTMIN() {

@@ -21,11 +21,16 @@ use crate::config::{OutputTarget, ProgramConfig};
 use crate::output;
 
 mod fork;
+pub mod pty;
+pub mod reaper;
+
+pub use pty::TtySize;
 
 /// A child that was started.
 pub struct Spawned {
     pub pid: Pid,
-    /// Write end of the child's stdin (non-blocking).
+    /// Write end of the child's stdin (non-blocking); for a pty program, its terminal's
+    /// master (a duplicate of the one read by the I/O thread, also used to resize it).
     pub stdin: Option<File>,
     /// Read ends of stdout/stderr pipes, with the files the bytes also go to.
     pub stdout: Option<output::Pipe>,
@@ -57,8 +62,9 @@ struct Identity {
 
 /// Starts one process of `prog` without waiting for its exec. Every failure a user can cause
 /// is a `SpawnError`, found here when possible (missing command, bad workingdir, unknown user)
-/// or reported by the child through `report` (see [`exec_failure`]).
-pub fn spawn(prog: &ProgramConfig) -> Result<Spawned, SpawnError> {
+/// or reported by the child through `report` (see [`exec_failure`]). A `pty` program's
+/// terminal starts at `tty_size`.
+pub fn spawn(prog: &ProgramConfig, tty_size: TtySize) -> Result<Spawned, SpawnError> {
     let identity = match &prog.user {
         Some(name) => Some(resolve_user(name)?),
         None => None,
@@ -66,12 +72,13 @@ pub fn spawn(prog: &ProgramConfig) -> Result<Spawned, SpawnError> {
     check_workingdir(prog)?;
     let program = resolve_command(prog)?;
 
-    let (stdin_read, stdin_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
-        .map_err(|e| SpawnError(format!("cannot create stdin pipe: {e}")))?;
-    let _ = set_nonblocking(&stdin_write);
-    let (stdout_pipe, stdout_fd) = output_pipe(&prog.stdout, "stdout")?;
-    let (stderr_pipe, stderr_fd) = output_pipe(&prog.stderr, "stderr")?;
+    let ends = if prog.pty {
+        terminal_ends(prog, tty_size)?
+    } else {
+        pipe_ends(prog)?
+    };
 
+    let [child_in, child_out, child_err] = ends.child;
     let plan = fork::ChildPlan {
         path: cstring(program.as_os_str().as_bytes(), "command")?,
         argv: prog
@@ -89,18 +96,74 @@ pub fn spawn(prog: &ProgramConfig) -> Result<Spawned, SpawnError> {
             let groups = id.groups.iter().map(|g| g.as_raw()).collect();
             (id.uid.as_raw(), id.gid.as_raw(), groups)
         }),
-        stdin: stdin_read,
-        stdout: stdout_fd,
-        stderr: stderr_fd,
+        stdin: child_in,
+        stdout: child_out,
+        stderr: child_err,
+        session: prog.pty,
     };
     let (pid, report) =
         fork::fork_exec(plan).map_err(|e| SpawnError(format!("cannot fork: {}", plain(&e))))?;
     Ok(Spawned {
         pid,
-        stdin: Some(File::from(stdin_write)),
-        stdout: stdout_pipe,
-        stderr: stderr_pipe,
+        stdin: Some(File::from(ends.stdin)),
+        stdout: ends.stdout,
+        stderr: ends.stderr,
         report,
+    })
+}
+
+/// Taskmaster's ends of a child's standard descriptors, and the child's (its 0, 1, 2).
+struct Ends {
+    stdin: OwnedFd,
+    stdout: Option<output::Pipe>,
+    stderr: Option<output::Pipe>,
+    child: [OwnedFd; 3],
+}
+
+fn pipe_ends(prog: &ProgramConfig) -> Result<Ends, SpawnError> {
+    let (stdin_read, stdin_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| SpawnError(format!("cannot create stdin pipe: {e}")))?;
+    let _ = set_nonblocking(&stdin_write);
+    let (stdout, stdout_fd) = output_pipe(&prog.stdout, "stdout")?;
+    let (stderr, stderr_fd) = output_pipe(&prog.stderr, "stderr")?;
+    Ok(Ends {
+        stdin: stdin_write,
+        stdout,
+        stderr,
+        child: [stdin_read, stdout_fd, stderr_fd],
+    })
+}
+
+/// A pty program: the slave is its 0, 1 and 2; the master is read by the I/O thread as its
+/// one output stream (to the `stdout` file) and written by the supervisor as its input.
+fn terminal_ends(prog: &ProgramConfig, size: TtySize) -> Result<Ends, SpawnError> {
+    let no_pty = |e: std::io::Error| SpawnError(format!("cannot open a pty: {}", plain(&e)));
+    let file = match &prog.stdout {
+        OutputTarget::File(path) => Some(output::open_log(path).map_err(|e| {
+            SpawnError(format!(
+                "cannot open stdout file '{}': {}",
+                path.display(),
+                plain(&e)
+            ))
+        })?),
+        OutputTarget::Capture | OutputTarget::Discard => None,
+    };
+    let pty = pty::open(size).map_err(no_pty)?;
+    let input = pty.master.try_clone().map_err(no_pty)?;
+    let _ = set_nonblocking(&input);
+    let child = [
+        pty.slave.try_clone().map_err(no_pty)?,
+        pty.slave.try_clone().map_err(no_pty)?,
+        pty.slave,
+    ];
+    Ok(Ends {
+        stdin: input,
+        stdout: Some(output::Pipe {
+            fd: pty.master,
+            file,
+        }),
+        stderr: None,
+        child,
     })
 }
 
@@ -140,6 +203,7 @@ pub fn exec_failure(report: &OwnedFd, prog: &ProgramConfig) -> Option<SpawnError
                 .display()
         ),
         fork::Stage::Exec => format!("couldn't exec {}: {why}", prog.argv[0]),
+        fork::Stage::Terminal => format!("cannot give the child its terminal: {why}"),
     }))
 }
 
@@ -281,7 +345,21 @@ fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
 /// A group that is already gone is not an error.
 pub fn signal_group(pid: Pid, sig: Signal) -> nix::Result<()> {
     match killpg(pid, sig) {
-        Err(nix::errno::Errno::ESRCH) => Ok(()),
+        // No such group: the child is gone, or it is a pty program between fork and its
+        // setsid (the parent cannot make that group for it), still in taskmaster's own
+        // group. Then signal it directly: it holds every signal blocked until its handlers
+        // are reset, then takes this one as what it is. (The group test keeps a pid reused
+        // by an unrelated process out of reach.)
+        Err(nix::errno::Errno::ESRCH) => {
+            let ours = nix::unistd::getpgid(None).ok();
+            if nix::unistd::getpgid(Some(pid)).ok() != ours {
+                return Ok(());
+            }
+            match nix::sys::signal::kill(pid, sig) {
+                Err(nix::errno::Errno::ESRCH) => Ok(()),
+                other => other,
+            }
+        }
         other => other,
     }
 }

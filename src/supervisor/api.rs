@@ -32,6 +32,12 @@ pub enum Command {
     Shutdown,
     /// Bytes for a process's stdin (attach). Reply: `Reply::Done` or `Reply::Error`.
     WriteStdin(String, Vec<u8>),
+    /// End of input: closes a pipe program's stdin (it reads EOF); for a pty program, the
+    /// terminal's EOF character (Ctrl-D). Reply: `Reply::Done` or `Reply::Error`.
+    CloseStdin(String),
+    /// Sets a pty program's terminal size (it gets SIGWINCH); kept for its next spawns.
+    /// Reply: `Reply::Done`, or `Reply::Error` for an unknown or non-pty process.
+    Resize(String, crate::spawn::TtySize),
     /// Empty the captured output of these processes. Reply: `Reply::Actions`.
     Clear(Vec<String>),
     /// Programs of the loaded config. Reply: `Reply::Avail`.

@@ -1,7 +1,7 @@
 //! Request handlers of the supervisor thread: one function per [`Command`], and the
 //! resolution of `all`, `PROGRAM`, `PROGRAM:*` and process names.
 
-use std::io::Write;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,6 +10,7 @@ use crossbeam_channel::Sender;
 use super::api::{Command, ProgramSummary, Reply, Request};
 use super::engine::{Engine, Pending, WaitKind};
 use super::process::{Effect, ProcState, Process, autorestart_word};
+use crate::spawn::TtySize;
 
 impl Engine {
     pub fn on_request(&mut self, req: Request, now: Instant) {
@@ -50,6 +51,12 @@ impl Engine {
             Command::Shutdown => self.begin_shutdown(Some(reply), now),
             Command::WriteStdin(name, data) => {
                 let _ = reply.send(self.write_stdin(&name, &data));
+            }
+            Command::CloseStdin(name) => {
+                let _ = reply.send(self.close_stdin(&name));
+            }
+            Command::Resize(name, size) => {
+                let _ = reply.send(self.resize(&name, size));
             }
             Command::Avail => {
                 let _ = reply.send(Reply::Avail(self.avail()));
@@ -266,20 +273,43 @@ impl Engine {
         if !self.procs.contains_key(name) {
             return Reply::Error(format!("no such process: {name}"));
         }
-        let Some(stdin) = self.stdins.get_mut(name) else {
-            return Reply::Error(format!("{name} is not running"));
+        match self.stdins.write(name, data) {
+            Ok(()) => Reply::Done,
+            Err(e) => Reply::Error(e),
+        }
+    }
+
+    fn close_stdin(&mut self, name: &str) -> Reply {
+        let Some(p) = self.procs.get(name) else {
+            return Reply::Error(format!("no such process: {name}"));
         };
-        // Non-blocking: a child that does not read its stdin must not stall the supervisor.
-        match stdin.write(data) {
-            Ok(n) if n == data.len() => Reply::Done,
-            Ok(n) => Reply::Error(format!(
-                "{name}: stdin is full, {n} of {} bytes written",
-                data.len()
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Reply::Error(format!(
-                "{name}: stdin is full (the process is not reading it)"
-            )),
-            Err(e) => Reply::Error(format!("{name}: cannot write to stdin: {e}")),
+        if p.config.pty {
+            // A terminal has no "closed" input: its EOF is the VEOF character at the start
+            // of a line, which the line discipline turns into a zero-length read.
+            return self.write_stdin(name, b"\x04");
+        }
+        if self.stdins.close(name) {
+            Reply::Done
+        } else {
+            Reply::Error(format!("{name} is not running"))
+        }
+    }
+
+    fn resize(&mut self, name: &str, size: TtySize) -> Reply {
+        let Some(p) = self.procs.get(name) else {
+            return Reply::Error(format!("no such process: {name}"));
+        };
+        if !p.config.pty {
+            return Reply::Error(format!("{name} does not run on a pty"));
+        }
+        self.tty_sizes.insert(name.to_string(), size);
+        match self.stdins.get(name) {
+            Some(master) => match crate::spawn::pty::set_size(master.as_fd(), size) {
+                Ok(()) => Reply::Done,
+                Err(e) => Reply::Error(format!("{name}: cannot resize its terminal: {e}")),
+            },
+            // Not running: the size is kept for its next start.
+            None => Reply::Done,
         }
     }
 

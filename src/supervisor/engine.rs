@@ -3,24 +3,24 @@
 //! in `reload.rs`; all of them run on the supervisor thread only.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Sender;
-use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use super::api::{ActionResult, Reply, Update};
 use super::events::{Event, EventKind, EventRing};
 use super::process::{AfterStop, Effect, ProcState, Process};
-use super::snapshot::{ExitKind, Snapshot};
+use super::snapshot::Snapshot;
+use super::stdin::Stdins;
 use super::transitions::{Observed, observe};
 use crate::alerts::Alerts;
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
-use crate::spawn;
+use crate::spawn::{self, TtySize};
 
 /// Snapshots are published at most this often; `status` always builds a fresh one.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
@@ -53,7 +53,9 @@ pub(super) struct Engine {
     pub config: Config,
     pub procs: BTreeMap<String, Process>,
     pub by_pid: HashMap<Pid, String>,
-    pub stdins: HashMap<String, File>,
+    pub stdins: Stdins,
+    /// Terminal sizes of pty processes, set by the last attach; kept across restarts.
+    pub tty_sizes: HashMap<String, TtySize>,
     /// Each live child's failure-report pipe (see `spawn::exec_failure`).
     pub reports: HashMap<String, OwnedFd>,
     pub output: Option<OutputHub>,
@@ -100,7 +102,8 @@ impl Engine {
             config,
             procs,
             by_pid: HashMap::new(),
-            stdins: HashMap::new(),
+            stdins: Stdins::default(),
+            tty_sizes: HashMap::new(),
             reports: HashMap::new(),
             output: Some(output),
             reader,
@@ -232,13 +235,18 @@ impl Engine {
         let Some(config) = self.procs.get(name).map(|p| p.config.clone()) else {
             return;
         };
-        let effects = match spawn::spawn(&config) {
+        let tty_size = self
+            .tty_sizes
+            .get(name)
+            .copied()
+            .unwrap_or(TtySize::DEFAULT);
+        let effects = match spawn::spawn(&config, tty_size) {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
                 match child.stdin {
-                    Some(stdin) => self.stdins.insert(name.to_string(), stdin),
+                    Some(stdin) => self.stdins.insert(name, stdin),
                     None => self.stdins.remove(name),
-                };
+                }
                 self.reports.insert(name.to_string(), child.report);
                 if let Some(hub) = &self.output {
                     hub.register(name, child.stdout, child.stderr);
@@ -403,14 +411,11 @@ impl Engine {
         }
     }
 
-    /// Reaps `pid` if it has ended; true when it did.
+    /// Reaps `pid` if it has ended (the rest of its group SIGKILLed first, see
+    /// `spawn::reaper`); true when it did.
     fn reap_pid(&mut self, pid: Pid, now: Instant) -> bool {
-        let kind = match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => ExitKind::Code(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => ExitKind::Signal(sig as i32),
-            Ok(_) => return false,
-            // ECHILD: someone else reaped it; it is dead all the same.
-            Err(_) => ExitKind::Signal(0),
+        let Some(kind) = spawn::reaper::reap_leader(&mut spawn::reaper::System, pid) else {
+            return false;
         };
         let Some(name) = self.by_pid.remove(&pid) else {
             return true;
@@ -441,10 +446,15 @@ impl Engine {
             .iter()
             .any(|s| s.owes_snapshot)
             .then_some(self.last_notice + NOTICE_RETRY);
-        procs.chain(publish).chain(owed).min()
+        procs
+            .chain(publish)
+            .chain(owed)
+            .chain(self.stdins.deadline())
+            .min()
     }
 
     pub fn fire_deadlines(&mut self, now: Instant) {
+        self.stdins.flush_due(now);
         let due: Vec<String> = self
             .procs
             .values()
@@ -517,6 +527,7 @@ impl Engine {
 
     pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Instant) {
         if self.shutdown.is_none() {
+            crate::notify::send("STOPPING=1");
             self.shutdown = Some(Vec::new());
             self.emit(Event::new(
                 EventKind::Stopping,

@@ -9,6 +9,7 @@ pub mod events;
 pub mod process;
 mod reload;
 pub mod snapshot;
+mod stdin;
 mod transitions;
 
 pub use api::{

@@ -298,14 +298,11 @@ impl Process {
             at: SystemTime::now(),
         };
         let how = describe_exit(kind);
-        // The leader is gone; whatever it left in its group (background children) must not
-        // outlive it, or every restart would leak them.
-        let stragglers = self
-            .pid()
-            .map(|pid| Effect::SignalGroup(pid, Signal::SIGKILL));
+        // Whatever the leader left in its group (background children) was SIGKILLed by the
+        // reaper before this, while the zombie still held the group id (`spawn::reaper`).
         match self.state {
             // STOPPING -> STOPPED
-            ProcState::Stopping { pid, kill_at } => {
+            ProcState::Stopping { kill_at, .. } => {
                 self.last_exit = Some(info);
                 self.set_state(ProcState::Stopped);
                 let manner = if kill_at.is_none() {
@@ -313,25 +310,22 @@ impl Process {
                 } else {
                     "graceful"
                 };
-                vec![
-                    Effect::Log(format!("stopped: {} ({how}; {manner})", self.name)),
-                    // Stragglers of the group (grandchildren) must not outlive a stop.
-                    Effect::SignalGroup(pid, Signal::SIGKILL),
-                ]
+                vec![Effect::Log(format!(
+                    "stopped: {} ({how}; {manner})",
+                    self.name
+                ))]
             }
             // STARTING -> BACKOFF (or FATAL)
-            ProcState::Starting { since, pid } if now < since + self.config.starttime => {
+            ProcState::Starting { since, .. } if now < since + self.config.starttime => {
                 self.last_exit = Some(info);
                 let mut effects = vec![Effect::Log(format!(
                     "exited: {} ({how}; not expected)",
                     self.name
                 ))];
-                effects.extend(stragglers);
                 if shutting_down {
                     self.set_state(ProcState::Exited);
                     return effects;
                 }
-                let _ = pid;
                 effects.extend(self.backoff_or_give_up(now));
                 effects
             }
@@ -344,7 +338,6 @@ impl Process {
                     "exited: {} ({how}; {verdict})",
                     self.name
                 ))];
-                effects.extend(stragglers);
                 let restart = match self.config.autorestart {
                     AutoRestart::Always => true,
                     AutoRestart::Unexpected => !expected,
@@ -387,6 +380,7 @@ impl Process {
                 ProcState::Backoff { .. } | ProcState::Fatal => self.reason.clone(),
                 _ => String::new(),
             },
+            pty: self.config.pty,
         }
     }
 }

@@ -11,7 +11,15 @@ use super::process::{AfterStop, ProcState};
 use crate::config::{self, ProgramConfig};
 
 impl Engine {
+    /// Applies the config file anew, telling systemd (when it listens) it is reloading.
     pub fn reload(&mut self, now: Instant) -> Reply {
+        crate::notify::reloading();
+        let reply = self.apply_config_file(now);
+        crate::notify::send("READY=1");
+        reply
+    }
+
+    fn apply_config_file(&mut self, now: Instant) -> Reply {
         let new = match config::load(&self.config.path) {
             Ok(c) => c,
             Err(e) => {
@@ -70,6 +78,9 @@ impl Engine {
     /// are added (and started if autostart), kept ones take the new settings, restarting when
     /// `restart` (launch settings changed) and they were running.
     fn apply_program(&mut self, prog: Arc<ProgramConfig>, restart: bool, now: Instant) {
+        if let Some(old) = self.config.programs.get(&prog.name).cloned() {
+            self.rename_kept(&old, &prog);
+        }
         let wanted = prog.process_names();
         for old in self.process_names_of(&prog.name) {
             if !wanted.contains(&old) {
@@ -99,6 +110,47 @@ impl Engine {
                 }
                 self.start_process(&name, now);
             }
+        }
+    }
+
+    /// When numprocs changes the names (1 -> N: `web` becomes `web:web_00`; N -> 1 and back;
+    /// 100 -> 101 widens the index), the processes both configs have keep running under their
+    /// new names: a rename, not a replacement, so old and new never run side by side.
+    fn rename_kept(&mut self, old: &ProgramConfig, new: &ProgramConfig) {
+        for i in 0..old.numprocs.min(new.numprocs) {
+            let (from, to) = (old.process_name(i), new.process_name(i));
+            if from != to && self.procs.contains_key(&from) && !self.procs.contains_key(&to) {
+                self.rename(&from, &to);
+            }
+        }
+    }
+
+    fn rename(&mut self, from: &str, to: &str) {
+        let Some(mut p) = self.procs.remove(from) else {
+            return;
+        };
+        p.name = to.to_string();
+        if let Some(pid) = p.pid() {
+            self.by_pid.insert(pid, to.to_string());
+            self.event(format!(
+                "renamed: {from} is now {to} (numprocs changed; pid {pid} kept)"
+            ));
+        } else {
+            self.event(format!("renamed: {from} is now {to} (numprocs changed)"));
+        }
+        self.procs.insert(to.to_string(), p);
+        self.stdins.rename(from, to);
+        if let Some(size) = self.tty_sizes.remove(from) {
+            self.tty_sizes.insert(to.to_string(), size);
+        }
+        if let Some(report) = self.reports.remove(from) {
+            self.reports.insert(to.to_string(), report);
+        }
+        if let Some(waiters) = self.waiters.remove(from) {
+            self.waiters.insert(to.to_string(), waiters);
+        }
+        if let Some(hub) = &self.output {
+            hub.rename(from, to);
         }
     }
 

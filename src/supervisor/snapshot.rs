@@ -84,6 +84,8 @@ pub struct ProcessInfo {
     pub last_exit: Option<ExitInfo>,
     /// Why it is in BACKOFF/FATAL (spawn error or "Exited too quickly ..."), else empty.
     pub reason: String,
+    /// Runs on a pseudo-terminal (`pty = true`): attach is raw, the pane an emulator.
+    pub pty: bool,
 }
 
 /// Every process, in config order (programs sorted by name, then index).

@@ -199,6 +199,7 @@ mod tests {
             retries: 0,
             last_exit: None,
             reason: String::new(),
+            pty: false,
         }
     }
 

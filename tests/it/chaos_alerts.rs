@@ -124,11 +124,11 @@ fn an_event_storm_with_a_hung_webhook_leaves_supervision_alone() {
     // Generous bounds: the machine running the tests may be loaded; a supervisor blocked by
     // the hung webhook would take the whole webhook timeout (60 s).
     assert!(
-        worst_status < Duration::from_secs(3),
+        worst_status < Duration::from_secs(10),
         "status answers ({worst_status:?})"
     );
     assert!(
-        worst_restart < Duration::from_secs(3),
+        worst_restart < Duration::from_secs(10),
         "the canary restarts at once ({worst_restart:?})"
     );
     assert!(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use taskmaster::supervisor::StateName;
 
-use crate::chaos_util::{Bin, children_of, ctl, fd_count, fds, status_rows};
+use crate::chaos_util::{Bin, ctl, fd_count, fds, status_rows};
 use crate::util::{Tm, alive, group_members, read, wait_until};
 
 const SPAWNS: usize = 1000;
@@ -169,6 +169,26 @@ starttime = 0
         survivors.len(),
         grandkids.len()
     );
-    assert!(children_of(bin.pid).is_empty());
+    // Regression: this used to assert that the dead, reaped taskmaster had no children, which
+    // cannot fail. What is checked instead is the documented outcome both ways: every direct
+    // child died (above) and every grandchild outlived taskmaster, no longer its child.
+    assert_eq!(
+        survivors, grandkids,
+        "the grandchildren survive a SIGKILLed taskmaster (PDEATHSIG covers direct children only)"
+    );
+    for g in &survivors {
+        assert_ne!(
+            parent_of(*g),
+            Some(bin.pid),
+            "grandchild {g} was reparented away from the dead taskmaster"
+        );
+    }
     // Drop kills the groups, grandchildren included.
+}
+
+/// The parent pid of a live process.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }

@@ -424,7 +424,9 @@ fn run_bin(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> crate:
     let mut cmd = std::process::Command::new(BIN);
     cmd.args(args)
         .current_dir(dir)
-        .env_remove("TASKMASTER_CONFIG");
+        .env_remove("TASKMASTER_CONFIG")
+        // No config of the machine's user may be found by the lookup.
+        .env("XDG_CONFIG_HOME", dir.join("no-xdg"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -440,9 +442,9 @@ fn check_version_help_and_config_lookup() {
     let none = run_bin(dir.path(), &["check"], &[]);
     assert_eq!(none.code, 1, "no config found: {none:?}");
     assert!(
-        none.out.contains("$TASKMASTER_CONFIG")
-            && none.out.contains("./taskmaster.toml")
-            && none.out.contains("./configs/taskmaster.toml"),
+        none.err.contains("$TASKMASTER_CONFIG")
+            && none.err.contains("./taskmaster.toml")
+            && none.err.contains("./configs/taskmaster.toml"),
         "names the places tried: {none:?}"
     );
     std::fs::create_dir(dir.path().join("configs")).expect("mkdir");
@@ -461,7 +463,7 @@ fn check_version_help_and_config_lookup() {
         "$TASKMASTER_CONFIG wins over ./configs: {bad:?}"
     );
     assert!(
-        bad.out.contains("bad.toml"),
+        bad.err.contains("bad.toml"),
         "error names the file: {bad:?}"
     );
     let explicit = run_bin(dir.path(), &["check", "-c", "configs/taskmaster.toml"], &[]);
