@@ -10,12 +10,13 @@
 //!
 //! Modules: [`config`] (file format, validation, reload diff), [`spawn`] (starting a child,
 //! signalling its group), [`logging`] (the event log), [`protocol`] (socket framing),
-//! [`notify`] (systemd readiness).
+//! [`notify`] (systemd readiness), [`import`] (supervisord.conf to TOML).
 
 pub mod alerts;
 pub mod command;
 pub mod config;
 pub mod frontend;
+pub mod import;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

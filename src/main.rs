@@ -17,6 +17,7 @@ usage:
   taskmaster [-c|--config FILE] [--no-tui | --headless] [--socket PATH] [--logfile PATH]
   taskmaster ctl [-s|--socket PATH] [-c|--config FILE] [COMMAND [ARGS...]]
   taskmaster check [-c|--config FILE]
+  taskmaster import FILE.conf      (a supervisord.conf as TOML on stdout)
   taskmaster --version | --help
 
 Without -c the config is $TASKMASTER_CONFIG, ./taskmaster.toml, ./configs/taskmaster.toml,
@@ -47,6 +48,9 @@ enum Mode {
     Check {
         config: Option<PathBuf>,
     },
+    Import {
+        file: PathBuf,
+    },
     Version,
     Help,
 }
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Mode::Check { config } => check(config),
+        Mode::Import { file } => import(&file),
         Mode::Ctl {
             socket,
             config,
@@ -123,6 +128,7 @@ fn parse_args(args: Vec<String>) -> Result<Mode, String> {
             "--logfile" => logfile = Some(PathBuf::from(value(&arg, &mut it)?)),
             "--no-tui" => front = Front::Shell,
             "--headless" => front = Front::Headless,
+            "import" if sub.is_none() => return parse_import(it),
             "ctl" | "check" if sub.is_none() => {
                 sub = Some(arg);
                 if sub.as_deref() == Some("ctl") {
@@ -140,6 +146,18 @@ fn parse_args(args: Vec<String>) -> Result<Mode, String> {
             socket,
             logfile,
         }),
+    }
+}
+
+/// `import FILE`: exactly one file.
+fn parse_import(mut it: impl Iterator<Item = String>) -> Result<Mode, String> {
+    match (it.next(), it.next()) {
+        (Some(file), None) if !file.starts_with('-') => Ok(Mode::Import {
+            file: PathBuf::from(file),
+        }),
+        (Some(file), None) => Err(format!("import: unexpected option '{file}'")),
+        (None, _) => Err("import needs the supervisord.conf to translate".to_string()),
+        (Some(_), Some(extra)) => Err(format!("import: unexpected argument '{extra}'")),
     }
 }
 
@@ -195,6 +213,24 @@ fn check(explicit: Option<PathBuf>) -> ExitCode {
             }
             let n = errors.len();
             eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The TOML on stdout, what has no equivalent on stderr; exit 1 when the file cannot be
+/// translated at all.
+fn import(file: &Path) -> ExitCode {
+    match taskmaster::import::translate(file) {
+        Ok(t) => {
+            print!("{}", t.toml);
+            for line in &t.unsupported {
+                eprintln!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("taskmaster import: {e}");
             ExitCode::FAILURE
         }
     }

@@ -211,9 +211,11 @@ pub fn render(i: &Inputs) -> String {
         "Exit code of the last exit (-N when killed by signal N).",
     );
     for p in procs {
-        let code = p.last_exit.map(|e| match e.kind {
-            crate::supervisor::ExitKind::Code(c) => c,
-            crate::supervisor::ExitKind::Signal(s) => -s,
+        // An exit whose status could not be read has no code to show.
+        let code = p.last_exit.and_then(|e| match e.kind {
+            crate::supervisor::ExitKind::Code(c) => Some(c),
+            crate::supervisor::ExitKind::Signal(s) => Some(-s),
+            crate::supervisor::ExitKind::Unknown => None,
         });
         if let Some(code) = code {
             let _ = writeln!(out, "taskmaster_process_exit_code{{{}}} {code}", id(p));

@@ -22,6 +22,8 @@ mod dashboard;
 mod edges;
 #[path = "it/event_log.rs"]
 mod event_log;
+#[path = "it/import.rs"]
+mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
 #[path = "it/metrics.rs"]

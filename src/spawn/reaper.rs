@@ -35,8 +35,8 @@ impl WaitOs for System {
             Ok(WaitStatus::Exited(_, code)) => Some(ExitKind::Code(code)),
             Ok(WaitStatus::Signaled(_, sig, _)) => Some(ExitKind::Signal(sig as i32)),
             Ok(_) => None,
-            // ECHILD: someone else reaped it; it is dead all the same.
-            Err(_) => Some(ExitKind::Signal(0)),
+            // ECHILD: someone else reaped it; it is dead all the same, how is unknown.
+            Err(_) => Some(ExitKind::Unknown),
         }
     }
 

@@ -3,17 +3,17 @@
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
 use super::api::{Command, ProgramSummary, Reply, Request};
+use super::clock::Now;
 use super::engine::{Engine, Pending, WaitKind};
-use super::process::{Effect, ProcState, Process, autorestart_word};
+use super::process::{Effect, Process, autorestart_word};
 use crate::spawn::TtySize;
 
 impl Engine {
-    pub fn on_request(&mut self, req: Request, now: Instant) {
+    pub fn on_request(&mut self, req: Request, now: Now) {
         let Request { cmd, reply } = req;
         if self.shutdown.is_some() {
             match cmd {
@@ -32,9 +32,7 @@ impl Engine {
                 self.each(names, reply, now, Engine::start_one)
             }
             Command::Stop(names) => {
-                let names = self.skip_implicit(names, |p| {
-                    p.pid().is_some() || matches!(p.state, ProcState::Backoff { .. })
-                });
+                let names = self.skip_implicit(names, Process::is_active);
                 self.each(names, reply, now, Engine::stop_one)
             }
             Command::Restart(names) => self.each(names, reply, now, Engine::restart_one),
@@ -86,8 +84,9 @@ impl Engine {
             ));
         }
         let ev = self.events.stamp(crate::alerts::test_event(name));
-        // Shown and logged, but routed to this one alert only (not through `show`).
-        log::info!("{}", ev.text);
+        // No alert subscribes to `test`: `show` logs it and tells the front ends, and it goes
+        // to this one alert below.
+        self.show(ev.clone(), true);
         match self.alerts.test(name, &ev) {
             Ok(()) => Reply::Done,
             Err(e) => Reply::Error(e),
@@ -120,7 +119,7 @@ impl Engine {
             let single_named = self
                 .procs
                 .get(raw.as_str())
-                .is_some_and(|p| p.config.numprocs == 1 || raw.contains(':'));
+                .is_some_and(|p| p.config().numprocs == 1 || raw.contains(':'));
             if raw == "all" {
                 self.procs.keys().for_each(|n| push(n, false, &mut out));
             } else if single_named {
@@ -128,8 +127,8 @@ impl Engine {
             } else if self.config.programs.contains_key(program) {
                 self.procs
                     .values()
-                    .filter(|p| p.config.name == program)
-                    .for_each(|p| push(&p.name, false, &mut out));
+                    .filter(|p| p.config().name == program)
+                    .for_each(|p| push(&p.name().to_string(), false, &mut out));
             } else {
                 return Err(format!("no such process: {raw}"));
             }
@@ -166,9 +165,9 @@ impl Engine {
 
     /// Runs `one` for every named process; `one` returns the outcome at once, or `None` when
     /// it registered a waiter for slot `slot` of pending request `id`.
-    fn each<F>(&mut self, names: Vec<String>, reply: Sender<Reply>, now: Instant, mut one: F)
+    fn each<F>(&mut self, names: Vec<String>, reply: Sender<Reply>, now: Now, mut one: F)
     where
-        F: FnMut(&mut Engine, &str, u64, usize, Instant) -> Option<Result<String, String>>,
+        F: FnMut(&mut Engine, &str, u64, usize, Now) -> Option<Result<String, String>>,
     {
         let targets = match self.resolve(&names) {
             Ok(t) => t,
@@ -203,9 +202,9 @@ impl Engine {
         name: &str,
         id: u64,
         slot: usize,
-        now: Instant,
+        now: Now,
     ) -> Option<Result<String, String>> {
-        let result = self.procs.get_mut(name)?.on_start();
+        let result = self.procs.get_mut(name)?.on_start(now);
         self.wait_for(name, result, WaitKind::Start, id, slot, now)
     }
 
@@ -214,7 +213,7 @@ impl Engine {
         name: &str,
         id: u64,
         slot: usize,
-        now: Instant,
+        now: Now,
     ) -> Option<Result<String, String>> {
         let result = self.procs.get_mut(name)?.on_stop(now);
         self.wait_for(name, result, WaitKind::Stop, id, slot, now)
@@ -229,7 +228,7 @@ impl Engine {
         kind: WaitKind,
         id: u64,
         slot: usize,
-        now: Instant,
+        now: Now,
     ) -> Option<Result<String, String>> {
         match transition {
             Err(why) => Some(Err(why.to_string())),
@@ -246,15 +245,13 @@ impl Engine {
         name: &str,
         id: u64,
         slot: usize,
-        now: Instant,
+        now: Now,
     ) -> Option<Result<String, String>> {
         let stopped = self.procs.get_mut(name)?.on_stop(now);
         if let Ok(effects) = stopped {
             self.apply(name, effects, now);
         }
-        if let Some(p) = self.procs.get_mut(name) {
-            p.restarts += 1;
-        }
+        // A user's restart is not counted in RESTARTS: those are the policy's.
         self.start_one(name, id, slot, now)
     }
 
@@ -283,7 +280,7 @@ impl Engine {
         let Some(p) = self.procs.get(name) else {
             return Reply::Error(format!("no such process: {name}"));
         };
-        if p.config.pty {
+        if p.config().pty {
             // A terminal has no "closed" input: its EOF is the VEOF character at the start
             // of a line, which the line discipline turns into a zero-length read.
             return self.write_stdin(name, b"\x04");
@@ -299,7 +296,7 @@ impl Engine {
         let Some(p) = self.procs.get(name) else {
             return Reply::Error(format!("no such process: {name}"));
         };
-        if !p.config.pty {
+        if !p.config().pty {
             return Reply::Error(format!("{name} does not run on a pty"));
         }
         self.tty_sizes.insert(name.to_string(), size);

@@ -12,11 +12,12 @@ use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use super::api::{ActionResult, Reply, Update};
+use super::clock::Now;
 use super::events::{Event, EventKind, EventRing};
-use super::process::{AfterStop, Effect, ProcState, Process};
-use super::snapshot::Snapshot;
+use super::process::{Effect, Process};
+use super::snapshot::{Snapshot, StateName};
 use super::stdin::Stdins;
-use super::transitions::{Observed, observe};
+use super::transitions::{Seen, entered, note};
 use crate::alerts::Alerts;
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
@@ -71,8 +72,8 @@ pub(super) struct Engine {
     /// Every event emitted, the last ones kept, with their serials.
     pub events: EventRing,
     pub alerts: Alerts,
-    /// What was last seen of each process, to name its transitions.
-    observed: HashMap<String, Observed>,
+    /// What each process's transitions need remembered (see `transitions`).
+    observed: HashMap<String, Seen>,
     /// `events -f` streams.
     event_followers: Vec<Sender<Arc<Event>>>,
     dirty: bool,
@@ -90,12 +91,18 @@ pub(super) struct Subscriber {
 }
 
 impl Engine {
-    pub fn new(config: Config, output: OutputHub, reader: OutputReader, alerts: Alerts) -> Engine {
+    pub fn new(
+        config: Config,
+        output: OutputHub,
+        reader: OutputReader,
+        alerts: Alerts,
+        now: Now,
+    ) -> Engine {
         let mut procs = BTreeMap::new();
         for prog in config.programs.values() {
             let shared = Arc::new(prog.clone());
             for name in prog.process_names() {
-                procs.insert(name.clone(), Process::new(name, shared.clone()));
+                procs.insert(name.clone(), Process::new(name, shared.clone(), now));
             }
         }
         Engine {
@@ -113,18 +120,18 @@ impl Engine {
             next_pending: 0,
             waiters: HashMap::new(),
             shutdown: None,
-            started: SystemTime::now(),
+            started: now.wall,
             events: EventRing::default(),
             alerts,
             observed: HashMap::new(),
             event_followers: Vec::new(),
             dirty: true,
-            last_publish: Instant::now(),
-            last_notice: Instant::now(),
+            last_publish: now.mono,
+            last_notice: now.mono,
         }
     }
 
-    pub fn boot(&mut self, now: Instant) {
+    pub fn boot(&mut self, now: Now) {
         self.alerts.configure(&self.config.alerts);
         self.emit(Event::new(
             EventKind::Started,
@@ -137,8 +144,8 @@ impl Engine {
         let autostart: Vec<String> = self
             .procs
             .values()
-            .filter(|p| p.config.autostart)
-            .map(|p| p.name.clone())
+            .filter(|p| p.config().autostart)
+            .map(|p| p.name().to_string())
             .collect();
         for name in autostart {
             self.start_process(&name, now);
@@ -146,26 +153,22 @@ impl Engine {
     }
 
     /// Starts one process (autostart, reload); outcome only logged.
-    pub fn start_process(&mut self, name: &str, now: Instant) {
-        if let Some(effects) = self.procs.get_mut(name).and_then(|p| p.on_start().ok()) {
+    pub fn start_process(&mut self, name: &str, now: Now) {
+        if let Some(effects) = self.procs.get_mut(name).and_then(|p| p.on_start(now).ok()) {
             self.apply(name, effects, now);
         }
     }
 
-    /// One event-log line that is not an event (the state machine's own words for now).
+    /// An event-log line about taskmaster itself that tells no transition: a note.
     pub fn event(&mut self, line: String) {
-        log::info!("{line}");
+        self.emit(note(line, None));
     }
 
     /// Stamps an event, writes it to the event log, shows it to front ends, queues it for
     /// the alerts and the `events -f` streams. The one way out for every event.
     pub fn emit(&mut self, event: Event) {
-        self.publish_event(event, true);
-    }
-
-    fn publish_event(&mut self, event: Event, log: bool) {
         let event = self.events.stamp(event);
-        self.show(event, log);
+        self.show(event, true);
     }
 
     /// An event already stamped: to the log, the front ends, the alerts and the followers.
@@ -188,18 +191,23 @@ impl Engine {
         });
     }
 
-    /// Names what happened to `name` since it was last looked at (see `transitions`).
-    fn observe(&mut self, name: &str) {
+    /// The state machine's lines for `name`, as events: with the transition they tell
+    /// (`Some((from, to))`), or as notes.
+    fn tell(&mut self, name: &str, lines: Vec<String>, change: Option<(StateName, StateName)>) {
         let Some(p) = self.procs.get(name) else {
             return;
         };
         let info = p.info();
-        let config = p.config.clone();
-        let seen = self.observed.entry(name.to_string()).or_default();
-        // The state machine's own lines are the event log's words for now; the events
-        // derived here feed the alerts, `events` and the metrics.
-        for ev in observe(seen, &info, &config) {
-            self.publish_event(ev, false);
+        let events = match change {
+            Some((from, to)) => {
+                let config = p.config().clone();
+                let seen = self.observed.entry(name.to_string()).or_default();
+                entered(seen, from, to, &info, &config, lines)
+            }
+            None => lines.into_iter().map(|l| note(l, Some(&info))).collect(),
+        };
+        for ev in events {
+            self.emit(ev);
         }
     }
 
@@ -211,12 +219,18 @@ impl Engine {
     }
 
     /// Carries out a process's effects, then settles its waiters and pending follow-ups.
-    pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Instant) {
+    pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Now) {
         self.dirty = true;
-        self.observe(name);
+        // Removal and a queued start come after the stop's waiters have their outcome.
+        let mut then = None;
+        // Lines wait for the transition that follows them (it tells what they are about).
+        let mut lines = Vec::new();
         for effect in effects {
+            if !matches!(effect, Effect::Log(_) | Effect::Entered { .. }) && !lines.is_empty() {
+                self.tell(name, std::mem::take(&mut lines), None);
+            }
             match effect {
-                Effect::Log(line) => self.event(line),
+                Effect::Log(line) => lines.push(line),
                 Effect::SignalGroup(pid, sig) => {
                     if let Err(e) = spawn::signal_group(pid, sig) {
                         log::warn!(
@@ -226,13 +240,34 @@ impl Engine {
                     }
                 }
                 Effect::Spawn => self.spawn(name, now),
+                Effect::Entered { from, to } => {
+                    self.tell(name, std::mem::take(&mut lines), Some((from, to)));
+                }
+                Effect::StartAgain | Effect::Remove => then = Some(effect),
             }
         }
-        self.settle(name, now);
+        if !lines.is_empty() {
+            self.tell(name, lines, None);
+        }
+        match then {
+            Some(Effect::Remove) => {
+                self.settle(name, WaitKind::Stop);
+                self.remove_now(name);
+            }
+            // The start waiters are settled by the start itself.
+            Some(Effect::StartAgain) if self.shutdown.is_none() => {
+                self.settle(name, WaitKind::Stop);
+                self.start_process(name, now);
+            }
+            _ => {
+                self.settle(name, WaitKind::Stop);
+                self.settle(name, WaitKind::Start);
+            }
+        }
     }
 
-    fn spawn(&mut self, name: &str, now: Instant) {
-        let Some(config) = self.procs.get(name).map(|p| p.config.clone()) else {
+    fn spawn(&mut self, name: &str, now: Now) {
+        let Some(config) = self.procs.get(name).map(|p| p.config().clone()) else {
             return;
         };
         let tty_size = self
@@ -266,39 +301,17 @@ impl Engine {
         }
     }
 
-    /// Resolves waiters against the process's state and runs what a finished stop queued.
-    fn settle(&mut self, name: &str, now: Instant) {
+    /// Resolves the waiters of one kind against the process's state.
+    fn settle(&mut self, name: &str, kind: WaitKind) {
         let Some(p) = self.procs.get(name) else {
             return;
         };
-        let at_rest = p.pid().is_none() && !matches!(p.state, ProcState::Backoff { .. });
-        if at_rest {
-            self.resolve_waiters(name, WaitKind::Stop, Ok("stopped".to_string()));
-            let next = self.procs.get_mut(name).and_then(|p| p.after_stop.take());
-            match next {
-                Some(AfterStop::Remove) => return self.remove_now(name),
-                Some(AfterStop::Start) if self.shutdown.is_none() => {
-                    return self.start_process(name, now);
-                }
-                Some(AfterStop::Start) | None => {}
-            }
-        }
-        let Some(p) = self.procs.get(name) else {
-            return;
-        };
-        let outcome = match p.state {
-            ProcState::Running { .. } => Some(Ok("started".to_string())),
-            ProcState::Backoff { .. } | ProcState::Fatal if p.spawn_failed => {
-                Some(Err(format!("spawn error: {}", p.reason)))
-            }
-            ProcState::Backoff { .. } | ProcState::Fatal | ProcState::Exited => {
-                Some(Err("abnormal termination".to_string()))
-            }
-            ProcState::Stopped => Some(Err("stopped before it was running".to_string())),
-            ProcState::Starting { .. } | ProcState::Stopping { .. } => None,
+        let outcome = match kind {
+            WaitKind::Stop => (!p.is_active()).then(|| Ok("stopped".to_string())),
+            WaitKind::Start => p.start_outcome(),
         };
         if let Some(outcome) = outcome {
-            self.resolve_waiters(name, WaitKind::Start, outcome);
+            self.resolve_waiters(name, kind, outcome);
         }
     }
 
@@ -366,12 +379,13 @@ impl Engine {
         self.dirty = true;
     }
 
-    pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>) {
-        self.procs.insert(name.clone(), Process::new(name, config));
+    pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>, now: Now) {
+        self.procs
+            .insert(name.clone(), Process::new(name, config, now));
         self.dirty = true;
     }
 
-    pub fn on_signal(&mut self, sig: i32, now: Instant) {
+    pub fn on_signal(&mut self, sig: i32, now: Now) {
         match sig {
             nix::libc::SIGCHLD => self.reap(now),
             // A reload during a shutdown could start what is being stopped.
@@ -387,7 +401,7 @@ impl Engine {
     /// the process may have other children (a test harness, several supervisors) whose
     /// statuses are not ours to take. `waitid(WNOWAIT)` peeks at the next zombie so the common
     /// case costs one call per death; a foreign zombie makes us check each of ours instead.
-    fn reap(&mut self, now: Instant) {
+    fn reap(&mut self, now: Now) {
         loop {
             let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
             let peeked = match waitid(Id::All, flags) {
@@ -413,7 +427,7 @@ impl Engine {
 
     /// Reaps `pid` if it has ended (the rest of its group SIGKILLed first, see
     /// `spawn::reaper`); true when it did.
-    fn reap_pid(&mut self, pid: Pid, now: Instant) -> bool {
+    fn reap_pid(&mut self, pid: Pid, now: Now) -> bool {
         let Some(kind) = spawn::reaper::reap_leader(&mut spawn::reaper::System, pid) else {
             return false;
         };
@@ -429,7 +443,7 @@ impl Engine {
         // A child that never got to run its program is a failed start with the reason.
         let never_ran = report
             .filter(|_| !shutting_down && p.is_started())
-            .and_then(|fd| spawn::exec_failure(&fd, &p.config));
+            .and_then(|fd| spawn::exec_failure(&fd, p.config()));
         let effects = match never_ran {
             Some(e) => p.on_spawn_failed(e.0, now),
             None => p.on_exit(kind, now, shutting_down),
@@ -453,13 +467,13 @@ impl Engine {
             .min()
     }
 
-    pub fn fire_deadlines(&mut self, now: Instant) {
-        self.stdins.flush_due(now);
+    pub fn fire_deadlines(&mut self, now: Now) {
+        self.stdins.flush_due(now.mono);
         let due: Vec<String> = self
             .procs
             .values()
-            .filter(|p| p.deadline().is_some_and(|d| d <= now))
-            .map(|p| p.name.clone())
+            .filter(|p| p.deadline().is_some_and(|d| d <= now.mono))
+            .map(|p| p.name().to_string())
             .collect();
         for name in due {
             if let Some(effects) = self.procs.get_mut(&name).map(|p| p.on_deadline(now)) {
@@ -469,6 +483,7 @@ impl Engine {
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        // The wall time a snapshot is taken is only shown, never decided on.
         Snapshot {
             config_path: self.config.path.clone(),
             taskmaster_pid: std::process::id(),
@@ -478,7 +493,8 @@ impl Engine {
         }
     }
 
-    pub fn publish_if_due(&mut self, now: Instant) {
+    pub fn publish_if_due(&mut self, now: Now) {
+        let now = now.mono;
         if self.dirty && now >= self.last_publish + PUBLISH_INTERVAL {
             self.publish(now);
         } else if now >= self.last_notice + NOTICE_RETRY
@@ -525,7 +541,7 @@ impl Engine {
         self.notify_snapshot(now);
     }
 
-    pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Instant) {
+    pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Now) {
         if self.shutdown.is_none() {
             crate::notify::send("STOPPING=1");
             self.shutdown = Some(Vec::new());

@@ -40,6 +40,9 @@ pub enum EventKind {
     Test,
     /// An alert could not be delivered (or dropped events); `reason` says why.
     AlertFailed,
+    /// An event-log line that tells no transition (`stop requested:`, `killing:`,
+    /// `restarting:`, `spawnerr:`, `taskmaster stopped`...).
+    Note,
 }
 
 impl EventKind {
@@ -62,7 +65,7 @@ impl EventKind {
     ];
 
     /// Every kind, for counting.
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::Spawned,
         EventKind::Running,
         EventKind::Backoff,
@@ -79,6 +82,7 @@ impl EventKind {
         EventKind::Stopping,
         EventKind::Test,
         EventKind::AlertFailed,
+        EventKind::Note,
     ];
 
     /// What an alert listens to when its `on` is left out.
@@ -106,6 +110,7 @@ impl EventKind {
             EventKind::Stopping => "stopping",
             EventKind::Test => "test",
             EventKind::AlertFailed => "alert_failed",
+            EventKind::Note => "note",
         }
     }
 
@@ -133,7 +138,11 @@ impl EventKind {
             | EventKind::Stopping
             | EventKind::Reload
             | EventKind::Test => 5,
-            EventKind::Spawned | EventKind::Running | EventKind::Exited | EventKind::Stopped => 6,
+            EventKind::Spawned
+            | EventKind::Running
+            | EventKind::Exited
+            | EventKind::Stopped
+            | EventKind::Note => 6,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! deadlines from one `select!`, applies reloads and publishes snapshots.
 
 mod api;
+mod clock;
 mod commands;
 mod engine;
 pub mod events;
@@ -15,10 +16,10 @@ mod transitions;
 pub use api::{
     ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update,
 };
-pub use snapshot::{ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName};
+pub use clock::Now;
+pub use snapshot::{ExitCause, ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName, StopEnd};
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, after, never, select};
 
@@ -53,7 +54,7 @@ impl Supervisor {
         let signals = crate::signals::start(sig_tx, options.handle_signals)?;
         let alert_stats = crate::alerts::AlertStats::default();
         let alerts = crate::alerts::Alerts::new(alert_stats.clone(), alert_tx);
-        let mut engine = Engine::new(config, hub, reader.clone(), alerts);
+        let mut engine = Engine::new(config, hub, reader.clone(), alerts, Now::current());
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
         engine.latest = Some(latest.clone());
         let handle = Handle {
@@ -109,24 +110,24 @@ fn run(
     sig_rx: Receiver<i32>,
     alert_rx: Receiver<events::Event>,
 ) {
-    engine.boot(Instant::now());
+    engine.boot(Now::current());
     let mut req_rx = Some(req_rx);
     let mut sub_rx = Some(sub_rx);
     let never_req = never();
     let never_sub = never();
     loop {
-        let now = Instant::now();
+        let now = Now::current();
         let timer = match engine.next_deadline() {
-            Some(at) => after(at.saturating_duration_since(now)),
+            Some(at) => after(at.saturating_duration_since(now.mono)),
             None => never(),
         };
         select! {
             recv(req_rx.as_ref().unwrap_or(&never_req)) -> msg => match msg {
-                Ok(req) => engine.on_request(req, Instant::now()),
+                Ok(req) => engine.on_request(req, Now::current()),
                 // Every handle is gone: nobody can ever stop us, so stop now.
                 Err(_) => {
                     req_rx = None;
-                    engine.begin_shutdown(None, Instant::now());
+                    engine.begin_shutdown(None, Now::current());
                 }
             },
             recv(sub_rx.as_ref().unwrap_or(&never_sub)) -> msg => match msg {
@@ -134,7 +135,7 @@ fn run(
                 Err(_) => sub_rx = None,
             },
             recv(sig_rx) -> msg => if let Ok(sig) = msg {
-                engine.on_signal(sig, Instant::now());
+                engine.on_signal(sig, Now::current());
             },
             // A failed alert delivery, reported by its worker.
             recv(alert_rx) -> msg => if let Ok(ev) = msg {
@@ -142,7 +143,7 @@ fn run(
             },
             recv(timer) -> _ => {}
         }
-        let now = Instant::now();
+        let now = Now::current();
         engine.fire_deadlines(now);
         if engine.is_finished() {
             engine.finish();

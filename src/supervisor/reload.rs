@@ -2,24 +2,23 @@
 //! (interface.md section 4). A config that fails to load changes nothing.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::api::{ReloadReport, Reply};
+use super::clock::Now;
 use super::engine::Engine;
 use super::events::{Event, EventKind};
-use super::process::{AfterStop, ProcState};
 use crate::config::{self, ProgramConfig};
 
 impl Engine {
     /// Applies the config file anew, telling systemd (when it listens) it is reloading.
-    pub fn reload(&mut self, now: Instant) -> Reply {
+    pub fn reload(&mut self, now: Now) -> Reply {
         crate::notify::reloading();
         let reply = self.apply_config_file(now);
         crate::notify::send("READY=1");
         reply
     }
 
-    fn apply_config_file(&mut self, now: Instant) -> Reply {
+    fn apply_config_file(&mut self, now: Now) -> Reply {
         let new = match config::load(&self.config.path) {
             Ok(c) => c,
             Err(e) => {
@@ -69,15 +68,15 @@ impl Engine {
     fn process_names_of(&self, program: &str) -> Vec<String> {
         self.procs
             .values()
-            .filter(|p| p.config.name == program)
-            .map(|p| p.name.clone())
+            .filter(|p| p.config().name == program)
+            .map(|p| p.name().to_string())
             .collect()
     }
 
     /// Brings a program's processes in line with `prog`: extra ones stop and go, missing ones
     /// are added (and started if autostart), kept ones take the new settings, restarting when
     /// `restart` (launch settings changed) and they were running.
-    fn apply_program(&mut self, prog: Arc<ProgramConfig>, restart: bool, now: Instant) {
+    fn apply_program(&mut self, prog: Arc<ProgramConfig>, restart: bool, now: Now) {
         if let Some(old) = self.config.programs.get(&prog.name).cloned() {
             self.rename_kept(&old, &prog);
         }
@@ -89,22 +88,19 @@ impl Engine {
         }
         for name in wanted {
             let Some(p) = self.procs.get_mut(&name) else {
-                self.add_process(name.clone(), prog.clone());
+                self.add_process(name.clone(), prog.clone(), now);
                 if prog.autostart {
                     self.start_process(&name, now);
                 }
                 continue;
             };
-            if p.after_stop == Some(AfterStop::Remove) {
-                // Was on its way out; it comes back with the new settings.
-                p.after_stop = Some(AfterStop::Start);
-            }
-            p.config = prog.clone();
+            // Was it on its way out? It comes back with the new settings.
+            p.on_readded();
+            p.set_config(prog.clone());
             if !restart {
                 continue;
             }
-            let active = p.pid().is_some() || matches!(p.state, ProcState::Backoff { .. });
-            if active || prog.autostart {
+            if p.is_active() || prog.autostart {
                 if let Ok(effects) = p.on_stop(now) {
                     self.apply(&name, effects, now);
                 }
@@ -129,7 +125,7 @@ impl Engine {
         let Some(mut p) = self.procs.remove(from) else {
             return;
         };
-        p.name = to.to_string();
+        p.rename(to);
         if let Some(pid) = p.pid() {
             self.by_pid.insert(pid, to.to_string());
             self.event(format!(
@@ -155,14 +151,9 @@ impl Engine {
     }
 
     /// Stops a process gracefully and drops it once stopped.
-    fn retire(&mut self, name: &str, now: Instant) {
-        let Some(p) = self.procs.get_mut(name) else {
-            return;
-        };
-        let effects = p.on_stop(now).unwrap_or_default();
-        if let Some(p) = self.procs.get_mut(name) {
-            p.after_stop = Some(AfterStop::Remove);
+    fn retire(&mut self, name: &str, now: Now) {
+        if let Some(effects) = self.procs.get_mut(name).map(|p| p.on_retire(now)) {
+            self.apply(name, effects, now);
         }
-        self.apply(name, effects, now);
     }
 }

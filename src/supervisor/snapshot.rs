@@ -50,19 +50,82 @@ impl std::fmt::Display for StateName {
     }
 }
 
-/// How a process last ended.
+/// How a process last ended, as the kernel reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitKind {
     Code(i32),
     /// Killed by this signal number.
     Signal(i32),
+    /// Dead, but its wait status could not be read (someone else reaped it).
+    Unknown,
+}
+
+impl ExitKind {
+    /// `exit status 1`, `terminated by SIGTERM`, `exit status unknown`.
+    pub fn describe(self) -> String {
+        match self {
+            ExitKind::Code(c) => format!("exit status {c}"),
+            ExitKind::Signal(s) => format!("terminated by {}", signal_name(s)),
+            ExitKind::Unknown => "exit status unknown".to_string(),
+        }
+    }
+}
+
+/// What taskmaster was doing when the process ended: decides how the end is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCause {
+    /// It ended on its own after starttime; `expected` when the code is in `exitcodes`.
+    Died { expected: bool },
+    /// It ended before starttime: a failed start, never expected.
+    DiedStarting,
+    /// It ended while taskmaster was stopping it.
+    Stopped(StopEnd),
+}
+
+/// How a stop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopEnd {
+    /// It exited, or died of the stop signal, before stoptime.
+    Graceful,
+    /// Taskmaster sent SIGKILL after stoptime.
+    Killed,
+    /// It died of another signal (someone else's) before stoptime.
+    Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExitInfo {
     pub kind: ExitKind,
-    pub expected: bool,
+    pub cause: ExitCause,
     pub at: SystemTime,
+}
+
+impl ExitInfo {
+    /// Expected in supervisor's sense: ended on its own with a code from `exitcodes`, or was
+    /// stopped by taskmaster (a stop is not a failure).
+    pub fn expected(&self) -> bool {
+        match self.cause {
+            ExitCause::Died { expected } => expected,
+            ExitCause::DiedStarting => false,
+            ExitCause::Stopped(_) => true,
+        }
+    }
+
+    /// The one wording of how it ended, used alike by the event log, status and dashboard:
+    /// `exit status 1; not expected`, `terminated by SIGTERM; graceful`,
+    /// `terminated by SIGKILL; killed after stoptime`, `terminated by SIGKILL while stopping`.
+    pub fn describe(&self) -> String {
+        let how = self.kind.describe();
+        match self.cause {
+            ExitCause::Died { expected: true } => format!("{how}; expected"),
+            ExitCause::Died { expected: false } | ExitCause::DiedStarting => {
+                format!("{how}; not expected")
+            }
+            ExitCause::Stopped(StopEnd::Graceful) => format!("{how}; graceful"),
+            ExitCause::Stopped(StopEnd::Killed) => format!("{how}; killed after stoptime"),
+            ExitCause::Stopped(StopEnd::Other) => format!("{how} while stopping"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +140,8 @@ pub struct ProcessInfo {
     pub since: SystemTime,
     /// When the current (or last) child was spawned.
     pub started_at: Option<SystemTime>,
-    /// Restarts done by policy or by the user since taskmaster loaded the program.
+    /// Restarts by `autorestart` after an exit since taskmaster loaded the program; an
+    /// operator's restart or a reload restart is not counted.
     pub restarts: u32,
     /// Failed start attempts in the current series (reset by a manual start).
     pub retries: u32,
@@ -129,23 +193,10 @@ impl ProcessInfo {
             StateName::Backoff | StateName::Fatal => self.reason.clone(),
             StateName::Stopped | StateName::Exited => match &self.last_exit {
                 None => "Not started".to_string(),
-                Some(exit) => {
-                    let when = format_clock(exit.at);
-                    match (self.state, exit.kind) {
-                        (StateName::Exited, ExitKind::Code(c)) => format!(
-                            "{when} (exit status {c}; {})",
-                            if exit.expected {
-                                "expected"
-                            } else {
-                                "not expected"
-                            }
-                        ),
-                        (StateName::Exited, ExitKind::Signal(s)) => {
-                            format!("{when} (terminated by {}; not expected)", signal_name(s))
-                        }
-                        _ => when,
-                    }
+                Some(exit) if self.state == StateName::Exited => {
+                    format!("{} ({})", format_clock(exit.at), exit.describe())
                 }
+                Some(exit) => format_clock(exit.at),
             },
             StateName::Unknown => String::new(),
         }

@@ -133,7 +133,7 @@ autorestart = "unexpected"
     let exited = tm.wait_state("batch", StateName::Exited);
     let exit = exited.last_exit.expect("EXITED has an exit status");
     assert_eq!(exit.kind, ExitKind::Code(2));
-    assert!(exit.expected, "2 is in exitcodes");
+    assert!(exit.expected(), "2 is in exitcodes");
     assert!(
         exited
             .status_line(std::time::SystemTime::now())
@@ -166,7 +166,7 @@ autorestart = "unexpected"
     let info = tm.info("flaky");
     let exit = info.last_exit.expect("has exited before");
     assert_eq!(exit.kind, ExitKind::Code(3));
-    assert!(!exit.expected, "3 is not in exitcodes [0]");
+    assert!(!exit.expected(), "3 is not in exitcodes [0]");
 }
 
 #[test]
@@ -224,7 +224,7 @@ exitcodes = [0, 1, 2, 9, 137]
     let info = tm.info("victim");
     let exit = info.last_exit.expect("exit recorded");
     assert_eq!(exit.kind, ExitKind::Signal(9), "killed by SIGKILL");
-    assert!(!exit.expected, "death by signal is never expected");
+    assert!(!exit.expected(), "death by signal is never expected");
 }
 
 /// The acceptance test: 100 SIGKILLs in a row, each followed by a restart, and status never
@@ -372,7 +372,7 @@ starttime = 0.2
 }
 
 #[test]
-fn restart_gives_a_new_pid_and_counts() {
+fn restart_gives_a_new_pid_and_is_not_counted_as_a_crash() {
     let tm = Tm::start(
         r#"
 [taskmaster]
@@ -388,7 +388,16 @@ starttime = 0.1
     let info = tm.info("web");
     assert_eq!(info.state, StateName::Running);
     assert_ne!(info.pid, pid, "restart spawns a new child");
-    assert_eq!(info.restarts, 1);
+    assert_eq!(
+        info.restarts, 0,
+        "RESTARTS counts the policy's restarts, not the operator's"
+    );
+    let last = info.last_exit.expect("the stop is the last exit");
+    assert_eq!(
+        last.describe(),
+        "terminated by SIGTERM; graceful",
+        "the operator's restart reads as a graceful stop"
+    );
 }
 
 #[test]

@@ -31,6 +31,12 @@ fn a_lagging_subscriber_still_hears_of_the_newest_snapshot() {
         "[taskmaster]\nsocket = false\n[programs.s]\ncmd = \"sleep 1000\"\nnumprocs = 300\nstarttime = 0.5\nautostart = false\n",
     );
     let rx = tm.handle.subscribe();
+    // The subscription and the start travel on different channels: wait until it is
+    // registered (it is told at once), or the start may be served first and fill nothing.
+    assert!(
+        matches!(rx.recv_timeout(LONG), Ok(Update::Snapshot)),
+        "the subscription is registered"
+    );
     // 300 spawns and 300 RUNNING lines: far more than the channel holds, unread meanwhile.
     let _ = tm
         .handle

@@ -14,26 +14,15 @@ use super::attach::Attach;
 use super::tail::TailLines;
 use super::view::{error_style, focus_block, key_style, state_style};
 use crate::output::Stream;
-use crate::supervisor::snapshot::{format_uptime, signal_name};
-use crate::supervisor::{ExitKind, ProcessInfo, StateName};
+use crate::supervisor::snapshot::format_uptime;
+use crate::supervisor::{ProcessInfo, StateName};
 
 /// The last column: how it last ended while it runs, supervisorctl's description otherwise.
 pub fn detail(p: &ProcessInfo, now: SystemTime) -> String {
     match p.state {
         StateName::Running | StateName::Starting | StateName::Stopping => match &p.last_exit {
             None => String::new(),
-            Some(e) => {
-                let how = match e.kind {
-                    ExitKind::Code(c) => format!("exit status {c}"),
-                    ExitKind::Signal(s) => signal_name(s),
-                };
-                let exp = if e.expected {
-                    "expected"
-                } else {
-                    "not expected"
-                };
-                format!("last: {how}; {exp}")
-            }
+            Some(e) => format!("last: {}", e.describe()),
         },
         _ => p.description(now),
     }

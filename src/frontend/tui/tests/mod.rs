@@ -14,7 +14,7 @@ use ratatui::backend::TestBackend;
 use super::app::App;
 use super::command_bar::CommandBar;
 use super::view;
-use crate::supervisor::{ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName};
+use crate::supervisor::{ExitCause, ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName};
 
 /// The fixed "now" of every test.
 pub fn now() -> SystemTime {
@@ -47,7 +47,7 @@ pub fn snapshot() -> Snapshot {
     web.restarts = 2;
     web.last_exit = Some(ExitInfo {
         kind: ExitKind::Code(1),
-        expected: false,
+        cause: ExitCause::Died { expected: false },
         at: ago(100),
     });
     let mut backoff = process("worker:worker_00", StateName::Backoff, None);
@@ -57,7 +57,7 @@ pub fn snapshot() -> Snapshot {
     let mut batch = process("batch", StateName::Exited, None);
     batch.last_exit = Some(ExitInfo {
         kind: ExitKind::Code(2),
-        expected: true,
+        cause: ExitCause::Died { expected: true },
         at: ago(30),
     });
     Snapshot {

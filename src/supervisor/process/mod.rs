@@ -1,0 +1,561 @@
+//! One supervised process and its state machine (supervisor's `process.py`). No system calls
+//! and no clocks: every handler takes [`Now`], changes the state and returns the [`Effect`]s
+//! the supervisor thread must carry out, so the whole machine is unit-testable without
+//! forking. Each state carries its own data; only this module writes a [`Process`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use super::clock::Now;
+use super::snapshot::{ExitCause, ExitInfo, ExitKind, ProcessInfo, StateName, StopEnd};
+use crate::config::{AutoRestart, ProgramConfig};
+
+#[cfg(test)]
+mod tests;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcState {
+    Stopped,
+    Starting {
+        pid: Pid,
+        since: Instant,
+    },
+    Running {
+        pid: Pid,
+        since: Instant,
+    },
+    /// A start failed; the next attempt is made at `retry_at`.
+    Backoff {
+        retry_at: Instant,
+        why: Failure,
+    },
+    /// `kill_at` is when SIGKILL follows (`None` once it was sent); `then` is what happens
+    /// once the child is gone.
+    Stopping {
+        pid: Pid,
+        kill_at: Option<Instant>,
+        then: AfterStop,
+    },
+    Exited(ExitInfo),
+    Fatal {
+        why: Failure,
+    },
+}
+
+/// Why a start failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The command could not be spawned (missing binary, bad workingdir, unknown user...).
+    Spawn(String),
+    /// The child died before `starttime`.
+    TooQuickly,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Spawn(why) => f.write_str(why),
+            Failure::TooQuickly => f.write_str("Exited too quickly (process log may have details)"),
+        }
+    }
+}
+
+/// What happens once a stop completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterStop {
+    /// Stay STOPPED.
+    Rest,
+    /// Start again (a restart, or a start asked while stopping).
+    Start,
+    /// Drop the process (removed by a reload).
+    Remove,
+}
+
+/// What the supervisor thread must do after a transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Start a child now and report back with `on_spawned` or `on_spawn_failed`.
+    Spawn,
+    /// Send a signal to the child's process group.
+    SignalGroup(Pid, Signal),
+    /// One event-log line.
+    Log(String),
+    /// The state changed (the hook for events; carried out after the log lines before it).
+    Entered { from: StateName, to: StateName },
+    /// A stop completed with a start queued: start the process again, as a user's start.
+    StartAgain,
+    /// The process is at rest and was retired by a reload: drop it.
+    Remove,
+}
+
+pub struct Process {
+    name: String,
+    config: Arc<ProgramConfig>,
+    state: ProcState,
+    /// When the current state was entered.
+    state_since: SystemTime,
+    started_at: Option<SystemTime>,
+    /// Failed attempts in the current start series (supervisor's `backoff`).
+    retries: u32,
+    /// Restarts by autorestart policy (not a user's restart).
+    restarts: u32,
+    last_exit: Option<ExitInfo>,
+}
+
+impl Process {
+    pub fn new(name: String, config: Arc<ProgramConfig>, now: Now) -> Process {
+        Process {
+            name,
+            config,
+            state: ProcState::Stopped,
+            state_since: now.wall,
+            started_at: None,
+            retries: 0,
+            restarts: 0,
+            last_exit: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config(&self) -> &Arc<ProgramConfig> {
+        &self.config
+    }
+
+    pub fn state(&self) -> &ProcState {
+        &self.state
+    }
+
+    /// A reload changed its name (numprocs 1 <-> N); the state is untouched.
+    pub fn rename(&mut self, to: &str) {
+        self.name = to.to_string();
+    }
+
+    /// Takes new settings (a reload); the state is untouched.
+    pub fn set_config(&mut self, config: Arc<ProgramConfig>) {
+        self.config = config;
+    }
+
+    pub fn pid(&self) -> Option<Pid> {
+        match self.state {
+            ProcState::Starting { pid, .. }
+            | ProcState::Running { pid, .. }
+            | ProcState::Stopping { pid, .. } => Some(pid),
+            ProcState::Stopped
+            | ProcState::Backoff { .. }
+            | ProcState::Exited(_)
+            | ProcState::Fatal { .. } => None,
+        }
+    }
+
+    pub fn state_name(&self) -> StateName {
+        match self.state {
+            ProcState::Stopped => StateName::Stopped,
+            ProcState::Starting { .. } => StateName::Starting,
+            ProcState::Running { .. } => StateName::Running,
+            ProcState::Backoff { .. } => StateName::Backoff,
+            ProcState::Stopping { .. } => StateName::Stopping,
+            ProcState::Exited(_) => StateName::Exited,
+            ProcState::Fatal { .. } => StateName::Fatal,
+        }
+    }
+
+    /// STARTING, RUNNING or BACKOFF: a start is refused as "already started".
+    pub fn is_started(&self) -> bool {
+        matches!(
+            self.state,
+            ProcState::Starting { .. } | ProcState::Running { .. } | ProcState::Backoff { .. }
+        )
+    }
+
+    /// Has a child, or will try again by itself (BACKOFF): a stop applies to it.
+    pub fn is_active(&self) -> bool {
+        self.pid().is_some() || matches!(self.state, ProcState::Backoff { .. })
+    }
+
+    /// The next instant a deadline fires for this process.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self.state {
+            ProcState::Starting { since, .. } => Some(since + self.config.starttime),
+            ProcState::Backoff { retry_at, .. } => Some(retry_at),
+            ProcState::Stopping { kill_at, .. } => kill_at,
+            ProcState::Stopped
+            | ProcState::Running { .. }
+            | ProcState::Exited(_)
+            | ProcState::Fatal { .. } => None,
+        }
+    }
+
+    /// Changes state; returns the transition for the events hook.
+    fn set_state(&mut self, state: ProcState, now: Now) -> Effect {
+        let from = self.state_name();
+        self.state = state;
+        self.state_since = now.wall;
+        Effect::Entered {
+            from,
+            to: self.state_name(),
+        }
+    }
+
+    /// A start asked by a user (or autostart): clears the retry count.
+    pub fn on_start(&mut self, _now: Now) -> Result<Vec<Effect>, &'static str> {
+        match &mut self.state {
+            // STARTING/RUNNING/BACKOFF: refused
+            ProcState::Starting { .. } | ProcState::Running { .. } | ProcState::Backoff { .. } => {
+                Err("already started")
+            }
+            // STOPPING: started once the stop completes
+            ProcState::Stopping { then, .. } => {
+                if *then == AfterStop::Rest {
+                    *then = AfterStop::Start;
+                }
+                Ok(vec![])
+            }
+            // STOPPED/EXITED/FATAL -> (spawn) STARTING
+            ProcState::Stopped | ProcState::Exited(_) | ProcState::Fatal { .. } => {
+                self.retries = 0;
+                Ok(vec![Effect::Spawn])
+            }
+        }
+    }
+
+    pub fn on_spawned(&mut self, pid: Pid, now: Now) -> Vec<Effect> {
+        self.started_at = Some(now.wall);
+        let mut effects = vec![Effect::Log(format!(
+            "spawned: '{}' with pid {pid}",
+            self.name
+        ))];
+        if self.config.starttime.is_zero() {
+            // (spawn) -> RUNNING: with starttime 0 there is nothing to wait for
+            self.retries = 0;
+            effects.push(self.running_line());
+            effects.push(self.set_state(
+                ProcState::Running {
+                    pid,
+                    since: now.mono,
+                },
+                now,
+            ));
+        } else {
+            // (spawn) -> STARTING
+            effects.push(self.set_state(
+                ProcState::Starting {
+                    pid,
+                    since: now.mono,
+                },
+                now,
+            ));
+        }
+        effects
+    }
+
+    pub fn on_spawn_failed(&mut self, why: String, now: Now) -> Vec<Effect> {
+        let mut effects = vec![Effect::Log(format!("spawnerr: {}: {why}", self.name))];
+        effects.extend(self.backoff_or_give_up(Failure::Spawn(why), now));
+        effects
+    }
+
+    fn backoff_or_give_up(&mut self, why: Failure, now: Now) -> Vec<Effect> {
+        self.retries += 1;
+        if self.retries > self.config.startretries {
+            // STARTING -> FATAL
+            let line = match &why {
+                Failure::TooQuickly => format!(
+                    "gave up: {} entered FATAL state, too many start retries too quickly",
+                    self.name
+                ),
+                Failure::Spawn(e) => format!(
+                    "gave up: {} entered FATAL state, {} failed starts: {e}",
+                    self.name, self.retries
+                ),
+            };
+            let entered = self.set_state(ProcState::Fatal { why }, now);
+            return vec![Effect::Log(line), entered];
+        }
+        // STARTING -> BACKOFF
+        let delay = Duration::from_secs(u64::from(self.retries));
+        let line = format!(
+            "backoff: {} entered BACKOFF state, retry {} of {} in {} s",
+            self.name,
+            self.retries,
+            self.config.startretries,
+            delay.as_secs()
+        );
+        let entered = self.set_state(
+            ProcState::Backoff {
+                retry_at: now.mono + delay,
+                why,
+            },
+            now,
+        );
+        vec![Effect::Log(line), entered]
+    }
+
+    fn running_line(&self) -> Effect {
+        Effect::Log(format!(
+            "success: {} entered RUNNING state, process has stayed up for > than {} seconds (starttime)",
+            self.name,
+            self.config.starttime.as_secs_f64()
+        ))
+    }
+
+    pub fn on_deadline(&mut self, now: Now) -> Vec<Effect> {
+        match self.state {
+            ProcState::Starting { pid, since } if now.mono >= since + self.config.starttime => {
+                // STARTING -> RUNNING
+                self.retries = 0;
+                vec![
+                    self.running_line(),
+                    self.set_state(ProcState::Running { pid, since }, now),
+                ]
+            }
+            // BACKOFF -> (spawn) STARTING
+            ProcState::Backoff { retry_at, .. } if now.mono >= retry_at => vec![Effect::Spawn],
+            ProcState::Stopping {
+                pid,
+                kill_at: Some(at),
+                then,
+            } if now.mono >= at => {
+                // STOPPING -> STOPPING (killed)
+                self.state = ProcState::Stopping {
+                    pid,
+                    kill_at: None,
+                    then,
+                };
+                vec![
+                    Effect::Log(format!(
+                        "killing: {} (pid {pid}) with SIGKILL, still alive after stoptime {} s",
+                        self.name,
+                        self.config.stoptime.as_secs_f64()
+                    )),
+                    Effect::SignalGroup(pid, Signal::SIGKILL),
+                ]
+            }
+            // Not due yet, or nothing to wait for.
+            ProcState::Starting { .. }
+            | ProcState::Backoff { .. }
+            | ProcState::Stopping { .. }
+            | ProcState::Running { .. }
+            | ProcState::Stopped
+            | ProcState::Exited(_)
+            | ProcState::Fatal { .. } => vec![],
+        }
+    }
+
+    /// A stop asked by a user, a reload or the shutdown.
+    pub fn on_stop(&mut self, now: Now) -> Result<Vec<Effect>, &'static str> {
+        self.stop_then(AfterStop::Rest, now)
+    }
+
+    fn stop_then(&mut self, after: AfterStop, now: Now) -> Result<Vec<Effect>, &'static str> {
+        match &mut self.state {
+            // STARTING/RUNNING -> STOPPING
+            ProcState::Starting { pid, .. } | ProcState::Running { pid, .. } => {
+                let pid = *pid;
+                let sig = self.config.stopsignal;
+                let entered = self.set_state(
+                    ProcState::Stopping {
+                        pid,
+                        kill_at: Some(now.mono + self.config.stoptime),
+                        then: after,
+                    },
+                    now,
+                );
+                Ok(vec![
+                    Effect::Log(format!(
+                        "stop requested: {} (sending {} to process group {pid})",
+                        self.name,
+                        sig.as_str()
+                    )),
+                    entered,
+                    Effect::SignalGroup(pid, sig),
+                ])
+            }
+            // BACKOFF -> STOPPED
+            ProcState::Backoff { .. } => {
+                let line = format!("stopped: {} (was in BACKOFF)", self.name);
+                let entered = self.set_state(ProcState::Stopped, now);
+                let mut effects = vec![Effect::Log(line), entered];
+                if after == AfterStop::Remove {
+                    effects.push(Effect::Remove);
+                }
+                Ok(effects)
+            }
+            // STOPPING: already on its way; a stop cancels a queued start, a removal stays
+            ProcState::Stopping { then, .. } => {
+                if after == AfterStop::Remove || *then == AfterStop::Start {
+                    *then = after;
+                }
+                Ok(vec![])
+            }
+            ProcState::Stopped | ProcState::Exited(_) | ProcState::Fatal { .. } => {
+                if after == AfterStop::Remove {
+                    return Ok(vec![Effect::Remove]);
+                }
+                Err("not running")
+            }
+        }
+    }
+
+    /// Removed by a reload: stopped gracefully, then dropped (at once when at rest).
+    pub fn on_retire(&mut self, now: Now) -> Vec<Effect> {
+        self.stop_then(AfterStop::Remove, now).unwrap_or_default()
+    }
+
+    /// Back in the config while on its way out: it starts again (with its new settings)
+    /// instead of being dropped once stopped.
+    pub fn on_readded(&mut self) {
+        if let ProcState::Stopping { then, .. } = &mut self.state
+            && *then == AfterStop::Remove
+        {
+            *then = AfterStop::Start;
+        }
+    }
+
+    /// The child was reaped. Whatever the leader left in its group (background children) was
+    /// SIGKILLed by the reaper before this, while the zombie still held the group id
+    /// (`spawn::reaper`). `shutting_down` suppresses restarts.
+    pub fn on_exit(&mut self, kind: ExitKind, now: Now, shutting_down: bool) -> Vec<Effect> {
+        match self.state {
+            // STOPPING -> STOPPED
+            ProcState::Stopping { kill_at, then, .. } => {
+                let end = match kind {
+                    _ if kill_at.is_none() => StopEnd::Killed,
+                    ExitKind::Code(_) => StopEnd::Graceful,
+                    ExitKind::Signal(s) if s == self.config.stopsignal as i32 => StopEnd::Graceful,
+                    ExitKind::Signal(_) | ExitKind::Unknown => StopEnd::Other,
+                };
+                let exit = self.record_exit(kind, ExitCause::Stopped(end), now);
+                let mut effects = vec![
+                    Effect::Log(format!("stopped: {} ({})", self.name, exit.describe())),
+                    self.set_state(ProcState::Stopped, now),
+                ];
+                match then {
+                    AfterStop::Start if !shutting_down => effects.push(Effect::StartAgain),
+                    AfterStop::Remove => effects.push(Effect::Remove),
+                    AfterStop::Start | AfterStop::Rest => {}
+                }
+                effects
+            }
+            // STARTING -> BACKOFF (or FATAL)
+            ProcState::Starting { since, .. } if now.mono < since + self.config.starttime => {
+                let exit = self.record_exit(kind, ExitCause::DiedStarting, now);
+                let mut effects = vec![Effect::Log(format!(
+                    "exited: {} ({})",
+                    self.name,
+                    exit.describe()
+                ))];
+                if shutting_down {
+                    effects.push(self.set_state(ProcState::Exited(exit), now));
+                } else {
+                    effects.extend(self.backoff_or_give_up(Failure::TooQuickly, now));
+                }
+                effects
+            }
+            // RUNNING -> EXITED (-> STARTING by autorestart)
+            ProcState::Starting { .. } | ProcState::Running { .. } => {
+                self.on_died(kind, now, shutting_down)
+            }
+            ProcState::Stopped
+            | ProcState::Backoff { .. }
+            | ProcState::Exited(_)
+            | ProcState::Fatal { .. } => {
+                log::debug!("exit of {} ignored in state {:?}", self.name, self.state);
+                vec![]
+            }
+        }
+    }
+
+    /// RUNNING -> EXITED, then the autorestart policy.
+    fn on_died(&mut self, kind: ExitKind, now: Now, shutting_down: bool) -> Vec<Effect> {
+        // An unknown status cannot be shown to be a code from `exitcodes`: not expected.
+        let expected = matches!(kind, ExitKind::Code(c) if self.config.exitcodes.contains(&c));
+        let exit = self.record_exit(kind, ExitCause::Died { expected }, now);
+        let mut effects = vec![
+            Effect::Log(format!("exited: {} ({})", self.name, exit.describe())),
+            self.set_state(ProcState::Exited(exit), now),
+        ];
+        let restart = match self.config.autorestart {
+            AutoRestart::Always => true,
+            AutoRestart::Unexpected => !expected,
+            AutoRestart::Never => false,
+        };
+        if restart && !shutting_down {
+            self.restarts += 1;
+            self.retries = 0;
+            effects.push(Effect::Log(format!(
+                "restarting: {} (autorestart {})",
+                self.name,
+                autorestart_word(self.config.autorestart)
+            )));
+            effects.push(Effect::Spawn);
+        }
+        effects
+    }
+
+    fn record_exit(&mut self, kind: ExitKind, cause: ExitCause, now: Now) -> ExitInfo {
+        let exit = ExitInfo {
+            kind,
+            cause,
+            at: now.wall,
+        };
+        self.last_exit = Some(exit);
+        exit
+    }
+
+    /// The outcome a waiting `start` gets in this state; `None` while it is still undecided.
+    pub fn start_outcome(&self) -> Option<Result<String, String>> {
+        match &self.state {
+            ProcState::Running { .. } => Some(Ok("started".to_string())),
+            ProcState::Backoff {
+                why: Failure::Spawn(e),
+                ..
+            }
+            | ProcState::Fatal {
+                why: Failure::Spawn(e),
+            } => Some(Err(format!("spawn error: {e}"))),
+            ProcState::Backoff { .. } | ProcState::Fatal { .. } | ProcState::Exited(_) => {
+                Some(Err("abnormal termination".to_string()))
+            }
+            ProcState::Stopped => Some(Err("stopped before it was running".to_string())),
+            ProcState::Starting { .. } | ProcState::Stopping { .. } => None,
+        }
+    }
+
+    pub fn info(&self) -> ProcessInfo {
+        ProcessInfo {
+            name: self.name.clone(),
+            program: self.config.name.clone(),
+            state: self.state_name(),
+            pid: self.pid().map(|p| p.as_raw() as u32),
+            since: self.state_since,
+            started_at: self.started_at,
+            restarts: self.restarts,
+            retries: self.retries,
+            last_exit: self.last_exit,
+            reason: match &self.state {
+                ProcState::Backoff { why, .. } | ProcState::Fatal { why } => why.to_string(),
+                ProcState::Stopped
+                | ProcState::Starting { .. }
+                | ProcState::Running { .. }
+                | ProcState::Stopping { .. }
+                | ProcState::Exited(_) => String::new(),
+            },
+            pty: self.config.pty,
+        }
+    }
+}
+
+pub fn autorestart_word(a: AutoRestart) -> &'static str {
+    match a {
+        AutoRestart::Always => "always",
+        AutoRestart::Never => "never",
+        AutoRestart::Unexpected => "unexpected",
+    }
+}

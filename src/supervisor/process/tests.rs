@@ -1,0 +1,432 @@
+//! One test per transition of the state machine, with explicit time: no fork, no clock.
+
+use super::*;
+
+fn program(extra: &str) -> Arc<ProgramConfig> {
+    let text = format!("[programs.web]\ncmd = \"sleep 1\"\n{extra}\n");
+    let config =
+        crate::config::parse(std::path::Path::new("/t.toml"), &text).expect("test config parses");
+    Arc::new(config.programs["web"].clone())
+}
+
+fn process(extra: &str, t0: Now) -> Process {
+    Process::new("web".into(), program(extra), t0)
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn pid(n: i32) -> Pid {
+    Pid::from_raw(n)
+}
+
+/// Started and spawned as pid 100 at `t0`.
+fn started(p: &mut Process, t0: Now) {
+    assert_eq!(p.on_start(t0), Ok(vec![Effect::Spawn]), "a start spawns");
+    p.on_spawned(pid(100), t0);
+}
+
+fn logs(effects: &[Effect]) -> Vec<&str> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Log(l) => Some(l.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn entered(effects: &[Effect]) -> Vec<StateName> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Entered { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn start_from_stopped_spawns_and_clears_retries() {
+    let t0 = Now::current();
+    let mut p = process("", t0);
+    p.retries = 2;
+    assert_eq!(p.on_start(t0), Ok(vec![Effect::Spawn]));
+    assert_eq!(p.retries, 0, "a manual start clears the retry count");
+}
+
+#[test]
+fn spawned_enters_starting_at_the_given_time() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 1", t0);
+    let later = t0.after(secs(5.0));
+    let effects = p.on_spawned(pid(7), later);
+    assert_eq!(
+        p.state,
+        ProcState::Starting {
+            pid: pid(7),
+            since: later.mono
+        }
+    );
+    assert_eq!(entered(&effects), vec![StateName::Starting]);
+    let info = p.info();
+    assert_eq!(
+        info.since, later.wall,
+        "state time is the wall time passed in"
+    );
+    assert_eq!(info.started_at, Some(later.wall));
+}
+
+#[test]
+fn spawned_with_starttime_zero_is_running_at_once() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0", t0);
+    let effects = p.on_spawned(pid(7), t0);
+    assert_eq!(p.state_name(), StateName::Running);
+    assert_eq!(entered(&effects), vec![StateName::Running]);
+}
+
+#[test]
+fn staying_up_past_starttime_enters_running_and_clears_retries() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 1", t0);
+    started(&mut p, t0);
+    p.retries = 2;
+    assert!(
+        p.on_deadline(t0.after(secs(0.999))).is_empty(),
+        "a deadline that is not due yet does nothing"
+    );
+    p.on_deadline(t0.after(secs(1.0)));
+    assert_eq!(
+        p.state,
+        ProcState::Running {
+            pid: pid(100),
+            since: t0.mono
+        }
+    );
+    assert_eq!(p.retries, 0);
+}
+
+#[test]
+fn exit_before_starttime_goes_to_backoff_with_growing_delay() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 1\nstartretries = 3", t0);
+    started(&mut p, t0);
+    let effects = p.on_exit(ExitKind::Code(1), t0, false);
+    assert_eq!(
+        p.state,
+        ProcState::Backoff {
+            retry_at: t0.mono + secs(1.0),
+            why: Failure::TooQuickly
+        }
+    );
+    assert_eq!(
+        logs(&effects),
+        vec![
+            "exited: web (exit status 1; not expected)",
+            "backoff: web entered BACKOFF state, retry 1 of 3 in 1 s"
+        ]
+    );
+    let t1 = t0.after(secs(1.0));
+    p.on_deadline(t1);
+    p.on_spawned(pid(101), t1);
+    p.on_exit(ExitKind::Code(1), t1, false);
+    assert!(
+        matches!(p.state, ProcState::Backoff { retry_at, .. } if retry_at == t1.mono + secs(2.0)),
+        "the second delay is 2 s: {:?}",
+        p.state
+    );
+}
+
+#[test]
+fn backoff_spawns_again_when_due() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 1", t0);
+    started(&mut p, t0);
+    p.on_exit(ExitKind::Code(1), t0, false);
+    assert!(p.on_deadline(t0.after(secs(0.5))).is_empty(), "not yet");
+    assert_eq!(p.on_deadline(t0.after(secs(1.0))), vec![Effect::Spawn]);
+}
+
+#[test]
+fn too_many_quick_exits_give_up_with_the_reason_said_once() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 1\nstartretries = 1", t0);
+    started(&mut p, t0);
+    p.on_exit(ExitKind::Code(1), t0, false);
+    let t1 = t0.after(secs(1.0));
+    p.on_spawned(pid(101), t1);
+    let effects = p.on_exit(ExitKind::Code(1), t1, false);
+    assert_eq!(
+        p.state,
+        ProcState::Fatal {
+            why: Failure::TooQuickly
+        }
+    );
+    assert_eq!(
+        logs(&effects).last().copied(),
+        Some("gave up: web entered FATAL state, too many start retries too quickly"),
+        "supervisor's words, no nested reason"
+    );
+    assert_eq!(
+        p.info().reason,
+        "Exited too quickly (process log may have details)"
+    );
+    assert_eq!(p.info().retries, 2);
+}
+
+#[test]
+fn spawn_error_goes_to_backoff_then_fatal_with_the_error() {
+    let t0 = Now::current();
+    let mut p = process("startretries = 1", t0);
+    let why = "can't find command '/x'".to_string();
+    p.on_spawn_failed(why.clone(), t0);
+    assert_eq!(
+        p.state,
+        ProcState::Backoff {
+            retry_at: t0.mono + secs(1.0),
+            why: Failure::Spawn(why.clone())
+        }
+    );
+    assert_eq!(
+        p.start_outcome(),
+        Some(Err("spawn error: can't find command '/x'".to_string()))
+    );
+    let effects = p.on_spawn_failed(why.clone(), t0.after(secs(1.0)));
+    assert_eq!(
+        logs(&effects),
+        vec![
+            "spawnerr: web: can't find command '/x'",
+            "gave up: web entered FATAL state, 2 failed starts: can't find command '/x'"
+        ]
+    );
+    assert_eq!(p.info().reason, why, "status shows the error alone");
+}
+
+#[test]
+fn exit_after_starttime_follows_the_autorestart_policy() {
+    for (policy, code, restarts) in [
+        ("unexpected", 0, false),
+        ("unexpected", 1, true),
+        ("always", 0, true),
+        ("never", 1, false),
+    ] {
+        let t0 = Now::current();
+        let mut p = process(&format!("starttime = 0\nautorestart = \"{policy}\""), t0);
+        started(&mut p, t0);
+        let effects = p.on_exit(ExitKind::Code(code), t0.after(secs(3.0)), false);
+        assert_eq!(
+            effects.contains(&Effect::Spawn),
+            restarts,
+            "{policy} with exit {code}"
+        );
+        assert_eq!(p.restarts, u32::from(restarts), "a policy restart counts");
+        assert_eq!(p.state_name(), StateName::Exited);
+        assert_eq!(
+            p.last_exit.map(|e| e.at),
+            Some(t0.after(secs(3.0)).wall),
+            "the exit time is the wall time passed in"
+        );
+    }
+}
+
+#[test]
+fn death_by_signal_is_never_expected() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0\nexitcodes = [0, 15]", t0);
+    started(&mut p, t0);
+    let effects = p.on_exit(ExitKind::Signal(15), t0, false);
+    assert!(effects.contains(&Effect::Spawn));
+    assert_eq!(
+        logs(&effects)[0],
+        "exited: web (terminated by SIGTERM; not expected)"
+    );
+    assert_eq!(p.last_exit.map(|e| e.expected()), Some(false));
+}
+
+#[test]
+fn unknown_wait_status_is_its_own_kind() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0\nautorestart = \"never\"", t0);
+    started(&mut p, t0);
+    let effects = p.on_exit(ExitKind::Unknown, t0, false);
+    assert_eq!(
+        logs(&effects),
+        vec!["exited: web (exit status unknown; not expected)"],
+        "never 'terminated by signal 0'"
+    );
+}
+
+#[test]
+fn stop_sends_stopsignal_to_the_group_and_enters_stopping() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0\nstopsignal = \"INT\"\nstoptime = 3", t0);
+    started(&mut p, t0);
+    let effects = p.on_stop(t0).expect("a running process stops");
+    assert!(effects.contains(&Effect::SignalGroup(pid(100), Signal::SIGINT)));
+    assert_eq!(p.deadline(), Some(t0.mono + secs(3.0)));
+    assert_eq!(entered(&effects), vec![StateName::Stopping]);
+}
+
+#[test]
+fn stop_escalates_to_sigkill_after_stoptime_and_says_so() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0", t0);
+    started(&mut p, t0);
+    p.on_stop(t0).expect("stops");
+    let later = t0.after(secs(10.0));
+    assert!(
+        p.on_deadline(later)
+            .contains(&Effect::SignalGroup(pid(100), Signal::SIGKILL))
+    );
+    let effects = p.on_exit(ExitKind::Signal(9), later, false);
+    assert_eq!(
+        p.state,
+        ProcState::Stopped,
+        "a stopped process is not restarted"
+    );
+    assert_eq!(
+        logs(&effects),
+        vec!["stopped: web (terminated by SIGKILL; killed after stoptime)"]
+    );
+}
+
+#[test]
+fn stop_ending_by_the_stop_signal_is_graceful() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0", t0);
+    started(&mut p, t0);
+    p.on_stop(t0).expect("stops");
+    let effects = p.on_exit(ExitKind::Signal(15), t0, false);
+    assert_eq!(
+        logs(&effects),
+        vec!["stopped: web (terminated by SIGTERM; graceful)"]
+    );
+    assert!(p.last_exit.is_some_and(|e| e.expected()));
+}
+
+#[test]
+fn killed_by_someone_else_while_stopping_is_not_called_graceful() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0", t0);
+    started(&mut p, t0);
+    p.on_stop(t0).expect("stops");
+    let effects = p.on_exit(ExitKind::Signal(9), t0.after(secs(1.0)), false);
+    assert_eq!(
+        logs(&effects),
+        vec!["stopped: web (terminated by SIGKILL while stopping)"]
+    );
+}
+
+#[test]
+fn stop_in_backoff_is_stopped_at_once() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 1", t0);
+    started(&mut p, t0);
+    p.on_exit(ExitKind::Code(1), t0, false);
+    let effects = p.on_stop(t0).expect("backoff stops");
+    assert_eq!(p.state, ProcState::Stopped);
+    assert_eq!(entered(&effects), vec![StateName::Stopped]);
+    assert_eq!(p.deadline(), None, "no retry is pending any more");
+}
+
+#[test]
+fn start_and_stop_refused_where_they_make_no_sense() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 1", t0);
+    assert_eq!(p.on_stop(t0), Err("not running"));
+    started(&mut p, t0);
+    assert_eq!(p.on_start(t0), Err("already started"));
+}
+
+#[test]
+fn start_while_stopping_waits_for_the_stop_then_starts_again() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0\nautorestart = \"never\"", t0);
+    started(&mut p, t0);
+    p.on_stop(t0).expect("stops");
+    assert_eq!(
+        p.on_start(t0),
+        Ok(vec![]),
+        "no spawn while the old child lives"
+    );
+    let effects = p.on_exit(ExitKind::Signal(15), t0, false);
+    assert!(
+        effects.contains(&Effect::StartAgain),
+        "the queued start follows"
+    );
+}
+
+#[test]
+fn stop_while_stopping_cancels_a_queued_start() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0", t0);
+    started(&mut p, t0);
+    p.on_stop(t0).expect("stops");
+    p.on_start(t0).expect("queued");
+    p.on_stop(t0).expect("still stopping");
+    let effects = p.on_exit(ExitKind::Signal(15), t0, false);
+    assert!(!effects.contains(&Effect::StartAgain));
+}
+
+#[test]
+fn queued_start_is_dropped_during_shutdown() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0", t0);
+    started(&mut p, t0);
+    p.on_stop(t0).expect("stops");
+    p.on_start(t0).expect("queued");
+    let effects = p.on_exit(ExitKind::Signal(15), t0, true);
+    assert!(!effects.contains(&Effect::StartAgain));
+}
+
+#[test]
+fn retired_process_is_removed_once_stopped() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0", t0);
+    started(&mut p, t0);
+    let effects = p.on_retire(t0);
+    assert!(effects.contains(&Effect::SignalGroup(pid(100), Signal::SIGTERM)));
+    let effects = p.on_exit(ExitKind::Signal(15), t0, false);
+    assert!(effects.contains(&Effect::Remove));
+}
+
+#[test]
+fn retired_process_at_rest_is_removed_at_once() {
+    let t0 = Now::current();
+    let mut p = process("", t0);
+    assert_eq!(p.on_retire(t0), vec![Effect::Remove]);
+}
+
+#[test]
+fn readded_process_starts_again_instead_of_being_removed() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0", t0);
+    started(&mut p, t0);
+    p.on_retire(t0);
+    p.on_readded();
+    let effects = p.on_exit(ExitKind::Signal(15), t0, false);
+    assert!(effects.contains(&Effect::StartAgain));
+    assert!(!effects.contains(&Effect::Remove));
+}
+
+#[test]
+fn exits_are_not_restarted_during_shutdown() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0\nautorestart = \"always\"", t0);
+    started(&mut p, t0);
+    let effects = p.on_exit(ExitKind::Code(0), t0, true);
+    assert!(
+        !effects.contains(&Effect::Spawn),
+        "no restart while shutting down"
+    );
+}
+
+#[test]
+fn exit_without_a_child_is_ignored() {
+    let t0 = Now::current();
+    let mut p = process("", t0);
+    assert!(p.on_exit(ExitKind::Code(0), t0, false).is_empty());
+    assert_eq!(p.state, ProcState::Stopped);
+}
