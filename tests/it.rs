@@ -34,6 +34,8 @@ mod notify;
 mod output_capture;
 #[path = "it/pty.rs"]
 mod pty;
+#[path = "it/pty_dashboard.rs"]
+mod pty_dashboard;
 #[path = "it/reload.rs"]
 mod reload;
 #[path = "it/shell.rs"]

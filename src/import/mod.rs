@@ -88,3 +88,63 @@ pub fn translate_with_env(
         unsupported: notes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "[supervisord]\nlogfile=%(here)s/sd.log\nenvironment=A=\"1\",B=x\n\n\
+        [program:w]\ncommand=/bin/w --n %(process_num)02d\nprocess_name=%(program_name)s_%(process_num)02d\n\
+        numprocs=3\nautorestart=unexpected\nexitcodes=0,2\nstdout_logfile=/l/%(program_name)s.log\n\
+        stdout_logfile_maxbytes=1MB\nredirect_stderr=true\numask=022\nenvironment=\n  C=\"%(ENV_A)s\",\n  D=2\n\
+        [include]\nfiles=*.ini\n";
+
+    /// Mangled files give an error or a translation, never a panic.
+    #[test]
+    fn mangled_files_never_panic() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.conf");
+        let bytes = SAMPLE.as_bytes();
+        let pieces: &[&[u8]] = &[
+            b"%",
+            b"%(",
+            b")s",
+            b"[",
+            b"]",
+            b"=",
+            b"\n  ",
+            b"\"",
+            b"\\",
+            b"\xc3\xa9",
+            b";",
+            b"*",
+            b"\n",
+            b":",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..1000 {
+            let mut text = bytes.to_vec();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() as usize) % (text.len() + 1);
+                match next() % 3 {
+                    0 => {
+                        let piece = pieces[(next() as usize) % pieces.len()];
+                        text.splice(at..at, piece.iter().copied());
+                    }
+                    1 if at < text.len() => {
+                        text.remove(at);
+                    }
+                    _ => text.truncate(at),
+                }
+            }
+            std::fs::write(&path, &text).expect("write");
+            let _ = translate_with_env(&path, &[]);
+        }
+    }
+}

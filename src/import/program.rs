@@ -9,7 +9,7 @@ use super::environment;
 use super::expand::{Names, Value};
 use super::ini::{Entry, Section};
 use super::translate::{
-    Translator, err, expand_user, expanded, our_process_name, process_names, size_val, typed,
+    Translator, err, expanded, our_process_name, process_names, size_val, typed,
 };
 
 /// Keys of `[program:x]` supervisor knows and taskmaster has nothing for.
@@ -120,8 +120,10 @@ impl Translator<'_> {
         }
         self.check_process_name(s, name, &names, start, numprocs)?;
         self.monitoring(s, &pre, &mut t)?;
-        if let Some(dir) = self.per_process(s, "directory", &names, second.as_ref())? {
-            t.set("workingdir", Val::Str(expand_user(&dir)));
+        if let Some(dir) = self.per_process(s, "directory", &names, second.as_ref())?
+            && let Some(e) = s.get("directory")
+        {
+            t.set("workingdir", Val::Str(self.path(s, e, &dir)));
         }
         if let Some(umask) = typed(s, "umask", &pre, datatypes::octal)? {
             t.set("umask", Val::Str(umask));
@@ -306,7 +308,7 @@ impl Translator<'_> {
             if let Some(e) = s.get(&key) {
                 let target = match datatypes::logfile(&expanded(s, e, &log_names)?) {
                     LogFile::None => Some(Val::Bool(false)),
-                    LogFile::Path(p) => Some(Val::Str(expand_user(&p))),
+                    LogFile::Path(p) => Some(Val::Str(self.path(s, e, &p))),
                     LogFile::Auto => {
                         self.note(
                             s,

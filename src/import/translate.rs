@@ -102,6 +102,22 @@ impl<'a> Translator<'a> {
         ));
     }
 
+    /// A path of the file as taskmaster takes it: `~` expanded; a relative one is noted,
+    /// since supervisord resolves it against its working directory and taskmaster against
+    /// the config file's folder.
+    pub(super) fn path(&mut self, s: &Section, e: &Entry, raw: &str) -> String {
+        let path = expand_user(raw);
+        if !path.starts_with('/') {
+            self.note(
+                s,
+                e,
+                "relative path: taskmaster resolves it against the new config file's \
+                 folder, supervisord against its working directory (kept as written)",
+            );
+        }
+        path
+    }
+
     /// The whole TOML text.
     pub fn run(&mut self) -> Result<String, ImportError> {
         let mut top = Table::new(&["taskmaster"]);
@@ -154,7 +170,10 @@ impl<'a> Translator<'a> {
         for e in &s.entries {
             let value = || expanded(s, e, &self.globals);
             match e.key.as_str() {
-                "logfile" => top.set("logfile", Val::Str(expand_user(&value()?))),
+                "logfile" => {
+                    let path = self.path(s, e, &value()?);
+                    top.set("logfile", Val::Str(path));
+                }
                 "logfile_maxbytes" => {
                     let size = datatypes::byte_size(&value()?).map_err(|m| err(s, e, m))?;
                     top.set("logfile_maxbytes", size_val(size));
@@ -181,7 +200,7 @@ impl<'a> Translator<'a> {
             match e.key.as_str() {
                 "file" => {
                     let path = expanded(s, e, &self.globals)?;
-                    top.set("socket", Val::Str(expand_user(&path)));
+                    top.set("socket", Val::Str(self.path(s, e, &path)));
                 }
                 _ => self.note(
                     s,

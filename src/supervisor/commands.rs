@@ -300,6 +300,7 @@ impl Engine {
             return Reply::Error(format!("{name} does not run on a pty"));
         }
         self.tty_sizes.insert(name.to_string(), size);
+        self.mark_dirty();
         match self.stdins.get(name) {
             Some(master) => match crate::spawn::pty::set_size(master.as_fd(), size) {
                 Ok(()) => Reply::Done,

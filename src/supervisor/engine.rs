@@ -379,6 +379,11 @@ impl Engine {
         self.dirty = true;
     }
 
+    /// Something shown in the snapshot changed outside a process's state machine.
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
     pub fn add_process(&mut self, name: String, config: Arc<ProgramConfig>, now: Now) {
         self.procs
             .insert(name.clone(), Process::new(name, config, now));
@@ -489,7 +494,19 @@ impl Engine {
             taskmaster_pid: std::process::id(),
             taskmaster_started: self.started,
             taken: SystemTime::now(),
-            processes: self.procs.values().map(Process::info).collect(),
+            processes: self
+                .procs
+                .values()
+                .map(|p| {
+                    let mut info = p.info();
+                    if info.pty.is_some()
+                        && let Some(size) = self.tty_sizes.get(&info.name)
+                    {
+                        info.pty = Some(*size);
+                    }
+                    info
+                })
+                .collect(),
         }
     }
 

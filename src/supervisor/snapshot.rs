@@ -148,8 +148,9 @@ pub struct ProcessInfo {
     pub last_exit: Option<ExitInfo>,
     /// Why it is in BACKOFF/FATAL (spawn error or "Exited too quickly ..."), else empty.
     pub reason: String,
-    /// Runs on a pseudo-terminal (`pty = true`): attach is raw, the pane an emulator.
-    pub pty: bool,
+    /// The size of its pseudo-terminal when it runs on one (`pty = true`): attach is then
+    /// raw and the output pane a terminal emulator of this size.
+    pub pty: Option<crate::spawn::TtySize>,
 }
 
 /// Every process, in config order (programs sorted by name, then index).

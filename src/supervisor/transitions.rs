@@ -233,7 +233,7 @@ mod tests {
             retries: 0,
             last_exit: None,
             reason: String::new(),
-            pty: false,
+            pty: None,
         }
     }
 

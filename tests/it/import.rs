@@ -527,3 +527,58 @@ fn bad_supervisord_files_are_refused_with_file_and_line() {
     assert_eq!(usage.code, 1, "{usage:?}");
     assert!(usage.err.contains("import needs"), "{usage:?}");
 }
+
+#[test]
+fn log_targets_follow_supervisors_words() {
+    let conf = "\
+[program:quiet]
+command=q
+stdout_logfile=NONE
+redirect_stderr=true
+stderr_logfile=/var/log/ignored.log
+
+[program:auto]
+command=a
+stdout_logfile=AUTO
+stderr_logfile=syslog
+
+[program:relative]
+command=r
+stdout_logfile=logs/r.log
+directory=srv
+";
+    let dir = tree(&[("supervisord.conf", conf)]);
+    let t = translate(dir.path(), "supervisord.conf", &[]);
+    let c = load(dir.path(), &t.toml);
+    let quiet = &c.programs["quiet"];
+    assert_eq!(
+        (&quiet.stdout, &quiet.stderr),
+        (&OutputTarget::Discard, &OutputTarget::Discard),
+        "NONE discards, and stderr follows stdout"
+    );
+    let auto = &c.programs["auto"];
+    assert_eq!(
+        (&auto.stdout, &auto.stderr),
+        (&OutputTarget::Capture, &OutputTarget::Capture)
+    );
+    let relative = &c.programs["relative"];
+    assert_eq!(
+        relative.stdout,
+        file(&format!("{}/logs/r.log", dir.path().display()))
+    );
+    for what in [
+        ":5: [program:quiet] stderr_logfile: ignored because redirect_stderr",
+        ":9: [program:auto] stdout_logfile: AUTO",
+        ":10: [program:auto] stderr_logfile: taskmaster writes output to files only",
+        ":14: [program:relative] stdout_logfile: relative path",
+        ":15: [program:relative] directory: relative path",
+    ] {
+        assert_eq!(
+            notes_about(&t, what).len(),
+            1,
+            "{what}: {:#?}",
+            t.unsupported
+        );
+    }
+    assert_eq!(t.unsupported.len(), 5, "{:#?}", t.unsupported);
+}

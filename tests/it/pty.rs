@@ -40,7 +40,11 @@ stdout = "{dir}/term.log"
 "#,
     );
     let info = tm.wait_state("term", StateName::Running);
-    assert!(info.pty, "status says the process runs on a pty");
+    assert_eq!(
+        info.pty,
+        Some(TtySize::DEFAULT),
+        "status says the process runs on a pty, and its size"
+    );
     wait_until(LONG, "the program saw terminals and their size", || {
         read(&tm.path("term.log")) == "all-ttys\r\n24 80\r\n"
     });
@@ -136,6 +140,11 @@ starttime = 0
     wait_until(LONG, "SIGWINCH and the new size", || {
         tail_text(&tm, "sized").contains("30 100")
     });
+    assert_eq!(
+        tm.info("sized").pty,
+        Some(size),
+        "status shows the new size"
+    );
     tm.handle.output().clear("sized");
     tm.actions(Command::Restart(vec!["sized".into()]));
     wait_until(
@@ -247,6 +256,6 @@ pty = true
     }
     wait_until(LONG, "restarted on a pty", || {
         let i = tm.info("p");
-        i.state == StateName::Running && i.pid != before && i.pty
+        i.state == StateName::Running && i.pid != before && i.pty.is_some()
     });
 }

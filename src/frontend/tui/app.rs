@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use super::attach::Attach;
 use super::command_bar::CommandBar;
 use super::tail::TailLines;
+use super::term::TermPane;
 use crate::command::Outcome;
+use crate::spawn::TtySize;
 use crate::supervisor::{Command, ProcessInfo, Reply, Snapshot};
 
 /// Which part of the dashboard takes keys.
@@ -38,6 +40,8 @@ pub enum Mode {
     ConfirmQuit,
     ShuttingDown,
     Attach(Box<Attach>),
+    /// Attached raw to this pty program: every key goes to it, Ctrl-] detaches.
+    Terminal(String),
 }
 
 /// What the loop must do after a key or a reply.
@@ -91,6 +95,8 @@ pub struct App {
     /// Lines the tail pane is scrolled back from the newest; 0 follows new output.
     pub tail_scroll: usize,
     pub bar: CommandBar,
+    /// The emulated terminal of the pty program on show (selected or attached), if any.
+    pub term: Option<TermPane>,
     pub message: Message,
     pub color: bool,
     /// Terminal size, for page sizes and mouse hits.
@@ -111,6 +117,7 @@ impl App {
             tail_full: false,
             tail_scroll: 0,
             bar,
+            term: None,
             message: Message {
                 text: "Welcome to taskmaster. Press ? for help.".to_string(),
                 error: false,
@@ -209,9 +216,30 @@ impl App {
     }
 
     pub fn leave_attach(&mut self) {
-        if matches!(self.mode, Mode::Attach(_)) {
+        if matches!(self.mode, Mode::Attach(_) | Mode::Terminal(_)) {
             self.mode = Mode::Normal;
         }
+    }
+
+    /// The size a raw-attached program gets: the whole terminal but the title line.
+    pub fn terminal_view(&self) -> TtySize {
+        TtySize::clamped(self.size.1.saturating_sub(1), self.size.0)
+    }
+
+    /// The pty program whose screen is on show, and the size its emulator must have: the
+    /// attached one at the view's size, else the selected one at its terminal's size.
+    pub fn shown_pty(&self) -> Option<(String, TtySize)> {
+        if let Mode::Terminal(name) = &self.mode {
+            return Some((name.clone(), self.terminal_view()));
+        }
+        let selected = self.selected_name()?;
+        let size = self.snapshot.get(&selected)?.pty?;
+        Some((selected, size))
+    }
+
+    /// Whether the process runs on a pty (attach is then raw).
+    pub fn is_pty(&self, name: &str) -> bool {
+        self.snapshot.get(name).is_some_and(|p| p.pty.is_some())
     }
 
     pub fn attached(&mut self) -> Option<&mut Attach> {

@@ -23,6 +23,8 @@ pub enum AttachKey {
     Nothing,
     /// A line for the child's stdin, newline included.
     Stdin(Vec<u8>),
+    /// Ctrl-D at the start of a line: end of input (the child's stdin is closed).
+    Eof,
     Detach,
 }
 
@@ -66,8 +68,12 @@ impl Attach {
                 AttachKey::Nothing
             }
             KeyCode::Char('d') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                // Ctrl-D on an empty line is EOF in a terminal; here only a detach is safe.
-                AttachKey::Nothing
+                // As in a terminal: EOF at the start of a line, nothing in the middle of one.
+                if self.input.is_empty() {
+                    AttachKey::Eof
+                } else {
+                    AttachKey::Nothing
+                }
             }
             _ => {
                 self.input.input(key);

@@ -23,6 +23,15 @@ impl App {
         (areas.tail.height.saturating_sub(2) as usize).max(1)
     }
 
+    /// How far the tail pane may scroll back: a pty pane's scrollback is clamped by its
+    /// emulator when it is next drawn.
+    fn tail_rows(&self) -> usize {
+        if self.term.is_some() {
+            return super::term::MAX_SCROLLBACK;
+        }
+        self.tail.len().saturating_sub(1)
+    }
+
     pub fn on_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
         if key.kind == KeyEventKind::Release {
             return None;
@@ -51,11 +60,30 @@ impl App {
                 match a.on_key(key, page) {
                     AttachKey::Nothing => None,
                     AttachKey::Detach => Some(Effect::Detach),
+                    AttachKey::Eof => Some(Effect::Send(
+                        Command::CloseStdin(a.name.clone()),
+                        ReplyCtx::Stdin,
+                    )),
                     AttachKey::Stdin(bytes) => Some(Effect::Send(
                         Command::WriteStdin(a.name.clone(), bytes),
                         ReplyCtx::Stdin,
                     )),
                 }
+            }
+            Mode::Terminal(name) => {
+                if super::attach::is_detach(&key) {
+                    return Some(Effect::Detach);
+                }
+                let name = name.clone();
+                let app_cursor = self
+                    .term
+                    .as_ref()
+                    .is_some_and(|t| t.name == name && t.screen().application_cursor());
+                let bytes = super::keybytes::encode(&key, app_cursor)?;
+                Some(Effect::Send(
+                    Command::WriteStdin(name, bytes),
+                    ReplyCtx::Stdin,
+                ))
             }
             Mode::Filter => {
                 self.on_filter_key(key);
@@ -163,7 +191,7 @@ impl App {
 
     fn on_tail_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
         let page = self.tail_page();
-        let max = self.tail.len().saturating_sub(1);
+        let max = self.tail_rows();
         match key.code {
             KeyCode::PageUp => self.tail_scroll = (self.tail_scroll + page).min(max),
             KeyCode::PageDown => self.tail_scroll = self.tail_scroll.saturating_sub(page),
@@ -247,7 +275,7 @@ impl App {
                 }
             }
             MouseEventKind::ScrollUp if hit(areas.tail) => {
-                self.tail_scroll = (self.tail_scroll + 3).min(self.tail.len().saturating_sub(1))
+                self.tail_scroll = (self.tail_scroll + 3).min(self.tail_rows())
             }
             MouseEventKind::ScrollDown if hit(areas.tail) => {
                 self.tail_scroll = self.tail_scroll.saturating_sub(3)

@@ -11,8 +11,10 @@
 mod app;
 mod attach;
 mod command_bar;
+mod keybytes;
 mod keys;
 mod tail;
+mod term;
 mod terminal;
 mod view;
 mod view_parts;
@@ -33,6 +35,7 @@ use crate::supervisor::{Handle, Reply, Update};
 use app::{App, Effect, ReplyCtx};
 use command_bar::CommandBar;
 use tail::TailLines;
+use term::TermPane;
 use terminal::{Input, Term};
 
 /// At most ~30 frames a second, however fast children write.
@@ -117,6 +120,7 @@ impl Dashboard {
             let now = Instant::now();
             let next_frame = self.last_draw.map(|t| t + FRAME).unwrap_or(now);
             if self.dirty && now >= next_frame {
+                self.sync_term();
                 self.sync_tail();
                 term.terminal
                     .draw(|f| view::render(f, &self.app, SystemTime::now()))?;
@@ -251,7 +255,14 @@ impl Dashboard {
             }
             Event::Resize(w, h) => {
                 self.app.size = (w, h);
-                None
+                // The attached program follows the view (it gets SIGWINCH).
+                match &self.app.mode {
+                    app::Mode::Terminal(name) => Some(Effect::Send(
+                        crate::supervisor::Command::Resize(name.clone(), self.app.terminal_view()),
+                        ReplyCtx::Stdin,
+                    )),
+                    _ => None,
+                }
             }
             _ => None,
         }
@@ -270,18 +281,55 @@ impl Dashboard {
         }
     }
 
-    /// Whether the selected process's output moved since the tail pane read it.
+    /// Whether the shown process's output moved since its pane read it.
     fn output_changed(&self) -> bool {
+        if let Some((name, _)) = self.app.shown_pty() {
+            return match &self.app.term {
+                Some(t) if t.name == name => t.behind(&self.reader),
+                _ => true,
+            };
+        }
         match self.app.selected_name() {
             Some(name) => self.app.tail_stale(&name, self.reader.seq(&name)),
             None => false,
         }
     }
 
+    /// Brings the emulated terminal of the pty program on show up to date (a bounded slice
+    /// of its new output), or drops it when none is on show.
+    fn sync_term(&mut self) {
+        let Some((name, size)) = self.app.shown_pty() else {
+            self.app.term = None;
+            return;
+        };
+        let mut pane = match self.app.term.take() {
+            Some(p) if p.name == name => p,
+            _ => TermPane::open(&name, size, &self.reader),
+        };
+        pane.resize(size);
+        pane.sync(&self.reader);
+        let back = match self.app.mode {
+            app::Mode::Terminal(_) => 0,
+            _ => self.app.tail_scroll,
+        };
+        let went = pane.scroll_to(back);
+        if !matches!(self.app.mode, app::Mode::Terminal(_)) {
+            self.app.tail_scroll = went;
+        }
+        if pane.behind(&self.reader) {
+            // Still more than a slice behind: another frame parses the newest of it.
+            self.dirty = true;
+        }
+        self.app.term = Some(pane);
+    }
+
     fn sync_tail(&mut self) {
         let Some(name) = self.app.selected_name() else {
             return;
         };
+        if self.app.is_pty(&name) {
+            return;
+        }
         let seq = self.reader.seq(&name);
         if !self.app.tail_stale(&name, seq) {
             return;
@@ -298,6 +346,14 @@ impl Dashboard {
         match effect {
             Effect::Send(cmd, ctx) => self.pending.push((ctx, self.handle.send(cmd))),
             Effect::Run(line) => self.spawn_command(line),
+            Effect::Attach(name) if self.app.is_pty(&name) => {
+                let size = self.app.terminal_view();
+                self.app.mode = app::Mode::Terminal(name.clone());
+                self.perform(Effect::Send(
+                    crate::supervisor::Command::Resize(name, size),
+                    ReplyCtx::Stdin,
+                ));
+            }
             Effect::Attach(name) => {
                 match command::open_follow(&self.handle, &name, None, TAIL_BYTES) {
                     Ok(f) => {

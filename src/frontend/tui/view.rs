@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::app::{App, Focus, Mode, Overlay};
-use super::view_parts::{render_attach, render_table, render_tail};
+use super::view_parts::{render_attach, render_table, render_tail, render_terminal};
 use crate::supervisor::StateName;
 use crate::supervisor::snapshot::format_uptime;
 
@@ -97,6 +97,13 @@ pub fn focus_block(title: String, focused: bool) -> Block<'static> {
 
 pub fn render(frame: &mut Frame, app: &App, now: SystemTime) {
     let area = frame.area();
+    // Raw attach works at any size, as in a terminal: the program gets the size there is.
+    if let Mode::Terminal(name) = &app.mode
+        && area.height >= 2
+    {
+        render_terminal(frame, app, name, now);
+        return;
+    }
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         render_too_small(frame, area);
         return;
@@ -216,6 +223,7 @@ pub fn hints(app: &App) -> &'static [(&'static str, &'static str)] {
             ("Esc", "clear"),
         ],
         (Mode::Help | Mode::Overlay(_), _) => &[("↑↓ PgUp PgDn", "scroll"), ("Esc", "close")],
+        (Mode::Terminal(_), _) => &[("Ctrl-]", "detach"), ("keys", "go to the program")],
         (_, Focus::Bar) => &[
             ("Enter", "run"),
             ("Tab", "complete"),
@@ -292,7 +300,7 @@ const HELP: &[(&str, &str)] = &[
     ("R", "reload the config file"),
     (
         "Enter",
-        "attach: output full screen, typed lines go to stdin",
+        "attach: full screen; lines (pty program: every key) go to it",
     ),
     ("Ctrl-]", "detach (back from the attach view)"),
     (":", "command bar (Tab completes, Up/Down: history)"),

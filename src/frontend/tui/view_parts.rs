@@ -12,6 +12,7 @@ use ratatui::widgets::{Paragraph, Row, Table, TableState};
 use super::app::{App, Focus};
 use super::attach::Attach;
 use super::tail::TailLines;
+use super::term::{TermPane, render_screen};
 use super::view::{error_style, focus_block, key_style, state_style};
 use crate::output::Stream;
 use crate::supervisor::snapshot::format_uptime;
@@ -121,8 +122,69 @@ fn follow_note(back: usize) -> String {
     }
 }
 
+/// The tail pane of a pty program: its emulated screen at the terminal's size (cut to the
+/// pane when the pane is smaller).
+fn render_term_pane(frame: &mut Frame, app: &App, pane: &TermPane, area: Rect) {
+    let size = pane.size();
+    let back = pane.scrolled();
+    let note = if back == 0 {
+        "Enter attaches".to_string()
+    } else {
+        format!("scrolled back {back} lines, End follows")
+    };
+    let title = format!(
+        " {} (terminal {}x{}, {note}) ",
+        pane.name, size.cols, size.rows
+    );
+    let block = focus_block(title, app.focus == Focus::Tail);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let top = pane.first_row(inner.height);
+    render_screen(pane.screen(), top, inner, frame.buffer_mut(), app.color);
+}
+
+/// Attached raw to a pty program: a title line, then its whole screen.
+pub fn render_terminal(frame: &mut Frame, app: &App, name: &str, now: SystemTime) {
+    let [top, body] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(frame.area());
+    let mut spans = vec![
+        Span::styled(
+            format!(" {name} "),
+            key_style().add_modifier(Modifier::REVERSED),
+        ),
+        Span::raw(" "),
+    ];
+    match app.snapshot.get(name) {
+        Some(p) => {
+            spans.push(Span::styled(
+                p.state.as_str(),
+                state_style(p.state, app.color),
+            ));
+            spans.push(Span::raw(format!(" {}", p.description(now))));
+        }
+        None => spans.push(Span::styled("no such process", error_style(app.color))),
+    }
+    spans.push(Span::styled("  Ctrl-] detaches", key_style()));
+    frame.render_widget(Paragraph::new(Line::from(spans)), top);
+    if let Some(pane) = app.term.as_ref().filter(|t| t.name == name)
+        && let Some(cursor) = render_screen(
+            pane.screen(),
+            pane.first_row(body.height),
+            body,
+            frame.buffer_mut(),
+            app.color,
+        )
+    {
+        frame.set_cursor_position(cursor);
+    }
+}
+
 pub fn render_tail(frame: &mut Frame, app: &App, area: Rect) {
     let name = app.selected_name();
+    if let Some(pane) = app.term.as_ref().filter(|t| Some(&t.name) == name.as_ref()) {
+        render_term_pane(frame, app, pane, area);
+        return;
+    }
     let height = area.height.saturating_sub(2) as usize;
     let back = app.tail_scroll.min(app.tail.len().saturating_sub(height));
     let title = match &name {
@@ -170,8 +232,9 @@ pub fn render_attach(frame: &mut Frame, app: &App, a: &Attach, now: SystemTime) 
 
     let height = body.height.saturating_sub(2) as usize;
     let back = a.scroll.min(a.lines.len().saturating_sub(height));
-    let block = focus_block(format!(" {} ({}) ", a.name, follow_note(back)), true)
-        .title_bottom(" Ctrl-] detach · Enter sends the line to stdin · PgUp/PgDn scroll ");
+    let block = focus_block(format!(" {} ({}) ", a.name, follow_note(back)), true).title_bottom(
+        " Ctrl-] detach · Enter sends the line to stdin · Ctrl-D EOF · PgUp/PgDn scroll ",
+    );
     frame.render_widget(
         Paragraph::new(tail_lines(&a.lines, height, back, app.color)).block(block),
         body,

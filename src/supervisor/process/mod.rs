@@ -547,7 +547,7 @@ impl Process {
                 | ProcState::Stopping { .. }
                 | ProcState::Exited(_) => String::new(),
             },
-            pty: self.config.pty,
+            pty: self.config.pty.then_some(crate::spawn::TtySize::DEFAULT),
         }
     }
 }

@@ -1,0 +1,274 @@
+//! pty programs in the dashboard, end to end under tmux: the emulated pane, raw attach (every
+//! key, Ctrl-C included, reaches the program; Ctrl-] detaches), the program's terminal
+//! following the view's size, full-screen programs. Skipped, with a printed reason, without
+//! tmux or python3.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{LONG, alive, wait_until};
+
+const BIN: &str = env!("CARGO_BIN_EXE_taskmaster");
+
+const CONFIG: &str = r#"
+[taskmaster]
+socket = "{dir}/tm.sock"
+logfile = "{dir}/tm.log"
+
+[programs.repl]
+cmd = "python3 -i -q"
+pty = true
+starttime = 0.3
+stdout = "{dir}/repl.log"
+
+[programs.shell]
+cmd = "sh -i"
+pty = true
+starttime = 0.3
+env = { PS1 = "sh$ " }
+
+[programs.top]
+cmd = "top -d 1"
+pty = true
+starttime = 0.3
+env = { TERM = "xterm" }
+"#;
+
+/// taskmaster's dashboard in a tmux session of its own server; drop shuts both down.
+pub struct PtySession {
+    pub dir: tempfile::TempDir,
+    server: String,
+    pub socket: PathBuf,
+    taskmaster_pid: Option<u32>,
+}
+
+impl PtySession {
+    pub fn start(config: &str, width: u16, height: u16) -> Option<PtySession> {
+        for tool in ["tmux", "python3"] {
+            if Command::new(tool).arg("-V").output().is_err() {
+                println!("skipped: {tool} is not installed");
+                return None;
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("taskmaster.toml");
+        let text = config.replace("{dir}", &dir.path().display().to_string());
+        std::fs::write(&path, text).expect("write config");
+        let server = format!(
+            "tm-pty-{}-{}",
+            std::process::id(),
+            dir.path()
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default()
+        );
+        let script = format!(
+            "XDG_STATE_HOME='{d}' TERM=xterm '{BIN}' -c '{c}'; exec sleep 600",
+            d = dir.path().display(),
+            c = path.display(),
+        );
+        let mut s = PtySession {
+            socket: dir.path().join("tm.sock"),
+            dir,
+            server,
+            taskmaster_pid: None,
+        };
+        let ok = s
+            .tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "dash"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string(), &script])
+            .status()
+            .is_ok_and(|st| st.success());
+        assert!(ok, "tmux new-session starts");
+        let _ = s.tmux(&["set-option", "-sg", "escape-time", "0"]).status();
+        wait_until(LONG, "the control socket", || s.socket.exists());
+        let (_, pid) = s.ctl(&["pid"]);
+        s.taskmaster_pid = pid.trim().parse().ok();
+        Some(s)
+    }
+
+    pub fn tmux(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.server]).args(args);
+        c.stdin(Stdio::null()).stderr(Stdio::null());
+        c
+    }
+
+    pub fn screen_of(&self, target: &str) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", target])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn keys_to(&self, target: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", target];
+        args.extend_from_slice(keys);
+        let _ = self.tmux(&args).status();
+    }
+
+    pub fn text_to(&self, target: &str, text: &str) {
+        let _ = self.tmux(&["send-keys", "-t", target, "-l", text]).status();
+    }
+
+    pub fn wait_on(&self, target: &str, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + LONG;
+        loop {
+            let s = self.screen_of(target);
+            if cond(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {target} to show {what}; last screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(BIN)
+            .arg("ctl")
+            .arg("-s")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run taskmaster ctl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        let (_, text) = self.ctl(&["status", name]);
+        let mut w = text.split_whitespace();
+        (w.next() == Some(name) && w.next() == Some("RUNNING") && w.next() == Some("pid"))
+            .then(|| w.next()?.trim_end_matches(',').parse().ok())
+            .flatten()
+    }
+}
+
+impl Drop for PtySession {
+    fn drop(&mut self) {
+        if self.socket.exists() {
+            let _ = Command::new(BIN)
+                .args(["ctl", "-s"])
+                .arg(&self.socket)
+                .arg("shutdown")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        if let Some(pid) = self.taskmaster_pid.filter(|p| alive(*p)) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = self.tmux(&["kill-server"]).status();
+    }
+}
+
+const DASH: &str = "dash";
+
+/// Selects the process at `row` of the table (sorted by name), named `name`.
+fn select(s: &PtySession, row: usize, name: &str) {
+    s.wait_on(DASH, "the table", |scr| scr.contains("processes ("));
+    s.keys_to(DASH, &["Home"]);
+    for _ in 0..row {
+        s.keys_to(DASH, &["j"]);
+    }
+    s.wait_on(DASH, &format!("{name}'s pane"), |scr| {
+        scr.contains(&format!(" {name} (terminal"))
+    });
+}
+
+#[test]
+fn a_python_repl_attached_raw_in_the_dashboard() {
+    let Some(s) = PtySession::start(CONFIG, 100, 30) else {
+        return;
+    };
+    select(&s, 0, "repl");
+    s.wait_on(DASH, "python's prompt in the pane", |scr| {
+        scr.contains(">>>")
+    });
+    let pid = s.pid_of("repl").expect("repl runs");
+    s.keys_to(DASH, &["Enter"]);
+    s.wait_on(DASH, "the raw attach view", |scr| {
+        scr.contains("Ctrl-] detaches") && scr.contains(">>>")
+    });
+    s.text_to(DASH, "print(6*7)");
+    s.keys_to(DASH, &["Enter"]);
+    s.wait_on(DASH, "42", |scr| scr.lines().any(|l| l.trim() == "42"));
+    s.text_to(DASH, "import time; time.sleep(30)");
+    s.keys_to(DASH, &["Enter"]);
+    std::thread::sleep(Duration::from_millis(300));
+    s.keys_to(DASH, &["C-c"]);
+    s.wait_on(DASH, "KeyboardInterrupt", |scr| {
+        scr.contains("KeyboardInterrupt")
+    });
+    assert_eq!(
+        s.pid_of("repl"),
+        Some(pid),
+        "Ctrl-C did not kill the program"
+    );
+    s.keys_to(DASH, &["C-]"]);
+    s.wait_on(DASH, "the dashboard again", |scr| {
+        scr.contains("processes (")
+    });
+    assert_eq!(s.pid_of("repl"), Some(pid), "detach leaves it running");
+    let log = std::fs::read_to_string(s.dir.path().join("repl.log")).unwrap_or_default();
+    assert!(
+        log.contains("42\r\n") && log.contains("KeyboardInterrupt"),
+        "the stdout file has the session: {log:?}"
+    );
+}
+
+#[test]
+fn the_attached_program_gets_the_view_size_and_follows_resizes() {
+    let Some(s) = PtySession::start(CONFIG, 100, 30) else {
+        return;
+    };
+    select(&s, 1, "shell");
+    s.wait_on(DASH, "the shell prompt", |scr| scr.contains("sh$"));
+    s.keys_to(DASH, &["Enter"]);
+    s.wait_on(DASH, "the raw attach view", |scr| {
+        scr.contains("Ctrl-] detaches")
+    });
+    s.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
+    s.keys_to(DASH, &["Enter"]);
+    s.wait_on(DASH, "the view's size", |scr| scr.contains("C=100 L=29"));
+    let _ = s
+        .tmux(&["resize-window", "-t", DASH, "-x", "90", "-y", "26"])
+        .status();
+    s.wait_on(DASH, "the resized view", |scr| {
+        scr.lines().count() == 26 && scr.lines().all(|l| l.chars().count() <= 90)
+    });
+    s.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
+    s.keys_to(DASH, &["Enter"]);
+    s.wait_on(DASH, "the new size", |scr| scr.contains("C=90 L=25"));
+    s.keys_to(DASH, &["C-]"]);
+    s.wait_on(DASH, "the pane keeps the last size", |scr| {
+        scr.contains(" shell (terminal 90x25")
+    });
+}
+
+#[test]
+fn top_renders_its_header_in_the_pane_and_attached() {
+    let Some(s) = PtySession::start(CONFIG, 120, 40) else {
+        return;
+    };
+    select(&s, 2, "top");
+    s.wait_on(DASH, "top's header in the pane", |scr| {
+        scr.contains("top - ") && scr.contains("Tasks:")
+    });
+    s.keys_to(DASH, &["Enter"]);
+    let scr = s.wait_on(DASH, "top full screen", |scr| {
+        scr.lines().nth(1).is_some_and(|l| l.starts_with("top - ")) && scr.contains("PID")
+    });
+    println!("attach view with top running:\n{scr}");
+    s.keys_to(DASH, &["C-]"]);
+    s.wait_on(DASH, "the dashboard again", |scr| {
+        scr.contains("processes (")
+    });
+}
