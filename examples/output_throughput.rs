@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{UsageWho, getrusage};
-use taskmaster::output::{OutputHub, Pipe, open_log, pipe};
+use taskmaster::output::{OutputHub, Pipe, pipe};
 
 fn cpu(who: UsageWho) -> Duration {
     let u = getrusage(who).expect("getrusage");
@@ -56,7 +56,7 @@ fn with_cat(bytes: u64, path: &std::path::Path) -> Run {
 
 fn with_taskmaster(bytes: u64, path: &std::path::Path) -> Run {
     let (hub, reader) = OutputHub::start().expect("start");
-    let file = open_log(path).expect("open");
+    let file = taskmaster::output::LogSink::plain(path).expect("open");
     let (r, w) = pipe().expect("pipe");
     let before = cpu(UsageWho::RUSAGE_SELF);
     let start = Instant::now();

@@ -1,30 +1,198 @@
-//! The event log: `log` records written by fern to the logfile, one line per event with a
-//! millisecond timestamp. Never writes to stdout (the dashboard owns the terminal).
+//! The event log: `log` records, one line per event with a millisecond timestamp, written to
+//! the logfile through a [`LogFile`] (rotated by size, reopened on SIGUSR2 or `reopen`, kept
+//! writing through a full disk or a deleted directory), and kept in a small in-memory ring
+//! for `maintail` and its followers. Never writes to stdout (the dashboard owns the terminal).
+//!
+//! This is the one writer of the event log file: whatever produces event lines (the
+//! supervisor thread today, an event stream later) goes through `log` and lands here. Any
+//! thread may log; the file sits behind one mutex, held for one line at a time.
 
+use std::collections::VecDeque;
+use std::io::Write;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
-/// Sends every `log` record at `info` and above to `path` (appended), and also to stderr when
-/// `echo_stderr` (headless mode). Call once, before the supervisor starts.
-pub fn init(path: Option<&Path>, echo_stderr: bool) -> Result<(), fern::InitError> {
-    let mut dispatch =
-        fern::Dispatch::new()
-            .level(log::LevelFilter::Info)
-            .format(|out, message, record| {
-                out.finish(format_args!(
-                    "{} {} {}",
-                    timestamp(std::time::SystemTime::now()),
-                    record.level(),
-                    message
-                ))
-            });
-    if let Some(path) = path {
-        dispatch = dispatch.chain(fern::log_file(path)?);
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::config::Rotation;
+use crate::output::logfile::LogFile;
+
+/// Bytes of the event log kept in memory for `maintail`.
+const RING_BYTES: usize = 256 * 1024;
+/// Lines a `maintail -f` follower may fall behind before it misses some.
+const FOLLOW_QUEUE: usize = 1024;
+
+/// Everything behind the event log's mutex.
+struct EventLog {
+    file: Option<LogFile>,
+    ring: VecDeque<u8>,
+    followers: Vec<Sender<String>>,
+    /// Where notices about the file itself go (the supervisor shows them to front ends).
+    notices: Option<Sender<String>>,
+    echo_stderr: bool,
+}
+
+static EVENT_LOG: OnceLock<Mutex<EventLog>> = OnceLock::new();
+
+fn event_log() -> Option<MutexGuard<'static, EventLog>> {
+    EVENT_LOG
+        .get()
+        .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+impl EventLog {
+    fn write_line(&mut self, line: &str) {
+        let now = Instant::now();
+        if let Some(file) = &mut self.file
+            && let Some(notice) = file.write(line.as_bytes(), now)
+        {
+            self.notify(notice);
+        }
+        if self.echo_stderr {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+        self.ring.extend(line.as_bytes());
+        let excess = self.ring.len().saturating_sub(RING_BYTES);
+        self.ring.drain(..excess);
+        self.followers.retain(|f| {
+            !matches!(
+                f.try_send(line.to_string()),
+                Err(TrySendError::Disconnected(_))
+            )
+        });
     }
-    if echo_stderr {
-        dispatch = dispatch.chain(std::io::stderr());
+
+    fn notify(&self, notice: String) {
+        match &self.notices {
+            Some(tx) => {
+                let _ = tx.send(notice);
+            }
+            None => {
+                let _ = writeln!(std::io::stderr(), "taskmaster: {notice}");
+            }
+        }
     }
-    dispatch.apply()?;
+}
+
+/// Sends every `log` record at `info` and above to `path` (appended, rotated per `rotation`),
+/// and also to stderr when `echo_stderr` (headless mode). Call once, before the supervisor
+/// starts.
+pub fn init(
+    path: Option<&Path>,
+    rotation: Rotation,
+    echo_stderr: bool,
+) -> Result<(), fern::InitError> {
+    let file = match path {
+        Some(p) => Some(LogFile::open(
+            p.to_path_buf(),
+            "the event log".into(),
+            rotation,
+        )?),
+        None => None,
+    };
+    let state = EventLog {
+        file,
+        ring: VecDeque::new(),
+        followers: Vec::new(),
+        notices: None,
+        echo_stderr,
+    };
+    if EVENT_LOG.set(Mutex::new(state)).is_err() {
+        return Err(fern::InitError::Io(std::io::Error::other(
+            "the event log is already set up",
+        )));
+    }
+    fern::Dispatch::new()
+        .level(log::LevelFilter::Info)
+        .format(|out, message, record| {
+            out.finish(format_args!(
+                "{} {} {}",
+                timestamp(std::time::SystemTime::now()),
+                record.level(),
+                message
+            ))
+        })
+        .chain(fern::Output::call(|record| {
+            // One record is one whole line: a rotation never splits it.
+            let line = format!("{}\n", record.args());
+            if let Some(mut log) = event_log() {
+                log.write_line(&line);
+            }
+        }))
+        .apply()?;
     Ok(())
+}
+
+/// Where problems with the event log file go from now on (instead of stderr).
+pub fn set_notices(tx: Sender<String>) {
+    if let Some(mut log) = event_log() {
+        log.notices = Some(tx);
+    }
+}
+
+/// Closes and reopens the event log file (SIGUSR2, `reopen`). `Ok(false)`: there is none.
+pub fn reopen() -> Result<bool, String> {
+    let Some(mut log) = event_log() else {
+        return Ok(false);
+    };
+    let Some(file) = log.file.as_mut() else {
+        return Ok(false);
+    };
+    let notice = file.reopen(Instant::now())?;
+    if let Some(n) = notice {
+        log.notify(n);
+    }
+    Ok(true)
+}
+
+/// Rotates the event log file now (`rotate`). `Ok(false)`: there is none.
+pub fn rotate() -> Result<bool, String> {
+    let Some(mut log) = event_log() else {
+        return Ok(false);
+    };
+    let Some(file) = log.file.as_mut() else {
+        return Ok(false);
+    };
+    file.rotate()
+        .map(|()| true)
+        .map_err(|e| format!("cannot rotate {}: {e}", file.path().display()))
+}
+
+/// New rotation settings for the event log (reload).
+pub fn set_rotation(rotation: Rotation) {
+    if let Some(mut log) = event_log()
+        && let Some(file) = log.file.as_mut()
+    {
+        file.set_rotation(rotation);
+    }
+}
+
+/// The last `bytes` of the event log (whole lines when it can), as `maintail` shows it.
+pub fn tail(bytes: usize) -> String {
+    let Some(log) = event_log() else {
+        return String::new();
+    };
+    let skip = log.ring.len().saturating_sub(bytes);
+    let mut data: Vec<u8> = log.ring.iter().skip(skip).copied().collect();
+    // Start at a line when the cut fell inside one (and the tail holds more than that).
+    if skip > 0
+        && log.ring.get(skip - 1) != Some(&b'\n')
+        && let Some(nl) = data.iter().position(|&b| b == b'\n')
+        && nl + 1 < data.len()
+    {
+        data.drain(..=nl);
+    }
+    String::from_utf8_lossy(&data).into_owned()
+}
+
+/// The event log's new lines from now on (`maintail -f`); `None` when there is no event log
+/// in this process. A follower that falls far behind misses lines.
+pub fn follow() -> Option<Receiver<String>> {
+    let mut log = event_log()?;
+    let (tx, rx) = crossbeam_channel::bounded(FOLLOW_QUEUE);
+    log.followers.push(tx);
+    Some(rx)
 }
 
 /// `2026-11-26 15:12:03.456` in local time.

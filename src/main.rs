@@ -272,8 +272,12 @@ fn run(
         Front::Auto => Some(Front::Shell),
         other => Some(other),
     };
-    taskmaster::logging::init(config.logfile.as_deref(), front == Some(Front::Headless))
-        .map_err(|e| format!("cannot open the event log: {e}"))?;
+    taskmaster::logging::init(
+        config.logfile.as_deref(),
+        config.logfile_rotation,
+        front == Some(Front::Headless),
+    )
+    .map_err(|e| format!("cannot open the event log: {e}"))?;
     // Only headless taskmaster is a service; a dashboard under systemd makes no sense.
     if front == Some(Front::Headless) {
         taskmaster::notify::init_from_env().map_err(|e| format!("NOTIFY_SOCKET: {e}"))?;
@@ -283,6 +287,10 @@ fn run(
         socket::prepare_path(path).map_err(|e| e.to_string())?;
     }
     let metrics = config.metrics.map(taskmaster::metrics::bind).transpose()?;
+    let pidfile = config.pidfile.clone();
+    if let Some(path) = &pidfile {
+        write_pidfile(path)?;
+    }
     let socket_path = config.socket.clone();
     let config_path = config.path.clone();
     let supervisor = Supervisor::start(
@@ -300,6 +308,9 @@ fn run(
         Some(Err(e)) => {
             let _ = handle.call(Command::Shutdown);
             supervisor.join();
+            if let Some(path) = &pidfile {
+                remove_pidfile(path);
+            }
             return Err(e.to_string());
         }
         Some(Ok(s)) => Some(s),
@@ -323,5 +334,29 @@ fn run(
     }
     supervisor.join();
     drop(server);
+    if let Some(path) = &pidfile {
+        remove_pidfile(path);
+    }
     result
+}
+
+/// Writes taskmaster's pid to `path` (supervisord's `pidfile`, what logrotate's `postrotate`
+/// reads), replacing the file in one rename so a reader never sees it half written.
+fn write_pidfile(path: &Path) -> Result<(), String> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, format!("{}\n", std::process::id()))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write the pidfile {}: {e}", path.display())
+        })
+}
+
+/// Removes the pidfile at exit, unless another taskmaster has taken it over meanwhile.
+fn remove_pidfile(path: &Path) {
+    let ours =
+        std::fs::read_to_string(path).is_ok_and(|s| s.trim() == std::process::id().to_string());
+    if ours {
+        let _ = std::fs::remove_file(path);
+    }
 }

@@ -26,6 +26,10 @@ mod event_log;
 mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/log_files.rs"]
+mod log_files;
+#[path = "it/logrotate.rs"]
+mod logrotate;
 #[path = "it/metrics.rs"]
 mod metrics;
 #[path = "it/notify.rs"]
@@ -40,6 +44,8 @@ mod pty_dashboard;
 mod reload;
 #[path = "it/shell.rs"]
 mod shell;
+#[path = "it/signals.rs"]
+mod signals;
 #[path = "it/socket.rs"]
 mod socket;
 #[path = "it/spawn_failures.rs"]

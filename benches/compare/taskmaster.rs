@@ -32,7 +32,11 @@ fn output_line(key: &str, o: &Output) -> String {
     match o {
         Output::Capture => String::new(),
         Output::Discard => format!("{key} = false\n"),
-        Output::File(p) => format!("{key} = {}\n", toml_str(&p.to_string_lossy())),
+        // No rotation, as the supervisord config of the same scenario.
+        Output::File(p) => format!(
+            "{key} = {}\n{key}_maxbytes = 0\n",
+            toml_str(&p.to_string_lossy())
+        ),
     }
 }
 

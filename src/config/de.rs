@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 
 use super::alerts::{Alerts, AlertsSeed, MetricsAddr};
-use super::paths::{PathSeed, SocketValue};
+use super::paths::{LogPathSeed, SocketValue};
 use super::program::ProgramSeed;
-use super::{DEFAULT_SOCKET, Format, ProgramConfig};
+use super::values::{Backups, ByteSize};
+use super::{DEFAULT_SOCKET, Format, ProgramConfig, Rotation};
 
 /// What the walk knows about where it is; read back when an error comes out of serde.
 #[derive(Debug, Default, Clone)]
@@ -162,6 +163,8 @@ impl<'a> Ctx<'a> {
 pub(super) struct Top {
     pub logfile: Option<PathBuf>,
     pub socket: Option<PathBuf>,
+    pub logfile_rotation: Rotation,
+    pub pidfile: Option<PathBuf>,
     pub programs: BTreeMap<String, ProgramConfig>,
     pub alerts: Alerts,
     pub metrics: Option<std::net::SocketAddr>,
@@ -172,6 +175,8 @@ impl Default for Top {
         Top {
             logfile: None,
             socket: Some(PathBuf::from(DEFAULT_SOCKET)),
+            logfile_rotation: Rotation::default(),
+            pidfile: None,
             programs: BTreeMap::new(),
             alerts: Alerts::default(),
             metrics: None,
@@ -196,7 +201,14 @@ pub(super) fn from_yaml(ctx: &Ctx) -> Result<Top, serde_yaml_ng::Error> {
 }
 
 const TOP_KEYS: &[&str] = &["taskmaster", "programs", "alerts"];
-const TASKMASTER_KEYS: &[&str] = &["logfile", "socket", "metrics"];
+const TASKMASTER_KEYS: &[&str] = &[
+    "logfile",
+    "socket",
+    "logfile_maxbytes",
+    "logfile_backups",
+    "pidfile",
+    "metrics",
+];
 
 /// "unknown key 'stopsignl' (did you mean 'stopsignal'?)", or the list of keys.
 pub(super) fn unknown_key<E: serde::de::Error>(key: &str, known: &[&str]) -> E {
@@ -268,10 +280,11 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
             match key.as_str() {
                 "taskmaster" => {
                     ctx.on_value();
-                    let t = map.next_value_seed(TaskmasterSeed(ctx))?;
-                    top.logfile = t.logfile;
-                    top.socket = t.socket;
-                    top.metrics = t.metrics;
+                    let programs = std::mem::take(&mut top.programs);
+                    let alerts = std::mem::take(&mut top.alerts);
+                    top = map.next_value_seed(TaskmasterSeed(ctx))?;
+                    top.programs = programs;
+                    top.alerts = alerts;
                 }
                 "alerts" => {
                     ctx.on_value();
@@ -290,47 +303,31 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
     }
 }
 
-/// `[taskmaster]`: logfile, socket and metrics.
+/// `[taskmaster]`: event log (and its rotation), socket, pidfile, metrics; `programs` and
+/// `alerts` left empty.
 struct TaskmasterSeed<'c, 'a>(&'c Ctx<'a>);
 
-struct TaskmasterTable {
-    logfile: Option<PathBuf>,
-    socket: Option<PathBuf>,
-    metrics: Option<std::net::SocketAddr>,
-}
-
-impl Default for TaskmasterTable {
-    fn default() -> Self {
-        let top = Top::default();
-        TaskmasterTable {
-            logfile: top.logfile,
-            socket: top.socket,
-            metrics: top.metrics,
-        }
-    }
-}
-
 impl<'de> DeserializeSeed<'de> for TaskmasterSeed<'_, '_> {
-    type Value = TaskmasterTable;
+    type Value = Top;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for TaskmasterSeed<'_, '_> {
-    type Value = TaskmasterTable;
+    type Value = Top;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a table with logfile and socket")
+        f.write_str("a table with logfile, socket, logfile_maxbytes, logfile_backups, pidfile")
     }
 
     fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(TaskmasterTable::default())
+        Ok(Top::default())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let ctx = self.0;
-        let mut t = TaskmasterTable::default();
+        let mut top = Top::default();
         let mut seen = Vec::new();
         while let Some(key) = ctx.next_key(&mut map)? {
             if ctx.skip.key(None, &key) {
@@ -340,18 +337,20 @@ impl<'de> Visitor<'de> for TaskmasterSeed<'_, '_> {
             if seen.contains(&key) {
                 return Err(duplicate_key(&key));
             }
+            if !TASKMASTER_KEYS.contains(&key.as_str()) {
+                return Err(unknown_key(&key, TASKMASTER_KEYS));
+            }
+            ctx.on_value();
             match key.as_str() {
-                "logfile" => {
-                    ctx.on_value();
-                    t.logfile = Some(map.next_value_seed(PathSeed(ctx))?);
+                "logfile" => top.logfile = Some(map.next_value_seed(LogPathSeed(ctx))?),
+                "pidfile" => top.pidfile = Some(map.next_value_seed(LogPathSeed(ctx))?),
+                "metrics" => top.metrics = Some(map.next_value::<MetricsAddr>()?.0),
+                "logfile_maxbytes" => {
+                    top.logfile_rotation.maxbytes = map.next_value::<ByteSize>()?.0
                 }
-                "metrics" => {
-                    ctx.on_value();
-                    t.metrics = Some(map.next_value::<MetricsAddr>()?.0);
-                }
+                "logfile_backups" => top.logfile_rotation.backups = map.next_value::<Backups>()?.0,
                 "socket" => {
-                    ctx.on_value();
-                    t.socket = match map.next_value::<SocketValue>()? {
+                    top.socket = match map.next_value::<SocketValue>()? {
                         SocketValue::Off => None,
                         SocketValue::Default => Some(PathBuf::from(DEFAULT_SOCKET)),
                         SocketValue::Path(p) => Some(ctx.resolve(&p)),
@@ -362,7 +361,7 @@ impl<'de> Visitor<'de> for TaskmasterSeed<'_, '_> {
             seen.push(key);
         }
         ctx.on_key(None, None);
-        Ok(t)
+        Ok(top)
     }
 }
 

@@ -16,6 +16,7 @@ mod alerts;
 mod check;
 mod de;
 mod env;
+pub mod expand;
 mod locate;
 mod lookup;
 mod paths;
@@ -41,6 +42,10 @@ pub struct Config {
     pub logfile: Option<PathBuf>,
     /// Control socket; `None` when the config says `socket = false`.
     pub socket: Option<PathBuf>,
+    /// Size rotation of the event log (`logfile_maxbytes`, `logfile_backups`).
+    pub logfile_rotation: Rotation,
+    /// Where taskmaster writes its pid (supervisord's `pidfile`), for logrotate and scripts.
+    pub pidfile: Option<PathBuf>,
     pub programs: BTreeMap<String, ProgramConfig>,
     /// `[alerts.NAME]` sections (section 9).
     pub alerts: BTreeMap<String, AlertConfig>,
@@ -76,6 +81,26 @@ pub enum Sink {
     Syslog(PathBuf),
 }
 
+/// When a log file rotates and how many old files it keeps (supervisor's `*_maxbytes`,
+/// `*_backups`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate when the file reaches this many bytes; 0: never.
+    pub maxbytes: u64,
+    /// Old files kept (`f.1` newest ... `f.N`); 0 truncates instead.
+    pub backups: u32,
+}
+
+impl Default for Rotation {
+    /// supervisor's defaults: 50MB, 10 backups.
+    fn default() -> Self {
+        Rotation {
+            maxbytes: 50 * 1024 * 1024,
+            backups: 10,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AutoRestart {
     Always,
@@ -89,8 +114,22 @@ pub enum OutputTarget {
     Capture,
     /// `false`: the child gets /dev/null.
     Discard,
-    /// A file, appended to (and captured too).
+    /// A file, appended to (and captured too). The path may still hold `%(process_num)d`
+    /// expansions: see [`OutputTarget::path_for`].
     File(PathBuf),
+}
+
+impl OutputTarget {
+    /// The file of process number `process_num` (0 for a single process), if any.
+    pub fn path_for(&self, process_num: u32) -> Option<PathBuf> {
+        match self {
+            OutputTarget::File(t) => match t.to_str() {
+                Some(text) => Some(PathBuf::from(expand::for_process(text, process_num))),
+                None => Some(t.clone()),
+            },
+            OutputTarget::Capture | OutputTarget::Discard => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +153,10 @@ pub struct ProgramConfig {
     pub stderr: OutputTarget,
     pub env: BTreeMap<String, String>,
     pub user: Option<String>,
+    pub stdout_rotation: Rotation,
+    pub stderr_rotation: Rotation,
+    /// Each line written to the log files starts with a local RFC 3339 time.
+    pub timestamps: bool,
     /// Run on a pseudo-terminal: one output stream (`stdout`), a terminal for the program.
     pub pty: bool,
 }
@@ -122,6 +165,16 @@ impl ProgramConfig {
     /// Names of this program's processes: `name` alone for one, `name:name_00`.. for a group.
     pub fn process_names(&self) -> Vec<String> {
         (0..self.numprocs).map(|i| self.process_name(i)).collect()
+    }
+
+    /// The process number of one of this program's process names (0 for a single process):
+    /// what `%(process_num)d` expands to.
+    pub fn process_num(&self, process_name: &str) -> u32 {
+        process_name
+            .rsplit_once('_')
+            .and_then(|(_, n)| n.parse().ok())
+            .filter(|_| self.numprocs > 1)
+            .unwrap_or(0)
     }
 
     pub fn process_name(&self, index: u32) -> String {
@@ -158,6 +211,13 @@ impl ProgramConfig {
             || self.stopsignal != other.stopsignal
             || self.stoptime != other.stoptime
     }
+
+    /// True when only log settings that apply in place differ (rotation, timestamps).
+    pub fn log_differs(&self, other: &ProgramConfig) -> bool {
+        self.stdout_rotation != other.stdout_rotation
+            || self.stderr_rotation != other.stderr_rotation
+            || self.timestamps != other.timestamps
+    }
 }
 
 /// What a reload has to do, program by program (names sorted).
@@ -188,7 +248,9 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
             None => d.added.push(name.clone()),
             Some(old_prog) if old_prog.launch_differs(new_prog) => d.changed.push(name.clone()),
             Some(old_prog)
-                if old_prog.monitor_differs(new_prog) || old_prog.numprocs != new_prog.numprocs =>
+                if old_prog.monitor_differs(new_prog)
+                    || old_prog.log_differs(new_prog)
+                    || old_prog.numprocs != new_prog.numprocs =>
             {
                 d.updated.push(name.clone())
             }
@@ -302,6 +364,8 @@ fn parse_skipping(path: &Path, text: &str, skip: de::Skip) -> Result<Config, Con
         path,
         logfile: top.logfile,
         socket: top.socket,
+        logfile_rotation: top.logfile_rotation,
+        pidfile: top.pidfile,
         programs: top.programs,
         alerts: top.alerts.alerts,
         metrics: top.metrics,

@@ -9,6 +9,7 @@ use serde::de::{DeserializeSeed, Deserializer, Error, Visitor};
 
 use super::OutputTarget;
 use super::de::Ctx;
+use super::expand;
 use super::values::no_nul;
 
 /// A path; relative ones resolve against the config file's folder.
@@ -35,7 +36,30 @@ impl Visitor<'_> for PathSeed<'_, '_> {
     }
 }
 
-/// `stdout`/`stderr`: a file, or `false` to discard.
+/// `[taskmaster] logfile` and `pidfile`: a path where `%(here)s` is the config's folder.
+pub(super) struct LogPathSeed<'c, 'a>(pub &'c Ctx<'a>);
+
+impl<'de> DeserializeSeed<'de> for LogPathSeed<'_, '_> {
+    type Value = PathBuf;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<PathBuf, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for LogPathSeed<'_, '_> {
+    type Value = PathBuf;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a path")
+    }
+    fn visit_str<E: Error>(self, v: &str) -> Result<PathBuf, E> {
+        let here = self.0.base.to_string_lossy();
+        let v = expand::taskmaster_path(v, &here).map_err(E::custom)?;
+        PathSeed(self.0).visit_str(&v)
+    }
+}
+
+/// `stdout`/`stderr`: a file, or `false` to discard. `%(program_name)s` and `%(here)s` are
+/// filled in now, `%(process_num)d` at spawn time.
 pub(super) struct OutputSeed<'c, 'a>(pub &'c Ctx<'a>);
 
 impl<'de> DeserializeSeed<'de> for OutputSeed<'_, '_> {
@@ -60,7 +84,10 @@ impl Visitor<'_> for OutputSeed<'_, '_> {
         Ok(OutputTarget::Discard)
     }
     fn visit_str<E: Error>(self, v: &str) -> Result<OutputTarget, E> {
-        PathSeed(self.0).visit_str(v).map(OutputTarget::File)
+        let here = self.0.base.to_string_lossy();
+        let program = self.0.at().program.unwrap_or_default();
+        let v = expand::program_path(v, &program, &here).map_err(E::custom)?;
+        PathSeed(self.0).visit_str(&v).map(OutputTarget::File)
     }
 }
 

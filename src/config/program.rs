@@ -13,8 +13,10 @@ use super::de::{Ctx, duplicate_key, unknown_key};
 use super::env::EnvSeed;
 use super::paths::{OutputSeed, PathSeed};
 use super::umask::read_umask;
-use super::values::{Cmd, ExitCodes, NumProcs, Restart, Retries, Seconds, StopSignal, User};
-use super::{AutoRestart, OutputTarget, ProgramConfig};
+use super::values::{
+    Backups, ByteSize, Cmd, ExitCodes, NumProcs, Restart, Retries, Seconds, StopSignal, User,
+};
+use super::{AutoRestart, OutputTarget, ProgramConfig, Rotation};
 
 pub(super) const PROGRAM_KEYS: &[&str] = &[
     "cmd",
@@ -32,6 +34,11 @@ pub(super) const PROGRAM_KEYS: &[&str] = &[
     "stderr",
     "env",
     "user",
+    "stdout_maxbytes",
+    "stdout_backups",
+    "stderr_maxbytes",
+    "stderr_backups",
+    "timestamps",
     "pty",
 ];
 
@@ -68,6 +75,9 @@ impl ProgramSeed<'_, '_, '_> {
             stderr: OutputTarget::Capture,
             env: BTreeMap::new(),
             user: None,
+            stdout_rotation: Rotation::default(),
+            stderr_rotation: Rotation::default(),
+            timestamps: false,
             pty: false,
         }
     }
@@ -91,6 +101,11 @@ struct Given {
     stderr: Option<OutputTarget>,
     env: Option<BTreeMap<String, String>>,
     user: Option<String>,
+    stdout_maxbytes: Option<u64>,
+    stdout_backups: Option<u32>,
+    stderr_maxbytes: Option<u64>,
+    stderr_backups: Option<u32>,
+    timestamps: Option<bool>,
     pty: Option<bool>,
 }
 
@@ -149,6 +164,11 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         p.stderr = g.stderr.unwrap_or(p.stderr);
         p.env = g.env.unwrap_or(p.env);
         p.user = g.user.or(p.user);
+        p.stdout_rotation.maxbytes = g.stdout_maxbytes.unwrap_or(p.stdout_rotation.maxbytes);
+        p.stdout_rotation.backups = g.stdout_backups.unwrap_or(p.stdout_rotation.backups);
+        p.stderr_rotation.maxbytes = g.stderr_maxbytes.unwrap_or(p.stderr_rotation.maxbytes);
+        p.stderr_rotation.backups = g.stderr_backups.unwrap_or(p.stderr_rotation.backups);
+        p.timestamps = g.timestamps.unwrap_or(p.timestamps);
         p.pty = g.pty.unwrap_or(p.pty);
         Ok(p)
     }
@@ -176,6 +196,11 @@ fn read_value<'de, A: MapAccess<'de>>(
         "stderr" => g.stderr = Some(map.next_value_seed(OutputSeed(ctx))?),
         "env" => g.env = Some(map.next_value_seed(EnvSeed(ctx))?),
         "user" => g.user = Some(map.next_value::<User>()?.0),
+        "stdout_maxbytes" => g.stdout_maxbytes = Some(map.next_value::<ByteSize>()?.0),
+        "stdout_backups" => g.stdout_backups = Some(map.next_value::<Backups>()?.0),
+        "stderr_maxbytes" => g.stderr_maxbytes = Some(map.next_value::<ByteSize>()?.0),
+        "stderr_backups" => g.stderr_backups = Some(map.next_value::<Backups>()?.0),
+        "timestamps" => g.timestamps = Some(map.next_value()?),
         "pty" => g.pty = Some(map.next_value()?),
         _ => return Err(unknown_key(key, PROGRAM_KEYS)),
     }

@@ -286,6 +286,15 @@ fn each_bad_value_is_reported_with_its_place() {
         ("t.toml", "stopsignl = \"TERM\"", 3, Some("web"), "stopsignl", "did you mean 'stopsignal'"),
         ("t.toml", "command = \"x\"", 3, Some("web"), "command", "unknown key 'command'"),
         ("t.toml", "stoptime = = 3", 3, Some("web"), "stoptime", "invalid string"),
+        ("t.toml", "stdout_maxbytes = \"50XB\"", 3, Some("web"), "stdout_maxbytes", "bad size '50XB'"),
+        ("t.toml", "stdout_maxbytes = -1", 3, Some("web"), "stdout_maxbytes", "negative"),
+        ("t.toml", "stderr_maxbytes = \"99999999999GB\"", 3, Some("web"), "stderr_maxbytes", "too large"),
+        ("t.toml", "stderr_maxbytes = \"-5MB\"", 3, Some("web"), "stderr_maxbytes", "bad size"),
+        ("t.toml", "stdout_backups = -1", 3, Some("web"), "stdout_backups", "from 0 to 1000"),
+        ("t.toml", "stderr_backups = 1001", 3, Some("web"), "stderr_backups", "from 0 to 1000"),
+        ("t.toml", "timestamps = \"yes\"", 3, Some("web"), "timestamps", "invalid type"),
+        ("t.toml", "stdout = \"/x/%(host)s.log\"", 3, Some("web"), "stdout", "unknown expansion '%(host)s'"),
+        ("t.toml", "stderr = \"/x/%(process_num)\"", 3, Some("web"), "stderr", "must start an expansion"),
     ];
     for (file, line_text, line, program, key, part) in cases {
         let text = format!("{P}{line_text}\n");
@@ -325,6 +334,9 @@ fn each_bad_program_or_table_is_reported_with_its_place() {
         ("t.yaml", "programs:\n  web:\n    cmd: \"x\n", 4, Some("web"), "cmd", "quoted scalar"),
         ("t.yaml", "programs:\n  \"a:b\":\n    cmd: x\n", 2, Some("a:b"), "", "contains ':'"),
         ("t.yaml", "taskmaster:\n  socket: [1]\n", 2, None, "socket", "invalid type"),
+        ("t.toml", "[taskmaster]\nlogfile_maxbytes = \"1TB\"\n", 2, None, "logfile_maxbytes", "bad size"),
+        ("t.toml", "[taskmaster]\nlogfile_backups = 5000\n", 2, None, "logfile_backups", "from 0 to 1000"),
+        ("t.toml", "[taskmaster]\nlogfile = \"%(program_name)s.log\"\n", 2, None, "logfile", "unknown expansion"),
         ("t.yaml", "- 1\n- 2\n", 1, None, "", "invalid type"),
     ];
     for (file, text, line, program, key, part) in cases {
@@ -385,6 +397,8 @@ fn config_of(programs: Vec<ProgramConfig>) -> Config {
         path: "/t.toml".into(),
         logfile: None,
         socket: None,
+        logfile_rotation: Default::default(),
+        pidfile: None,
         programs: programs.into_iter().map(|p| (p.name.clone(), p)).collect(),
         alerts: BTreeMap::new(),
         metrics: None,
@@ -467,4 +481,53 @@ fn syntax_error_context_is_guessed_from_the_text() {
     let guess = yaml_context(yaml_text, 5);
     assert_eq!(guess.program.as_deref(), Some("web"));
     assert_eq!(guess.key.as_deref(), Some("env"));
+}
+
+#[test]
+fn log_keys_read_sizes_backups_timestamps_and_expansions() {
+    let config = toml(
+        "[taskmaster]\nlogfile = \"%(here)s/tm.log\"\nlogfile_maxbytes = \"1KB\"\n\
+         logfile_backups = 0\npidfile = \"tm.pid\"\n\
+         [programs.web]\ncmd = \"x\"\nnumprocs = 2\nstdout = \"/l/%(program_name)s-%(process_num)02d.out\"\n\
+         stdout_maxbytes = \"5 MB\"\nstdout_backups = 3\nstderr_maxbytes = 100\ntimestamps = true\n\
+         [programs.db]\ncmd = \"x\"\nstdout = \"db.out\"\n",
+    )
+    .expect("parses");
+    let base = config.path.parent().expect("folder").to_path_buf();
+    assert_eq!(config.logfile, Some(base.join("tm.log")));
+    assert_eq!(config.pidfile, Some(base.join("tm.pid")));
+    assert_eq!(
+        config.logfile_rotation,
+        crate::config::Rotation {
+            maxbytes: 1024,
+            backups: 0
+        }
+    );
+    let web = &config.programs["web"];
+    assert_eq!(web.stdout_rotation.maxbytes, 5 << 20);
+    assert_eq!(web.stdout_rotation.backups, 3);
+    assert_eq!(web.stderr_rotation.maxbytes, 100);
+    assert_eq!(web.stderr_rotation.backups, 10, "supervisor's default");
+    assert!(web.timestamps);
+    assert_eq!(web.process_num("web:web_01"), 1);
+    assert_eq!(web.stdout.path_for(1), Some(PathBuf::from("/l/web-01.out")));
+    let db = &config.programs["db"];
+    assert_eq!(db.stdout_rotation, crate::config::Rotation::default());
+    assert_eq!(db.stdout_rotation.maxbytes, 50 << 20);
+    assert_eq!(db.process_num("db"), 0);
+    assert!(!db.timestamps);
+}
+
+#[test]
+fn log_rotation_and_timestamps_changes_apply_in_place() {
+    let old = program("sleep 1");
+    let mut new = old.clone();
+    new.stdout_rotation.maxbytes = 1;
+    new.timestamps = true;
+    let d = diff(&config_of(vec![old.clone()]), &config_of(vec![new]));
+    assert_eq!(d.updated, ["p"]);
+    let mut moved = old.clone();
+    moved.stdout = OutputTarget::File("/elsewhere".into());
+    let d = diff(&config_of(vec![old]), &config_of(vec![moved]));
+    assert_eq!(d.changed, ["p"], "a new path restarts");
 }

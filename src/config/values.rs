@@ -279,3 +279,78 @@ impl Visitor<'_> for UserVisitor {
         Ok(User(v.to_owned()))
     }
 }
+
+/// `*_maxbytes`: bytes, as a number or a string with a KB/MB/GB suffix (supervisor's
+/// `byte_size`: powers of 1024, any case). 0 means never rotate.
+pub(super) struct ByteSize(pub u64);
+struct ByteSizeVisitor;
+deserialize_via!(ByteSize, ByteSizeVisitor, deserialize_any);
+
+impl ByteSizeVisitor {
+    fn int<E: Error>(self, v: i128) -> Result<ByteSize, E> {
+        u64::try_from(v)
+            .map(ByteSize)
+            .map_err(|_| E::custom(format!("a size cannot be negative or that large: {v}")))
+    }
+}
+
+impl Visitor<'_> for ByteSizeVisitor {
+    type Value = ByteSize;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a size in bytes, like 1048576 or \"50MB\" (KB, MB, GB; 0: never rotate)")
+    }
+    int_visits!();
+    fn visit_str<E: Error>(self, v: &str) -> Result<ByteSize, E> {
+        parse_byte_size(v).map(ByteSize).map_err(E::custom)
+    }
+}
+
+/// `"50MB"` -> 52428800; the error says what was wrong with the text.
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let (digits, unit): (&str, u64) = match t.len().checked_sub(2).map(|i| t.split_at(i)) {
+        Some((d, "kb")) => (d, 1 << 10),
+        Some((d, "mb")) => (d, 1 << 20),
+        Some((d, "gb")) => (d, 1 << 30),
+        _ => (t.as_str(), 1),
+    };
+    let digits = digits.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "bad size '{text}' (expected a whole number of bytes, optionally followed by KB, MB \
+             or GB, like \"50MB\")"
+        ));
+    }
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("the size '{text}' is too large"))
+}
+
+/// The most backups a log file may keep: each rotation renames every kept file.
+pub(super) const MAX_BACKUPS: u32 = 1000;
+
+/// `*_backups`.
+pub(super) struct Backups(pub u32);
+struct BackupsVisitor;
+deserialize_via!(Backups, BackupsVisitor, deserialize_any);
+
+impl BackupsVisitor {
+    fn int<E: Error>(self, v: i128) -> Result<Backups, E> {
+        match u32::try_from(v) {
+            Ok(n) if n <= MAX_BACKUPS => Ok(Backups(n)),
+            _ => Err(E::custom(format!(
+                "backups must be from 0 to {MAX_BACKUPS}, not {v}"
+            ))),
+        }
+    }
+}
+
+impl Visitor<'_> for BackupsVisitor {
+    type Value = Backups;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a number of backup files from 0 to {MAX_BACKUPS}")
+    }
+    int_visits!();
+}

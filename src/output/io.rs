@@ -7,21 +7,27 @@
 //! follows the process.
 //! Commands arrive on a channel, with an eventfd to wake the loop. "Output arrived" notices
 //! go to watchers at most every [`NOTICE_INTERVAL`], timed by the epoll timeout.
+//!
+//! Log files live in one table keyed by path ([`Files`]): processes naming the same file
+//! share it, so it rotates once, and their lines never mix.
 
-use std::fs::File;
-use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::EventFd;
 
-use super::{Cmd, Pipe, Proc, Shared, Stream};
+use super::files::{Files, Writer};
+use super::logfile;
+use super::stamp::Stamper;
+use super::{Cmd, FileOp, FileResults, FileTarget, Pipe, Proc, Shared, Stream};
+use crate::config::Rotation;
 
 /// Bytes read from one pipe per wake-up at most, so one flooding child cannot starve the
 /// others (the pipe buffer is as large).
@@ -35,6 +41,7 @@ pub(super) fn spawn(
     shared: Arc<Shared>,
     wake: Arc<EventFd>,
     cmds: Receiver<Cmd>,
+    notices: Option<Sender<String>>,
 ) -> std::io::Result<JoinHandle<()>> {
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(wake.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
@@ -44,6 +51,9 @@ pub(super) fn spawn(
         cmds,
         epoll,
         sources: Vec::new(),
+        files: Files::default(),
+        next_writer: 0,
+        notices,
         free: Vec::new(),
         live: 0,
         buf: vec![0; BUDGET].into_boxed_slice(),
@@ -62,25 +72,12 @@ struct Source {
     proc: Arc<Proc>,
     stream: Stream,
     fd: OwnedFd,
-    file: Option<File>,
-}
-
-impl Source {
-    /// Appends bytes just read to the file (dropping the file if that fails), then to the
-    /// ring and followers.
-    fn store(&mut self, data: &[u8]) {
-        if let Some(file) = self.file.as_mut()
-            && let Err(e) = file.write_all(data)
-        {
-            log::warn!(
-                "output: writing {}'s {:?} log failed: {e}; its file is dropped",
-                self.name,
-                self.stream
-            );
-            self.file = None;
-        }
-        self.proc.append(self.stream, data);
-    }
+    /// Its log file: a key of `IoThread::files`.
+    file: Option<PathBuf>,
+    /// Set when `timestamps = true`.
+    stamper: Option<Stamper>,
+    /// Who this stream is to its file.
+    writer: Writer,
 }
 
 struct IoThread {
@@ -90,6 +87,11 @@ struct IoThread {
     epoll: Epoll,
     /// Slot `i` is the pipe with epoll token `i`.
     sources: Vec<Option<Source>>,
+    /// Every open log file, by path.
+    files: Files,
+    next_writer: Writer,
+    /// Where notices about log files go (the supervisor's event log).
+    notices: Option<Sender<String>>,
     free: Vec<usize>,
     /// Pipes not yet at EOF.
     live: usize,
@@ -134,11 +136,37 @@ impl IoThread {
         if self.arrived {
             self.shared.notify_watchers();
         }
-        for src in self.sources.iter_mut().flatten() {
-            if let Some(file) = src.file.as_mut() {
-                let _ = file.flush();
+        let mut notes = Vec::new();
+        self.files.flush_all(Instant::now(), &mut notes);
+        self.notify(notes);
+    }
+
+    fn notify(&self, notices: impl IntoIterator<Item = String>) {
+        if let Some(tx) = &self.notices {
+            for line in notices {
+                let _ = tx.send(line);
             }
         }
+    }
+
+    /// Appends bytes just read to the source's file (stamped when asked), then to the ring
+    /// and followers.
+    fn store(&mut self, token: usize, len: usize) {
+        let Some(Some(src)) = self.sources.get_mut(token) else {
+            return;
+        };
+        let data = &self.buf[..len];
+        let mut notes = Vec::new();
+        if let Some(path) = &src.file {
+            let bytes = match src.stamper.as_mut() {
+                Some(st) => st.stamp(data, SystemTime::now()),
+                None => data,
+            };
+            self.files
+                .write(path, src.writer, bytes, Instant::now(), &mut notes);
+        }
+        src.proc.append(src.stream, data);
+        self.notify(notes);
     }
 
     /// How long epoll may sleep: until the next notice is due or the finish deadline.
@@ -180,6 +208,13 @@ impl IoThread {
                         self.add(&name, &proc, stream, pipe);
                     }
                 }
+                Ok(Cmd::Configure {
+                    proc,
+                    stream,
+                    rotation,
+                    timestamps,
+                }) => self.configure(&proc, stream, rotation, timestamps),
+                Ok(Cmd::Files { op, targets, done }) => done(self.files_op(op, targets)),
                 Ok(Cmd::Finish(deadline)) => {
                     self.finish = Some(self.finish.map_or(deadline, |d| d.min(deadline)));
                 }
@@ -204,12 +239,23 @@ impl IoThread {
             self.shared.pipe_closed(name, proc);
             return;
         }
+        let (file, stamper) = match pipe.file {
+            Some(sink) => {
+                let label = format!("{name}'s {} log", super::stream_word(stream));
+                let stamper = sink.timestamps.then(Stamper::default);
+                (Some(self.files.add(sink, label)), stamper)
+            }
+            None => (None, None),
+        };
+        self.next_writer += 1;
         let src = Source {
             name: name.to_owned(),
             proc: proc.clone(),
             stream,
             fd: pipe.fd,
-            file: pipe.file,
+            file,
+            stamper,
+            writer: self.next_writer,
         };
         if token == self.sources.len() {
             self.sources.push(Some(src));
@@ -251,7 +297,7 @@ impl IoThread {
             }
         };
         if filled > 0 {
-            src.store(&buf[..filled]);
+            self.store(token, filled);
             self.arrived = true;
         }
         if eof {
@@ -263,10 +309,94 @@ impl IoThread {
         let Some(src) = self.sources.get_mut(token).and_then(Option::take) else {
             return;
         };
+        if let Some(path) = &src.file {
+            let mut notes = Vec::new();
+            self.files
+                .remove(path, src.writer, Instant::now(), &mut notes);
+            self.notify(notes);
+        }
         let _ = self.epoll.delete(src.fd.as_fd());
         self.free.push(token);
         self.live -= 1;
         self.shared.pipe_closed(&src.name, &src.proc);
+    }
+}
+
+impl IoThread {
+    fn configure(
+        &mut self,
+        proc: &Arc<Proc>,
+        stream: Stream,
+        rotation: Rotation,
+        timestamps: bool,
+    ) {
+        for src in self.sources.iter_mut().flatten() {
+            if !Arc::ptr_eq(&src.proc, proc) || src.stream != stream {
+                continue;
+            }
+            match (timestamps, src.stamper.is_some()) {
+                (true, false) => src.stamper = Some(Stamper::default()),
+                (false, true) => src.stamper = None,
+                _ => {}
+            }
+            if let Some(f) = src.file.as_ref().and_then(|p| self.files.get_mut(p)) {
+                f.set_rotation(rotation);
+            }
+        }
+    }
+
+    fn files_op(&mut self, op: FileOp, targets: Option<Vec<FileTarget>>) -> FileResults {
+        let now = Instant::now();
+        let targets = targets.unwrap_or_else(|| {
+            self.files
+                .paths()
+                .into_iter()
+                .map(|path| FileTarget {
+                    process: path.display().to_string(),
+                    path,
+                    // Only used for files that are not open; these are.
+                    rotation: Rotation::default(),
+                })
+                .collect()
+        });
+        let mut results = Vec::new();
+        let mut done: Vec<PathBuf> = Vec::new();
+        for t in targets {
+            // A file shared by several processes is acted on once.
+            let outcome = if done.contains(&t.path) {
+                Ok(())
+            } else {
+                done.push(t.path.clone());
+                self.file_op(op, &t, now)
+            };
+            results.push((t.process, outcome));
+        }
+        results
+    }
+
+    fn file_op(&mut self, op: FileOp, t: &FileTarget, now: Instant) -> Result<(), String> {
+        let shown = t.path.display();
+        let Some(f) = self.files.get_mut(&t.path) else {
+            return match op {
+                FileOp::Rotate => logfile::rotate_closed(&t.path, t.rotation),
+                FileOp::Truncate => logfile::truncate_closed(&t.path),
+                FileOp::Reopen => Ok(()),
+            }
+            .map_err(|e| format!("{shown}: {e}"));
+        };
+        match op {
+            FileOp::Rotate => f
+                .rotate()
+                .map_err(|e| format!("cannot rotate {shown}: {e}")),
+            FileOp::Truncate => f
+                .truncate()
+                .map_err(|e| format!("cannot clear {shown}: {e}")),
+            FileOp::Reopen => {
+                let notice = f.reopen(now)?;
+                self.notify(notice);
+                Ok(())
+            }
+        }
     }
 }
 

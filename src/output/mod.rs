@@ -8,16 +8,18 @@
 //! [`open_log`]). Rings, followers and watchers live in shared state behind short-held
 //! mutexes, so readers on other threads never message the I/O thread.
 
+mod files;
 mod io;
+pub mod logfile;
 mod ring;
+mod stamp;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -27,6 +29,7 @@ use crossbeam_channel::{Receiver, Sender};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
+use crate::config::Rotation;
 use ring::Ring;
 
 /// Bytes of output kept in memory per process (stdout and stderr together).
@@ -42,6 +45,14 @@ const PIPE_SIZE: i32 = 1024 * 1024;
 pub enum Stream {
     Stdout,
     Stderr,
+}
+
+/// `stdout` / `stderr`.
+pub fn stream_word(stream: Stream) -> &'static str {
+    match stream {
+        Stream::Stdout => "stdout",
+        Stream::Stderr => "stderr",
+    }
 }
 
 /// A piece of a process's output, as read in one go.
@@ -67,8 +78,65 @@ pub struct Pipe {
     /// Read end of the child's stdout or stderr pipe.
     pub fd: OwnedFd,
     /// Where the bytes also go (appended), when the config names a file.
-    pub file: Option<File>,
+    pub file: Option<LogSink>,
 }
+
+/// A log file for one stream, opened at spawn time (so a file that cannot be opened is a
+/// spawn error, as in supervisor). Processes naming the same path share one file in the I/O
+/// thread: it rotates once, and their lines stay whole.
+pub struct LogSink {
+    pub path: PathBuf,
+    pub file: File,
+    pub rotation: Rotation,
+    pub timestamps: bool,
+}
+
+impl LogSink {
+    /// Opens `path` for appending.
+    pub fn open(path: &Path, rotation: Rotation, timestamps: bool) -> std::io::Result<LogSink> {
+        Ok(LogSink {
+            path: path.to_path_buf(),
+            file: open_log(path)?,
+            rotation,
+            timestamps,
+        })
+    }
+
+    /// A file without rotation or timestamps.
+    pub fn plain(path: &Path) -> std::io::Result<LogSink> {
+        LogSink::open(
+            path,
+            Rotation {
+                maxbytes: 0,
+                backups: 0,
+            },
+            false,
+        )
+    }
+}
+
+/// What to do to log files (`rotate`, `clear`, `reopen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOp {
+    Rotate,
+    Truncate,
+    Reopen,
+}
+
+/// One file a [`FileOp`] is for: the process it belongs to (for the reply), its path and
+/// rotation settings (used when the file is not open, the process being stopped).
+#[derive(Debug, Clone)]
+pub struct FileTarget {
+    pub process: String,
+    pub path: PathBuf,
+    pub rotation: Rotation,
+}
+
+/// The outcome per target (or per open file for a `Reopen` of everything).
+pub type FileResults = Vec<(String, Result<(), String>)>;
+
+/// Called by the I/O thread with the results, once the operation is done.
+pub type FilesDone = Box<dyn FnOnce(FileResults) + Send>;
 
 /// A pipe for a child's stdout or stderr: `(read end, write end)`, both close-on-exec, with
 /// a 1 MiB kernel buffer when the kernel allows it (silently the default otherwise). The
@@ -87,12 +155,7 @@ pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 
 /// Opens a log file for appending, creating it with mode 0666 less the umask; close-on-exec.
 pub fn open_log(path: &Path) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o666)
-        .custom_flags(nix::libc::O_CLOEXEC)
-        .open(path)
+    logfile::open_append(path)
 }
 
 /// What every thread may see of one process's output.
@@ -210,6 +273,19 @@ pub(crate) enum Cmd {
         proc: Arc<Proc>,
         pipes: Vec<(Stream, Pipe)>,
     },
+    /// New rotation and timestamps settings for a process's stream (reload, in place).
+    Configure {
+        proc: Arc<Proc>,
+        stream: Stream,
+        rotation: Rotation,
+        timestamps: bool,
+    },
+    /// Rotate, truncate or reopen files; `None`: every open file.
+    Files {
+        op: FileOp,
+        targets: Option<Vec<FileTarget>>,
+        done: FilesDone,
+    },
     /// Stop once every pipe reached EOF or at the deadline.
     Finish(Instant),
 }
@@ -230,6 +306,15 @@ impl OutputHub {
 
     /// Starts the I/O thread, keeping `ring_cap` bytes of output per process.
     pub fn start_with_cap(ring_cap: usize) -> std::io::Result<(OutputHub, OutputReader)> {
+        Self::start_with(ring_cap, None)
+    }
+
+    /// Starts the I/O thread; problems with log files (a full disk, a deleted directory, and
+    /// when writing resumes) are sent to `notices` as event-log lines.
+    pub fn start_with(
+        ring_cap: usize,
+        notices: Option<Sender<String>>,
+    ) -> std::io::Result<(OutputHub, OutputReader)> {
         let shared = Arc::new(Shared {
             cap: ring_cap,
             procs: Mutex::new(HashMap::new()),
@@ -239,7 +324,7 @@ impl OutputHub {
             EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK,
         )?);
         let (cmds, cmd_rx) = crossbeam_channel::unbounded();
-        let thread = io::spawn(shared.clone(), wake.clone(), cmd_rx)?;
+        let thread = io::spawn(shared.clone(), wake.clone(), cmd_rx, notices)?;
         let reader = OutputReader {
             shared: shared.clone(),
         };
@@ -291,6 +376,29 @@ impl OutputHub {
                 pipes,
             });
         }
+    }
+
+    /// New log settings for a running process's stream, applied in place (reload).
+    pub fn configure(&self, name: &str, stream: Stream, rotation: Rotation, timestamps: bool) {
+        // By ring, not by name: a reload may have renamed the process.
+        let Some(proc) = self.shared.get(name) else {
+            return;
+        };
+        self.send(Cmd::Configure {
+            proc,
+            stream,
+            rotation,
+            timestamps,
+        });
+    }
+
+    /// Rotates, truncates or reopens log files on the I/O thread (`None`: every open file);
+    /// `done` gets the outcome once it is done. A file not open there (its process is
+    /// stopped) is rotated or truncated on disk all the same.
+    pub fn files(&self, op: FileOp, targets: Option<Vec<FileTarget>>, done: FilesDone) {
+        // If the I/O thread is gone, `done` is dropped unsent: the requester sees the
+        // disconnection.
+        self.send(Cmd::Files { op, targets, done });
     }
 
     /// A process now goes by another name (a reload changed numprocs): its ring, followers and

@@ -1,6 +1,5 @@
 //! Tests of the output module with real pipes, real files and real children.
 
-use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -55,7 +54,7 @@ fn text(chunks: &[Chunk]) -> String {
         .collect()
 }
 
-fn piped(file: Option<File>) -> (Pipe, OwnedFd) {
+fn piped(file: Option<LogSink>) -> (Pipe, OwnedFd) {
     let (r, w) = pipe().expect("pipe");
     (Pipe { fd: r, file }, w)
 }
@@ -93,7 +92,7 @@ fn every_byte_reaches_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("out.log");
     let (hub, reader) = OutputHub::start().expect("start");
-    let (out, w) = piped(Some(open_log(&path).expect("open")));
+    let (out, w) = piped(Some(LogSink::plain(&path).expect("open")));
     let mut kid = Kid::sh("head -c 50000000 /dev/zero", Some(w), None);
     hub.register("zero", Some(out), None);
     kid.wait();
@@ -270,7 +269,7 @@ fn finish_returns_after_eof() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("out.log");
     let (hub, _reader) = OutputHub::start().expect("start");
-    let (out, w) = piped(Some(open_log(&path).expect("open")));
+    let (out, w) = piped(Some(LogSink::plain(&path).expect("open")));
     let _kid = Kid::sh("echo a; sleep 0.3; echo b", Some(w), None);
     hub.register("p", Some(out), None);
     let start = Instant::now();
@@ -284,7 +283,7 @@ fn finish_gives_up_at_the_timeout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("out.log");
     let (hub, _reader) = OutputHub::start().expect("start");
-    let (out, w) = piped(Some(open_log(&path).expect("open")));
+    let (out, w) = piped(Some(LogSink::plain(&path).expect("open")));
     // The background sleep keeps the pipe open long after the shell has gone.
     let _kid = Kid::sh("echo x; sleep 600 & exit 0", Some(w), None);
     hub.register("p", Some(out), None);
@@ -303,10 +302,7 @@ fn finish_gives_up_at_the_timeout() {
 #[test]
 fn an_unwritable_file_does_not_stop_capture() {
     let (hub, reader) = OutputHub::start().expect("start");
-    let full = File::options()
-        .write(true)
-        .open("/dev/full")
-        .expect("/dev/full");
+    let full = LogSink::plain(Path::new("/dev/full")).expect("/dev/full");
     let (out, w) = piped(Some(full));
     let mut kid = Kid::sh(
         "echo one; echo two >&2; echo three",
@@ -387,8 +383,8 @@ fn many_pipes_one_thread_inner() {
     let before = threads();
     let mut kids = Vec::new();
     for i in 0..KIDS {
-        let file =
-            (i % 2 == 0).then(|| open_log(&dir.path().join(format!("{i}.log"))).expect("open"));
+        let file = (i % 2 == 0)
+            .then(|| LogSink::plain(&dir.path().join(format!("{i}.log"))).expect("open"));
         let (out, wo) = piped(file);
         let (err, we) = piped(None);
         let script = "sleep 0.2; head -c 100000 /dev/zero; head -c 50000 /dev/zero >&2";

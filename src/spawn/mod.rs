@@ -17,7 +17,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Gid, Pid, Uid, User};
 
-use crate::config::{OutputTarget, ProgramConfig};
+use crate::config::{OutputTarget, ProgramConfig, Rotation};
 use crate::output;
 
 mod fork;
@@ -63,8 +63,12 @@ struct Identity {
 /// Starts one process of `prog` without waiting for its exec. Every failure a user can cause
 /// is a `SpawnError`, found here when possible (missing command, bad workingdir, unknown user)
 /// or reported by the child through `report` (see [`exec_failure`]). A `pty` program's
-/// terminal starts at `tty_size`.
-pub fn spawn(prog: &ProgramConfig, tty_size: TtySize) -> Result<Spawned, SpawnError> {
+/// terminal starts at `tty_size`. `process_num` fills `%(process_num)d` in log paths.
+pub fn spawn(
+    prog: &ProgramConfig,
+    tty_size: TtySize,
+    process_num: u32,
+) -> Result<Spawned, SpawnError> {
     let identity = match &prog.user {
         Some(name) => Some(resolve_user(name)?),
         None => None,
@@ -72,10 +76,21 @@ pub fn spawn(prog: &ProgramConfig, tty_size: TtySize) -> Result<Spawned, SpawnEr
     check_workingdir(prog)?;
     let program = resolve_command(prog)?;
 
+    let stdout_log = LogPlan {
+        target: &prog.stdout,
+        rotation: prog.stdout_rotation,
+        timestamps: prog.timestamps,
+        process_num,
+    };
+    let stderr_log = LogPlan {
+        target: &prog.stderr,
+        rotation: prog.stderr_rotation,
+        ..stdout_log
+    };
     let ends = if prog.pty {
-        terminal_ends(prog, tty_size)?
+        terminal_ends(&stdout_log, tty_size)?
     } else {
-        pipe_ends(prog)?
+        pipe_ends(&stdout_log, &stderr_log)?
     };
 
     let [child_in, child_out, child_err] = ends.child;
@@ -120,12 +135,12 @@ struct Ends {
     child: [OwnedFd; 3],
 }
 
-fn pipe_ends(prog: &ProgramConfig) -> Result<Ends, SpawnError> {
+fn pipe_ends(stdout_log: &LogPlan, stderr_log: &LogPlan) -> Result<Ends, SpawnError> {
     let (stdin_read, stdin_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| SpawnError(format!("cannot create stdin pipe: {e}")))?;
     let _ = set_nonblocking(&stdin_write);
-    let (stdout, stdout_fd) = output_pipe(&prog.stdout, "stdout")?;
-    let (stderr, stderr_fd) = output_pipe(&prog.stderr, "stderr")?;
+    let (stdout, stdout_fd) = output_pipe(stdout_log, "stdout")?;
+    let (stderr, stderr_fd) = output_pipe(stderr_log, "stderr")?;
     Ok(Ends {
         stdin: stdin_write,
         stdout,
@@ -136,18 +151,9 @@ fn pipe_ends(prog: &ProgramConfig) -> Result<Ends, SpawnError> {
 
 /// A pty program: the slave is its 0, 1 and 2; the master is read by the I/O thread as its
 /// one output stream (to the `stdout` file) and written by the supervisor as its input.
-fn terminal_ends(prog: &ProgramConfig, size: TtySize) -> Result<Ends, SpawnError> {
+fn terminal_ends(stdout_log: &LogPlan, size: TtySize) -> Result<Ends, SpawnError> {
     let no_pty = |e: std::io::Error| SpawnError(format!("cannot open a pty: {}", plain(&e)));
-    let file = match &prog.stdout {
-        OutputTarget::File(path) => Some(output::open_log(path).map_err(|e| {
-            SpawnError(format!(
-                "cannot open stdout file '{}': {}",
-                path.display(),
-                plain(&e)
-            ))
-        })?),
-        OutputTarget::Capture | OutputTarget::Discard => None,
-    };
+    let file = open_log_sink(stdout_log, "stdout")?;
     let pty = pty::open(size).map_err(no_pty)?;
     let input = pty.master.try_clone().map_err(no_pty)?;
     let _ = set_nonblocking(&input);
@@ -232,27 +238,41 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString, SpawnError> {
     CString::new(bytes).map_err(|_| SpawnError(format!("{what} contains a NUL byte")))
 }
 
-fn output_pipe(
-    target: &OutputTarget,
-    which: &str,
-) -> Result<(Option<output::Pipe>, OwnedFd), SpawnError> {
-    let file = match target {
-        OutputTarget::Discard => {
-            let null = std::fs::OpenOptions::new()
-                .write(true)
-                .open("/dev/null")
-                .map_err(|e| SpawnError(format!("cannot open /dev/null: {}", plain(&e))))?;
-            return Ok((None, OwnedFd::from(null)));
-        }
-        OutputTarget::Capture => None,
-        OutputTarget::File(path) => Some(output::open_log(path).map_err(|e| {
+/// Where one stream of a process goes.
+#[derive(Clone, Copy)]
+struct LogPlan<'a> {
+    target: &'a OutputTarget,
+    rotation: Rotation,
+    timestamps: bool,
+    process_num: u32,
+}
+
+/// The stream's log file, opened now so that a file that cannot be opened is a spawn error
+/// (as in supervisor); `None` without a file.
+fn open_log_sink(plan: &LogPlan, which: &str) -> Result<Option<output::LogSink>, SpawnError> {
+    let Some(path) = plan.target.path_for(plan.process_num) else {
+        return Ok(None);
+    };
+    output::LogSink::open(&path, plan.rotation, plan.timestamps)
+        .map(Some)
+        .map_err(|e| {
             SpawnError(format!(
                 "cannot open {which} file '{}': {}",
                 path.display(),
                 plain(&e)
             ))
-        })?),
-    };
+        })
+}
+
+fn output_pipe(plan: &LogPlan, which: &str) -> Result<(Option<output::Pipe>, OwnedFd), SpawnError> {
+    if *plan.target == OutputTarget::Discard {
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .map_err(|e| SpawnError(format!("cannot open /dev/null: {}", plain(&e))))?;
+        return Ok((None, OwnedFd::from(null)));
+    }
+    let file = open_log_sink(plan, which)?;
     let (read, write) =
         output::pipe().map_err(|e| SpawnError(format!("cannot create {which} pipe: {e}")))?;
     Ok((Some(output::Pipe { fd: read, file }), write))

@@ -76,6 +76,9 @@ pub(super) struct Engine {
     observed: HashMap<String, Seen>,
     /// `events -f` streams.
     event_followers: Vec<Sender<Arc<Event>>>,
+    /// Where log-file notices go (see `Supervisor::start`); also used for the outcome of
+    /// a SIGUSR2 reopen, which finishes on the I/O thread.
+    pub notices: Option<Sender<String>>,
     dirty: bool,
     last_publish: Instant,
     /// When snapshot notices were last attempted (see `Subscriber::owes_snapshot`).
@@ -125,6 +128,7 @@ impl Engine {
             alerts,
             observed: HashMap::new(),
             event_followers: Vec::new(),
+            notices: None,
             dirty: true,
             last_publish: now.mono,
             last_notice: now.mono,
@@ -275,7 +279,7 @@ impl Engine {
             .get(name)
             .copied()
             .unwrap_or(TtySize::DEFAULT);
-        let effects = match spawn::spawn(&config, tty_size) {
+        let effects = match spawn::spawn(&config, tty_size, config.process_num(name)) {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
                 match child.stdin {
@@ -397,8 +401,47 @@ impl Engine {
             nix::libc::SIGHUP if self.shutdown.is_none() => {
                 let _ = self.reload(now);
             }
-            nix::libc::SIGTERM | nix::libc::SIGINT => self.begin_shutdown(None, now),
-            _ => {}
+            nix::libc::SIGTERM | nix::libc::SIGINT | nix::libc::SIGQUIT => {
+                self.begin_shutdown(None, now)
+            }
+            nix::libc::SIGUSR2 => {
+                // Reopened first, so this line is the first of the new event log.
+                self.reopen_logs(None);
+                self.event("SIGUSR2: reopened every log file".to_string());
+            }
+            nix::libc::SIGHUP => {}
+            other => self.event(format!(
+                "ignored {}: taskmaster goes on (TERM, INT or QUIT stop it)",
+                crate::signals::name(other)
+            )),
+        }
+    }
+
+    /// Closes and reopens the event log and every open program log. `done` gets the
+    /// failures (empty: all reopened) once the I/O thread has done its part; without it,
+    /// failures go to the event log.
+    pub fn reopen_logs(&mut self, done: Option<Box<dyn FnOnce(Vec<String>) + Send>>) {
+        let mut failures = Vec::new();
+        if let Err(e) = crate::logging::reopen() {
+            failures.push(format!("event log: {e}"));
+        }
+        let notices = self.notices.clone();
+        let finish = move |results: crate::output::FileResults| {
+            failures.extend(results.into_iter().filter_map(|(_, r)| r.err()));
+            match done {
+                Some(done) => done(failures),
+                None => {
+                    for f in failures {
+                        if let Some(tx) = &notices {
+                            let _ = tx.send(format!("reopen failed: {f}"));
+                        }
+                    }
+                }
+            }
+        };
+        match &self.output {
+            Some(hub) => hub.files(crate::output::FileOp::Reopen, None, Box::new(finish)),
+            None => finish(Vec::new()),
         }
     }
 

@@ -49,7 +49,11 @@ impl Supervisor {
         let (sub_tx, sub_rx) = crossbeam_channel::unbounded();
         let (sig_tx, sig_rx) = crossbeam_channel::unbounded();
         let (alert_tx, alert_rx) = crossbeam_channel::bounded(1024);
-        let (hub, reader) = OutputHub::start()?;
+        // Problems with log files (and their recovery), from the I/O thread and the event
+        // log, become event lines shown to every front end.
+        let (note_tx, note_rx) = crossbeam_channel::unbounded();
+        let (hub, reader) = OutputHub::start_with(crate::output::RING_CAP, Some(note_tx.clone()))?;
+        crate::logging::set_notices(note_tx.clone());
         // Registered before the first spawn so no SIGCHLD can be missed.
         let signals = crate::signals::start(sig_tx, options.handle_signals)?;
         let alert_stats = crate::alerts::AlertStats::default();
@@ -57,6 +61,7 @@ impl Supervisor {
         let mut engine = Engine::new(config, hub, reader.clone(), alerts, Now::current());
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
         engine.latest = Some(latest.clone());
+        engine.notices = Some(note_tx);
         let handle = Handle {
             req_tx,
             latest,
@@ -68,7 +73,7 @@ impl Supervisor {
         let thread = std::thread::Builder::new()
             .name("taskmaster-supervisor".to_string())
             .spawn(move || {
-                run(engine, req_rx, sub_rx, sig_rx, alert_rx);
+                run(engine, req_rx, sub_rx, sig_rx, alert_rx, note_rx);
                 drop(signals);
             })?;
         Ok(Supervisor { handle, thread })
@@ -109,6 +114,7 @@ fn run(
     sub_rx: Receiver<crossbeam_channel::Sender<Update>>,
     sig_rx: Receiver<i32>,
     alert_rx: Receiver<events::Event>,
+    note_rx: Receiver<String>,
 ) {
     engine.boot(Now::current());
     let mut req_rx = Some(req_rx);
@@ -140,6 +146,9 @@ fn run(
             // A failed alert delivery, reported by its worker.
             recv(alert_rx) -> msg => if let Ok(ev) = msg {
                 engine.emit(ev);
+            },
+            recv(note_rx) -> msg => if let Ok(line) = msg {
+                engine.event(line);
             },
             recv(timer) -> _ => {}
         }

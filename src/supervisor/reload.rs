@@ -32,6 +32,7 @@ impl Engine {
             }
         };
         let diff = config::diff(&self.config, &new);
+        crate::logging::set_rotation(new.logfile_rotation);
         for name in &diff.removed {
             for pname in self.process_names_of(name) {
                 self.retire(&pname, now);
@@ -98,6 +99,7 @@ impl Engine {
             p.on_readded();
             p.set_config(prog.clone());
             if !restart {
+                self.configure_logs(&name, &prog);
                 continue;
             }
             if p.is_active() || prog.autostart {
@@ -107,6 +109,16 @@ impl Engine {
                 self.start_process(&name, now);
             }
         }
+    }
+
+    /// Rotation and timestamps apply to the open files of a running process at once.
+    fn configure_logs(&self, name: &str, prog: &ProgramConfig) {
+        let Some(hub) = &self.output else {
+            return;
+        };
+        use crate::output::Stream;
+        hub.configure(name, Stream::Stdout, prog.stdout_rotation, prog.timestamps);
+        hub.configure(name, Stream::Stderr, prog.stderr_rotation, prog.timestamps);
     }
 
     /// When numprocs changes the names (1 -> N: `web` becomes `web:web_00`; N -> 1 and back;

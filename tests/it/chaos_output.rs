@@ -19,7 +19,7 @@ fn config(extra: bool) -> String {
         let _ = write!(
             toml,
             "[programs.flood{i:02}]\ncmd = \"head -c {BYTES} /dev/zero\"\nstarttime = 0\n\
-             autorestart = \"never\"\nstdout = \"{{dir}}/flood{i:02}.out\"\n"
+             autorestart = \"never\"\nstdout = \"{{dir}}/flood{i:02}.out\"\nstdout_maxbytes = 0\n"
         );
     }
     if extra {

@@ -49,6 +49,8 @@ pub struct Daemon {
     pub socket: PathBuf,
     pub log: PathBuf,
     pub child: Child,
+    /// More `[taskmaster]` lines (with `{dir}` filled in), kept by `rewrite`.
+    pub extra: String,
 }
 
 /// Pids whose parent is `ppid`.
@@ -80,12 +82,27 @@ impl Daemon {
 
     /// Like [`Daemon::start`] with other front-end flags; stdin is a pipe kept open.
     pub fn start_with(programs: &str, flags: &[&str]) -> Daemon {
+        Daemon::start_full("", programs, flags, None)
+    }
+
+    /// Headless, with the event log at `log` instead of the temp dir.
+    pub fn start_with_log(programs: &str, log: &Path) -> Daemon {
+        Daemon::start_full("", programs, &["--headless"], Some(log.to_path_buf()))
+    }
+
+    /// Headless, with `extra` lines in `[taskmaster]` (`{dir}` is the temp dir).
+    pub fn start_extra(extra: &str, programs: &str) -> Daemon {
+        Daemon::start_full(extra, programs, &["--headless"], None)
+    }
+
+    fn start_full(extra: &str, programs: &str, flags: &[&str], log: Option<PathBuf>) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("tm.sock");
-        let log = dir.path().join("tm.log");
+        let log = log.unwrap_or_else(|| dir.path().join("tm.log"));
         let config = dir.path().join("taskmaster.toml");
+        let extra = extra.replace("{dir}", &dir.path().display().to_string());
         let text = format!(
-            "[taskmaster]\nsocket = \"{}\"\nlogfile = \"{}\"\n\n{}",
+            "[taskmaster]\nsocket = \"{}\"\nlogfile = \"{}\"\n{extra}\n{}",
             socket.display(),
             log.display(),
             programs.replace("{dir}", &dir.path().display().to_string())
@@ -109,6 +126,7 @@ impl Daemon {
             socket,
             log,
             child,
+            extra,
         };
         poll("the control socket to answer", || {
             daemon.ctl(&["version"]).code == 0
@@ -145,9 +163,10 @@ impl Daemon {
     /// Replaces the programs of the config (same `{dir}` substitution).
     pub fn rewrite(&self, programs: &str) {
         let text = format!(
-            "[taskmaster]\nsocket = \"{}\"\nlogfile = \"{}\"\n\n{}",
+            "[taskmaster]\nsocket = \"{}\"\nlogfile = \"{}\"\n{}\n{}",
             self.socket.display(),
             self.log.display(),
+            self.extra,
             programs.replace("{dir}", &self.dir.path().display().to_string())
         );
         std::fs::write(&self.config, text).expect("rewrite config");

@@ -392,3 +392,48 @@ fn dashboard_shuts_down_when_its_terminal_hangs_up() {
     wait_until(LONG, "its children stopped", || !alive(child));
     s.taskmaster_pid = None;
 }
+
+/// Every stray signal leaves the dashboard running with the same processes; QUIT shuts it
+/// down like TERM and gives the terminal back.
+#[test]
+fn dashboard_survives_every_stray_signal_and_quits_on_sigquit() {
+    let Some(mut s) = Session::start(100, 30) else {
+        return;
+    };
+    s.wait_screen("the table", |scr| scr.contains("processes (5)"));
+    let (_, pid_text) = s.ctl(&["pid"]);
+    s.taskmaster_pid = pid_text.trim().parse().ok();
+    let pid = s.taskmaster_pid.expect("ctl pid gives taskmaster's pid");
+    wait_until(LONG, "every process RUNNING", || {
+        s.status()
+            .iter()
+            .filter(|(_, st, _)| st == "RUNNING")
+            .count()
+            == NAMES.len()
+    });
+    let log = s._dir.path().join("tm.log");
+    let status = || {
+        s.status()
+            .into_iter()
+            .map(|(n, _, p)| (n, p))
+            .collect::<Vec<_>>()
+    };
+    crate::signals::survive_every_stray_signal(pid, &status, &|| {
+        std::fs::read_to_string(&log).unwrap_or_default()
+    });
+    s.wait_screen("the table still drawn", |scr| scr.contains("processes (5)"));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGQUIT,
+    );
+    let after = s.wait_screen("taskmaster exited and stty ran", |scr| {
+        scr.contains("EXIT=") && scr.contains("icanon")
+    });
+    assert!(after.contains("EXIT=0"), "QUIT exits 0:\n{after}");
+    assert!(
+        !after.replace('\n', " ").contains("-icanon"),
+        "raw mode is off after SIGQUIT:\n{after}"
+    );
+    wait_until(LONG, "taskmaster gone after SIGQUIT", || !alive(pid));
+    s.taskmaster_pid = None;
+}

@@ -159,6 +159,7 @@ cmd = "head -c 1073741824 /dev/zero"
 starttime = 0
 autorestart = "never"
 stdout = "{dir}/flood.out"
+stdout_maxbytes = 0
 "#,
     );
     let rss_before = rss_kib();

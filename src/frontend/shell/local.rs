@@ -61,7 +61,12 @@ impl Backend for LocalBackend {
     fn is_gone(&mut self) -> bool {
         loop {
             match self.updates.try_recv() {
-                Ok(Update::Gone) | Err(TryRecvError::Disconnected) => self.gone = true,
+                Ok(Update::Gone) => self.gone = true,
+                // Once the supervisor is gone the channel stays disconnected: stop asking.
+                Err(TryRecvError::Disconnected) => {
+                    self.gone = true;
+                    return true;
+                }
                 Ok(_) => {}
                 Err(TryRecvError::Empty) => return self.gone,
             }
