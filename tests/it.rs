@@ -8,6 +8,8 @@ mod util;
 mod alert_util;
 #[path = "it/alerts.rs"]
 mod alerts;
+#[path = "it/backoff.rs"]
+mod backoff;
 #[path = "it/config.rs"]
 mod config;
 #[path = "it/config_check.rs"]

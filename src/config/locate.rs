@@ -304,3 +304,23 @@ pub(super) fn yaml_find(text: &str, path: &[&str]) -> Option<(usize, usize)> {
     }
     found
 }
+
+/// Best-effort 1-based line of `key` in program `program`, for errors found after parsing
+/// (across programs): in TOML the first `key` line after `[programs.NAME]`, in YAML through
+/// the block structure.
+pub(super) fn key_line(text: &str, program: &str, key: &str) -> Option<usize> {
+    if let Some((line, _)) = yaml_find(text, &["programs", program, key]) {
+        return Some(line);
+    }
+    let header = format!("[programs.{program}]");
+    let mut inside = false;
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim();
+        if l.starts_with('[') {
+            inside = l == header;
+        } else if inside && l.starts_with(key) && l[key.len()..].trim_start().starts_with('=') {
+            return Some(i + 1);
+        }
+    }
+    None
+}

@@ -21,15 +21,20 @@ mod locate;
 mod lookup;
 mod paths;
 mod program;
+mod stack;
 mod umask;
 
 #[cfg(test)]
 mod alert_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_stack;
 
 pub use check::{check, check_text};
 pub use lookup::{NotFound, find};
+
+pub use stack::{Backoff, Condition, Health, HttpTarget, Probe};
 
 /// Where the socket lives when neither the config nor `--socket` says.
 pub const DEFAULT_SOCKET: &str = "/tmp/taskmaster.sock";
@@ -159,6 +164,11 @@ pub struct ProgramConfig {
     pub timestamps: bool,
     /// Run on a pseudo-terminal: one output stream (`stdout`), a terminal for the program.
     pub pty: bool,
+    /// Restart backoff after RUNNING and the retry of FATAL (section 10).
+    pub backoff: Backoff,
+    /// Programs that must reach a condition before this one starts.
+    pub depends_on: BTreeMap<String, Condition>,
+    pub health: Option<Health>,
 }
 
 impl ProgramConfig {
@@ -210,6 +220,9 @@ impl ProgramConfig {
             || self.starttime != other.starttime
             || self.stopsignal != other.stopsignal
             || self.stoptime != other.stoptime
+            || self.backoff != other.backoff
+            || self.depends_on != other.depends_on
+            || self.health != other.health
     }
 
     /// True when only log settings that apply in place differ (rotation, timestamps).
@@ -360,6 +373,16 @@ fn parse_skipping(path: &Path, text: &str, skip: de::Skip) -> Result<Config, Con
         Format::Yaml => de::from_yaml(&ctx).map_err(|e| locate::yaml_error(&e, &ctx, &path))?,
     };
     alerts::check_programs(&top.alerts, &top.programs, &ctx, &path)?;
+    if let Err(e) = stack::check(&top.programs) {
+        return Err(ConfigError {
+            line: locate::key_line(text, &e.program, e.key),
+            column: None,
+            file: path,
+            program: Some(e.program),
+            key: Some(e.key.to_string()),
+            message: e.message,
+        });
+    }
     Ok(Config {
         path,
         logfile: top.logfile,

@@ -12,11 +12,12 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use super::de::{Ctx, duplicate_key, unknown_key};
 use super::env::EnvSeed;
 use super::paths::{OutputSeed, PathSeed};
+use super::stack::{self, GivenStack, STACK_KEYS};
 use super::umask::read_umask;
 use super::values::{
     Backups, ByteSize, Cmd, ExitCodes, NumProcs, Restart, Retries, Seconds, StopSignal, User,
 };
-use super::{AutoRestart, OutputTarget, ProgramConfig, Rotation};
+use super::{AutoRestart, Backoff, OutputTarget, ProgramConfig, Rotation};
 
 pub(super) const PROGRAM_KEYS: &[&str] = &[
     "cmd",
@@ -41,6 +42,10 @@ pub(super) const PROGRAM_KEYS: &[&str] = &[
     "timestamps",
     "pty",
 ];
+
+fn known_keys() -> Vec<&'static str> {
+    PROGRAM_KEYS.iter().chain(STACK_KEYS).copied().collect()
+}
 
 pub(super) struct ProgramSeed<'c, 'a, 'n> {
     pub ctx: &'c Ctx<'a>,
@@ -78,6 +83,9 @@ impl ProgramSeed<'_, '_, '_> {
             stdout_rotation: Rotation::default(),
             stderr_rotation: Rotation::default(),
             timestamps: false,
+            backoff: Backoff::default(),
+            depends_on: BTreeMap::new(),
+            health: None,
             pty: false,
         }
     }
@@ -107,6 +115,7 @@ struct Given {
     stderr_backups: Option<u32>,
     timestamps: Option<bool>,
     pty: Option<bool>,
+    stack: GivenStack,
 }
 
 impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
@@ -128,11 +137,15 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
             if seen.contains(&key) {
                 return Err(duplicate_key(&key));
             }
-            if !PROGRAM_KEYS.contains(&key.as_str()) {
-                return Err(unknown_key(&key, PROGRAM_KEYS));
+            if !PROGRAM_KEYS.contains(&key.as_str()) && !STACK_KEYS.contains(&key.as_str()) {
+                return Err(unknown_key(&key, &known_keys()));
             }
             ctx.on_value();
-            read_value(&mut map, ctx, &key, &mut g)?;
+            if STACK_KEYS.contains(&key.as_str()) {
+                stack::read_stack_value(&mut map, &key, &mut g.stack)?;
+            } else {
+                read_value(&mut map, ctx, &key, &mut g)?;
+            }
             seen.push(key);
         }
         if g.cmd.is_none() && ctx.skip.key(Some(self.name), "cmd") {
@@ -169,6 +182,10 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         p.stderr_rotation.maxbytes = g.stderr_maxbytes.unwrap_or(p.stderr_rotation.maxbytes);
         p.stderr_rotation.backups = g.stderr_backups.unwrap_or(p.stderr_rotation.backups);
         p.timestamps = g.timestamps.unwrap_or(p.timestamps);
+        if let Err((key, message)) = g.stack.apply(&mut p) {
+            ctx.on_key(Some(key), None);
+            return Err(A::Error::custom(message));
+        }
         p.pty = g.pty.unwrap_or(p.pty);
         Ok(p)
     }
@@ -202,7 +219,7 @@ fn read_value<'de, A: MapAccess<'de>>(
         "stderr_backups" => g.stderr_backups = Some(map.next_value::<Backups>()?.0),
         "timestamps" => g.timestamps = Some(map.next_value()?),
         "pty" => g.pty = Some(map.next_value()?),
-        _ => return Err(unknown_key(key, PROGRAM_KEYS)),
+        _ => return Err(unknown_key(key, &known_keys())),
     }
     Ok(())
 }

@@ -83,10 +83,27 @@ pub fn translate_with_env(
     let mut t = translate::Translator::new(&ini, env, &host, &path);
     let toml = t.run()?;
     notes.append(&mut t.notes);
+    notes.extend(loader_problems(&path, &toml));
     Ok(Translation {
         toml,
         unsupported: notes,
     })
+}
+
+/// What taskmaster's own loader finds wrong with the translation (a value supervisor takes
+/// and taskmaster does not, like numprocs above 10000), so nobody learns it at start-up.
+fn loader_problems(main: &Path, toml: &str) -> Vec<String> {
+    let as_file = main.with_file_name("taskmaster.toml");
+    match crate::config::check_text(&as_file, toml) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors
+            .into_iter()
+            .map(|mut e| {
+                e.file = PathBuf::from("(translated TOML)");
+                format!("{e} (taskmaster would refuse this; fix it in the output)")
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -170,9 +170,9 @@ impl<'a> Translator<'a> {
         for e in &s.entries {
             let value = || expanded(s, e, &self.globals);
             match e.key.as_str() {
-                "logfile" => {
+                "logfile" | "pidfile" => {
                     let path = self.path(s, e, &value()?);
-                    top.set("logfile", Val::Str(path));
+                    top.set(&e.key, Val::Str(path));
                 }
                 "logfile_maxbytes" => {
                     let size = datatypes::byte_size(&value()?).map_err(|m| err(s, e, m))?;

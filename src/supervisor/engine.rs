@@ -197,11 +197,17 @@ impl Engine {
 
     /// The state machine's lines for `name`, as events: with the transition they tell
     /// (`Some((from, to))`), or as notes.
-    fn tell(&mut self, name: &str, lines: Vec<String>, change: Option<(StateName, StateName)>) {
+    fn tell(
+        &mut self,
+        name: &str,
+        lines: Vec<String>,
+        change: Option<(StateName, StateName)>,
+        now: Now,
+    ) {
         let Some(p) = self.procs.get(name) else {
             return;
         };
-        let info = p.info();
+        let info = p.info(now);
         let events = match change {
             Some((from, to)) => {
                 let config = p.config().clone();
@@ -231,7 +237,7 @@ impl Engine {
         let mut lines = Vec::new();
         for effect in effects {
             if !matches!(effect, Effect::Log(_) | Effect::Entered { .. }) && !lines.is_empty() {
-                self.tell(name, std::mem::take(&mut lines), None);
+                self.tell(name, std::mem::take(&mut lines), None, now);
             }
             match effect {
                 Effect::Log(line) => lines.push(line),
@@ -245,13 +251,13 @@ impl Engine {
                 }
                 Effect::Spawn => self.spawn(name, now),
                 Effect::Entered { from, to } => {
-                    self.tell(name, std::mem::take(&mut lines), Some((from, to)));
+                    self.tell(name, std::mem::take(&mut lines), Some((from, to)), now);
                 }
                 Effect::StartAgain | Effect::Remove => then = Some(effect),
             }
         }
         if !lines.is_empty() {
-            self.tell(name, lines, None);
+            self.tell(name, lines, None, now);
         }
         match then {
             Some(Effect::Remove) => {
@@ -531,17 +537,18 @@ impl Engine {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        // The wall time a snapshot is taken is only shown, never decided on.
+        // A snapshot is read at its own time, whatever turn of the loop builds it.
+        let now = Now::current();
         Snapshot {
             config_path: self.config.path.clone(),
             taskmaster_pid: std::process::id(),
             taskmaster_started: self.started,
-            taken: SystemTime::now(),
+            taken: now.wall,
             processes: self
                 .procs
                 .values()
                 .map(|p| {
-                    let mut info = p.info();
+                    let mut info = p.info(now);
                     if info.pty.is_some()
                         && let Some(size) = self.tty_sizes.get(&info.name)
                     {

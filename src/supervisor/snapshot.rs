@@ -146,6 +146,8 @@ pub struct ProcessInfo {
     /// Failed start attempts in the current series (reset by a manual start).
     pub retries: u32,
     pub last_exit: Option<ExitInfo>,
+    /// When it starts again by itself (BACKOFF retry, delayed autorestart, FATAL retry).
+    pub retry_at: Option<SystemTime>,
     /// Why it is in BACKOFF/FATAL (spawn error or "Exited too quickly ..."), else empty.
     pub reason: String,
     /// The size of its pseudo-terminal when it runs on one (`pty = true`): attach is then
@@ -191,15 +193,32 @@ impl ProcessInfo {
                     format!("pid {pid}")
                 }
             }
-            StateName::Backoff | StateName::Fatal => self.reason.clone(),
+            StateName::Backoff => self.reason.clone(),
+            StateName::Fatal => format!("{}{}", self.reason, self.pending(now, "retrying")),
             StateName::Stopped | StateName::Exited => match &self.last_exit {
                 None => "Not started".to_string(),
-                Some(exit) if self.state == StateName::Exited => {
-                    format!("{} ({})", format_clock(exit.at), exit.describe())
-                }
+                Some(exit) if self.state == StateName::Exited => format!(
+                    "{} ({}){}",
+                    format_clock(exit.at),
+                    exit.describe(),
+                    self.pending(now, "restarting")
+                ),
                 Some(exit) => format_clock(exit.at),
             },
             StateName::Unknown => String::new(),
+        }
+    }
+
+    /// `, restarting in 4 s` when a start of its own is pending, else empty.
+    fn pending(&self, now: SystemTime, what: &str) -> String {
+        match self.retry_at {
+            Some(at) => format!(
+                ", {what} in {}",
+                crate::supervisor::process::format_delay(
+                    at.duration_since(now).unwrap_or_default()
+                )
+            ),
+            None => String::new(),
         }
     }
 

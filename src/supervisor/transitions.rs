@@ -232,6 +232,7 @@ mod tests {
             restarts: 0,
             retries: 0,
             last_exit: None,
+            retry_at: None,
             reason: String::new(),
             pty: None,
         }

@@ -1,5 +1,5 @@
 //! Abuse 1: a thousand SIGKILLs at random moments across 20 processes with mixed restart
-//! policies. Every death must be seen, every restart must follow its policy, no zombie of
+//! policies (each run is short, so every restart waits the never-spin delay, kept at 0.1 s). Every death must be seen, every restart must follow its policy, no zombie of
 //! ours may remain, and status must never list a reaped pid as alive.
 
 use std::collections::{HashMap, HashSet};
@@ -25,6 +25,7 @@ autorestart = "always"
 starttime = 0
 exitcodes = [0, 2]
 stoptime = 1
+restart_delay_max = 0.1
 [programs.unexpected]
 cmd = "sleep 1000"
 numprocs = 5
@@ -32,6 +33,7 @@ autorestart = "unexpected"
 starttime = 0
 exitcodes = [1]
 stoptime = 1
+restart_delay_max = 0.1
 [programs.slowstart]
 cmd = "sleep 1000"
 numprocs = 5
@@ -39,6 +41,7 @@ autorestart = "unexpected"
 starttime = 0.05
 startretries = 1000
 stoptime = 1
+restart_delay_max = 0.1
 [programs.never]
 cmd = "sleep 1000"
 numprocs = 5

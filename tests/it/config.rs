@@ -264,6 +264,7 @@ fn shipped_demo_config_loads() {
         "manual waits for start"
     );
     assert_eq!(config.programs["quiet"].stdout, OutputTarget::Discard);
+    assert!(config.programs["repl"].pty, "the demo has a pty program");
 }
 
 #[test]

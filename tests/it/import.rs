@@ -9,18 +9,6 @@ use taskmaster::import::{Translation, translate_with_env};
 
 use crate::ctl_util::{BIN, Ctl};
 
-/// Keys of the translation that taskmaster's loader may not know yet (spec section 8, being
-/// added in parallel); lines with them are dropped before loading while the loader refuses
-/// them. Empty this once they have landed, so the tests are strict.
-const PENDING_KEYS: &[&str] = &[
-    "stdout_maxbytes",
-    "stdout_backups",
-    "stderr_maxbytes",
-    "stderr_backups",
-    "logfile_maxbytes",
-    "logfile_backups",
-];
-
 /// Writes `files` (relative path, text) under a temp dir.
 fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -41,31 +29,22 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The translation; the loader's own complaints about it (listed as notes) fail the test.
 fn translate(dir: &Path, main: &str, vars: &[(&str, &str)]) -> Translation {
-    translate_with_env(&dir.join(main), &env(vars))
-        .unwrap_or_else(|e| panic!("{main} translates: {e}"))
+    let t = translate_with_env(&dir.join(main), &env(vars))
+        .unwrap_or_else(|e| panic!("{main} translates: {e}"));
+    let refused = notes_about(&t, "(translated TOML)");
+    assert!(
+        refused.is_empty(),
+        "taskmaster's loader takes the translation: {refused:#?}"
+    );
+    t
 }
 
 /// The translation loaded by taskmaster's config loader, as `taskmaster.toml` in `dir`.
 fn load(dir: &Path, toml: &str) -> Config {
-    let path = dir.join("taskmaster.toml");
-    let mut text = toml.to_owned();
-    loop {
-        match config::parse(&path, &text) {
-            Ok(c) => return c,
-            Err(e) if e.key.as_deref().is_some_and(|k| PENDING_KEYS.contains(&k)) => {
-                let key = e.key.clone().unwrap_or_default();
-                let before = text.len();
-                text = text
-                    .lines()
-                    .filter(|l| !l.starts_with(&format!("{key} = ")))
-                    .map(|l| format!("{l}\n"))
-                    .collect();
-                assert!(text.len() < before, "dropping {key} changed nothing: {e}");
-            }
-            Err(e) => panic!("the translation loads: {e}\n{toml}"),
-        }
-    }
+    config::parse(&dir.join("taskmaster.toml"), toml)
+        .unwrap_or_else(|e| panic!("the translation loads: {e}\n{toml}"))
 }
 
 fn file(p: &str) -> OutputTarget {
@@ -160,6 +139,11 @@ fn django_and_celery_stack_translates_and_loads() {
         c.logfile,
         Some(PathBuf::from("/var/log/supervisor/supervisord.log"))
     );
+    assert_eq!(
+        (c.logfile_rotation.maxbytes, c.logfile_rotation.backups),
+        (50 << 20, 10)
+    );
+    assert_eq!(c.pidfile, Some(PathBuf::from("/var/run/supervisord.pid")));
     let names: Vec<&str> = c.programs.keys().map(String::as_str).collect();
     assert_eq!(names, ["celery", "celerybeat", "gunicorn"]);
 
@@ -185,6 +169,10 @@ fn django_and_celery_stack_translates_and_loads() {
     assert_eq!(web.stdout, file("/var/log/shop/gunicorn.log"));
     assert_eq!(web.stderr, web.stdout, "redirect_stderr: one file for both");
     assert_eq!(
+        (web.stdout_rotation.maxbytes, web.stdout_rotation.backups),
+        (20 << 20, 5)
+    );
+    assert_eq!(
         web.env.get("DATABASE_URL").map(String::as_str),
         Some("postgres://shop:s3cret@localhost/shop")
     );
@@ -209,7 +197,6 @@ fn django_and_celery_stack_translates_and_loads() {
 
     for what in [
         "supervisord.conf:4: [unix_http_server] chmod",
-        "supervisord.conf:10: [supervisord] pidfile",
         "supervisord.conf:11: [supervisord] nodaemon",
         "supervisord.conf:14: [rpcinterface:supervisor]",
         "supervisord.conf:17: [supervisorctl]",
@@ -227,7 +214,7 @@ fn django_and_celery_stack_translates_and_loads() {
     }
     assert_eq!(
         t.unsupported.len(),
-        9,
+        8,
         "nothing else noted: {:#?}",
         t.unsupported
     );
@@ -283,6 +270,19 @@ fn queue_worker_group_keeps_supervisors_process_names() {
         format!(
             "php {here}/artisan queue:work redis --queue=queue --sleep=3 --tries=3 --max-time=3600"
         )
+    );
+    assert_eq!(
+        queue.stdout.path_for(7),
+        Some(PathBuf::from(format!("{here}/log/queue_07.log"))),
+        "taskmaster expands %(process_num)02d as supervisor would"
+    );
+    assert_eq!(queue.stderr, queue.stdout, "redirect_stderr");
+    assert_eq!(
+        (
+            queue.stdout_rotation.maxbytes,
+            queue.stdout_rotation.backups
+        ),
+        (5 << 20, 3)
     );
     assert_eq!(queue.umask, Some(0o002));
     assert_eq!(queue.stoptime.as_secs(), 3600);
@@ -371,15 +371,25 @@ command=%(ENV_APP_HOME)s/bin/api --env %(ENV_APP_ENV)s --port %(ENV_PORT)s
 directory=%(ENV_APP_HOME)s
 environment=PORT="8%(process_num)03d",HOME="%(ENV_APP_HOME)s",MSG="a, b; c"
 stdout_logfile=%(ENV_LOG_DIR)s/%(program_name)s.log
+stderr_logfile=%(ENV_LOG_DIR)s/100%%/%(ENV_ODD)s.err
 "#;
     let dir = tree(&[("supervisord.conf", conf)]);
-    let vars = [("APP_HOME", "/opt/api"), ("LOG_DIR", "/var/log/api")];
+    let vars = [
+        ("APP_HOME", "/opt/api"),
+        ("LOG_DIR", "/var/log/api"),
+        ("ODD", "a%(b)s"),
+    ];
     let t = translate(dir.path(), "supervisord.conf", &vars);
     let c = load(dir.path(), &t.toml);
     let api = &c.programs["api"];
     assert_eq!(api.cmd, "/opt/api/bin/api --env production --port 8000");
     assert_eq!(api.workingdir, Some(PathBuf::from("/opt/api")));
     assert_eq!(api.stdout, file("/var/log/api/api.log"));
+    assert_eq!(
+        api.stderr.path_for(0),
+        Some(PathBuf::from("/var/log/api/100%/a%(b)s.err")),
+        "a literal % survives taskmaster's own expansion of the path"
+    );
     let env: Vec<(&str, &str)> = api
         .env
         .iter()
@@ -413,7 +423,10 @@ fn import_bin(dir: &Path, args: &[&str]) -> Ctl {
 fn import_through_the_binary_gives_toml_on_stdout_and_notes_on_stderr() {
     let dir = tree(&[(
         "supervisord.conf",
-        "[program:app]\ncommand=%(ENV_APP_HOME)s/run\npriority=5\n",
+        "[program:app]\ncommand=%(ENV_APP_HOME)s/run\npriority=5\nnumprocs=2\n\
+         process_name=%(program_name)s_%(process_num)02d\n\
+         stdout_logfile=/var/log/app.%(process_num)d.log\nstdout_logfile_maxbytes=1MB\n\
+         stdout_logfile_backups=2\n",
     )]);
     let out = import_bin(dir.path(), &["supervisord.conf"]);
     assert_eq!(out.code, 0, "{out:?}");
@@ -581,4 +594,19 @@ directory=srv
         );
     }
     assert_eq!(t.unsupported.len(), 5, "{:#?}", t.unsupported);
+}
+
+#[test]
+fn what_taskmaster_would_refuse_is_said_at_import() {
+    let dir = tree(&[(
+        "supervisord.conf",
+        "[program:many]\ncommand=x\nnumprocs=20000\nprocess_name=%(program_name)s_%(process_num)05d\n",
+    )]);
+    let t = translate_with_env(&dir.path().join("supervisord.conf"), &[]).expect("translates");
+    let refused = notes_about(&t, "(translated TOML):");
+    assert_eq!(refused.len(), 1, "{:#?}", t.unsupported);
+    assert!(
+        refused[0].contains("program 'many': key 'numprocs'") && refused[0].contains("10000"),
+        "{refused:?}"
+    );
 }

@@ -239,6 +239,8 @@ socket = false
 cmd = "sleep 1000"
 starttime = 0
 autorestart = "always"
+# Each run is short: the never-spin delay (section 10) is kept at its first step.
+restart_delay_max = 0.1
 "#,
     );
     let mut pid = tm

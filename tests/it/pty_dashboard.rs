@@ -179,7 +179,7 @@ fn select(s: &PtySession, row: usize, name: &str) {
         s.keys_to(DASH, &["j"]);
     }
     s.wait_on(DASH, &format!("{name}'s pane"), |scr| {
-        scr.contains(&format!(" {name} (terminal"))
+        scr.contains(&format!(" {name} (terminal")) || scr.contains(&format!("output of {name} "))
     });
 }
 
@@ -267,6 +267,62 @@ fn top_renders_its_header_in_the_pane_and_attached() {
         scr.lines().nth(1).is_some_and(|l| l.starts_with("top - ")) && scr.contains("PID")
     });
     println!("attach view with top running:\n{scr}");
+    s.keys_to(DASH, &["C-]"]);
+    s.wait_on(DASH, "the dashboard again", |scr| {
+        scr.contains("processes (")
+    });
+}
+
+const GARBAGE: &str = r#"
+[taskmaster]
+socket = "{dir}/tm.sock"
+logfile = "{dir}/tm.log"
+
+[programs.a_pipe]
+cmd = "sh -c 'head -c 6000 /dev/urandom; printf \"\\r\\n50%%\\r100%%\\n\"; exec sleep 1000'"
+starttime = 0.3
+
+[programs.b_pty]
+cmd = "sh -c 'head -c 6000 /dev/urandom; printf \"\\r\\nend-of-garbage\\r\\n\"; exec sleep 1000'"
+pty = true
+starttime = 0.3
+"#;
+
+/// Every row of the bordered panes ends at the right border: nothing drawn was wider on the
+/// real terminal than ratatui measured it.
+fn borders_hold(scr: &str) -> bool {
+    scr.lines()
+        .filter(|l| l.starts_with('│') || l.starts_with('┌') || l.starts_with('└'))
+        .all(|l| l.ends_with('│') || l.ends_with('┐') || l.ends_with('┘'))
+}
+
+#[test]
+fn binary_garbage_and_progress_lines_keep_the_panes_square() {
+    let Some(s) = PtySession::start(GARBAGE, 100, 30) else {
+        return;
+    };
+    select(&s, 0, "a_pipe");
+    let scr = s.wait_on(DASH, "the pipe program's tail", |scr| {
+        scr.contains("output of a_pipe") && scr.contains("100%")
+    });
+    assert!(borders_hold(&scr), "pipe pane shifted:\n{scr}");
+    assert!(
+        !scr.contains("50%100%"),
+        "\\r went back to column 0:\n{scr}"
+    );
+    s.keys_to(DASH, &["j"]);
+    let scr = s.wait_on(DASH, "the pty program's screen", |scr| {
+        scr.contains(" b_pty (terminal") && scr.contains("end-of-garbage")
+    });
+    assert!(borders_hold(&scr), "pty pane shifted:\n{scr}");
+    s.keys_to(DASH, &["Enter"]);
+    let scr = s.wait_on(DASH, "raw attach on garbage", |scr| {
+        scr.contains("Ctrl-] detaches") && scr.contains("end-of-garbage")
+    });
+    assert!(
+        scr.lines().all(|l| l.chars().count() <= 100),
+        "no row wider than the terminal:\n{scr}"
+    );
     s.keys_to(DASH, &["C-]"]);
     s.wait_on(DASH, "the dashboard again", |scr| {
         scr.contains("processes (")

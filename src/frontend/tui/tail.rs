@@ -1,6 +1,9 @@
 //! Captured output turned into display lines: [`TailLines`] keeps the newest lines of one
 //! process, remembers which stream each came from, and strips what would corrupt the screen
-//! (escape sequences, control characters). Owned by the dashboard thread.
+//! (escape sequences, control characters, characters that take no column). A `\r` goes back
+//! to column 0 (progress bars overwrite their line, as in a terminal). Every character kept
+//! takes exactly the columns ratatui measures for it, so binary garbage cannot shift a row.
+//! Owned by the dashboard thread.
 
 use std::collections::VecDeque;
 
@@ -8,6 +11,9 @@ use crate::output::{Chunk, Stream};
 
 /// How many lines a tail keeps; older ones are dropped.
 pub const MAX_LINES: usize = 5000;
+/// Characters kept of one line: far wider than any screen, and a line without a newline
+/// (binary output) cannot grow without bound.
+const MAX_CHARS: usize = 2000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TailLine {
@@ -15,6 +21,37 @@ pub struct TailLine {
     pub text: String,
     /// False while the child has not yet written the newline (a prompt, a progress bar).
     complete: bool,
+    /// Where the next character goes, in characters, after a `\r` (`None`: at the end).
+    col: Option<usize>,
+}
+
+impl TailLine {
+    fn new(stream: Stream) -> TailLine {
+        TailLine {
+            stream,
+            text: String::new(),
+            complete: false,
+            col: None,
+        }
+    }
+
+    /// Writes `c` at the cursor: over the character there after a `\r`, else at the end.
+    fn put(&mut self, c: char) {
+        if let Some(col) = self.col {
+            match self.text.char_indices().nth(col) {
+                Some((at, old)) => {
+                    self.text
+                        .replace_range(at..at + old.len_utf8(), c.encode_utf8(&mut [0; 4]));
+                    self.col = Some(col + 1);
+                    return;
+                }
+                None => self.col = None,
+            }
+        }
+        if self.text.len() < MAX_CHARS * 4 && self.text.chars().count() < MAX_CHARS {
+            self.text.push(c);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -34,31 +71,43 @@ impl TailLines {
     }
 
     pub fn push(&mut self, stream: Stream, data: &[u8]) {
-        let text = sanitize(&String::from_utf8_lossy(data));
-        let mut parts = text.split('\n').peekable();
-        while let Some(part) = parts.next() {
-            let ends_line = parts.peek().is_some();
-            if part.is_empty() && !ends_line {
-                break;
-            }
-            match self.lines.back_mut() {
-                Some(last) if !last.complete && last.stream == stream => {
-                    last.text.push_str(part);
-                    last.complete = ends_line;
+        let text = String::from_utf8_lossy(data);
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\n' => {
+                    let line = self.open_line(stream);
+                    line.complete = true;
                 }
-                _ => {
-                    self.lines.push_back(TailLine {
-                        stream,
-                        text: part.to_string(),
-                        complete: ends_line,
-                    });
-                    self.pushed += 1;
+                '\r' => self.open_line(stream).col = Some(0),
+                '\t' => {
+                    let line = self.open_line(stream);
+                    for _ in 0..4 {
+                        line.put(' ');
+                    }
                 }
+                '\u{1b}' => skip_escape(&mut chars),
+                c if shown(c) => self.open_line(stream).put(c),
+                _ => {}
             }
         }
         while self.lines.len() > MAX_LINES {
             self.lines.pop_front();
         }
+    }
+
+    /// The line being written on `stream`: the last one while it is incomplete and of the
+    /// same stream (a partial line continues only with its own stream), else a new one.
+    fn open_line(&mut self, stream: Stream) -> &mut TailLine {
+        let reuse = self
+            .lines
+            .back()
+            .is_some_and(|l| !l.complete && l.stream == stream);
+        if !reuse {
+            self.lines.push_back(TailLine::new(stream));
+            self.pushed += 1;
+        }
+        self.lines.back_mut().expect("a line was just ensured")
     }
 
     pub fn len(&self) -> usize {
@@ -81,20 +130,20 @@ impl TailLines {
     }
 }
 
-/// Drops escape sequences and control characters, expands tabs; keeps `\n`.
-fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => out.push('\n'),
-            '\t' => out.push_str("    "),
-            '\u{1b}' => skip_escape(&mut chars),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
+/// Whether a character is drawn: not a control, and one or two columns wide. Characters that
+/// take no column (combining marks, zero-width and bidirectional format characters, the
+/// soft hyphen that terminals disagree on) would make the terminal's idea of the row differ
+/// from ratatui's and push the pane's right border.
+fn shown(c: char) -> bool {
+    if c.is_control() {
+        return false;
     }
-    out
+    if matches!(c, '\u{ad}' | '\u{34f}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+    {
+        return false;
+    }
+    matches!(unicode_width::UnicodeWidthChar::width(c), Some(1 | 2))
 }
 
 fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
@@ -166,6 +215,46 @@ mod tests {
                 (Stream::Stdout, "ok".to_string())
             ],
             "colours, titles and CR never reach the screen"
+        );
+    }
+
+    #[test]
+    fn carriage_return_goes_back_to_column_zero() {
+        let mut t = TailLines::default();
+        t.push(Stream::Stdout, b"progress 10%\rprogress 50%");
+        t.push(Stream::Stdout, b"\rdone\nnext\r\n");
+        assert_eq!(
+            texts(&t),
+            vec![
+                (Stream::Stdout, "doneress 50%".to_string()),
+                (Stream::Stdout, "next".to_string()),
+            ],
+            "\\r overwrites from column 0 as a terminal does; \\r\\n is a plain newline"
+        );
+    }
+
+    #[test]
+    fn binary_garbage_keeps_every_character_one_or_two_columns_wide() {
+        let mut t = TailLines::default();
+        let garbage: Vec<u8> = (0..20_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+            .collect();
+        t.push(Stream::Stdout, &garbage);
+        t.push(
+            Stream::Stdout,
+            "e\u{301}\u{200b}\u{202e}x\u{ad}中\n".as_bytes(),
+        );
+        for line in t.window(MAX_LINES, 0) {
+            for c in line.text.chars() {
+                let w = unicode_width::UnicodeWidthChar::width(c);
+                assert!(matches!(w, Some(1 | 2)), "{c:?} has width {w:?}");
+            }
+            assert!(line.text.chars().count() <= MAX_CHARS);
+        }
+        let last = t.window(1, 0).next().map(|l| l.text.clone());
+        assert!(
+            last.is_some_and(|l| l.ends_with("ex中")),
+            "combining, zero-width, bidi and soft hyphen dropped"
         );
     }
 

@@ -14,6 +14,7 @@ use super::clock::Now;
 use super::snapshot::{ExitCause, ExitInfo, ExitKind, ProcessInfo, StateName, StopEnd};
 use crate::config::{AutoRestart, ProgramConfig};
 
+mod delay;
 #[cfg(test)]
 mod tests;
 
@@ -40,9 +41,15 @@ pub enum ProcState {
         kill_at: Option<Instant>,
         then: AfterStop,
     },
-    Exited(ExitInfo),
+    /// Ended after RUNNING; `restart_at` when autorestart restarts it after a delay.
+    Exited {
+        exit: ExitInfo,
+        restart_at: Option<Instant>,
+    },
+    /// Gave up; `retry_at` when `fatal_retry` starts it again.
     Fatal {
         why: Failure,
+        retry_at: Option<Instant>,
     },
 }
 
@@ -103,6 +110,8 @@ pub struct Process {
     retries: u32,
     /// Restarts by autorestart policy (not a user's restart).
     restarts: u32,
+    /// The last restart delay of the current series (see `delay::next`).
+    delay: Option<Duration>,
     last_exit: Option<ExitInfo>,
 }
 
@@ -116,6 +125,7 @@ impl Process {
             started_at: None,
             retries: 0,
             restarts: 0,
+            delay: None,
             last_exit: None,
         }
     }
@@ -149,7 +159,7 @@ impl Process {
             | ProcState::Stopping { pid, .. } => Some(pid),
             ProcState::Stopped
             | ProcState::Backoff { .. }
-            | ProcState::Exited(_)
+            | ProcState::Exited { .. }
             | ProcState::Fatal { .. } => None,
         }
     }
@@ -161,7 +171,7 @@ impl Process {
             ProcState::Running { .. } => StateName::Running,
             ProcState::Backoff { .. } => StateName::Backoff,
             ProcState::Stopping { .. } => StateName::Stopping,
-            ProcState::Exited(_) => StateName::Exited,
+            ProcState::Exited { .. } => StateName::Exited,
             ProcState::Fatal { .. } => StateName::Fatal,
         }
     }
@@ -174,21 +184,34 @@ impl Process {
         )
     }
 
-    /// Has a child, or will try again by itself (BACKOFF): a stop applies to it.
+    /// Has a child, or will start again by itself (BACKOFF, a pending restart or FATAL
+    /// retry): a stop applies to it.
     pub fn is_active(&self) -> bool {
-        self.pid().is_some() || matches!(self.state, ProcState::Backoff { .. })
+        self.pid().is_some() || self.retry_at().is_some()
+    }
+
+    /// When it starts again by itself, if it will.
+    pub fn retry_at(&self) -> Option<Instant> {
+        match self.state {
+            ProcState::Backoff { retry_at, .. } => Some(retry_at),
+            ProcState::Exited { restart_at, .. } => restart_at,
+            ProcState::Fatal { retry_at, .. } => retry_at,
+            ProcState::Stopped
+            | ProcState::Starting { .. }
+            | ProcState::Running { .. }
+            | ProcState::Stopping { .. } => None,
+        }
     }
 
     /// The next instant a deadline fires for this process.
     pub fn deadline(&self) -> Option<Instant> {
         match self.state {
             ProcState::Starting { since, .. } => Some(since + self.config.starttime),
-            ProcState::Backoff { retry_at, .. } => Some(retry_at),
             ProcState::Stopping { kill_at, .. } => kill_at,
-            ProcState::Stopped
-            | ProcState::Running { .. }
-            | ProcState::Exited(_)
-            | ProcState::Fatal { .. } => None,
+            ProcState::Backoff { .. } | ProcState::Exited { .. } | ProcState::Fatal { .. } => {
+                self.retry_at()
+            }
+            ProcState::Stopped | ProcState::Running { .. } => None,
         }
     }
 
@@ -217,9 +240,10 @@ impl Process {
                 }
                 Ok(vec![])
             }
-            // STOPPED/EXITED/FATAL -> (spawn) STARTING
-            ProcState::Stopped | ProcState::Exited(_) | ProcState::Fatal { .. } => {
+            // STOPPED/EXITED/FATAL -> (spawn) STARTING; a pending restart happens now
+            ProcState::Stopped | ProcState::Exited { .. } | ProcState::Fatal { .. } => {
                 self.retries = 0;
+                self.delay = None;
                 Ok(vec![Effect::Spawn])
             }
         }
@@ -275,8 +299,18 @@ impl Process {
                     self.name, self.retries
                 ),
             };
-            let entered = self.set_state(ProcState::Fatal { why }, now);
-            return vec![Effect::Log(line), entered];
+            let retry = self.config.backoff.fatal_retry;
+            let retry_at = (!retry.is_zero()).then(|| now.mono + retry);
+            let entered = self.set_state(ProcState::Fatal { why, retry_at }, now);
+            let mut effects = vec![Effect::Log(line), entered];
+            if retry_at.is_some() {
+                effects.push(Effect::Log(format!(
+                    "fatal_retry: {} starts again in {}",
+                    self.name,
+                    format_delay(retry)
+                )));
+            }
+            return effects;
         }
         // STARTING -> BACKOFF
         let delay = Duration::from_secs(u64::from(self.retries));
@@ -315,8 +349,23 @@ impl Process {
                     self.set_state(ProcState::Running { pid, since }, now),
                 ]
             }
-            // BACKOFF -> (spawn) STARTING
-            ProcState::Backoff { retry_at, .. } if now.mono >= retry_at => vec![Effect::Spawn],
+            // BACKOFF -> (spawn) STARTING; EXITED -> (spawn) after the restart delay
+            ProcState::Backoff { retry_at, .. }
+            | ProcState::Exited {
+                restart_at: Some(retry_at),
+                ..
+            } if now.mono >= retry_at => vec![Effect::Spawn],
+            // FATAL -> (spawn) after fatal_retry: a new series, as a user's start
+            ProcState::Fatal {
+                retry_at: Some(at), ..
+            } if now.mono >= at => {
+                self.retries = 0;
+                self.delay = None;
+                vec![
+                    Effect::Log(format!("retrying: {} (fatal_retry)", self.name)),
+                    Effect::Spawn,
+                ]
+            }
             ProcState::Stopping {
                 pid,
                 kill_at: Some(at),
@@ -343,7 +392,7 @@ impl Process {
             | ProcState::Stopping { .. }
             | ProcState::Running { .. }
             | ProcState::Stopped
-            | ProcState::Exited(_)
+            | ProcState::Exited { .. }
             | ProcState::Fatal { .. } => vec![],
         }
     }
@@ -394,7 +443,23 @@ impl Process {
                 }
                 Ok(vec![])
             }
-            ProcState::Stopped | ProcState::Exited(_) | ProcState::Fatal { .. } => {
+            // EXITED/FATAL with a restart pending -> STOPPED
+            ProcState::Exited {
+                restart_at: Some(_),
+                ..
+            }
+            | ProcState::Fatal {
+                retry_at: Some(_), ..
+            } => {
+                let line = format!("stopped: {} (its pending restart cancelled)", self.name);
+                let entered = self.set_state(ProcState::Stopped, now);
+                let mut effects = vec![Effect::Log(line), entered];
+                if after == AfterStop::Remove {
+                    effects.push(Effect::Remove);
+                }
+                Ok(effects)
+            }
+            ProcState::Stopped | ProcState::Exited { .. } | ProcState::Fatal { .. } => {
                 if after == AfterStop::Remove {
                     return Ok(vec![Effect::Remove]);
                 }
@@ -452,19 +517,24 @@ impl Process {
                     exit.describe()
                 ))];
                 if shutting_down {
-                    effects.push(self.set_state(ProcState::Exited(exit), now));
+                    let exited = ProcState::Exited {
+                        exit,
+                        restart_at: None,
+                    };
+                    effects.push(self.set_state(exited, now));
                 } else {
                     effects.extend(self.backoff_or_give_up(Failure::TooQuickly, now));
                 }
                 effects
             }
             // RUNNING -> EXITED (-> STARTING by autorestart)
-            ProcState::Starting { .. } | ProcState::Running { .. } => {
-                self.on_died(kind, now, shutting_down)
+            ProcState::Starting { since, .. } | ProcState::Running { since, .. } => {
+                let run = now.mono.saturating_duration_since(since);
+                self.on_died(kind, run, now, shutting_down)
             }
             ProcState::Stopped
             | ProcState::Backoff { .. }
-            | ProcState::Exited(_)
+            | ProcState::Exited { .. }
             | ProcState::Fatal { .. } => {
                 log::debug!("exit of {} ignored in state {:?}", self.name, self.state);
                 vec![]
@@ -472,31 +542,62 @@ impl Process {
         }
     }
 
-    /// RUNNING -> EXITED, then the autorestart policy.
-    fn on_died(&mut self, kind: ExitKind, now: Now, shutting_down: bool) -> Vec<Effect> {
+    /// RUNNING -> EXITED, then the autorestart policy, after the restart delay if any.
+    fn on_died(
+        &mut self,
+        kind: ExitKind,
+        run: Duration,
+        now: Now,
+        shutting_down: bool,
+    ) -> Vec<Effect> {
         // An unknown status cannot be shown to be a code from `exitcodes`: not expected.
         let expected = matches!(kind, ExitKind::Code(c) if self.config.exitcodes.contains(&c));
         let exit = self.record_exit(kind, ExitCause::Died { expected }, now);
-        let mut effects = vec![
-            Effect::Log(format!("exited: {} ({})", self.name, exit.describe())),
-            self.set_state(ProcState::Exited(exit), now),
-        ];
+        let line = Effect::Log(format!("exited: {} ({})", self.name, exit.describe()));
         let restart = match self.config.autorestart {
             AutoRestart::Always => true,
             AutoRestart::Unexpected => !expected,
             AutoRestart::Never => false,
         };
-        if restart && !shutting_down {
-            self.restarts += 1;
-            self.retries = 0;
-            effects.push(Effect::Log(format!(
-                "restarting: {} (autorestart {})",
-                self.name,
-                autorestart_word(self.config.autorestart)
-            )));
-            effects.push(Effect::Spawn);
+        if !restart || shutting_down {
+            let exited = ProcState::Exited {
+                exit,
+                restart_at: None,
+            };
+            return vec![line, self.set_state(exited, now)];
         }
-        effects
+        self.restarts += 1;
+        self.retries = 0;
+        let (wait, series) = delay::next(&self.config.backoff, self.delay, run);
+        self.delay = series;
+        let policy = autorestart_word(self.config.autorestart);
+        if wait.is_zero() {
+            let exited = ProcState::Exited {
+                exit,
+                restart_at: None,
+            };
+            return vec![
+                line,
+                self.set_state(exited, now),
+                Effect::Log(format!("restarting: {} (autorestart {policy})", self.name)),
+                Effect::Spawn,
+            ];
+        }
+        // EXITED (restart pending)
+        let exited = ProcState::Exited {
+            exit,
+            restart_at: Some(now.mono + wait),
+        };
+        vec![
+            line,
+            self.set_state(exited, now),
+            Effect::Log(format!(
+                "restarting: {} in {} (autorestart {policy}; it ran {})",
+                self.name,
+                format_delay(wait),
+                format_delay(run)
+            )),
+        ]
     }
 
     fn record_exit(&mut self, kind: ExitKind, cause: ExitCause, now: Now) -> ExitInfo {
@@ -519,8 +620,9 @@ impl Process {
             }
             | ProcState::Fatal {
                 why: Failure::Spawn(e),
+                ..
             } => Some(Err(format!("spawn error: {e}"))),
-            ProcState::Backoff { .. } | ProcState::Fatal { .. } | ProcState::Exited(_) => {
+            ProcState::Backoff { .. } | ProcState::Fatal { .. } | ProcState::Exited { .. } => {
                 Some(Err("abnormal termination".to_string()))
             }
             ProcState::Stopped => Some(Err("stopped before it was running".to_string())),
@@ -528,7 +630,7 @@ impl Process {
         }
     }
 
-    pub fn info(&self) -> ProcessInfo {
+    pub fn info(&self, now: Now) -> ProcessInfo {
         ProcessInfo {
             name: self.name.clone(),
             program: self.config.name.clone(),
@@ -539,16 +641,28 @@ impl Process {
             restarts: self.restarts,
             retries: self.retries,
             last_exit: self.last_exit,
+            retry_at: self
+                .retry_at()
+                .map(|at| now.wall + at.saturating_duration_since(now.mono)),
             reason: match &self.state {
-                ProcState::Backoff { why, .. } | ProcState::Fatal { why } => why.to_string(),
+                ProcState::Backoff { why, .. } | ProcState::Fatal { why, .. } => why.to_string(),
                 ProcState::Stopped
                 | ProcState::Starting { .. }
                 | ProcState::Running { .. }
                 | ProcState::Stopping { .. }
-                | ProcState::Exited(_) => String::new(),
+                | ProcState::Exited { .. } => String::new(),
             },
             pty: self.config.pty.then_some(crate::spawn::TtySize::DEFAULT),
         }
+    }
+}
+
+/// `0.4 s` below a second, else whole seconds rounded up: `4 s`.
+pub fn format_delay(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} s", d.as_secs_f64().ceil() as u64)
     }
 }
 

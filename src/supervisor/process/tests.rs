@@ -70,7 +70,7 @@ fn spawned_enters_starting_at_the_given_time() {
         }
     );
     assert_eq!(entered(&effects), vec![StateName::Starting]);
-    let info = p.info();
+    let info = p.info(t0);
     assert_eq!(
         info.since, later.wall,
         "state time is the wall time passed in"
@@ -161,7 +161,8 @@ fn too_many_quick_exits_give_up_with_the_reason_said_once() {
     assert_eq!(
         p.state,
         ProcState::Fatal {
-            why: Failure::TooQuickly
+            why: Failure::TooQuickly,
+            retry_at: None
         }
     );
     assert_eq!(
@@ -170,10 +171,10 @@ fn too_many_quick_exits_give_up_with_the_reason_said_once() {
         "supervisor's words, no nested reason"
     );
     assert_eq!(
-        p.info().reason,
+        p.info(t0).reason,
         "Exited too quickly (process log may have details)"
     );
-    assert_eq!(p.info().retries, 2);
+    assert_eq!(p.info(t0).retries, 2);
 }
 
 #[test]
@@ -201,7 +202,7 @@ fn spawn_error_goes_to_backoff_then_fatal_with_the_error() {
             "gave up: web entered FATAL state, 2 failed starts: can't find command '/x'"
         ]
     );
-    assert_eq!(p.info().reason, why, "status shows the error alone");
+    assert_eq!(p.info(t0).reason, why, "status shows the error alone");
 }
 
 #[test]
@@ -236,7 +237,7 @@ fn death_by_signal_is_never_expected() {
     let t0 = Now::current();
     let mut p = process("starttime = 0\nexitcodes = [0, 15]", t0);
     started(&mut p, t0);
-    let effects = p.on_exit(ExitKind::Signal(15), t0, false);
+    let effects = p.on_exit(ExitKind::Signal(15), t0.after(secs(3.0)), false);
     assert!(effects.contains(&Effect::Spawn));
     assert_eq!(
         logs(&effects)[0],
@@ -429,4 +430,147 @@ fn exit_without_a_child_is_ignored() {
     let mut p = process("", t0);
     assert!(p.on_exit(ExitKind::Code(0), t0, false).is_empty());
     assert_eq!(p.state, ProcState::Stopped);
+}
+
+#[test]
+fn a_short_run_is_followed_by_a_delay_that_doubles() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0", t0);
+    let mut now = t0;
+    started(&mut p, now);
+    let mut delays = Vec::new();
+    for n in 0..4 {
+        let effects = p.on_exit(ExitKind::Code(1), now.after(secs(0.01)), false);
+        assert!(
+            !effects.contains(&Effect::Spawn),
+            "a run of 10 ms never restarts at once"
+        );
+        let at = p.retry_at().expect("a restart is pending");
+        delays.push(at - now.after(secs(0.01)).mono);
+        now = Now {
+            mono: at,
+            wall: t0.wall + (at - t0.mono),
+        };
+        assert_eq!(
+            p.on_deadline(now),
+            vec![Effect::Spawn],
+            "restart {n} when due"
+        );
+        p.on_spawned(pid(200 + n), now);
+    }
+    assert_eq!(delays, [secs(0.1), secs(0.2), secs(0.4), secs(0.8)]);
+    assert_eq!(p.restarts, 4, "each delayed restart counts");
+}
+
+#[test]
+fn a_pending_restart_shows_in_status() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0\nrestart_delay = 4", t0);
+    started(&mut p, t0);
+    let effects = p.on_exit(ExitKind::Code(1), t0.after(secs(5.0)), false);
+    assert_eq!(
+        logs(&effects),
+        vec![
+            "exited: web (exit status 1; not expected)",
+            "restarting: web in 4 s (autorestart unexpected; it ran 5 s)"
+        ]
+    );
+    let info = p.info(t0.after(secs(5.0)));
+    assert_eq!(info.state, StateName::Exited);
+    let line = info.description(t0.after(secs(5.0)).wall);
+    assert!(
+        line.ends_with("(exit status 1; not expected), restarting in 4 s"),
+        "{line}"
+    );
+}
+
+#[test]
+fn restart_delay_doubles_and_a_long_run_resets_it() {
+    let t0 = Now::current();
+    let mut p = process(
+        "starttime = 0\nrestart_delay = 1\nrestart_delay_max = 3\nrestart_delay_reset = 10",
+        t0,
+    );
+    let mut now = t0;
+    started(&mut p, now);
+    let mut delays = Vec::new();
+    for run in [2.0, 2.0, 2.0, 2.0, 10.0] {
+        now = now.after(secs(run));
+        p.on_exit(ExitKind::Code(1), now, false);
+        let at = p.retry_at().expect("pending");
+        delays.push(at - now.mono);
+        now = now.after(at - now.mono);
+        p.on_deadline(now);
+        p.on_spawned(pid(300), now);
+    }
+    assert_eq!(
+        delays,
+        [secs(1.0), secs(2.0), secs(3.0), secs(3.0), secs(1.0)],
+        "doubling, capped at restart_delay_max, reset by a 10 s run"
+    );
+}
+
+#[test]
+fn stop_cancels_a_pending_restart() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0\nrestart_delay = 4", t0);
+    started(&mut p, t0);
+    p.on_exit(ExitKind::Code(1), t0, false);
+    assert!(p.is_active(), "a pending restart is something to stop");
+    let effects = p.on_stop(t0).expect("stops");
+    assert_eq!(p.state, ProcState::Stopped);
+    assert_eq!(
+        logs(&effects),
+        vec!["stopped: web (its pending restart cancelled)"]
+    );
+    assert_eq!(p.deadline(), None);
+}
+
+#[test]
+fn start_during_a_pending_restart_starts_now_and_resets_the_series() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0", t0);
+    started(&mut p, t0);
+    p.on_exit(ExitKind::Code(1), t0, false);
+    assert_eq!(p.on_start(t0), Ok(vec![Effect::Spawn]));
+    assert_eq!(p.delay, None, "a manual start resets the delay");
+}
+
+#[test]
+fn fatal_retry_starts_again_as_a_new_series() {
+    let t0 = Now::current();
+    let mut p = process("startretries = 0\nfatal_retry = 30", t0);
+    started(&mut p, t0);
+    let effects = p.on_exit(ExitKind::Code(1), t0, false);
+    assert_eq!(p.state_name(), StateName::Fatal);
+    assert!(logs(&effects).contains(&"fatal_retry: web starts again in 30 s"));
+    assert!(
+        p.info(t0)
+            .description(t0.wall)
+            .ends_with("(process log may have details), retrying in 30 s")
+    );
+    assert!(p.on_deadline(t0.after(secs(29.0))).is_empty(), "not yet");
+    let effects = p.on_deadline(t0.after(secs(30.0)));
+    assert!(effects.contains(&Effect::Spawn));
+    assert_eq!(p.retries, 0, "the retry starts a new series");
+}
+
+#[test]
+fn stop_cancels_a_fatal_retry() {
+    let t0 = Now::current();
+    let mut p = process("startretries = 0\nfatal_retry = 30", t0);
+    started(&mut p, t0);
+    p.on_exit(ExitKind::Code(1), t0, false);
+    p.on_stop(t0).expect("a pending retry stops");
+    assert_eq!(p.state, ProcState::Stopped);
+}
+
+#[test]
+fn fatal_without_fatal_retry_stays_fatal() {
+    let t0 = Now::current();
+    let mut p = process("startretries = 0", t0);
+    started(&mut p, t0);
+    p.on_exit(ExitKind::Code(1), t0, false);
+    assert_eq!(p.deadline(), None);
+    assert_eq!(p.on_stop(t0), Err("not running"));
 }

@@ -36,6 +36,7 @@ pub fn process(name: &str, state: StateName, pid: Option<u32>) -> ProcessInfo {
         restarts: 0,
         retries: 0,
         last_exit: None,
+        retry_at: None,
         reason: String::new(),
         pty: None,
     }
