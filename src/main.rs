@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use taskmaster::command::Exit;
 use taskmaster::config::{self, Config, DEFAULT_SOCKET};
 use taskmaster::frontend::shell::{self, LocalBackend};
 use taskmaster::frontend::socket::{self, SocketServer};
@@ -15,7 +16,7 @@ use taskmaster::supervisor::{Command, Options, Supervisor};
 const USAGE: &str = "\
 usage:
   taskmaster [-c|--config FILE] [--no-tui | --headless] [--socket PATH] [--logfile PATH]
-  taskmaster ctl [-s|--socket PATH] [-c|--config FILE] [COMMAND [ARGS...]]
+  taskmaster ctl [-s|--socket PATH] [-c|--config FILE] [--json] [COMMAND [ARGS...]]
   taskmaster check [-c|--config FILE]
   taskmaster import FILE.conf      (a supervisord.conf as TOML on stdout)
   taskmaster --version | --help
@@ -43,6 +44,7 @@ enum Mode {
     Ctl {
         socket: Option<PathBuf>,
         config: Option<PathBuf>,
+        format: ctl::Format,
         words: Vec<String>,
     },
     Check {
@@ -82,12 +84,14 @@ fn main() -> ExitCode {
         Mode::Ctl {
             socket,
             config,
+            format,
             words,
         } => match ctl_socket(socket, config) {
-            Ok(path) => exit_code(ctl::run(&path, &words)),
+            Ok(path) => ctl::run(&path, &words, format).into(),
+            // A config that cannot be read is a bad argument (1), not an unreachable socket.
             Err(e) => {
                 eprintln!("taskmaster ctl: {e}");
-                exit_code(ctl::EXIT_UNREACHABLE)
+                Exit::Error.into()
             }
         },
         Mode::Run {
@@ -96,7 +100,7 @@ fn main() -> ExitCode {
             socket,
             logfile,
         } => match run(config, front, socket, logfile) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(exit) => exit.into(),
             Err(e) => fail(&e),
         },
     }
@@ -105,10 +109,6 @@ fn main() -> ExitCode {
 fn fail(msg: &str) -> ExitCode {
     eprintln!("taskmaster: {msg}");
     ExitCode::FAILURE
-}
-
-fn exit_code(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn value(flag: &str, it: &mut impl Iterator<Item = String>) -> Result<String, String> {
@@ -168,8 +168,10 @@ fn parse_ctl(
     mut socket: Option<PathBuf>,
 ) -> Result<Mode, String> {
     let mut words = Vec::new();
+    let mut format = ctl::Format::Text;
     while let Some(arg) = it.next() {
         match arg.as_str() {
+            "--json" if words.is_empty() => format = ctl::Format::Json,
             "-s" | "--socket" if words.is_empty() => {
                 socket = Some(PathBuf::from(value(&arg, &mut it)?))
             }
@@ -182,6 +184,7 @@ fn parse_ctl(
     Ok(Mode::Ctl {
         socket,
         config,
+        format,
         words,
     })
 }
@@ -259,7 +262,7 @@ fn run(
     front: Front,
     socket: Option<PathBuf>,
     logfile: Option<PathBuf>,
-) -> Result<(), String> {
+) -> Result<Exit, String> {
     let mut config = load(&find_config(config)?)?;
     if socket.is_some() {
         config.socket = socket;
@@ -297,6 +300,11 @@ fn run(
         config,
         Options {
             handle_signals: true,
+            terminal: match front {
+                None => true,
+                Some(Front::Shell) => std::io::stdin().is_terminal(),
+                Some(_) => false,
+            },
         },
     )
     .map_err(|e| format!("cannot start the supervisor: {e}"))?;
@@ -323,11 +331,13 @@ fn run(
         taskmaster::notify::send("READY=1");
     }
     let result = match front {
-        None => tui::run(handle.clone(), &config_path).map_err(|e| format!("dashboard: {e}")),
+        None => tui::run(handle.clone(), &config_path)
+            .map(|()| Exit::Ok)
+            .map_err(|e| format!("dashboard: {e}")),
         Some(Front::Shell) => {
             shell::run(&mut LocalBackend::new(handle.clone())).map_err(|e| format!("shell: {e}"))
         }
-        Some(_) => Ok(()),
+        Some(_) => Ok(Exit::Ok),
     };
     if result.is_err() && !supervisor.thread.is_finished() {
         let _ = handle.call(Command::Shutdown);

@@ -1,17 +1,22 @@
 //! The control-socket wire format, shared by the server ([`crate::frontend::socket`]) and the
 //! client ([`crate::frontend::ctl`]): one JSON object per line each way.
 //!
-//! Client to server:
-//! - `{"cmd": "status", "args": ["nginx"]}` — one command (the words after the command name);
+//! Client to server, one of:
+//! - `{"cmd": "status", "args": ["nginx"]}` — a command as words (for simple scripts);
+//! - `{"request": {"cmd": "status", "targets": [{"process": "nginx"}]}}` — a typed
+//!   [`Command`] (what `ctl` sends);
 //! - `{"stdin": "text\n"}` — while attached (`attach NAME`), bytes for the process's stdin.
 //!
 //! Server to client:
-//! - the final reply: `{"ok": true, "output": "...", "code": 0}` or
-//!   `{"ok": false, "error": "...", "code": 1}`; `code` is `ctl`'s exit code (3: `status`
-//!   with a process not RUNNING) and `"quit": true` marks a `shutdown`;
-//! - for `tail -f` and `attach`, any number of `{"ok": true, "stream": "stdout", "data": "..."}`
-//!   lines first; the stream goes on until the client closes the connection (or the process
-//!   is removed by a reload, which ends it with a final reply).
+//! - the final reply: `{"ok": true, "output": "...", "code": 0, "kind": "status", "data": [...]}`
+//!   or `{"ok": false, "error": "...", "code": 1, "fault": {...}}`. `output`/`error` is the text
+//!   the shell prints; `kind` + `data` is the typed [`Reply`] (`ctl --json` prints `data`;
+//!   clients render their text from it); `code` is `ctl`'s exit code and `"quit": true` marks
+//!   a `shutdown`;
+//! - for `tail -f` and `attach`, any number of `{"ok": true, "stream": "stdout", "bytes":
+//!   "<base64>"}` chunks first: output travels as bytes, whatever it holds. The stream goes on
+//!   until the client closes the connection (or the process is removed by a reload, which
+//!   ends it with a final reply).
 //!
 //! Lines are capped at [`MAX_LINE`] bytes: a reader never buffers more than that.
 
@@ -19,9 +24,11 @@ use std::io::{self, BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::supervisor::{Answer, Command, Fault, Reply};
+
 /// The longest request line the server accepts, newline excluded.
 pub const MAX_LINE: usize = 64 * 1024;
-/// The longest reply line a client accepts: `status` of 10,000 processes is about 1 MB.
+/// The longest reply line a client accepts: `status` of 10,000 processes is about 3 MB.
 pub const MAX_REPLY_LINE: usize = 64 * 1024 * 1024;
 
 /// A message from a client.
@@ -33,15 +40,24 @@ pub struct ClientMsg {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Command>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<String>,
 }
 
 impl ClientMsg {
-    pub fn command(cmd: &str, args: &[String]) -> ClientMsg {
+    pub fn words(cmd: &str, args: &[String]) -> ClientMsg {
         ClientMsg {
             cmd: Some(cmd.to_string()),
             args: args.to_vec(),
-            stdin: None,
+            ..ClientMsg::default()
+        }
+    }
+
+    pub fn request(cmd: Command) -> ClientMsg {
+        ClientMsg {
+            request: Some(cmd),
+            ..ClientMsg::default()
         }
     }
 
@@ -54,7 +70,7 @@ impl ClientMsg {
 }
 
 /// A message from the server: a final reply, or one chunk of a stream.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerMsg {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,11 +81,19 @@ pub struct ServerMsg {
     pub code: i32,
     #[serde(default, skip_serializing_if = "is_false")]
     pub quit: bool,
+    /// The [`Reply`] variant, with its content in `data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
     /// `stdout` or `stderr` on a stream chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
+    /// A stream chunk's bytes, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<String>,
+    pub bytes: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -77,16 +101,40 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl ServerMsg {
-    pub fn output(text: String, code: i32, quit: bool) -> ServerMsg {
-        ServerMsg {
-            ok: code == 0 || code == 3,
-            output: Some(text),
-            code,
-            quit,
+    /// The final reply for an answer, with the text the shell would print and its exit code.
+    pub fn reply(answer: &Answer, outcome: &crate::command::Outcome) -> ServerMsg {
+        let text = outcome.text.clone();
+        let base = ServerMsg {
+            ok: answer.is_ok() && outcome.code != 1,
+            code: outcome.code,
+            quit: outcome.quit,
             ..ServerMsg::default()
+        };
+        match answer {
+            Ok(reply) => {
+                let (kind, data) = split_reply(reply);
+                let (output, error) = if base.ok {
+                    (Some(text), None)
+                } else {
+                    (None, Some(text))
+                };
+                ServerMsg {
+                    output,
+                    error,
+                    kind,
+                    data,
+                    ..base
+                }
+            }
+            Err(fault) => ServerMsg {
+                error: Some(text),
+                fault: Some(fault.clone()),
+                ..base
+            },
         }
     }
 
+    /// An error that is no command's answer (garbage, an over-long line).
     pub fn error(text: impl Into<String>) -> ServerMsg {
         ServerMsg {
             ok: false,
@@ -96,29 +144,41 @@ impl ServerMsg {
         }
     }
 
-    pub fn chunk(stream: &str, data: String) -> ServerMsg {
+    pub fn chunk(stream: &str, data: &[u8]) -> ServerMsg {
         ServerMsg {
             ok: true,
             stream: Some(stream.to_string()),
-            data: Some(data),
+            bytes: Some(base64::encode(data)),
             ..ServerMsg::default()
-        }
-    }
-
-    /// The reply for a command's outcome: an error when the code is 1.
-    pub fn from_outcome(outcome: crate::command::Outcome) -> ServerMsg {
-        if outcome.code == 1 {
-            ServerMsg {
-                quit: outcome.quit,
-                ..ServerMsg::error(outcome.text)
-            }
-        } else {
-            ServerMsg::output(outcome.text, outcome.code, outcome.quit)
         }
     }
 
     pub fn is_chunk(&self) -> bool {
         self.stream.is_some()
+    }
+
+    /// A chunk's bytes (empty when they are not valid base64).
+    pub fn chunk_bytes(&self) -> Vec<u8> {
+        self.bytes
+            .as_deref()
+            .and_then(base64::decode)
+            .unwrap_or_default()
+    }
+
+    /// The typed answer this reply carries, when it carries one this client understands.
+    pub fn answer(&self) -> Option<Answer> {
+        if let Some(fault) = &self.fault {
+            return Some(Err(fault.clone()));
+        }
+        let kind = self.kind.clone()?;
+        let mut obj = serde_json::Map::new();
+        obj.insert("kind".into(), serde_json::Value::String(kind));
+        if let Some(data) = &self.data {
+            obj.insert("data".into(), data.clone());
+        }
+        serde_json::from_value::<Reply>(serde_json::Value::Object(obj))
+            .ok()
+            .map(Ok)
     }
 
     /// The text a client prints for a final reply.
@@ -129,6 +189,76 @@ impl ServerMsg {
             (Some(out), None) => out,
             (None, None) => "",
         }
+    }
+}
+
+/// `kind` and `data` of a reply (a `Follow` is never sent: none).
+fn split_reply(reply: &Reply) -> (Option<String>, Option<serde_json::Value>) {
+    match serde_json::to_value(reply) {
+        Ok(serde_json::Value::Object(mut obj)) => {
+            let kind = obj
+                .remove("kind")
+                .and_then(|k| k.as_str().map(str::to_string));
+            (kind, obj.remove("data"))
+        }
+        _ => (None, None),
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), for bytes inside JSON; also a serde `with` module.
+pub mod base64 {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(data: &[u8]) -> String {
+        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+        for chunk in data.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    pub fn decode(text: &str) -> Option<Vec<u8>> {
+        let text = text.as_bytes();
+        if !text.len().is_multiple_of(4) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(text.len() / 4 * 3);
+        for quad in text.chunks(4) {
+            let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
+            if pad > 2 {
+                return None;
+            }
+            let mut n = 0u32;
+            for &c in &quad[..4 - pad] {
+                let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+                n = (n << 6) | v;
+            }
+            n <<= 6 * pad as u32;
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            out.extend_from_slice(&bytes[..3 - pad]);
+        }
+        Some(out)
+    }
+
+    pub fn serialize<S: serde::Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&encode(data))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        decode(&text).ok_or_else(|| serde::de::Error::custom("invalid base64"))
     }
 }
 
@@ -225,20 +355,53 @@ pub fn write_msg<T: Serialize>(writer: &mut impl Write, msg: &T) -> io::Result<(
 mod tests {
     use super::*;
 
+    use crate::supervisor::Target;
+
     #[test]
     fn request_has_the_documented_shape() {
-        let msg = ClientMsg::command("status", &["nginx".to_string()]);
+        let msg = ClientMsg::words("status", &["nginx".to_string()]);
         let json = serde_json::to_string(&msg).expect("serializable");
         assert_eq!(json, r#"{"cmd":"status","args":["nginx"]}"#);
+        let msg = ClientMsg::request(Command::Start {
+            targets: vec![Target::All, Target::Process("web".into())],
+        });
+        let json = serde_json::to_string(&msg).expect("serializable");
+        assert_eq!(
+            json,
+            r#"{"request":{"cmd":"start","targets":["all",{"process":"web"}]}}"#
+        );
     }
 
     #[test]
     fn reply_has_the_documented_shape() {
-        let json =
-            serde_json::to_string(&ServerMsg::output("x".into(), 0, false)).expect("serializable");
-        assert_eq!(json, r#"{"ok":true,"output":"x","code":0}"#);
+        let answer: Answer = Ok(Reply::Pid(7));
+        let outcome = crate::command::render(&answer);
+        let json = serde_json::to_string(&ServerMsg::reply(&answer, &outcome)).expect("ser");
+        assert_eq!(
+            json,
+            r#"{"ok":true,"output":"7","code":0,"kind":"pid","data":7}"#
+        );
         let json = serde_json::to_string(&ServerMsg::error("bad")).expect("serializable");
         assert_eq!(json, r#"{"ok":false,"error":"bad","code":1}"#);
+        let answer: Answer = Err(Fault::ShuttingDown);
+        let msg = ServerMsg::reply(&answer, &crate::command::render(&answer));
+        assert_eq!(msg.text(), "Error: taskmaster is shutting down");
+        assert!(
+            matches!(msg.answer(), Some(Err(Fault::ShuttingDown))),
+            "the fault comes back typed"
+        );
+    }
+
+    #[test]
+    fn base64_round_trips_every_length() {
+        for len in 0..20 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37 + 200) as u8).collect();
+            let text = base64::encode(&data);
+            assert_eq!(base64::decode(&text), Some(data), "length {len}: {text}");
+        }
+        assert_eq!(base64::encode(b"Man"), "TWFu");
+        assert_eq!(base64::encode(b"Ma"), "TWE=");
+        assert_eq!(base64::decode("not base64!"), None, "garbage is refused");
     }
 
     #[test]

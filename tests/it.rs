@@ -16,6 +16,8 @@ mod config;
 mod config_check;
 #[path = "it/ctl.rs"]
 mod ctl;
+#[path = "it/ctl_typed.rs"]
+mod ctl_typed;
 #[path = "it/ctl_util.rs"]
 mod ctl_util;
 #[path = "it/dashboard.rs"]

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::supervisor::events::{Event, hostname, rfc3339};
+use crate::supervisor::events::{Event, hostname};
 
 /// RFC 5424's facility 3, "system daemons".
 const FACILITY_DAEMON: u8 = 3;
@@ -26,7 +26,7 @@ pub fn line(ev: &Event) -> String {
     let pri = FACILITY_DAEMON * 8 + ev.kind.severity();
     format!(
         "<{pri}>1 {} {} taskmaster {} {} - {}",
-        rfc3339(ev.time),
+        ev.time,
         hostname(),
         std::process::id(),
         ev.kind.as_str(),

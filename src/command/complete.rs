@@ -58,15 +58,29 @@ pub fn complete(line: &str, cursor: usize, names: &[String]) -> Completion {
     let word = &before[start..];
     let done: Vec<&str> = before[..start].split_whitespace().collect();
     let pool = pool_for(&done, names);
-    let mut candidates: Vec<String> = pool.into_iter().filter(|c| c.starts_with(word)).collect();
+    let mut candidates: Vec<String> = pool.into_iter().filter(|c| fits(c, word)).collect();
     candidates.sort();
     candidates.dedup();
-    let common = common_prefix(&candidates).unwrap_or_else(|| word.to_string());
+    // The shared prefix replaces the word only where it still says what was typed.
+    let common = common_prefix(&candidates)
+        .filter(|c| fits(c, word))
+        .unwrap_or_else(|| word.to_string());
     Completion {
         start,
         candidates,
         common,
     }
+}
+
+/// A candidate fits a word it starts with, or, for a word without `:`, whose process part
+/// (after `PROGRAM:`) starts with it: `trio_0` completes to `trio:trio_01`.
+fn fits(candidate: &str, word: &str) -> bool {
+    candidate.starts_with(word)
+        || (!word.is_empty()
+            && !word.contains(':')
+            && candidate
+                .split_once(':')
+                .is_some_and(|(_, process)| process.starts_with(word)))
 }
 
 fn strings(words: &[&str]) -> Vec<String> {
@@ -80,7 +94,7 @@ fn pool_for(done: &[&str], names: &[String]) -> Vec<String> {
     };
     match *cmd {
         "status" | "start" | "stop" | "restart" | "clear" => names.to_vec(),
-        "pid" | "attach" if args.is_empty() => names.to_vec(),
+        "pid" | "attach" | "fg" if args.is_empty() => names.to_vec(),
         "signal" if args.is_empty() => signal_names(),
         "signal" => names.to_vec(),
         "help" if args.is_empty() => strings(&COMMANDS),
@@ -139,7 +153,12 @@ mod tests {
     fn completes_by_position() {
         let cases: Vec<(&str, Vec<&str>)> = vec![
             ("sta", vec!["start", "status"]),
-            ("re", vec!["reload", "restart"]),
+            ("re", vec!["reload", "reread", "restart"]),
+            ("stop worker_01", vec!["worker:worker_01"]),
+            (
+                "stop worker_0",
+                vec!["worker:worker_00", "worker:worker_01"],
+            ),
             ("start ng", vec!["nginx"]),
             (
                 "stop worker:",
@@ -185,6 +204,22 @@ mod tests {
         let line = "start ng other";
         let c = complete(line, 8, &names());
         assert_eq!(c.apply(line, 8), ("start nginx other".to_string(), 12));
+    }
+
+    /// Regression: Tab after `trio_0` did nothing; the process part of a group name counts.
+    #[test]
+    fn a_process_part_completes_to_the_full_name() {
+        let c = complete("stop worker_01", 14, &names());
+        assert_eq!(
+            c.apply("stop worker_01", 14),
+            ("stop worker:worker_01 ".to_string(), 22)
+        );
+        let c = complete("stop worker_0", 13, &names());
+        assert_eq!(
+            c.apply("stop worker_0", 13),
+            ("stop worker:worker_0".to_string(), 20),
+            "several: the shared full prefix"
+        );
     }
 
     #[test]

@@ -1,284 +1,160 @@
 //! The command language shared by the dashboard's command bar, the line shell, the socket
-//! server and `ctl`: parse a line, execute it against a [`Handle`], render the reply as
-//! supervisorctl would. Runs on whichever front-end thread calls it (blocking calls).
+//! server and `ctl`: one path for every front end, in three plain functions.
 //!
-//! API for front ends:
-//! - [`execute`]`(handle, line) -> Outcome` runs one line to completion (text, exit code, quit);
-//! - [`parse`]`(line) -> Result<Request, CommandError>` first, when a front end must treat some
-//!   requests itself: [`Request::is_streaming`] (`tail -f`, `attach`) and [`Request::Quit`];
-//!   then [`execute_request`] for the rest;
-//! - streaming: [`open_follow`] gives the backlog and a live [`Chunk`] receiver for a process,
-//!   [`write_stdin`] sends an attached user's line (Ctrl-] to detach is the front end's key);
-//! - [`History`] (persistent, shared file) and [`complete`] (Tab completion) are independent of
-//!   any terminal; [`completion_names`] builds the name list from a [`Snapshot`].
+//! 1. [`parse`]`(line) -> Result<Line, Fault>`: a line as typed becomes a typed
+//!    [`Command`] (or [`Line::Empty`] / [`Line::Quit`], which each front end treats itself).
+//!    [`parse_words`] does the same for words already split (the socket's `{"cmd", "args"}`).
+//! 2. execute: [`Handle::send`] (a front end with a `select!` adds the receiver there) or
+//!    [`Handle::call`] (blocking) gives an [`Answer`], computed by the supervisor thread, which
+//!    alone resolves names. Over the socket the same `Command` travels as JSON and the answer
+//!    comes back typed (`crate::protocol`).
+//! 3. [`render`]`(&answer) -> Outcome`: the text supervisorctl would print and the exit code.
+//!    Streaming answers ([`Reply::Follow`]) are the front end's to pump.
+//!
+//! Adding a command:
+//! - a variant of [`Command`] (`src/supervisor/api.rs`) saying which [`Reply`] answers it
+//!   (add a `Reply` variant in `src/supervisor/reply.rs` if none fits);
+//! - an arm in [`parse_words`] (`parse.rs`), its name in [`COMMANDS`] and its text in
+//!   `render::help`;
+//! - an arm in the supervisor's `Engine::on_request` (`src/supervisor/commands.rs`);
+//! - an arm in [`render`] if it has a new `Reply` variant.
+//!
+//! Every front end, `ctl --json` and the socket then know it; completion offers it.
+//! [`History`] (persistent, shared file) and [`complete`] (Tab completion) are independent of
+//! any terminal; [`completion_names`] builds the name list.
 
 mod complete;
 mod history;
 mod parse;
 mod render;
 
-use std::time::SystemTime;
-
-use crossbeam_channel::Receiver;
-
 pub use complete::{Completion, complete};
 pub use history::History;
-pub use parse::{COMMANDS, CommandError, Request, TAIL_BYTES, parse, parse_words, signal_names};
-pub use render::{help, version};
+pub use parse::{COMMANDS, Line, TAIL_BYTES, parse, parse_args, parse_words, signal_names};
+pub use render::{help, render, version};
 
-use crate::output::{Chunk, Stream};
-use crate::supervisor::{Command, Handle, ProcessInfo, Reply, Snapshot};
+use crate::output::Stream;
+use crate::supervisor::{Answer, Command, Handle, ProcessStatus, Snapshot};
 
-/// The result of one command line, ready to print.
+/// The exit codes of `taskmaster ctl` (interface.md section 1), and of the line shell on a pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Exit {
+    Ok = 0,
+    /// Unknown process, bad arguments, action failed.
+    Error = 1,
+    /// The control socket cannot be reached (`ctl` only).
+    Unreachable = 2,
+    /// `status`: a listed process is not RUNNING.
+    NotRunning = 3,
+    /// `status`: a name is unknown.
+    Unknown = 4,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// The code read back from a number (a reply's `code`); anything else is an error.
+    pub fn from_code(code: i32) -> Exit {
+        match code {
+            0 => Exit::Ok,
+            2 => Exit::Unreachable,
+            3 => Exit::NotRunning,
+            4 => Exit::Unknown,
+            _ => Exit::Error,
+        }
+    }
+
+    pub fn is_failure(self) -> bool {
+        self != Exit::Ok
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> std::process::ExitCode {
+        std::process::ExitCode::from(e as u8)
+    }
+}
+
+/// A rendered answer, ready to print.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// Text as the shell prints it (may be several lines; may be empty; no final newline).
     pub text: String,
-    /// `ctl`'s exit code: 0 success, 1 error, 3 `status` with a process not RUNNING.
     pub code: i32,
-    /// The user asked to leave (`quit`/`exit`) or taskmaster is shutting down.
+    /// taskmaster is shutting down (the answer to `shutdown`).
     pub quit: bool,
 }
 
 impl Outcome {
-    pub fn ok(text: impl Into<String>) -> Outcome {
+    pub fn new(text: impl Into<String>, exit: Exit) -> Outcome {
         Outcome {
             text: text.into(),
-            code: 0,
+            code: exit.code(),
             quit: false,
         }
+    }
+
+    pub fn ok(text: impl Into<String>) -> Outcome {
+        Outcome::new(text, Exit::Ok)
     }
 
     pub fn error(text: impl Into<String>) -> Outcome {
-        Outcome {
-            text: text.into(),
-            code: 1,
-            quit: false,
-        }
+        Outcome::new(text, Exit::Error)
+    }
+
+    pub fn exit(&self) -> Exit {
+        Exit::from_code(self.code)
     }
 }
 
-/// Runs one command line to completion (blocking; front ends that must not block run it on a
-/// worker thread). `tail -f` and `attach` are streaming and handled by each front end: here
-/// they only yield an error.
-pub fn execute(handle: &Handle, line: &str) -> Outcome {
-    match parse(line) {
-        Ok(req) => execute_request(handle, &req),
-        Err(e) => Outcome::error(e.to_string()),
-    }
-}
-
-/// Runs one parsed request (see [`execute`]).
-pub fn execute_request(handle: &Handle, req: &Request) -> Outcome {
-    match req {
-        Request::Empty => Outcome::ok(""),
-        Request::Status(names) => match handle.call(Command::Status(names.clone())) {
-            Reply::Status(snap) => {
-                let (text, code) = render::status(&snap, SystemTime::now());
-                Outcome {
-                    text,
-                    code,
-                    quit: false,
-                }
-            }
-            other => unexpected(other),
-        },
-        Request::Start(names) => actions(handle, Command::Start(names.clone())),
-        Request::Stop(names) => actions(handle, Command::Stop(names.clone())),
-        Request::Restart(names) => actions(handle, Command::Restart(names.clone())),
-        Request::Signal(sig, names) => actions(handle, Command::Signal(*sig, names.clone())),
-        Request::Clear(names) => actions(handle, Command::Clear(names.clone())),
-        Request::Reload => match handle.call(Command::Reload) {
-            Reply::Reload(report) => Outcome::ok(report.render()),
-            other => unexpected(other),
-        },
-        Request::Shutdown => match handle.call(Command::Shutdown) {
-            Reply::Done => Outcome {
-                text: "Shut down".to_string(),
-                code: 0,
-                quit: true,
-            },
-            other => unexpected(other),
-        },
-        Request::Avail => match handle.call(Command::Avail) {
-            Reply::Avail(programs) => Outcome::ok(render::avail(&programs)),
-            other => unexpected(other),
-        },
-        Request::Tail {
-            name,
-            stream,
-            follow: false,
-            bytes,
-        } => tail(handle, name, *stream, *bytes),
-        Request::Pid(name) => pid(&fresh_snapshot(handle), name.as_deref()),
-        Request::Help(topic) => match help(topic.as_deref()) {
-            Some(text) => Outcome::ok(text),
-            None => Outcome::error(format!("*** No help on {}", topic.as_deref().unwrap_or(""))),
-        },
-        Request::Version => Outcome::ok(version()),
-        Request::Quit => Outcome {
-            text: String::new(),
-            code: 0,
-            quit: true,
-        },
-        Request::Tail { follow: true, .. } | Request::Attach(_) => {
-            Outcome::error("Error: this command streams; run it from the shell or ctl")
-        }
-    }
-}
-
-fn actions(handle: &Handle, cmd: Command) -> Outcome {
-    match handle.call(cmd) {
-        Reply::Actions(results) => {
-            let (text, code) = render::actions(&results);
-            Outcome {
-                text,
-                code,
-                quit: false,
-            }
-        }
-        other => unexpected(other),
-    }
-}
-
-fn unexpected(reply: Reply) -> Outcome {
-    match reply {
-        Reply::Error(e) => Outcome::error(format!("Error: {e}")),
-        other => Outcome::error(format!(
-            "Error: unexpected reply from taskmaster: {other:?}"
-        )),
-    }
-}
-
-/// The state as of now (the published snapshot may lag a few milliseconds behind a start).
-fn fresh_snapshot(handle: &Handle) -> std::sync::Arc<Snapshot> {
-    match handle.call(Command::Status(Vec::new())) {
-        Reply::Status(snap) => snap,
-        _ => handle.snapshot(),
-    }
-}
-
-/// The processes `name` designates: a process name, `PROGRAM`, `PROGRAM:*` or `all`.
-pub fn resolve<'a>(snapshot: &'a Snapshot, name: &str) -> Vec<&'a ProcessInfo> {
-    if name == "all" {
-        return snapshot.processes.iter().collect();
-    }
-    if let Some(p) = snapshot.get(name) {
-        return vec![p];
-    }
-    let program = name.strip_suffix(":*").unwrap_or(name);
-    snapshot
-        .processes
-        .iter()
-        .filter(|p| p.program == program)
-        .collect()
-}
-
-/// The one process `name` designates (tail and attach need exactly one).
-fn resolve_one(snapshot: &Snapshot, name: &str) -> Result<String, Outcome> {
-    match resolve(snapshot, name).as_slice() {
-        [one] => Ok(one.name.clone()),
-        [] => Err(Outcome::error(format!("Error: no such process: {name}"))),
-        _ => Err(Outcome::error(format!(
-            "Error: {name} names several processes; pick one"
-        ))),
-    }
-}
-
-fn pid(snapshot: &Snapshot, name: Option<&str>) -> Outcome {
-    let Some(name) = name else {
-        return Outcome::ok(snapshot.taskmaster_pid.to_string());
-    };
-    let procs = resolve(snapshot, name);
-    if procs.is_empty() {
-        return Outcome::error(format!("Error: no such process: {name}"));
-    }
-    let text = procs
-        .iter()
-        .map(|p| p.pid.unwrap_or(0).to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
-    Outcome::ok(text)
-}
-
-fn tail(handle: &Handle, name: &str, stream: Option<Stream>, bytes: usize) -> Outcome {
-    let name = match resolve_one(&fresh_snapshot(handle), name) {
-        Ok(n) => n,
-        Err(o) => return o,
-    };
-    let chunks = handle
-        .output()
-        .tail(&name, stream, bytes)
-        .unwrap_or_default();
-    let mut text = chunks_text(&chunks);
-    if text.ends_with('\n') {
-        text.pop();
-    }
-    Outcome::ok(text)
-}
-
-fn chunks_text(chunks: &[Chunk]) -> String {
-    let bytes: Vec<u8> = chunks.iter().flat_map(|c| c.data.iter().copied()).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// A live view of a process's output for `tail -f` / `attach`.
-pub struct Follow {
-    /// The process name (resolved from what the user typed).
-    pub name: String,
-    /// Only chunks of this stream are wanted; `None`: both.
-    pub stream: Option<Stream>,
-    /// What was captured before, oldest first.
-    pub backlog: Vec<Chunk>,
-    /// New output; disconnects when the process is removed.
-    pub rx: Receiver<Chunk>,
-}
-
-impl Follow {
-    pub fn wants(&self, chunk: &Chunk) -> bool {
-        self.stream.is_none_or(|s| s == chunk.stream)
-    }
-}
-
-/// Starts following a process: `bytes` of backlog, then everything new.
-pub fn open_follow(
-    handle: &Handle,
-    name: &str,
-    stream: Option<Stream>,
-    bytes: usize,
-) -> Result<Follow, Outcome> {
-    let name = resolve_one(&fresh_snapshot(handle), name)?;
-    let (backlog, rx) = handle.output().tail_and_follow(&name, stream, bytes);
-    Ok(Follow {
-        name,
-        stream,
-        backlog,
-        rx,
-    })
-}
-
-/// Sends a line typed by an attached user to the process's stdin.
-pub fn write_stdin(handle: &Handle, name: &str, data: &[u8]) -> Result<(), String> {
-    match handle.call(Command::WriteStdin(name.to_string(), data.to_vec())) {
-        Reply::Error(e) => Err(e),
-        _ => Ok(()),
-    }
+/// Runs one command to completion (blocking): steps 2 and 3 for a front end that may wait.
+pub fn run(handle: &Handle, cmd: Command) -> (Answer, Outcome) {
+    let answer = handle.call(cmd);
+    let outcome = render(&answer);
+    (answer, outcome)
 }
 
 /// Process names plus `PROGRAM` and `PROGRAM:*` for groups, and `all`: what completion offers.
 pub fn completion_names(snapshot: &Snapshot) -> Vec<String> {
+    names_of(
+        snapshot
+            .processes
+            .iter()
+            .map(|p| (p.name.as_str(), p.program.as_str())),
+    )
+}
+
+/// [`completion_names`] from the processes of a `status` reply (remote front ends).
+pub fn completion_names_of(processes: &[ProcessStatus]) -> Vec<String> {
+    names_of(
+        processes
+            .iter()
+            .map(|p| (p.name.as_str(), p.program.as_str())),
+    )
+}
+
+fn names_of<'a>(procs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
     let mut names = vec!["all".to_string()];
-    for p in &snapshot.processes {
-        if p.name != p.program {
-            let group = format!("{}:*", p.program);
+    for (name, program) in procs {
+        if name != program {
+            let group = format!("{program}:*");
             if !names.contains(&group) {
-                names.push(p.program.clone());
+                names.push(program.to_string());
                 names.push(group);
             }
         }
-        names.push(p.name.clone());
+        names.push(name.to_string());
     }
     names
+}
+
+/// `text` padded with spaces to `width` columns of display width (a wide character takes two
+/// columns, as on the terminal); never cut.
+pub fn pad(text: &str, width: usize) -> String {
+    let fill = width.saturating_sub(unicode_width::UnicodeWidthStr::width(text));
+    format!("{text}{:fill$}", "")
 }
 
 /// `stdout`/`stderr` for a chunk, as the socket protocol names them.

@@ -1,160 +1,146 @@
-//! From a command line to a typed [`Request`]: shell-words splitting, argument checks, and the
+//! From a command line to a typed [`Command`]: shell-words splitting, argument checks, and the
 //! error texts supervisorctl uses (`*** Unknown syntax: ...`, `Error: start requires ...`).
 
 use nix::sys::signal::Signal;
 
 use crate::output::Stream;
+use crate::supervisor::{Command, Fault, Target};
 
 /// Bytes `tail` shows without `-N`, like supervisorctl.
 pub const TAIL_BYTES: usize = 1600;
 
-/// One parsed command.
+/// One parsed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
+pub enum Line {
     /// A blank line: nothing to do.
     Empty,
-    Status(Vec<String>),
-    Start(Vec<String>),
-    Stop(Vec<String>),
-    Restart(Vec<String>),
-    Reload,
-    Shutdown,
-    /// `tail [-f] [-BYTES] NAME [stdout|stderr]`; `stream` `None` means both. With `follow`
-    /// this is streaming: front ends run it with [`super::open_follow`].
-    Tail {
-        name: String,
-        stream: Option<Stream>,
-        follow: bool,
-        bytes: usize,
-    },
-    /// `pid` (taskmaster's), `pid NAME`, `pid all`.
-    Pid(Option<String>),
-    Signal(Signal, Vec<String>),
-    /// Streaming: output follows, typed lines go to the process's stdin.
-    Attach(String),
-    Clear(Vec<String>),
-    Avail,
-    Help(Option<String>),
-    Version,
     /// `quit` / `exit`: the front end decides (leave, or shut down after confirmation).
     Quit,
+    Command(Command),
 }
-
-impl Request {
-    /// True for the requests a front end must run itself (`tail -f`, `attach`).
-    pub fn is_streaming(&self) -> bool {
-        matches!(
-            self,
-            Request::Tail { follow: true, .. } | Request::Attach(_)
-        )
-    }
-}
-
-/// A line that is not a valid command. `Display` gives the text to print.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandError {
-    /// Not a command at all: `*** Unknown syntax: LINE`.
-    UnknownSyntax(String),
-    /// A command with bad arguments: `Error: ...`.
-    Usage(String),
-}
-
-impl std::fmt::Display for CommandError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CommandError::UnknownSyntax(line) => write!(f, "*** Unknown syntax: {line}"),
-            CommandError::Usage(msg) => write!(f, "Error: {msg}"),
-        }
-    }
-}
-
-impl std::error::Error for CommandError {}
 
 /// Every command name, sorted (for `help` and completion).
-pub const COMMANDS: [&str; 16] = [
-    "attach", "avail", "clear", "exit", "help", "pid", "quit", "reload", "restart", "shutdown",
-    "signal", "start", "status", "stop", "tail", "version",
+pub const COMMANDS: [&str; 21] = [
+    "alert", "attach", "avail", "clear", "events", "exit", "fg", "help", "pid", "quit", "reload",
+    "reread", "restart", "shutdown", "signal", "start", "status", "stop", "tail", "update",
+    "version",
 ];
 
 /// Parses one line as typed by a user.
-pub fn parse(line: &str) -> Result<Request, CommandError> {
-    let words = shell_words::split(line)
-        .map_err(|_| CommandError::Usage("unbalanced quotes".to_string()))?;
+pub fn parse(line: &str) -> Result<Line, Fault> {
+    let words =
+        shell_words::split(line).map_err(|_| Fault::Usage("unbalanced quotes".to_string()))?;
     parse_words(&words)
 }
 
+/// Parses `ctl`'s command-line words: `ctl status web` and `ctl 'status web'` alike.
+pub fn parse_args(args: &[String]) -> Result<Line, Fault> {
+    match args {
+        [one] if one.trim().contains(char::is_whitespace) => parse(one),
+        _ => parse_words(args),
+    }
+}
+
 /// Parses an already split command (the socket receives `cmd` and `args` separately).
-pub fn parse_words(words: &[String]) -> Result<Request, CommandError> {
+pub fn parse_words(words: &[String]) -> Result<Line, Fault> {
     let Some((cmd, args)) = words.split_first() else {
-        return Ok(Request::Empty);
+        return Ok(Line::Empty);
     };
-    let args = args.to_vec();
-    let unknown = || CommandError::UnknownSyntax(shell_words::join(words));
-    let no_args = |req: Request| {
+    let unknown = || Fault::UnknownSyntax(shell_words::join(words));
+    let no_args = |c: Command| {
         if args.is_empty() {
-            Ok(req)
+            Ok(c)
         } else {
-            Err(CommandError::Usage(format!("{cmd} takes no arguments")))
+            Err(Fault::Usage(format!("{cmd} takes no arguments")))
         }
     };
-    match cmd.as_str() {
-        "status" => Ok(Request::Status(args)),
-        "start" => Ok(Request::Start(require_names(cmd, args)?)),
-        "stop" => Ok(Request::Stop(require_names(cmd, args)?)),
-        "restart" => Ok(Request::Restart(require_names(cmd, args)?)),
-        "clear" => Ok(Request::Clear(require_names(cmd, args)?)),
-        "reload" => no_args(Request::Reload),
-        "shutdown" => no_args(Request::Shutdown),
-        "avail" => no_args(Request::Avail),
-        "version" => no_args(Request::Version),
-        "quit" | "exit" => no_args(Request::Quit),
-        "tail" => parse_tail(args),
-        "pid" => match <[String; 0]>::try_from(args.clone()) {
-            Ok(_) => Ok(Request::Pid(None)),
-            Err(_) if args.len() == 1 => Ok(Request::Pid(args.into_iter().next())),
-            Err(_) => Err(CommandError::Usage(
-                "pid takes at most one name".to_string(),
-            )),
+    let cmd = match cmd.as_str() {
+        "" if args.is_empty() => return Ok(Line::Empty),
+        "quit" | "exit" if args.is_empty() => return Ok(Line::Quit),
+        "quit" | "exit" => return Err(Fault::Usage(format!("{cmd} takes no arguments"))),
+        "status" => Command::Status {
+            targets: targets(args),
         },
-        "signal" => parse_signal_cmd(args),
-        "attach" => match args.as_slice() {
-            [name] => Ok(Request::Attach(name.clone())),
-            _ => Err(CommandError::Usage(
-                "attach requires one process name".to_string(),
-            )),
+        "start" => Command::Start {
+            targets: require_names(cmd, args)?,
         },
-        "help" => match args.as_slice() {
-            [] => Ok(Request::Help(None)),
-            [topic] => Ok(Request::Help(Some(topic.clone()))),
-            _ => Err(CommandError::Usage(
-                "help takes at most one command".to_string(),
-            )),
+        "stop" => Command::Stop {
+            targets: require_names(cmd, args)?,
         },
-        _ => Err(unknown()),
-    }
+        "restart" => Command::Restart {
+            targets: require_names(cmd, args)?,
+        },
+        "clear" => Command::Clear {
+            targets: require_names(cmd, args)?,
+        },
+        "reload" | "update" => no_args(Command::Reload)?,
+        "reread" => no_args(Command::Reread)?,
+        "shutdown" => no_args(Command::Shutdown)?,
+        "avail" => no_args(Command::Avail)?,
+        "version" => no_args(Command::Version)?,
+        "tail" => parse_tail(args)?,
+        "pid" => match args {
+            [] => Command::Pid { target: None },
+            [name] => Command::Pid {
+                target: Some(Target::parse(name)),
+            },
+            _ => return Err(Fault::Usage("pid takes at most one name".to_string())),
+        },
+        "signal" => parse_signal_cmd(args)?,
+        "events" => match args {
+            [] => Command::Events { follow: false },
+            [f] if f == "-f" => Command::Events { follow: true },
+            _ => return Err(Fault::Usage("events takes only -f".to_string())),
+        },
+        "alert" => match args {
+            [verb, name] if verb == "test" => Command::AlertTest { name: name.clone() },
+            _ => return Err(Fault::Usage("usage: alert test NAME".to_string())),
+        },
+        "attach" | "fg" => match args {
+            [name] => Command::Attach {
+                target: Target::parse(name),
+            },
+            _ => {
+                return Err(Fault::Usage(format!("{cmd} requires one process name")));
+            }
+        },
+        "help" => match args {
+            [] => Command::Help { topic: None },
+            [topic] => Command::Help {
+                topic: Some(topic.clone()),
+            },
+            _ => {
+                return Err(Fault::Usage("help takes at most one command".to_string()));
+            }
+        },
+        _ => return Err(unknown()),
+    };
+    Ok(Line::Command(cmd))
 }
 
-fn require_names(cmd: &str, args: Vec<String>) -> Result<Vec<String>, CommandError> {
+fn targets(words: &[String]) -> Vec<Target> {
+    words.iter().map(|w| Target::parse(w)).collect()
+}
+
+fn require_names(cmd: &str, args: &[String]) -> Result<Vec<Target>, Fault> {
     if args.is_empty() {
-        Err(CommandError::Usage(format!(
-            "{cmd} requires a process name"
-        )))
+        Err(Fault::Usage(format!("{cmd} requires a process name")))
     } else {
-        Ok(args)
+        Ok(targets(args))
     }
 }
 
-fn parse_tail(args: Vec<String>) -> Result<Request, CommandError> {
+fn parse_tail(args: &[String]) -> Result<Command, Fault> {
     let mut follow = false;
     let mut bytes = TAIL_BYTES;
     let mut rest = Vec::new();
-    for arg in args {
+    for arg in args.iter().cloned() {
         if arg == "-f" {
             follow = true;
         } else if let Some(n) = arg.strip_prefix('-').and_then(|n| n.parse::<usize>().ok()) {
             bytes = n;
         } else if arg.starts_with('-') {
-            return Err(CommandError::Usage(format!("tail: unknown option {arg}")));
+            return Err(Fault::Usage(format!("tail: unknown option {arg}")));
         } else {
             rest.push(arg);
         }
@@ -163,48 +149,54 @@ fn parse_tail(args: Vec<String>) -> Result<Request, CommandError> {
         [name] => (name.clone(), Some(Stream::Stdout)),
         [name, s] => (name.clone(), Some(parse_stream(s)?)),
         [] => {
-            return Err(CommandError::Usage(
-                "tail requires a process name".to_string(),
-            ));
+            return Err(Fault::Usage("tail requires a process name".to_string()));
         }
         _ => {
-            return Err(CommandError::Usage(
-                "too many arguments for tail".to_string(),
-            ));
+            return Err(Fault::Usage("too many arguments for tail".to_string()));
         }
     };
-    Ok(Request::Tail {
-        name,
-        stream,
-        follow,
-        bytes,
+    let target = Target::parse(&name);
+    Ok(if follow {
+        Command::Follow {
+            target,
+            stream,
+            bytes,
+        }
+    } else {
+        Command::Tail {
+            target,
+            stream,
+            bytes,
+        }
     })
 }
 
-fn parse_stream(word: &str) -> Result<Stream, CommandError> {
+fn parse_stream(word: &str) -> Result<Stream, Fault> {
     match word {
         "stdout" => Ok(Stream::Stdout),
         "stderr" => Ok(Stream::Stderr),
-        other => Err(CommandError::Usage(format!(
+        other => Err(Fault::Usage(format!(
             "bad stream '{other}' (stdout or stderr)"
         ))),
     }
 }
 
-fn parse_signal_cmd(args: Vec<String>) -> Result<Request, CommandError> {
+fn parse_signal_cmd(args: &[String]) -> Result<Command, Fault> {
     let Some((sig, names)) = args.split_first() else {
-        return Err(CommandError::Usage(
+        return Err(Fault::Usage(
             "signal requires a signal name and a process name".to_string(),
         ));
     };
     if names.is_empty() {
-        return Err(CommandError::Usage(
-            "signal requires a process name".to_string(),
-        ));
+        return Err(Fault::Usage("signal requires a process name".to_string()));
     }
-    let signal = crate::config::parse_signal(sig)
-        .ok_or_else(|| CommandError::Usage(format!("bad signal name '{sig}'")))?;
-    Ok(Request::Signal(signal, names.to_vec()))
+    if crate::config::parse_signal(sig).is_none() {
+        return Err(Fault::Usage(format!("bad signal name '{sig}'")));
+    }
+    Ok(Command::Signal {
+        signal: sig.clone(),
+        targets: targets(names),
+    })
 }
 
 /// Signal names without `SIG`, for completion after `signal`.
@@ -218,80 +210,151 @@ pub fn signal_names() -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn ok(line: &str) -> Request {
+    fn ok(line: &str) -> Line {
         match parse(line) {
             Ok(r) => r,
             Err(e) => panic!("'{line}' should parse, got {e}"),
         }
     }
 
-    fn err(line: &str) -> String {
-        match parse(line) {
-            Ok(r) => panic!("'{line}' should not parse, got {r:?}"),
-            Err(e) => e.to_string(),
+    fn cmd(line: &str) -> Command {
+        match ok(line) {
+            Line::Command(c) => c,
+            other => panic!("'{line}' should be a command, got {other:?}"),
         }
     }
 
-    fn names(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    fn err(line: &str) -> String {
+        match parse(line) {
+            Ok(r) => panic!("'{line}' should not parse, got {r:?}"),
+            Err(e) => crate::command::render(&Err(e)).text,
+        }
+    }
+
+    fn procs(v: &[&str]) -> Vec<Target> {
+        v.iter().map(|s| Target::parse(s)).collect()
     }
 
     #[test]
-    fn valid_lines_parse_to_requests() {
-        let cases: Vec<(&str, Request)> = vec![
-            ("", Request::Empty),
-            ("   ", Request::Empty),
-            ("status", Request::Status(vec![])),
+    fn valid_lines_parse_to_commands() {
+        assert_eq!(ok(""), Line::Empty);
+        assert_eq!(ok("   "), Line::Empty);
+        assert_eq!(ok("quit"), Line::Quit);
+        assert_eq!(ok("exit"), Line::Quit);
+        let cases: Vec<(&str, Command)> = vec![
+            ("status", Command::Status { targets: vec![] }),
             (
-                "status web 'worker:*'",
-                Request::Status(names(&["web", "worker:*"])),
+                "status web 'worker:*' all",
+                Command::Status {
+                    targets: vec![
+                        Target::Process("web".into()),
+                        Target::Program("worker".into()),
+                        Target::All,
+                    ],
+                },
             ),
-            ("start all", Request::Start(names(&["all"]))),
-            ("stop a b", Request::Stop(names(&["a", "b"]))),
-            ("restart web", Request::Restart(names(&["web"]))),
-            ("reload", Request::Reload),
-            ("shutdown", Request::Shutdown),
-            ("pid", Request::Pid(None)),
-            ("pid all", Request::Pid(Some("all".into()))),
-            ("attach web", Request::Attach("web".into())),
-            ("clear web", Request::Clear(names(&["web"]))),
-            ("avail", Request::Avail),
-            ("help", Request::Help(None)),
-            ("help start", Request::Help(Some("start".into()))),
-            ("version", Request::Version),
-            ("quit", Request::Quit),
-            ("exit", Request::Quit),
+            (
+                "start all",
+                Command::Start {
+                    targets: vec![Target::All],
+                },
+            ),
+            (
+                "stop a b",
+                Command::Stop {
+                    targets: procs(&["a", "b"]),
+                },
+            ),
+            (
+                "restart web",
+                Command::Restart {
+                    targets: procs(&["web"]),
+                },
+            ),
+            ("reload", Command::Reload),
+            ("update", Command::Reload),
+            ("reread", Command::Reread),
+            ("shutdown", Command::Shutdown),
+            ("pid", Command::Pid { target: None }),
+            (
+                "pid all",
+                Command::Pid {
+                    target: Some(Target::All),
+                },
+            ),
+            (
+                "attach web",
+                Command::Attach {
+                    target: Target::Process("web".into()),
+                },
+            ),
+            (
+                "fg web",
+                Command::Attach {
+                    target: Target::Process("web".into()),
+                },
+            ),
+            (
+                "clear web",
+                Command::Clear {
+                    targets: procs(&["web"]),
+                },
+            ),
+            ("avail", Command::Avail),
+            ("help", Command::Help { topic: None }),
+            (
+                "help start",
+                Command::Help {
+                    topic: Some("start".into()),
+                },
+            ),
+            ("version", Command::Version),
+            (
+                "signal HUP web",
+                Command::Signal {
+                    signal: "HUP".into(),
+                    targets: procs(&["web"]),
+                },
+            ),
             (
                 "tail web",
-                Request::Tail {
-                    name: "web".into(),
+                Command::Tail {
+                    target: Target::Process("web".into()),
                     stream: Some(Stream::Stdout),
-                    follow: false,
                     bytes: TAIL_BYTES,
                 },
             ),
             (
                 "tail -f web stderr",
-                Request::Tail {
-                    name: "web".into(),
+                Command::Follow {
+                    target: Target::Process("web".into()),
                     stream: Some(Stream::Stderr),
-                    follow: true,
                     bytes: TAIL_BYTES,
                 },
             ),
             (
                 "tail -100 web",
-                Request::Tail {
-                    name: "web".into(),
+                Command::Tail {
+                    target: Target::Process("web".into()),
                     stream: Some(Stream::Stdout),
-                    follow: false,
                     bytes: 100,
                 },
             ),
         ];
         for (line, want) in cases {
-            assert_eq!(ok(line), want, "parse of '{line}'");
+            assert_eq!(cmd(line), want, "parse of '{line}'");
         }
+    }
+
+    #[test]
+    fn ctl_arguments_may_be_one_quoted_line() {
+        let one = parse_args(&["status sleeper".to_string()]);
+        let split = parse_args(&["status".to_string(), "sleeper".to_string()]);
+        assert_eq!(one, split, "`ctl 'status sleeper'` = `ctl status sleeper`");
+        assert!(
+            matches!(one, Ok(Line::Command(Command::Status { .. }))),
+            "{one:?}"
+        );
     }
 
     #[test]
@@ -310,12 +373,15 @@ mod tests {
             ),
             ("tail -x web", "Error: tail: unknown option -x"),
             ("reload now", "Error: reload takes no arguments"),
+            ("quit now", "Error: quit takes no arguments"),
             ("attach", "Error: attach requires one process name"),
+            ("fg", "Error: fg requires one process name"),
             (
                 "signal",
                 "Error: signal requires a signal name and a process name",
             ),
             ("signal TERM", "Error: signal requires a process name"),
+            ("signal NOPE web", "Error: bad signal name 'NOPE'"),
             ("status 'web", "Error: unbalanced quotes"),
         ];
         for (line, want) in cases {
@@ -324,10 +390,10 @@ mod tests {
     }
 
     #[test]
-    fn streaming_requests_are_flagged() {
-        assert!(ok("tail -f web").is_streaming(), "tail -f streams");
-        assert!(ok("attach web").is_streaming(), "attach streams");
-        assert!(!ok("tail web").is_streaming(), "plain tail does not");
+    fn streaming_commands_are_flagged() {
+        assert!(cmd("tail -f web").is_streaming(), "tail -f streams");
+        assert!(cmd("attach web").is_streaming(), "attach streams");
+        assert!(!cmd("tail web").is_streaming(), "plain tail does not");
     }
 
     #[test]

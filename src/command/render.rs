@@ -1,34 +1,170 @@
-//! Texts of replies as supervisorctl prints them: status lines, action results, `avail`,
-//! `help`. Pure functions of their inputs.
+//! Step 3 of the command path: an [`Answer`] becomes the text supervisorctl would print and
+//! the exit code. Pure functions of their inputs; clients render from the typed data they
+//! received, so the text is the same locally and over the socket.
 
-use std::time::SystemTime;
-
+use super::Exit;
+use super::Outcome;
 use super::parse::COMMANDS;
-use crate::supervisor::{ActionResult, ProgramSummary, Snapshot, StateName};
+use crate::supervisor::snapshot::status_line;
+use crate::supervisor::{
+    ActionResult, Answer, Fault, PidEntry, ProgramSummary, ReloadReport, Reply, StateName,
+    StatusEntry,
+};
 
-/// Status lines of every process in the snapshot; code 3 when one is not RUNNING.
-pub fn status(snapshot: &Snapshot, now: SystemTime) -> (String, i32) {
-    let lines: Vec<String> = snapshot
-        .processes
-        .iter()
-        .map(|p| p.status_line(now))
-        .collect();
-    let all_running = snapshot
-        .processes
-        .iter()
-        .all(|p| p.state == StateName::Running);
-    (lines.join("\n"), if all_running { 0 } else { 3 })
+/// The text and exit code of an answer.
+pub fn render(answer: &Answer) -> Outcome {
+    let reply = match answer {
+        Ok(reply) => reply,
+        Err(fault) => return Outcome::error(fault_text(fault)),
+    };
+    match reply {
+        Reply::Status(entries) => status(entries),
+        Reply::Actions(results) => actions(results, |_| false),
+        // supervisorctl's restart is its stop then its start; a stop of a process that was
+        // not running is reported but is no failure.
+        Reply::Restart(results) => actions(results, |f| *f == Fault::NotRunning),
+        Reply::Reload(report) => Outcome::ok(reload(report)),
+        Reply::Reread(report) => Outcome::ok(reread(report)),
+        Reply::Avail(programs) => Outcome::ok(avail(programs)),
+        Reply::Pid(pid) => Outcome::ok(pid.to_string()),
+        Reply::Pids(entries) => pids(entries),
+        Reply::Output(bytes) => {
+            let mut text = String::from_utf8_lossy(bytes).into_owned();
+            if text.ends_with('\n') {
+                text.pop();
+            }
+            Outcome::ok(text)
+        }
+        Reply::Text(text) => Outcome::ok(text.clone()),
+        Reply::Events(events) => Outcome::ok(
+            events
+                .iter()
+                .map(|e| e.to_json())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        Reply::Done => Outcome::ok(""),
+        Reply::Shutdown => Outcome {
+            text: "Shut down".to_string(),
+            code: 0,
+            quit: true,
+        },
+        Reply::Follow(f) => Outcome::ok(format!("==> following {} <==", f.name)),
+        Reply::Snapshot(snap) => {
+            let now = std::time::SystemTime::now();
+            let entries: Vec<StatusEntry> = snap
+                .processes
+                .iter()
+                .map(|p| StatusEntry::Process(p.status(now)))
+                .collect();
+            status(&entries)
+        }
+    }
 }
 
-/// One line per process; code 1 when any action failed.
-pub fn actions(results: &[ActionResult]) -> (String, i32) {
+/// A fault of a whole request: `NAME: ERROR (reason)` when it is about a name,
+/// `*** Unknown syntax: ...` for a line that is no command, else `Error: reason`.
+pub fn fault_text(fault: &Fault) -> String {
+    match (fault, fault.subject()) {
+        (Fault::UnknownSyntax(_), _) => fault.to_string(),
+        (_, Some(name)) => format!("{name}: ERROR ({fault})"),
+        (_, None) => format!("Error: {fault}"),
+    }
+}
+
+/// Status lines; 4 when a name is unknown, then 3 when a listed process is not RUNNING
+/// (supervisorctl sets them in this order, so 3 wins).
+fn status(entries: &[StatusEntry]) -> Outcome {
+    let mut exit = Exit::Ok;
+    let mut lines = Vec::with_capacity(entries.len());
+    for e in entries {
+        if let StatusEntry::Unknown { name, error } = e {
+            lines.push(format!("{name}: ERROR ({error})"));
+            exit = Exit::Unknown;
+        }
+    }
+    for e in entries {
+        if let StatusEntry::Process(p) = e {
+            lines.push(status_line(&p.name, p.state, &p.description));
+            if p.state != StateName::Running {
+                exit = Exit::NotRunning;
+            }
+        }
+    }
+    Outcome::new(lines.join("\n"), exit)
+}
+
+/// One line per process; 1 when an action failed (`benign` faults excepted).
+fn actions(results: &[ActionResult], benign: impl Fn(&Fault) -> bool) -> Outcome {
     let text = results
         .iter()
         .map(ActionResult::render)
         .collect::<Vec<_>>()
         .join("\n");
-    let failed = results.iter().any(|r| r.outcome.is_err());
-    (text, i32::from(failed))
+    let failed = results
+        .iter()
+        .any(|r| r.outcome.as_ref().is_err_and(|f| !benign(f)));
+    Outcome::new(text, if failed { Exit::Error } else { Exit::Ok })
+}
+
+/// A bare pid for one process (`kill $(ctl pid web)`); `NAME PID` lines for several.
+fn pids(entries: &[PidEntry]) -> Outcome {
+    let pid = |e: &PidEntry| e.pid.unwrap_or(0).to_string();
+    let text = match entries {
+        [one] => pid(one),
+        _ => entries
+            .iter()
+            .map(|e| format!("{} {}", e.name, pid(e)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    Outcome::ok(text)
+}
+
+/// supervisorctl `update`-like lines: `web: added process group`, ...; `No config updates`
+/// when nothing changed.
+pub fn reload(report: &ReloadReport) -> String {
+    let mut lines = Vec::new();
+    for n in &report.added {
+        lines.push(format!("{n}: added process group"));
+    }
+    for n in &report.changed {
+        lines.push(format!("{n}: changed, restarted"));
+    }
+    for n in &report.updated {
+        lines.push(format!("{n}: updated in place"));
+    }
+    for n in &report.removed {
+        lines.push(format!("{n}: removed process group"));
+    }
+    if lines.is_empty() {
+        "No config updates to processes".to_string()
+    } else {
+        lines.join("\n")
+    }
+}
+
+/// supervisorctl `reread`: `NAME: available|changed|disappeared`, sorted by name.
+pub fn reread(report: &ReloadReport) -> String {
+    let mut lines: Vec<(String, &str)> = Vec::new();
+    lines.extend(report.added.iter().map(|n| (n.clone(), "available")));
+    lines.extend(report.changed.iter().map(|n| (n.clone(), "changed")));
+    lines.extend(
+        report
+            .updated
+            .iter()
+            .map(|n| (n.clone(), "changed (applied in place)")),
+    );
+    lines.extend(report.removed.iter().map(|n| (n.clone(), "disappeared")));
+    if lines.is_empty() {
+        return "No config updates to processes".to_string();
+    }
+    lines.sort();
+    lines
+        .iter()
+        .map(|(n, what)| format!("{n}: {what}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn avail(programs: &[ProgramSummary]) -> String {
@@ -41,9 +177,10 @@ pub fn avail(programs: &[ProgramSummary]) -> String {
                 format!("{} processes", p.numprocs)
             };
             let auto = if p.autostart { "autostart" } else { "manual" };
+            let name = super::pad(&p.name, 32);
             format!(
-                "{:<32} {procs:<13} {auto:<9} autorestart={:<10} {}",
-                p.name, p.autorestart, p.cmd
+                "{name} {procs:<13} {auto:<9} autorestart={:<10} {}",
+                p.autorestart, p.cmd
             )
         })
         .collect::<Vec<_>>()
@@ -85,9 +222,19 @@ pub fn help(topic: Option<&str>) -> Option<String> {
             "restart <name>\t\tRestart a process\n\
              restart <gname>:*\tRestart all processes in a group\n\
              restart <name> <name>\tRestart multiple processes or groups\n\
-             restart all\t\tRestart all processes"
+             restart all\t\tRestart all processes\n\
+             Note: restart does not reread config files. For that, see reread and update."
         }
-        "reload" => "reload\t\t\tRe-read the config file and apply the changes",
+        "reload" | "update" => {
+            "reload\t\t\tRe-read the config file and apply the changes\n\
+             update\t\t\tThe same (supervisorctl's word)"
+        }
+        "events" => {
+            "events\t\t\tThe recent events (the last 1,000), one JSON object per line\n\
+             events -f\t\tThe same, then each new event as it happens (Ctrl-C to stop)"
+        }
+        "alert" => "alert test <alert>\tSend a test event through one [alerts.NAME]",
+        "reread" => "reread\t\t\tShow what reload would add, change and remove; change nothing",
         "shutdown" => "shutdown\t\tStop every process, then taskmaster",
         "tail" => {
             "tail [-f] [-BYTES] <name> [stdout|stderr] (default stdout)\n\
@@ -99,16 +246,17 @@ pub fn help(topic: Option<&str>) -> Option<String> {
         "pid" => {
             "pid\t\t\tGet the PID of taskmaster\n\
              pid <name>\t\tGet the PID of a single child process by name\n\
-             pid all\t\t\tGet the PID of every child process, one per line"
+             pid <gname>:*\t\tGet `name pid` of every process in a group, one per line\n\
+             pid all\t\t\tGet `name pid` of every child process, one per line"
         }
         "signal" => {
             "signal <signal name> <name>\t\tSignal a process\n\
              signal <signal name> <gname>:*\tSignal all processes in a group\n\
              signal <signal name> all\t\tSignal all processes"
         }
-        "attach" => {
+        "attach" | "fg" => {
             "attach <name>\t\tFollow a process's output; typed lines go to its stdin\n\
-             \t\t\t(Ctrl-] detaches)"
+             \t\t\t(Ctrl-] detaches); fg <name> is the same"
         }
         "clear" => {
             "clear <name>\t\tClear a process's captured output\n\
@@ -130,6 +278,7 @@ pub fn help(topic: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::supervisor::ProcessStatus;
 
     #[test]
     fn every_command_has_help() {
@@ -142,19 +291,110 @@ mod tests {
     #[test]
     fn failed_action_gives_code_one() {
         let results = vec![
-            ActionResult {
-                name: "a".into(),
-                outcome: Ok("started".into()),
-            },
-            ActionResult {
-                name: "b".into(),
-                outcome: Err("spawn error".into()),
-            },
+            ActionResult::new("a", Ok("started".into())),
+            ActionResult::new("b", Err(Fault::Spawn("boom".into()))),
         ];
+        let out = render(&Ok(Reply::Actions(results)));
         assert_eq!(
-            actions(&results),
-            ("a: started\nb: ERROR (spawn error)".to_string(), 1),
+            (out.text.as_str(), out.code),
+            ("a: started\nb: ERROR (spawn error: boom)", 1),
             "one line per process, code 1 on any failure"
         );
+    }
+
+    #[test]
+    fn restart_of_a_stopped_process_is_no_failure() {
+        let results = vec![
+            ActionResult::new("a", Err(Fault::NotRunning)),
+            ActionResult::new("a", Ok("started".into())),
+        ];
+        let out = render(&Ok(Reply::Restart(results)));
+        assert_eq!(
+            (out.text.as_str(), out.code),
+            ("a: ERROR (not running)\na: started", 0),
+            "supervisorctl prints the stop's error and exits 0"
+        );
+    }
+
+    fn proc_status(name: &str, state: StateName) -> StatusEntry {
+        StatusEntry::Process(ProcessStatus {
+            name: name.into(),
+            program: name.into(),
+            state,
+            pid: None,
+            start_time: None,
+            uptime_s: None,
+            exit_code: None,
+            signal: None,
+            expected: None,
+            restarts: 0,
+            description: "Not started".into(),
+            health: None,
+        })
+    }
+
+    #[test]
+    fn status_codes_follow_supervisorctl() {
+        let unknown = StatusEntry::Unknown {
+            name: "nope".into(),
+            error: "no such process".into(),
+        };
+        let run = proc_status("a", StateName::Running);
+        let stopped = proc_status("b", StateName::Stopped);
+        let code = |e: Vec<StatusEntry>| render(&Ok(Reply::Status(e))).code;
+        assert_eq!(code(vec![run.clone()]), 0, "all running");
+        assert_eq!(code(vec![run.clone(), stopped.clone()]), 3, "one stopped");
+        assert_eq!(code(vec![unknown.clone()]), 4, "unknown name");
+        assert_eq!(
+            code(vec![run.clone(), unknown.clone()]),
+            4,
+            "unknown beside running"
+        );
+        let out = render(&Ok(Reply::Status(vec![run, unknown])));
+        assert_eq!(
+            out.text.lines().next(),
+            Some("nope: ERROR (no such process)"),
+            "the unknown name first, as supervisorctl: {}",
+            out.text
+        );
+    }
+
+    #[test]
+    fn wide_names_are_padded_by_display_width() {
+        let out = render(&Ok(Reply::Status(vec![
+            proc_status("日本語", StateName::Stopped),
+            proc_status("abcdef", StateName::Stopped),
+        ])));
+        let cols: Vec<usize> = out
+            .text
+            .lines()
+            .map(|l| unicode_width::UnicodeWidthStr::width(&l[..l.find("STOPPED").unwrap_or(0)]))
+            .collect();
+        assert_eq!(
+            cols,
+            [33, 33],
+            "STOPPED starts at the same column: {}",
+            out.text
+        );
+    }
+
+    #[test]
+    fn pids_name_their_processes_when_several() {
+        let one = vec![PidEntry {
+            name: "web".into(),
+            pid: Some(7),
+        }];
+        assert_eq!(render(&Ok(Reply::Pids(one))).text, "7");
+        let two = vec![
+            PidEntry {
+                name: "t:t_0".into(),
+                pid: Some(7),
+            },
+            PidEntry {
+                name: "t:t_1".into(),
+                pid: None,
+            },
+        ];
+        assert_eq!(render(&Ok(Reply::Pids(two))).text, "t:t_0 7\nt:t_1 0");
     }
 }

@@ -1,6 +1,8 @@
-//! `taskmaster ctl`: the control-socket client. One command (`ctl status web`) prints the reply
-//! and gives the exit code (0 ok, 1 error, 2 socket unreachable, 3 status not all RUNNING);
-//! without a command it runs the line shell against the remote taskmaster ([`RemoteBackend`]).
+//! `taskmaster ctl`: the control-socket client. One command (`ctl status web`) is parsed here,
+//! sent typed, and its typed reply rendered here (the command path of [`crate::command`]);
+//! the exit code is an [`Exit`] (0 ok, 1 error, 2 socket unreachable, 3 status not all
+//! RUNNING, 4 unknown name). `--json` prints the reply's data instead. Without a command it
+//! runs the line shell against the remote taskmaster ([`RemoteBackend`]).
 //! Every request uses a fresh connection, so a cancelled stream never disturbs the next one.
 //! Runs on the main thread, plus a reader thread per stream.
 
@@ -12,11 +14,9 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::shell::{self, Backend, LiveStream, StreamEvent};
-use crate::command::{self, Outcome, Request};
+use crate::command::{self, Exit, Line, Outcome};
 use crate::protocol::{self, ClientMsg, FrameError, ServerMsg};
-
-/// Exit code when the socket cannot be reached.
-pub const EXIT_UNREACHABLE: i32 = 2;
+use crate::supervisor::{Command, ProcessStatus, Reply, StatusEntry};
 
 /// Why a request got no reply.
 #[derive(Debug)]
@@ -61,25 +61,21 @@ impl Client {
         }
     }
 
-    fn send(&self, words: &[String]) -> Result<(UnixStream, BufReader<UnixStream>), CtlError> {
+    fn send(&self, cmd: Command) -> Result<(UnixStream, BufReader<UnixStream>), CtlError> {
         let mut stream = UnixStream::connect(&self.path)
             .map_err(|e| CtlError::Unreachable(self.path.clone(), e))?;
         let reader = stream
             .try_clone()
             .map(BufReader::new)
             .map_err(|e| CtlError::Protocol(self.path.clone(), e.to_string()))?;
-        let msg = match words.split_first() {
-            Some((cmd, args)) => ClientMsg::command(cmd, args),
-            None => ClientMsg::command("", &[]),
-        };
-        protocol::write_msg(&mut stream, &msg)
+        protocol::write_msg(&mut stream, &ClientMsg::request(cmd))
             .map_err(|e| CtlError::Protocol(self.path.clone(), e.to_string()))?;
         Ok((stream, reader))
     }
 
     /// Sends one command and waits for its final reply.
-    pub fn request(&self, words: &[String]) -> Result<ServerMsg, CtlError> {
-        let (_stream, mut reader) = self.send(words)?;
+    pub fn request(&self, cmd: Command) -> Result<ServerMsg, CtlError> {
+        let (_stream, mut reader) = self.send(cmd)?;
         match protocol::read_msg_capped::<ServerMsg>(&mut reader, protocol::MAX_REPLY_LINE) {
             Ok(Some(msg)) => Ok(msg),
             Ok(None) => Err(CtlError::Protocol(
@@ -91,12 +87,30 @@ impl Client {
     }
 
     /// Starts a streaming command; the first message must be a chunk or the final reply.
-    pub fn open_stream(&self, words: &[String]) -> Result<RemoteStream, CtlError> {
-        let (stream, reader) = self.send(words)?;
+    pub fn open_stream(&self, cmd: Command) -> Result<RemoteStream, CtlError> {
+        let (stream, reader) = self.send(cmd)?;
         Ok(RemoteStream {
             rx: spawn_reader(reader),
             stream,
         })
+    }
+
+    /// The processes of the running taskmaster, from its typed `status` reply.
+    pub fn processes(&self) -> Result<Vec<ProcessStatus>, CtlError> {
+        let msg = self.request(Command::Status { targets: vec![] })?;
+        match msg.answer() {
+            Some(Ok(Reply::Status(entries))) => Ok(entries
+                .into_iter()
+                .filter_map(|e| match e {
+                    StatusEntry::Process(p) => Some(p),
+                    StatusEntry::Unknown { .. } => None,
+                })
+                .collect()),
+            _ => Err(CtlError::Protocol(
+                self.path.clone(),
+                "unexpected reply to status".into(),
+            )),
+        }
     }
 }
 
@@ -131,9 +145,9 @@ pub struct RemoteStream {
 impl LiveStream for RemoteStream {
     fn next(&mut self, timeout: Duration) -> StreamEvent {
         match self.rx.recv_timeout(timeout) {
-            Ok(Ok(msg)) if msg.is_chunk() => StreamEvent::Data(msg.data.unwrap_or_default()),
+            Ok(Ok(msg)) if msg.is_chunk() => StreamEvent::Data(msg.chunk_bytes()),
             Ok(Ok(msg)) => {
-                let text = msg.text().to_string();
+                let text = outcome_of(&msg).text;
                 StreamEvent::End((!text.is_empty()).then_some(text))
             }
             Ok(Err(e)) => StreamEvent::End(Some(format!("Error: {e}"))),
@@ -153,11 +167,16 @@ impl Drop for RemoteStream {
     }
 }
 
+/// Step 3 on the client: the text rendered from the typed answer, as the local shell would;
+/// the server's own text when the reply is of a kind this client does not know.
 fn outcome_of(msg: &ServerMsg) -> Outcome {
-    Outcome {
-        text: msg.text().to_string(),
-        code: if msg.ok { msg.code } else { msg.code.max(1) },
-        quit: msg.quit,
+    match msg.answer() {
+        Some(answer) => command::render(&answer),
+        None => Outcome {
+            text: msg.text().to_string(),
+            code: if msg.ok { msg.code } else { msg.code.max(1) },
+            quit: msg.quit,
+        },
     }
 }
 
@@ -174,60 +193,35 @@ impl RemoteBackend {
             gone: false,
         }
     }
-}
 
-/// Words of a line, split as the local shell splits them; its error when they cannot be.
-fn split(line: &str) -> Result<Vec<String>, Outcome> {
-    shell_words::split(line).map_err(|_| {
-        let e = command::CommandError::Usage("unbalanced quotes".to_string());
-        Outcome::error(e.to_string())
-    })
+    fn failed(&mut self, e: CtlError) -> Outcome {
+        if let CtlError::Unreachable(..) = e {
+            self.gone = true;
+        }
+        Outcome::error(format!("Error: {e}"))
+    }
 }
 
 impl Backend for RemoteBackend {
-    fn run(&mut self, line: &str) -> Outcome {
-        let words = match split(line) {
-            Ok(w) => w,
-            Err(outcome) => return outcome,
-        };
-        match self.client.request(&words) {
+    fn run(&mut self, cmd: Command) -> Outcome {
+        match self.client.request(cmd) {
             Ok(msg) => outcome_of(&msg),
-            Err(e) => {
-                if let CtlError::Unreachable(..) = e {
-                    self.gone = true;
-                }
-                Outcome::error(format!("Error: {e}"))
-            }
+            Err(e) => self.failed(e),
         }
     }
 
-    fn open_stream(&mut self, _req: &Request, line: &str) -> Result<Box<dyn LiveStream>, Outcome> {
-        match self.client.open_stream(&split(line)?) {
+    fn open_stream(&mut self, cmd: Command) -> Result<Box<dyn LiveStream>, Outcome> {
+        match self.client.open_stream(cmd) {
             Ok(s) => Ok(Box::new(s)),
-            Err(e) => Err(Outcome::error(format!("Error: {e}"))),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
     fn names(&mut self) -> Vec<String> {
-        let Ok(msg) = self.client.request(&["status".to_string()]) else {
-            return Vec::new();
-        };
-        let mut names = vec!["all".to_string()];
-        for name in msg
-            .text()
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-        {
-            if let Some((program, _)) = name.split_once(':') {
-                let group = format!("{program}:*");
-                if !names.contains(&group) {
-                    names.push(program.to_string());
-                    names.push(group);
-                }
-            }
-            names.push(name.to_string());
-        }
-        names
+        self.client
+            .processes()
+            .map(|p| command::completion_names_of(&p))
+            .unwrap_or_default()
     }
 
     fn is_local(&self) -> bool {
@@ -239,42 +233,83 @@ impl Backend for RemoteBackend {
     }
 }
 
+/// How `ctl` prints replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// The text supervisorctl would print.
+    #[default]
+    Text,
+    /// The reply's structured `data` as JSON (`ctl --json`).
+    Json,
+}
+
 /// Runs `ctl` with the words after the options; returns the exit code.
-pub fn run(socket: &Path, words: &[String]) -> i32 {
+pub fn run(socket: &Path, words: &[String], format: Format) -> Exit {
     let client = Client::new(socket);
     if words.is_empty() {
         // Say early that nobody answers, rather than at the first command.
         if let Err(e) = UnixStream::connect(socket) {
             eprintln!("{}", CtlError::Unreachable(socket.to_path_buf(), e));
-            return EXIT_UNREACHABLE;
+            return Exit::Unreachable;
         }
         let mut backend = RemoteBackend::new(client);
         return match shell::run(&mut backend) {
-            Ok(()) => 0,
+            Ok(exit) => exit,
             Err(e) => {
                 eprintln!("taskmaster ctl: {e}");
-                1
+                Exit::Error
             }
         };
     }
-    match command::parse_words(words) {
-        Ok(Request::Quit) => 0,
-        Ok(req) if req.is_streaming() => run_stream(&client, words, &req),
-        _ => match client.request(words) {
-            Ok(msg) => {
-                let outcome = outcome_of(&msg);
-                print_text(&outcome.text);
-                outcome.code
+    let cmd = match command::parse_args(words) {
+        Ok(Line::Command(cmd)) => cmd,
+        Ok(Line::Quit | Line::Empty) => return Exit::Ok,
+        Err(fault) => {
+            print_text(&command::render(&Err(fault)).text);
+            return Exit::Error;
+        }
+    };
+    if cmd.is_streaming() {
+        return run_stream(&client, cmd);
+    }
+    match client.request(cmd) {
+        Ok(msg) => print_reply(&msg, format),
+        Err(e) => {
+            eprintln!("{e}");
+            match e {
+                CtlError::Unreachable(..) => Exit::Unreachable,
+                CtlError::Protocol(..) => Exit::Error,
             }
-            Err(e) => {
-                eprintln!("{e}");
-                match e {
-                    CtlError::Unreachable(..) => EXIT_UNREACHABLE,
-                    CtlError::Protocol(..) => 1,
-                }
-            }
+        }
+    }
+}
+
+/// Prints a final reply as text or as its JSON data; returns its exit code.
+fn print_reply(msg: &ServerMsg, format: Format) -> Exit {
+    let outcome = outcome_of(msg);
+    let exit = outcome.exit();
+    match format {
+        Format::Json => {
+            let structured = msg.answer().is_some_and(|a| a.is_ok_and(|r| r.has_data()));
+            let Some(data) = msg.data.as_ref().filter(|_| structured) else {
+                let why = if msg.ok {
+                    "this command has no data to print as JSON".to_string()
+                } else {
+                    outcome.text
+                };
+                eprintln!("{why}");
+                return exit.max(Exit::Error);
+            };
+            let text = serde_json::to_string_pretty(data).unwrap_or_default();
+            print_text(&text);
+        }
+        Format::Text => match msg.answer() {
+            // Output is bytes: written as they are, with a final newline like the shell's.
+            Some(Ok(Reply::Output(bytes))) => print_bytes(&bytes),
+            _ => print_text(&outcome.text),
         },
     }
+    exit
 }
 
 /// Prints a reply; a closed stdout (`ctl status | head -1`) is not an error worth a panic.
@@ -285,55 +320,64 @@ fn print_text(text: &str) {
     }
 }
 
+fn print_bytes(bytes: &[u8]) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(bytes);
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
+}
+
 /// `ctl tail -f NAME` / `ctl attach NAME`: print the stream until it ends or Ctrl-C kills ctl;
 /// for attach, lines of stdin go to the process (EOF of stdin detaches).
-fn run_stream(client: &Client, words: &[String], req: &Request) -> i32 {
-    let mut stream = match client.open_stream(words) {
+fn run_stream(client: &Client, cmd: Command) -> Exit {
+    let attach = matches!(cmd, Command::Attach { .. });
+    let mut stream = match client.open_stream(cmd) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
             return match e {
-                CtlError::Unreachable(..) => EXIT_UNREACHABLE,
-                CtlError::Protocol(..) => 1,
+                CtlError::Unreachable(..) => Exit::Unreachable,
+                CtlError::Protocol(..) => Exit::Error,
             };
         }
     };
-    let stdin_rx = matches!(req, Request::Attach(_)).then(stdin_lines);
+    let stdin_rx = attach.then(stdin_lines);
     let mut out = io::stdout();
     loop {
         match stream.rx.recv_timeout(Duration::from_millis(50)) {
             Ok(Ok(msg)) if msg.is_chunk() => {
-                let data = msg.data.unwrap_or_default();
                 // Whoever read our output is gone (`ctl tail -f web | head`): so are we.
                 if out
-                    .write_all(data.as_bytes())
+                    .write_all(&msg.chunk_bytes())
                     .and_then(|_| out.flush())
                     .is_err()
                 {
-                    return 0;
+                    return Exit::Ok;
                 }
             }
             Ok(Ok(msg)) => {
                 let outcome = outcome_of(&msg);
                 print_text(&outcome.text);
-                return outcome.code;
+                return outcome.exit();
             }
             Ok(Err(e)) => {
                 eprintln!("Error: {e}");
-                return 1;
+                return Exit::Error;
             }
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return 0,
+            Err(RecvTimeoutError::Disconnected) => return Exit::Ok,
         }
         if let Some(rx) = &stdin_rx {
             match rx.try_recv() {
                 Ok(line) => {
                     if stream.send_stdin(&format!("{line}\n")).is_err() {
-                        return 1;
+                        return Exit::Error;
                     }
                 }
                 Err(crossbeam_channel::TryRecvError::Empty) => {}
-                Err(crossbeam_channel::TryRecvError::Disconnected) => return 0,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return Exit::Ok,
             }
         }
     }
@@ -352,20 +396,4 @@ fn stdin_lines() -> Receiver<String> {
             }
         });
     rx
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Regression: a line with an unbalanced quote was split on whitespace and sent; the local
-    /// shell reports `unbalanced quotes`, and so does the remote one now, without sending.
-    #[test]
-    fn remote_backend_refuses_unbalanced_quotes_like_the_local_one() {
-        let mut backend = RemoteBackend::new(Client::new(Path::new("/nonexistent/tm.sock")));
-        let outcome = backend.run("stop 'web");
-        assert_eq!(outcome.code, 1, "{outcome:?}");
-        assert_eq!(outcome.text, "Error: unbalanced quotes");
-        assert!(!backend.is_gone(), "nothing was sent to the socket");
-    }
 }

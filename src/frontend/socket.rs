@@ -1,10 +1,13 @@
 //! The control-socket server: a UNIX stream socket (mode 0600) speaking [`crate::protocol`].
 //!
 //! Threads: `taskmaster-socket` accepts; each client gets a `taskmaster-client` thread (at most
-//! [`MAX_CLIENTS`] at once) that reads requests, runs them through [`crate::command`] on the
-//! shared [`Handle`] and writes replies. A client that sends garbage gets an error reply; one
-//! that sends an over-long line or vanishes is dropped; taskmaster carries on either way.
-//! `tail -f` and `attach` stream until the client closes the connection.
+//! [`MAX_CLIENTS`] at once, plus [`RESERVED_CLIENTS`] kept for one quick request) that reads
+//! requests, takes each through the command path of [`crate::command`] (parse the words, or
+//! take the typed request; call the shared [`Handle`]; render) and writes the reply with its
+//! typed data. A client that sends garbage gets an error reply; one that sends an over-long
+//! line, vanishes, or sends no complete request for [`IDLE_TIMEOUT`] is dropped; taskmaster
+//! carries on either way. `tail -f` and `attach` stream until the client closes the
+//! connection.
 
 use std::fs;
 use std::io::{self, BufReader};
@@ -18,12 +21,18 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
-use crate::command::{self, Follow, Request};
+use crate::command::{self, Line};
 use crate::protocol::{self, ClientMsg, FrameError, ServerMsg};
-use crate::supervisor::Handle;
+use crate::supervisor::{Answer, Command, Fault, Follow, Handle, Reply};
 
 /// Clients served at once; more are told so and dropped.
 pub const MAX_CLIENTS: usize = 128;
+/// Kept free beyond [`MAX_CLIENTS`] so `ctl` always gets in: for one request, not a stream.
+pub const RESERVED_CLIENTS: usize = 1;
+/// A client that has not sent a complete request for this long is dropped (streams excepted).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The same for the reserved slot.
+const RESERVED_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -199,6 +208,7 @@ pub fn prepare_path(path: &Path) -> Result<(), SocketError> {
 
 fn accept_loop(listener: UnixListener, handle: Handle, stop: Arc<AtomicBool>, busy: Arc<Busy>) {
     let active = Arc::new(AtomicUsize::new(0));
+    let reserved = Arc::new(AtomicUsize::new(0));
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
@@ -212,19 +222,22 @@ fn accept_loop(listener: UnixListener, handle: Handle, stop: Arc<AtomicBool>, bu
                 continue;
             }
         };
-        if active.load(Ordering::SeqCst) >= MAX_CLIENTS {
+        let slot = if active.load(Ordering::SeqCst) < MAX_CLIENTS {
+            ClientSlot::take(&active, false)
+        } else if reserved.load(Ordering::SeqCst) < RESERVED_CLIENTS {
+            ClientSlot::take(&reserved, true)
+        } else {
             let _ = protocol::write_msg(&mut stream, &ServerMsg::error("too many clients"));
             continue;
-        }
-        active.fetch_add(1, Ordering::SeqCst);
-        let guard = ClientSlot(active.clone());
+        };
         let handle = handle.clone();
         let busy = busy.clone();
         let spawned = std::thread::Builder::new()
             .name("taskmaster-client".into())
             .spawn(move || {
-                let _slot = guard;
-                serve_client(stream, &handle, &busy);
+                let reserved = slot.reserved;
+                let _slot = slot;
+                serve_client(stream, &handle, &busy, reserved);
             });
         if let Err(e) = spawned {
             log::warn!("control socket: cannot start a client thread: {e}");
@@ -232,16 +245,40 @@ fn accept_loop(listener: UnixListener, handle: Handle, stop: Arc<AtomicBool>, bu
     }
 }
 
-/// Frees a client slot when its thread ends, however it ends.
-struct ClientSlot(Arc<AtomicUsize>);
+/// A client's place among [`MAX_CLIENTS`] (or the reserved ones); freed when its thread ends,
+/// however it ends.
+struct ClientSlot {
+    count: Arc<AtomicUsize>,
+    reserved: bool,
+}
 
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+impl ClientSlot {
+    fn take(count: &Arc<AtomicUsize>, reserved: bool) -> ClientSlot {
+        count.fetch_add(1, Ordering::SeqCst);
+        ClientSlot {
+            count: count.clone(),
+            reserved,
+        }
     }
 }
 
-fn serve_client(stream: UnixStream, handle: &Handle, busy: &Arc<Busy>) {
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn serve_client(stream: UnixStream, handle: &Handle, busy: &Arc<Busy>, reserved: bool) {
+    // A client must send each request within IDLE_TIMEOUT (the reserved slot: much sooner),
+    // so idle connections cannot hold every slot; streams lift the limit below.
+    let idle = if reserved {
+        RESERVED_TIMEOUT
+    } else {
+        IDLE_TIMEOUT
+    };
+    if stream.set_read_timeout(Some(idle)).is_err() {
+        return;
+    }
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
@@ -263,34 +300,58 @@ fn serve_client(stream: UnixStream, handle: &Handle, busy: &Arc<Busy>) {
                 continue;
             }
         };
-        let Some(cmd) = msg.cmd else {
-            let reply = ServerMsg::error(r#"expected {"cmd": "...", "args": [...]}"#);
-            if protocol::write_msg(&mut writer, &reply).is_err() {
-                return;
+        let line = match (msg.request, msg.cmd) {
+            (Some(cmd), _) => Ok(Line::Command(cmd)),
+            (None, Some(cmd)) => {
+                let mut words = vec![cmd];
+                words.extend(msg.args);
+                command::parse_words(&words)
             }
-            continue;
+            (None, None) => Err(Fault::Usage(
+                r#"expected {"cmd": "...", "args": [...]} or {"request": {...}}"#.to_string(),
+            )),
         };
-        let mut words = vec![cmd];
-        words.extend(msg.args);
-        let req = match command::parse_words(&words) {
-            Ok(req) => req,
-            Err(e) => {
-                if protocol::write_msg(&mut writer, &ServerMsg::error(e.to_string())).is_err() {
+        let cmd = match line {
+            Ok(Line::Command(cmd)) => cmd,
+            // Nothing to run: answered as a blank line is in the shell.
+            Ok(Line::Empty | Line::Quit) => {
+                if write_answer(&mut writer, &Ok(Reply::Done)).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Err(fault) => {
+                if write_answer(&mut writer, &Err(fault)).is_err() {
                     return;
                 }
                 continue;
             }
         };
-        if req.is_streaming() {
-            stream_to_client(reader, writer, handle, &req);
+        if reserved && cmd.is_streaming() {
+            let _ = write_answer(&mut writer, &Err(Fault::Other("too many clients".into())));
             return;
         }
-        let _token = busy.enter();
-        let reply = ServerMsg::from_outcome(command::execute_request(handle, &req));
-        if protocol::write_msg(&mut writer, &reply).is_err() {
+        let attach = matches!(cmd, Command::Attach { .. });
+        let token = busy.enter();
+        let answer = handle.call(cmd);
+        drop(token);
+        if let Ok(Reply::Follow(follow)) = answer {
+            if writer.set_read_timeout(None).is_err() {
+                return;
+            }
+            stream_to_client(reader, writer, handle, follow, attach);
+            return;
+        }
+        if write_answer(&mut writer, &answer).is_err() {
             return;
         }
     }
+}
+
+/// Renders an answer (steps 3 of the command path) and writes it with its typed data.
+fn write_answer(writer: &mut UnixStream, answer: &Answer) -> io::Result<()> {
+    let outcome = command::render(answer);
+    protocol::write_msg(writer, &ServerMsg::reply(answer, &outcome))
 }
 
 /// Runs `tail -f` / `attach` for a client until it closes the connection (or the process is
@@ -299,32 +360,13 @@ fn stream_to_client(
     reader: BufReader<UnixStream>,
     mut writer: UnixStream,
     handle: &Handle,
-    req: &Request,
+    follow: Follow,
+    attach: bool,
 ) {
-    let (follow, attach) = match req {
-        Request::Tail {
-            name,
-            stream,
-            bytes,
-            ..
-        } => (command::open_follow(handle, name, *stream, *bytes), false),
-        Request::Attach(name) => (
-            command::open_follow(handle, name, None, command::TAIL_BYTES),
-            true,
-        ),
-        _ => return,
-    };
-    let follow = match follow {
-        Ok(f) => f,
-        Err(outcome) => {
-            let _ = protocol::write_msg(&mut writer, &ServerMsg::from_outcome(outcome));
-            return;
-        }
-    };
     let client_rx = spawn_client_reader(reader);
     let ended = pump(&follow, &client_rx, &mut writer, handle, attach);
     if ended {
-        let _ = protocol::write_msg(&mut writer, &ServerMsg::output(String::new(), 0, false));
+        let _ = write_answer(&mut writer, &Ok(Reply::Done));
     }
     // Wakes the reader thread, which holds a clone of this socket.
     let _ = writer.shutdown(std::net::Shutdown::Both);
@@ -356,8 +398,13 @@ fn pump(
             },
             recv(client_rx) -> msg => match msg {
                 Ok(ClientMsg { stdin: Some(text), .. }) if attach => {
-                    if let Err(e) = command::write_stdin(handle, &follow.name, text.as_bytes()) {
-                        let reply = ServerMsg::chunk("error", format!("Error: {e}"));
+                    let cmd = Command::WriteStdin {
+                        name: follow.name.clone(),
+                        data: text.into_bytes(),
+                    };
+                    if let Err(fault) = handle.call(cmd) {
+                        let text = command::render(&Err(fault)).text;
+                        let reply = ServerMsg::chunk("error", text.as_bytes());
                         if protocol::write_msg(writer, &reply).is_err() {
                             return false;
                         }
@@ -371,8 +418,7 @@ fn pump(
 }
 
 fn write_chunk(writer: &mut UnixStream, chunk: &crate::output::Chunk) -> io::Result<()> {
-    let data = String::from_utf8_lossy(&chunk.data).into_owned();
-    let msg = ServerMsg::chunk(command::stream_name(chunk.stream), data);
+    let msg = ServerMsg::chunk(command::stream_name(chunk.stream), &chunk.data);
     protocol::write_msg(writer, &msg)
 }
 

@@ -41,7 +41,8 @@ const FOLLOW_CHUNK: usize = 64 * 1024;
 /// Kernel buffer asked for each child pipe, so a fast child rarely waits for the I/O thread.
 const PIPE_SIZE: i32 = 1024 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Stream {
     Stdout,
     Stderr,

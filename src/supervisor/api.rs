@@ -1,136 +1,194 @@
-//! The messages front ends exchange with the supervisor thread, and [`Handle`], the cloneable
-//! way to reach it from any thread.
+//! The typed requests front ends send to the supervisor thread ([`Command`] naming processes
+//! with [`Target`]s), and [`Handle`], the cloneable way to reach it from any thread. The same
+//! `Command` travels over the control socket as JSON (`{"cmd": "start", "targets": [...]}`);
+//! its replies are in `reply.rs`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
 
 use super::events::{Event, EventCounts};
+use super::reply::{Answer, Fault};
 use super::snapshot::Snapshot;
 use crate::alerts::AlertStats;
-use crate::output::OutputReader;
+use crate::output::{OutputReader, Stream};
 
-/// What a user wants, the same from every front end. Names are process names, `PROGRAM`,
-/// `PROGRAM:*` or `all`; the supervisor resolves them against its current processes.
-#[derive(Debug, Clone)]
-pub enum Command {
-    /// Reply: `Reply::Status` (every process, or the named ones).
-    Status(Vec<String>),
-    /// Reply: `Reply::Actions` once each process is RUNNING or has definitely failed.
-    Start(Vec<String>),
-    /// Reply: `Reply::Actions` once each process is STOPPED.
-    Stop(Vec<String>),
-    /// Stop (when running) then start; reply like `Start`.
-    Restart(Vec<String>),
-    /// Reply: `Reply::Actions`.
-    Signal(Signal, Vec<String>),
-    /// Re-read the config file and apply the difference. Reply: `Reply::Reload`.
-    Reload,
-    /// Stop everything, then the supervisor thread ends. Reply: `Reply::Done` when all stopped.
-    Shutdown,
-    /// Bytes for a process's stdin (attach). Reply: `Reply::Done` or `Reply::Error`.
-    WriteStdin(String, Vec<u8>),
-    /// End of input: closes a pipe program's stdin (it reads EOF); for a pty program, the
-    /// terminal's EOF character (Ctrl-D). Reply: `Reply::Done` or `Reply::Error`.
-    CloseStdin(String),
-    /// Sets a pty program's terminal size (it gets SIGWINCH); kept for its next spawns.
-    /// Reply: `Reply::Done`, or `Reply::Error` for an unknown or non-pty process.
-    Resize(String, crate::spawn::TtySize),
-    /// Empty the captured output of these processes. Reply: `Reply::Actions`.
-    Clear(Vec<String>),
-    /// Programs of the loaded config. Reply: `Reply::Avail`.
-    Avail,
-    /// The recent events (section 9), and with `follow` a stream of the next ones.
-    /// Reply: `Reply::Events`.
-    Events { follow: bool },
-    /// Sends a `test` event through one alert. Reply: `Reply::Done` once queued.
-    AlertTest(String),
+/// Which processes a command is about, as a user names them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// `all`: every process.
+    All,
+    /// `PROGRAM:*`: every process of a program.
+    Program(String),
+    /// `NAME`: a process (`web`, `worker:worker_03`), or for convenience a program's name,
+    /// which then means all its processes (supervisorctl accepts a group name the same way).
+    Process(String),
 }
 
-/// The outcome for one process of a start/stop/restart/signal/clear.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionResult {
-    pub name: String,
-    /// `Ok("started")`, `Ok("stopped")`, ...; `Err(reason)` as in `ERROR (reason)`.
-    pub outcome: Result<String, String>,
-}
-
-impl ActionResult {
-    /// `web: started` / `web: ERROR (already started)`.
-    pub fn render(&self) -> String {
-        match &self.outcome {
-            Ok(word) => format!("{}: {word}", self.name),
-            Err(why) => format!("{}: ERROR ({why})", self.name),
-        }
-    }
-}
-
-/// What a reload did (program names, sorted).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReloadReport {
-    pub added: Vec<String>,
-    /// Launch settings changed: processes restarted.
-    pub changed: Vec<String>,
-    /// Monitoring settings or numprocs changed: applied in place.
-    pub updated: Vec<String>,
-    pub removed: Vec<String>,
-}
-
-impl ReloadReport {
-    /// supervisorctl `update`-like lines: `web: added process group`, ...; `No config updates`
-    /// when nothing changed.
-    pub fn render(&self) -> String {
-        let mut lines = Vec::new();
-        for n in &self.added {
-            lines.push(format!("{n}: added process group"));
-        }
-        for n in &self.changed {
-            lines.push(format!("{n}: changed, restarted"));
-        }
-        for n in &self.updated {
-            lines.push(format!("{n}: updated in place"));
-        }
-        for n in &self.removed {
-            lines.push(format!("{n}: removed process group"));
-        }
-        if lines.is_empty() {
-            "No config updates to processes".to_string()
+impl Target {
+    /// Reads a word as typed: `all`, `PROGRAM:*`, else a process name.
+    pub fn parse(word: &str) -> Target {
+        if word == "all" {
+            Target::All
+        } else if let Some(program) = word.strip_suffix(":*") {
+            Target::Program(program.to_string())
         } else {
-            lines.join("\n")
+            Target::Process(word.to_string())
         }
     }
 }
 
-/// One program of the loaded config, for `avail`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProgramSummary {
-    pub name: String,
-    pub numprocs: u32,
-    pub autostart: bool,
-    /// `always` / `never` / `unexpected`.
-    pub autorestart: String,
-    pub cmd: String,
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::All => f.write_str("all"),
+            Target::Program(p) => write!(f, "{p}:*"),
+            Target::Process(n) => f.write_str(n),
+        }
+    }
 }
 
-#[derive(Debug, Clone)]
-pub enum Reply {
-    Status(Arc<Snapshot>),
-    Actions(Vec<ActionResult>),
-    Reload(ReloadReport),
-    Avail(Vec<ProgramSummary>),
-    /// The kept events, oldest first, and the live stream when following (it ends when
-    /// taskmaster does; a follower that lags loses events rather than slowing anyone).
-    Events(Vec<Arc<Event>>, Option<Receiver<Arc<Event>>>),
-    Done,
-    /// The whole request failed (unknown name, bad config on reload, shutting down...).
-    Error(String),
+/// What a user wants, the same from every front end and over the socket. Each command is
+/// answered with one [`Answer`] (see `reply.rs` for which [`super::Reply`] variant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// `Reply::Status`: every process, or the named ones (unknown names listed as such).
+    Status {
+        #[serde(default)]
+        targets: Vec<Target>,
+    },
+    /// `Reply::Actions` once each process is RUNNING or has definitely failed.
+    Start { targets: Vec<Target> },
+    /// `Reply::Actions` once each process is STOPPED.
+    Stop { targets: Vec<Target> },
+    /// Stop (when running) then start: `Reply::Restart`, the stop results then the start's.
+    Restart { targets: Vec<Target> },
+    /// `Reply::Actions`. The signal by name, with or without `SIG`.
+    Signal {
+        signal: String,
+        targets: Vec<Target>,
+    },
+    /// Empty captured output and truncate log files: `Reply::Actions`.
+    Clear { targets: Vec<Target> },
+    /// Re-read the config file and apply the difference: `Reply::Reload`.
+    Reload,
+    /// Re-read the config file and tell what `Reload` would do, changing nothing:
+    /// `Reply::Reread`.
+    Reread,
+    /// Stop everything, then the supervisor thread ends: `Reply::Shutdown` when all stopped.
+    Shutdown,
+    /// Programs of the loaded config: `Reply::Avail`.
+    Avail,
+    /// `Reply::Pid` (taskmaster's, without a target) or `Reply::Pids`.
+    Pid {
+        #[serde(default)]
+        target: Option<Target>,
+    },
+    /// The last `bytes` of one process's output: `Reply::Output`. `stream` `None`: both.
+    Tail {
+        target: Target,
+        #[serde(default)]
+        stream: Option<Stream>,
+        bytes: usize,
+    },
+    /// Streaming (`tail -f`): `Reply::Follow` with the backlog and the live output.
+    Follow {
+        target: Target,
+        #[serde(default)]
+        stream: Option<Stream>,
+        bytes: usize,
+    },
+    /// Streaming: like `Follow` on both streams; typed lines then go to the process's stdin
+    /// with `WriteStdin`.
+    Attach { target: Target },
+    /// Bytes for a process's stdin (attach): `Reply::Done`.
+    WriteStdin { name: String, data: Vec<u8> },
+    /// End of input: closes a pipe program's stdin (it reads EOF); for a pty program, the
+    /// terminal's EOF character (Ctrl-D). `Reply::Done`.
+    CloseStdin { name: String },
+    /// Sets a pty program's terminal size (it gets SIGWINCH); kept for its next spawns.
+    /// `Reply::Done`; a fault for an unknown or non-pty process.
+    Resize {
+        name: String,
+        size: crate::spawn::TtySize,
+    },
+    /// `Reply::Text`: the command list, or one command's help.
+    Help {
+        #[serde(default)]
+        topic: Option<String>,
+    },
+    /// `Reply::Text`: taskmaster's version.
+    Version,
+    /// The recent events (section 9): `Reply::Events`; with `follow`, streaming:
+    /// `Reply::Follow` with one JSON line per event as its chunks.
+    Events {
+        #[serde(default)]
+        follow: bool,
+    },
+    /// Sends a `test` event through one alert, whatever its filters: `Reply::Text`.
+    AlertTest { name: String },
+    /// In-process only (tests, the dashboard): `Reply::Snapshot`, fresher than the published
+    /// one, which may lag a few milliseconds behind a start.
+    #[serde(skip)]
+    Snapshot,
 }
 
+/// Shorthands for in-process callers (tests): names as typed, read by [`Target::parse`].
+impl Command {
+    pub fn status(names: Vec<String>) -> Command {
+        Command::Status {
+            targets: targets(&names),
+        }
+    }
+
+    pub fn start(names: Vec<String>) -> Command {
+        Command::Start {
+            targets: targets(&names),
+        }
+    }
+
+    pub fn stop(names: Vec<String>) -> Command {
+        Command::Stop {
+            targets: targets(&names),
+        }
+    }
+
+    pub fn restart(names: Vec<String>) -> Command {
+        Command::Restart {
+            targets: targets(&names),
+        }
+    }
+
+    pub fn signal(signal: &str, names: Vec<String>) -> Command {
+        Command::Signal {
+            signal: signal.to_string(),
+            targets: targets(&names),
+        }
+    }
+}
+
+fn targets(names: &[String]) -> Vec<Target> {
+    names.iter().map(|n| Target::parse(n)).collect()
+}
+
+impl Command {
+    /// True for the commands whose reply is a live stream (`tail -f`, `attach`).
+    pub fn is_streaming(&self) -> bool {
+        matches!(
+            self,
+            Command::Follow { .. } | Command::Attach { .. } | Command::Events { follow: true }
+        )
+    }
+}
+
+/// A command with the channel its answer goes back on.
 pub struct Request {
     pub cmd: Command,
-    pub reply: Sender<Reply>,
+    pub reply: Sender<Answer>,
 }
 
 /// Something a front end may want to show as it happens.
@@ -157,29 +215,26 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Sends a command without waiting: the reply arrives on the returned receiver once the
-    /// effect happened. If the supervisor is gone, the receiver yields `Disconnected`.
-    pub fn send(&self, cmd: Command) -> Receiver<Reply> {
+    /// Sends a command without waiting: the answer arrives on the returned receiver once the
+    /// effect happened (a front end with a `select!` adds it there). If the supervisor is
+    /// gone, the receiver yields `Disconnected`.
+    pub fn send(&self, cmd: Command) -> Receiver<Answer> {
         let (reply, rx) = crossbeam_channel::bounded(1);
         let _ = self.req_tx.send(Request { cmd, reply });
         rx
     }
 
-    /// Sends a command and waits for its reply.
-    pub fn call(&self, cmd: Command) -> Reply {
-        self.send(cmd)
-            .recv()
-            .unwrap_or_else(|_| Reply::Error("taskmaster is shutting down".to_string()))
+    /// Sends a command and waits for its answer.
+    pub fn call(&self, cmd: Command) -> Answer {
+        self.send(cmd).recv().unwrap_or(Err(Fault::ShuttingDown))
     }
 
     /// Like [`Handle::call`] with a deadline.
-    pub fn call_timeout(&self, cmd: Command, timeout: Duration) -> Reply {
+    pub fn call_timeout(&self, cmd: Command, timeout: Duration) -> Answer {
         match self.send(cmd).recv_timeout(timeout) {
             Ok(r) => r,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                Reply::Error("timed out waiting for taskmaster".to_string())
-            }
-            Err(_) => Reply::Error("taskmaster is shutting down".to_string()),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Fault::Timeout),
+            Err(_) => Err(Fault::ShuttingDown),
         }
     }
 

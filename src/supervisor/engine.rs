@@ -11,16 +11,17 @@ use crossbeam_channel::Sender;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
-use super::api::{ActionResult, Reply, Update};
+use super::api::Update;
 use super::clock::Now;
 use super::events::{Event, EventKind, EventRing};
 use super::process::{Effect, Process};
+use super::reply::{ActionResult, Answer, Fault, Reply};
 use super::snapshot::{Snapshot, StateName};
 use super::stdin::Stdins;
 use super::transitions::{Seen, entered, note};
 use crate::alerts::Alerts;
 use crate::config::{Config, ProgramConfig};
-use crate::output::{OutputHub, OutputReader};
+use crate::output::{Chunk, OutputHub, OutputReader};
 use crate::spawn::{self, TtySize};
 
 /// Snapshots are published at most this often; `status` always builds a fresh one.
@@ -45,9 +46,13 @@ pub(super) struct Waiter {
 
 /// A multi-process request whose reply is sent once every slot has its outcome.
 pub(super) struct Pending {
-    pub results: Vec<Option<ActionResult>>,
+    /// `None` while waiting; `Some(None)` for a slot with nothing to report (a restart's stop
+    /// of a process reached through `all` that was not running).
+    pub results: Vec<Option<Option<ActionResult>>>,
     pub missing: usize,
-    pub reply: Sender<Reply>,
+    /// Which reply carries the results (`Reply::Actions` or `Reply::Restart`).
+    pub wrap: fn(Vec<ActionResult>) -> Reply,
+    pub reply: Sender<Answer>,
 }
 
 pub(super) struct Engine {
@@ -67,15 +72,17 @@ pub(super) struct Engine {
     pub next_pending: u64,
     pub waiters: HashMap<String, Vec<Waiter>>,
     /// Some once shutting down: the replies to send when everything has stopped.
-    pub shutdown: Option<Vec<Sender<Reply>>>,
+    pub shutdown: Option<Vec<Sender<Answer>>>,
     pub started: SystemTime,
     /// Every event emitted, the last ones kept, with their serials.
     pub events: EventRing,
     pub alerts: Alerts,
     /// What each process's transitions need remembered (see `transitions`).
     observed: HashMap<String, Seen>,
-    /// `events -f` streams.
-    event_followers: Vec<Sender<Arc<Event>>>,
+    /// `events -f` streams: one JSON line per event, as output chunks.
+    event_followers: Vec<Sender<Chunk>>,
+    /// See `Options::terminal`.
+    pub hangup_is_shutdown: bool,
     /// Where log-file notices go (see `Supervisor::start`); also used for the outcome of
     /// a SIGUSR2 reopen, which finishes on the I/O thread.
     pub notices: Option<Sender<String>>,
@@ -123,6 +130,7 @@ impl Engine {
             next_pending: 0,
             waiters: HashMap::new(),
             shutdown: None,
+            hangup_is_shutdown: false,
             started: now.wall,
             events: EventRing::default(),
             alerts,
@@ -187,12 +195,16 @@ impl Engine {
             )
         });
         self.alerts.route(&event);
-        self.event_followers.retain(|f| {
-            !matches!(
-                f.try_send(event.clone()),
-                Err(crossbeam_channel::TrySendError::Disconnected(_))
-            )
-        });
+        if !self.event_followers.is_empty() {
+            let chunk = event_chunk(&event);
+            // A follower that lags loses events rather than slowing anyone.
+            self.event_followers.retain(|f| {
+                !matches!(
+                    f.try_send(chunk.clone()),
+                    Err(crossbeam_channel::TrySendError::Disconnected(_))
+                )
+            });
+        }
     }
 
     /// The state machine's lines for `name`, as events: with the transition they tell
@@ -221,11 +233,22 @@ impl Engine {
         }
     }
 
-    /// A new `events -f` stream.
-    pub fn follow_events(&mut self) -> crossbeam_channel::Receiver<Arc<Event>> {
+    /// `events -f`: the kept events and then each new one, as JSON lines in the shape of a
+    /// followed output, so every front end streams it as it streams `tail -f`.
+    pub fn follow_events(&mut self) -> Reply {
         let (tx, rx) = crossbeam_channel::bounded(4096);
         self.event_followers.push(tx);
-        rx
+        Reply::Follow(crate::supervisor::Follow {
+            name: "events".to_string(),
+            stream: None,
+            backlog: self
+                .events
+                .recent()
+                .iter()
+                .map(|e| event_chunk(e))
+                .collect(),
+            rx,
+        })
     }
 
     /// Carries out a process's effects, then settles its waiters and pending follow-ups.
@@ -336,7 +359,7 @@ impl Engine {
             });
     }
 
-    fn resolve_waiters(&mut self, name: &str, kind: WaitKind, outcome: Result<String, String>) {
+    fn resolve_waiters(&mut self, name: &str, kind: WaitKind, outcome: Result<String, Fault>) {
         let Some(list) = self.waiters.get_mut(name) else {
             return;
         };
@@ -351,7 +374,13 @@ impl Engine {
     }
 
     /// Records one slot's outcome; sends the reply when it was the last one.
-    pub fn fill(&mut self, pending: u64, slot: usize, name: &str, outcome: Result<String, String>) {
+    pub fn fill(&mut self, pending: u64, slot: usize, name: &str, outcome: Result<String, Fault>) {
+        self.settle_slot(pending, slot, Some(ActionResult::new(name, outcome)));
+    }
+
+    /// Records one slot's result (`None`: nothing to report); sends the reply when it was the
+    /// last one.
+    pub fn settle_slot(&mut self, pending: u64, slot: usize, result: Option<ActionResult>) {
         let Some(p) = self.pending.get_mut(&pending) else {
             return;
         };
@@ -359,16 +388,13 @@ impl Engine {
             if cell.is_none() {
                 p.missing -= 1;
             }
-            *cell = Some(ActionResult {
-                name: name.to_string(),
-                outcome,
-            });
+            *cell = Some(result);
         }
         if p.missing == 0
             && let Some(p) = self.pending.remove(&pending)
         {
-            let results = p.results.into_iter().flatten().collect();
-            let _ = p.reply.send(Reply::Actions(results));
+            let results = p.results.into_iter().flatten().flatten().collect();
+            let _ = p.reply.send(Ok((p.wrap)(results)));
         }
     }
 
@@ -381,7 +407,7 @@ impl Engine {
         self.stdins.remove(name);
         self.reports.remove(name);
         for kind in [WaitKind::Start, WaitKind::Stop] {
-            self.resolve_waiters(name, kind, Err("removed by reload".to_string()));
+            self.resolve_waiters(name, kind, Err(Fault::RemovedByReload));
         }
         if let Some(hub) = &self.output {
             hub.forget(name);
@@ -403,6 +429,14 @@ impl Engine {
     pub fn on_signal(&mut self, sig: i32, now: Now) {
         match sig {
             nix::libc::SIGCHLD => self.reap(now),
+            // The terminal of a front end was closed: a hang-up, checked before the reload
+            // SIGHUP otherwise means (the front end would shut down a moment later anyway).
+            nix::libc::SIGHUP if self.hangup_is_shutdown && !terminal_alive() => {
+                if self.shutdown.is_none() {
+                    self.event("terminal hung up (SIGHUP): shutting down".to_string());
+                }
+                self.begin_shutdown(None, now);
+            }
             // A reload during a shutdown could start what is being stopped.
             nix::libc::SIGHUP if self.shutdown.is_none() => {
                 let _ = self.reload(now);
@@ -608,7 +642,7 @@ impl Engine {
         self.notify_snapshot(now);
     }
 
-    pub fn begin_shutdown(&mut self, reply: Option<Sender<Reply>>, now: Now) {
+    pub fn begin_shutdown(&mut self, reply: Option<Sender<Answer>>, now: Now) {
         if self.shutdown.is_none() {
             crate::notify::send("STOPPING=1");
             self.shutdown = Some(Vec::new());
@@ -639,12 +673,10 @@ impl Engine {
         self.publish(Instant::now());
         self.event("taskmaster stopped".to_string());
         for reply in self.shutdown.take().unwrap_or_default() {
-            let _ = reply.send(Reply::Done);
+            let _ = reply.send(Ok(Reply::Shutdown));
         }
         for p in std::mem::take(&mut self.pending).into_values() {
-            let _ = p
-                .reply
-                .send(Reply::Error("taskmaster is shutting down".to_string()));
+            let _ = p.reply.send(Err(Fault::ShuttingDown));
         }
         for s in &self.subscribers {
             let _ = s.tx.send_timeout(Update::Gone, Duration::from_millis(100));
@@ -652,5 +684,20 @@ impl Engine {
         self.event_followers.clear();
         self.alerts.flush();
         log::logger().flush();
+    }
+}
+
+/// False once stdin's terminal has hung up: the kernel then fails terminal ioctls with EIO.
+fn terminal_alive() -> bool {
+    nix::sys::termios::tcgetattr(std::io::stdin()).is_ok()
+}
+
+/// One event as a line of a followed stream.
+fn event_chunk(event: &Event) -> Chunk {
+    let mut line = event.to_json().into_bytes();
+    line.push(b'\n');
+    Chunk {
+        stream: crate::output::Stream::Stdout,
+        data: line.into(),
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::snapshot::StateName;
 
@@ -16,7 +16,8 @@ use super::snapshot::StateName;
 pub const RING_CAP: usize = 1_000;
 
 /// What happened. The first group is what `[alerts.NAME] on` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Spawned,
     Running,
@@ -153,11 +154,15 @@ impl std::fmt::Display for EventKind {
     }
 }
 
-/// One event. Built by the supervisor thread only; shared as `Arc<Event>`.
-#[derive(Debug, Clone, PartialEq)]
+/// One event. Built by the supervisor thread only; shared as `Arc<Event>`. Its JSON (field
+/// order included) is the contract's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub serial: u64,
-    pub time: SystemTime,
+    /// RFC 3339, local time with milliseconds and offset; set when the event is stamped.
+    pub time: String,
+    pub host: String,
+    #[serde(rename = "event")]
     pub kind: EventKind,
     pub program: Option<String>,
     pub process: Option<String>,
@@ -172,8 +177,10 @@ pub struct Event {
     /// Start attempts in the current series (BACKOFF, FATAL).
     pub tries: Option<u32>,
     /// The alert concerned (`alert_failed`, `test`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
-    /// The human line, in supervisor's words; the event log's text.
+    /// The human line, in supervisor's words: the event log's text. Chat webhooks (Slack,
+    /// Mattermost) show it as it is.
     pub text: String,
 }
 
@@ -183,7 +190,8 @@ impl Event {
     pub fn new(kind: EventKind, text: impl Into<String>) -> Event {
         Event {
             serial: 0,
-            time: SystemTime::UNIX_EPOCH,
+            time: String::new(),
+            host: hostname().to_string(),
             kind,
             program: None,
             process: None,
@@ -203,32 +211,6 @@ impl Event {
     /// One JSON object on one line.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
-    }
-}
-
-impl Serialize for Event {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("serial", &self.serial)?;
-        m.serialize_entry("time", &rfc3339(self.time))?;
-        m.serialize_entry("host", hostname())?;
-        m.serialize_entry("event", self.kind.as_str())?;
-        m.serialize_entry("program", &self.program)?;
-        m.serialize_entry("process", &self.process)?;
-        m.serialize_entry("pid", &self.pid)?;
-        m.serialize_entry("from", &self.from.map(StateName::as_str))?;
-        m.serialize_entry("to", &self.to.map(StateName::as_str))?;
-        m.serialize_entry("exit_code", &self.exit_code)?;
-        m.serialize_entry("signal", &self.signal)?;
-        m.serialize_entry("expected", &self.expected)?;
-        m.serialize_entry("reason", &self.reason)?;
-        m.serialize_entry("tries", &self.tries)?;
-        if let Some(alert) = &self.alert {
-            m.serialize_entry("alert", alert)?;
-        }
-        // `text` lets chat webhooks (Slack, Mattermost) show the event as it is.
-        m.serialize_entry("text", &self.text)?;
-        m.end()
     }
 }
 
@@ -305,7 +287,7 @@ impl EventRing {
     pub fn stamp(&mut self, mut event: Event) -> Arc<Event> {
         event.serial = self.next_serial;
         self.next_serial += 1;
-        event.time = SystemTime::now();
+        event.time = rfc3339(SystemTime::now());
         self.counts.by_kind[event.kind as usize].fetch_add(1, Ordering::Relaxed);
         let event = Arc::new(event);
         if self.recent.len() == RING_CAP {

@@ -9,14 +9,17 @@ mod engine;
 pub mod events;
 pub mod process;
 mod reload;
+mod reply;
 pub mod snapshot;
 mod stdin;
 mod transitions;
 
-pub use api::{
-    ActionResult, Command, Handle, ProgramSummary, ReloadReport, Reply, Request, Update,
-};
+pub use api::{Command, Handle, Request, Target, Update};
 pub use clock::Now;
+pub use reply::{
+    ActionResult, Answer, Fault, Follow, PidEntry, ProcessStatus, ProgramSummary, ReloadReport,
+    Reply, StatusEntry,
+};
 pub use snapshot::{ExitCause, ExitInfo, ExitKind, ProcessInfo, Snapshot, StateName, StopEnd};
 
 use std::sync::{Arc, Mutex};
@@ -32,6 +35,10 @@ pub struct Options {
     /// Turn SIGHUP into a reload and SIGINT/SIGTERM into a shutdown. Off when the supervisor
     /// runs inside another program (the tests), which must keep its own signal handling.
     pub handle_signals: bool,
+    /// A front end owns the terminal on stdin (dashboard, terminal shell). Closing that
+    /// terminal sends SIGHUP; such a SIGHUP, with the terminal gone, is a hang-up and shuts
+    /// taskmaster down instead of reloading the config.
+    pub terminal: bool,
 }
 
 /// A running supervisor thread.
@@ -61,6 +68,7 @@ impl Supervisor {
         let mut engine = Engine::new(config, hub, reader.clone(), alerts, Now::current());
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
         engine.latest = Some(latest.clone());
+        engine.hangup_is_shutdown = options.terminal;
         engine.notices = Some(note_tx);
         let handle = Handle {
             req_tx,

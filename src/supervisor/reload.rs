@@ -3,22 +3,22 @@
 
 use std::sync::Arc;
 
-use super::api::{ReloadReport, Reply};
 use super::clock::Now;
 use super::engine::Engine;
 use super::events::{Event, EventKind};
+use super::reply::{Answer, Fault, ReloadReport, Reply};
 use crate::config::{self, ProgramConfig};
 
 impl Engine {
     /// Applies the config file anew, telling systemd (when it listens) it is reloading.
-    pub fn reload(&mut self, now: Now) -> Reply {
+    pub fn reload(&mut self, now: Now) -> Answer {
         crate::notify::reloading();
-        let reply = self.apply_config_file(now);
+        let answer = self.apply_config_file(now);
         crate::notify::send("READY=1");
-        reply
+        answer
     }
 
-    fn apply_config_file(&mut self, now: Now) -> Reply {
+    fn apply_config_file(&mut self, now: Now) -> Answer {
         let new = match config::load(&self.config.path) {
             Ok(c) => c,
             Err(e) => {
@@ -28,7 +28,7 @@ impl Engine {
                 );
                 ev.reason = Some(e.to_string());
                 self.emit(ev);
-                return Reply::Error(format!("reload refused, nothing changed: {e}"));
+                return Err(Fault::ReloadRefused(e.to_string()));
             }
         };
         let diff = config::diff(&self.config, &new);
@@ -63,7 +63,7 @@ impl Engine {
                 report.removed.join(", ")
             ),
         ));
-        Reply::Reload(report)
+        Ok(Reply::Reload(report))
     }
 
     fn process_names_of(&self, program: &str) -> Vec<String> {

@@ -5,8 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// States with supervisor's names and meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+use serde::{Deserialize, Serialize};
+use unicode_width::UnicodeWidthStr;
+
+use super::reply::ProcessStatus;
+
+/// States with supervisor's names and meaning (`"RUNNING"` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum StateName {
     Stopped,
     Starting,
@@ -224,10 +230,51 @@ impl ProcessInfo {
 
     /// One line of `status`, as supervisorctl prints it.
     pub fn status_line(&self, now: SystemTime) -> String {
-        let desc = self.description(now);
-        let line = format!("{:<32} {:<9} {}", self.name, self.state.as_str(), desc);
-        line.trim_end().to_string()
+        status_line(&self.name, self.state, &self.description(now))
     }
+
+    /// The process as a `status` reply carries it, as of `now`.
+    pub fn status(&self, now: SystemTime) -> ProcessStatus {
+        let unix = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| (d.as_millis() as f64) / 1000.0)
+                .ok()
+        };
+        let uptime_s = self.pid.and(self.started_at).map(|s| {
+            now.duration_since(s)
+                .map(|d| d.as_secs())
+                .unwrap_or_default()
+        });
+        let exit = self.last_exit.as_ref();
+        ProcessStatus {
+            name: self.name.clone(),
+            program: self.program.clone(),
+            state: self.state,
+            pid: self.pid,
+            start_time: self.started_at.and_then(unix),
+            uptime_s,
+            exit_code: exit.and_then(|e| match e.kind {
+                ExitKind::Code(c) => Some(c),
+                ExitKind::Signal(_) | ExitKind::Unknown => None,
+            }),
+            signal: exit.and_then(|e| match e.kind {
+                ExitKind::Signal(s) => Some(signal_name(s)),
+                ExitKind::Code(_) | ExitKind::Unknown => None,
+            }),
+            expected: exit.map(|e| e.expected()),
+            restarts: self.restarts,
+            description: self.description(now),
+            health: None,
+        }
+    }
+}
+
+/// `NAME  STATE  description`, padded as supervisorctl pads: the name to 32 columns of
+/// display width (a wide character takes two), the state to 9.
+pub fn status_line(name: &str, state: StateName, description: &str) -> String {
+    let pad = 32usize.saturating_sub(name.width());
+    let line = format!("{name}{:pad$} {:<9} {description}", "", state.as_str());
+    line.trim_end().to_string()
 }
 
 /// `H:MM:SS`, or `N days, H:MM:SS` past a day, like supervisorctl.

@@ -196,7 +196,7 @@ fn exchange<S: Read + Write>(
 /// The supervisor's kept events.
 pub fn events(handle: &Handle) -> Vec<Arc<Event>> {
     match handle.call_timeout(Command::Events { follow: false }, Duration::from_secs(10)) {
-        Reply::Events(evs, _) => evs,
+        Ok(Reply::Events(evs)) => evs.into_iter().map(Arc::new).collect(),
         other => panic!("events should reply with events, got {other:?}"),
     }
 }

@@ -6,7 +6,7 @@ use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use taskmaster::supervisor::StateName;
-use taskmaster::supervisor::events::EventKind;
+use taskmaster::supervisor::events::{Event, EventKind};
 
 use crate::alert_util::{Answer, Hook, counters, wait_event};
 use crate::util::{Tm, kill_group, wait_until};
@@ -23,7 +23,7 @@ fn exec_alert_gets_the_json_on_stdin_and_the_variables() {
         "{CRASH}[alerts.page]\non = [\"fatal\"]\n\
          exec = \"sh -c 'cat > {{dir}}/in.json; env | grep ^TASKMASTER_ | sort > {{dir}}/env.txt; mv {{dir}}/in.json {{dir}}/done.json'\"\n"
     ));
-    tm.actions(taskmaster::supervisor::Command::Start(vec!["crash".into()]));
+    tm.actions(taskmaster::supervisor::Command::start(vec!["crash".into()]));
     let done = tm.path("done.json");
     wait_until(Duration::from_secs(10), "the alert command ran", || {
         done.exists()
@@ -138,14 +138,20 @@ fn webhook_over_https_trusts_the_configured_ca_and_refuses_an_unknown_one() {
         ca = ca.path().display()
     ));
     assert!(matches!(
-        tm.call(taskmaster::supervisor::Command::AlertTest("good".into())),
-        taskmaster::supervisor::Reply::Done
+        tm.call(taskmaster::supervisor::Command::AlertTest {
+            name: "good".into()
+        }),
+        Ok(taskmaster::supervisor::Reply::Text(_))
     ));
     let got = hook.wait_for(1, Duration::from_secs(10));
     assert_eq!(json(&got[0].body)["event"], "test");
-    tm.call(taskmaster::supervisor::Command::AlertTest(
-        "untrusted".into(),
-    ));
+    assert!(
+        tm.call(taskmaster::supervisor::Command::AlertTest {
+            name: "untrusted".into()
+        })
+        .is_ok(),
+        "the alert exists"
+    );
     let failed = wait_event(&tm.handle, EventKind::AlertFailed, |e| {
         e.alert.as_deref() == Some("untrusted")
     });
@@ -169,7 +175,13 @@ fn webhook_500_is_retried_three_times_then_reported() {
          [alerts.hook]\nwebhook = \"{}\"\n",
         hook.url("http")
     ));
-    tm.call(taskmaster::supervisor::Command::AlertTest("hook".into()));
+    assert!(
+        tm.call(taskmaster::supervisor::Command::AlertTest {
+            name: "hook".into()
+        })
+        .is_ok(),
+        "the alert exists"
+    );
     let failed = wait_event(&tm.handle, EventKind::AlertFailed, |_| true);
     assert_eq!(hook.received().len(), 4, "one attempt and 3 retries");
     let why = failed.reason.clone().unwrap_or_default();
@@ -200,8 +212,20 @@ fn unreachable_and_slow_webhooks_fail_with_the_reason() {
          [alerts.slow]\nwebhook = \"{}\"\ntimeout = 0.3\n",
         slow.url("http")
     ));
-    tm.call(taskmaster::supervisor::Command::AlertTest("down".into()));
-    tm.call(taskmaster::supervisor::Command::AlertTest("slow".into()));
+    assert!(
+        tm.call(taskmaster::supervisor::Command::AlertTest {
+            name: "down".into()
+        })
+        .is_ok(),
+        "the alert exists"
+    );
+    assert!(
+        tm.call(taskmaster::supervisor::Command::AlertTest {
+            name: "slow".into()
+        })
+        .is_ok(),
+        "the alert exists"
+    );
     let down = wait_event(&tm.handle, EventKind::AlertFailed, |e| {
         e.alert.as_deref() == Some("down")
     });
@@ -234,7 +258,7 @@ fn syslog_alert_sends_an_rfc5424_datagram() {
         "{CRASH}[alerts.sys]\non = [\"fatal\"]\nsyslog = \"{}\"\n",
         sock_path.display()
     ));
-    tm.actions(taskmaster::supervisor::Command::Start(vec!["crash".into()]));
+    tm.actions(taskmaster::supervisor::Command::start(vec!["crash".into()]));
     let mut buf = vec![0u8; 4096];
     let n = sock.recv(&mut buf).expect("a datagram arrives");
     let line = String::from_utf8_lossy(&buf[..n]).into_owned();
@@ -269,7 +293,10 @@ fn exec_failures_are_reported_and_a_hung_command_is_killed() {
     );
     let started = Instant::now();
     for name in ["missing", "nonzero", "hung", "chatty"] {
-        tm.call(taskmaster::supervisor::Command::AlertTest(name.into()));
+        assert!(
+            tm.call(taskmaster::supervisor::Command::AlertTest { name: name.into() })
+                .is_ok()
+        );
     }
     let reason = |name: &str| {
         wait_event(&tm.handle, EventKind::AlertFailed, |e| {
@@ -345,11 +372,15 @@ fn a_hung_webhook_never_delays_a_restart() {
 fn events_follow_streams_transitions_in_serial_order() {
     let tm = Tm::start("[programs.web]\ncmd = \"sleep 100\"\nstarttime = 0\n");
     let pid = tm.wait_state("web", StateName::Running).pid.expect("pid");
-    let (backlog, stream) = match tm.call(taskmaster::supervisor::Command::Events { follow: true })
-    {
-        taskmaster::supervisor::Reply::Events(b, Some(s)) => (b, s),
+    let follow = match tm.call(taskmaster::supervisor::Command::Events { follow: true }) {
+        Ok(taskmaster::supervisor::Reply::Follow(f)) => f,
         other => panic!("a backlog and a stream, got {other:?}"),
     };
+    let parse = |data: &[u8]| -> Event {
+        assert_eq!(data.last(), Some(&b'\n'), "one JSON line per event");
+        serde_json::from_slice(data).expect("an event as JSON")
+    };
+    let backlog: Vec<Event> = follow.backlog.iter().map(|c| parse(&c.data)).collect();
     let kinds: Vec<EventKind> = backlog
         .iter()
         .map(|e| e.kind)
@@ -361,12 +392,13 @@ fn events_follow_streams_transitions_in_serial_order() {
         "the backlog has what happened so far"
     );
     kill_group(pid);
-    let mut got: Vec<std::sync::Arc<taskmaster::supervisor::events::Event>> = Vec::new();
+    let mut got: Vec<Event> = Vec::new();
     while got.iter().filter(|e| e.kind != EventKind::Note).count() < 4 {
-        let ev = stream
+        let chunk = follow
+            .rx
             .recv_timeout(Duration::from_secs(10))
             .expect("the next event arrives");
-        got.push(ev);
+        got.push(parse(&chunk.data));
     }
     assert!(
         got.iter()

@@ -88,7 +88,7 @@ restart_delay = 30
             || line.contains("restarting in 29 s"),
         "status tells when: {line}"
     );
-    let r = tm.actions(Command::Stop(vec!["flaky".into()]));
+    let r = tm.actions(Command::stop(vec!["flaky".into()]));
     assert_eq!(r[0].render(), "flaky: stopped");
     let p = tm.info("flaky");
     assert_eq!(p.state, StateName::Stopped);

@@ -156,12 +156,16 @@ fn ten_thousand_events_at_once_are_dropped_and_counted_not_queued() {
         .expect("pid");
     let t0 = Instant::now();
     let replies: Vec<_> = (0..10_000)
-        .map(|_| tm.handle.send(Command::AlertTest("hook".into())))
+        .map(|_| {
+            tm.handle.send(Command::AlertTest {
+                name: "hook".into(),
+            })
+        })
         .collect();
     for r in replies {
         assert!(matches!(
             r.recv_timeout(Duration::from_secs(20)),
-            Ok(Reply::Done)
+            Ok(Ok(Reply::Text(_)))
         ));
     }
     let burst = t0.elapsed();

@@ -7,10 +7,10 @@ use std::io::{BufRead, BufReader, Cursor, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use taskmaster::command::{self, Request};
-use taskmaster::frontend::socket::{MAX_CLIENTS, SocketServer};
+use taskmaster::command::{self, Line};
+use taskmaster::frontend::socket::{MAX_CLIENTS, RESERVED_CLIENTS, SocketServer};
 use taskmaster::protocol::{self, ClientMsg, FrameError, MAX_LINE};
-use taskmaster::supervisor::StateName;
+use taskmaster::supervisor::{Command, StateName};
 
 use crate::chaos_util::{Rng, ctl, raw_request};
 use crate::util::{Tm, wait_until};
@@ -84,12 +84,19 @@ fn line(rng: &mut Rng) -> String {
 }
 
 /// Lines that would end the supervisor or stream forever are parsed but not executed.
-fn harmless(req: &Request) -> bool {
-    !req.is_streaming()
-        && !matches!(
-            req,
-            Request::Shutdown | Request::Quit | Request::Stop(_) | Request::Reload
-        )
+fn harmless(line: &Line) -> Option<Command> {
+    match line {
+        Line::Command(cmd)
+            if !cmd.is_streaming()
+                && !matches!(
+                    cmd,
+                    Command::Shutdown | Command::Stop { .. } | Command::Reload
+                ) =>
+        {
+            Some(cmd.clone())
+        }
+        _ => None,
+    }
 }
 
 #[test]
@@ -109,11 +116,11 @@ starttime = 0
     for _ in 0..20_000 {
         let text = line(&mut rng);
         match command::parse(&text) {
-            Ok(req) => {
+            Ok(line) => {
                 ok += 1;
-                if harmless(&req) && executed < 2_000 {
+                if let Some(cmd) = harmless(&line).filter(|_| executed < 2_000) {
                     executed += 1;
-                    let _ = command::execute_request(&tm.handle, &req);
+                    let _ = command::run(&tm.handle, cmd);
                 }
             }
             Err(e) => {
@@ -275,8 +282,9 @@ starttime = 0
         let _ = s.shutdown(std::net::Shutdown::Write);
         drop(s);
     }
-    // Clients that connect and say nothing fill the slots; the next one is told, not hung.
-    let idle: Vec<UnixStream> = (0..MAX_CLIENTS)
+    // Clients that connect and say nothing fill the slots, the reserved one too; the next one
+    // is told, not hung.
+    let idle: Vec<UnixStream> = (0..MAX_CLIENTS + RESERVED_CLIENTS)
         .filter_map(|_| UnixStream::connect(&path).ok())
         .collect();
     wait_until(

@@ -96,7 +96,7 @@ fn thousand_random_sigkills_every_death_seen_every_policy_obeyed() {
         let p = &snap.processes[rng.below(snap.processes.len() as u64) as usize];
         if p.program == "never" && p.state == StateName::Exited {
             // A manual start is not a restart: the counter must stay at 0.
-            tm.actions(Command::Start(vec![p.name.clone()]));
+            tm.actions(Command::start(vec![p.name.clone()]));
             revived += 1;
             continue;
         }

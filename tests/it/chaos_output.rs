@@ -65,7 +65,7 @@ fn twenty_writers_of_100_mb_lose_nothing_and_replies_stay_quick() {
             tm.rewrite(&config(true));
             let r = timed("reload", &mut worst_reload, || tm.call(Command::Reload));
             assert!(
-                matches!(r, Reply::Reload(ref rep) if rep.added == ["late"]),
+                matches!(r, Ok(Reply::Reload(ref rep)) if rep.added == ["late"]),
                 "{r:?}"
             );
             reloaded = true;

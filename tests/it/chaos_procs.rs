@@ -43,8 +43,9 @@ fn stop_and_restart_leave_no_grandchild() {
     let tm = Tm::start(FAMILY);
     for name in ["family", "stubborn_family"] {
         let first = family_of(&tm, name);
-        let r = tm.actions(Command::Restart(vec![name.into()]));
-        assert_eq!(r[0].render(), format!("{name}: started"));
+        let r = tm.actions(Command::restart(vec![name.into()]));
+        let last = r.last().map(|a| a.render());
+        assert_eq!(last, Some(format!("{name}: started")), "{r:?}");
         wait_until(
             Duration::from_secs(5),
             "old family gone after restart",
@@ -52,7 +53,7 @@ fn stop_and_restart_leave_no_grandchild() {
         );
         let second = family_of(&tm, name);
         assert!(second.iter().all(|p| !first.contains(p)));
-        let r = tm.actions(Command::Stop(vec![name.into()]));
+        let r = tm.actions(Command::stop(vec![name.into()]));
         assert_eq!(r[0].render(), format!("{name}: stopped"));
         // The stop reply comes once the leader is reaped; the group SIGKILL is sent then.
         wait_until(Duration::from_secs(5), "family gone after stop", || {
@@ -156,7 +157,7 @@ stoptime = 1
     assert_eq!(left, 0, "every process gone within stoptime + 1 s");
     stopper.join().expect("shutdown completes");
     assert!(matches!(
-        handle.call_timeout(Command::Status(vec![]), Duration::from_secs(1)),
-        taskmaster::supervisor::Reply::Error(_)
+        handle.call_timeout(Command::status(vec![]), Duration::from_secs(1)),
+        Err(taskmaster::supervisor::Fault::ShuttingDown)
     ));
 }

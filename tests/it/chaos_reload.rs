@@ -111,10 +111,7 @@ fn hundred_reloads_while_flapping_end_on_the_last_valid_config() {
         let reply = tm.call(Command::Reload);
         if which == 2 {
             refused += 1;
-            assert!(
-                matches!(reply, Reply::Error(_)),
-                "bad config refused: {reply:?}"
-            );
+            assert!(reply.is_err(), "bad config refused: {reply:?}");
             let avail_after = tm.call(Command::Avail);
             assert_eq!(
                 format!("{avail_before:?}"),
@@ -122,7 +119,7 @@ fn hundred_reloads_while_flapping_end_on_the_last_valid_config() {
                 "a refused reload changes nothing"
             );
         } else {
-            assert!(matches!(reply, Reply::Reload(_)), "{reply:?}");
+            assert!(matches!(reply, Ok(Reply::Reload(_))), "{reply:?}");
             last_valid = which;
         }
         let now: Vec<Option<u32>> = (0..3)

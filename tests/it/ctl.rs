@@ -65,7 +65,10 @@ fn status_lists_every_process_and_exits_3_when_one_is_not_running() {
         "group:* lists its two processes"
     );
     let unknown = tm.ctl(&["status", "nope"]);
-    assert_eq!(unknown.code, 1, "unknown name is an error: {unknown:?}");
+    assert_eq!(
+        unknown.code, 4,
+        "unknown name: exit 4, as supervisorctl: {unknown:?}"
+    );
     assert!(
         unknown.out.contains("nope"),
         "error names the unknown name: {unknown:?}"

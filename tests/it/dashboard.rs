@@ -391,6 +391,12 @@ fn dashboard_shuts_down_when_its_terminal_hangs_up() {
     });
     wait_until(LONG, "its children stopped", || !alive(child));
     s.taskmaster_pid = None;
+    // Regression: the SIGHUP of the hang-up was first taken as a reload.
+    let log = std::fs::read_to_string(s.socket.with_file_name("tm.log")).unwrap_or_default();
+    assert!(
+        !log.contains("config reloaded") && !log.contains("reload refused"),
+        "a hang-up is not a reload:\n{log}"
+    );
 }
 
 /// Every stray signal leaves the dashboard running with the same processes; QUIT shuts it

@@ -21,9 +21,12 @@ stdout = "discard"
     );
     tm.wait_state("slow", StateName::Running);
     let data: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
-    let reply = tm.call(Command::WriteStdin("slow".into(), data.clone()));
+    let reply = tm.call(Command::WriteStdin {
+        name: "slow".into(),
+        data: data.clone(),
+    });
     assert!(
-        matches!(reply, Reply::Done),
+        matches!(reply, Ok(Reply::Done)),
         "a write the pipe cannot take at once is accepted whole, got {reply:?}"
     );
     let got = tm.path("got");
@@ -31,7 +34,7 @@ stdout = "discard"
         std::fs::metadata(&got).map(|m| m.len()).unwrap_or(0) >= data.len() as u64
     });
     // Stopped: cat can write nothing more, so a duplicate would show now.
-    tm.actions(Command::Stop(vec!["slow".into()]));
+    tm.actions(Command::stop(vec!["slow".into()]));
     let written = std::fs::read(&got).expect("output file");
     assert_eq!(written.len(), data.len(), "every byte exactly once");
     assert!(written == data, "the bytes arrive in order");
@@ -54,9 +57,13 @@ starttime = 0
     let chunk = vec![b'x'; 60_000];
     let mut refused = None;
     for i in 0..20 {
-        match tm.call(Command::WriteStdin("deaf".into(), chunk.clone())) {
-            Reply::Done => {}
-            Reply::Error(e) => {
+        match tm.call(Command::WriteStdin {
+            name: "deaf".into(),
+            data: chunk.clone(),
+        }) {
+            Ok(Reply::Done) => {}
+            Err(e) => {
+                let e = e.to_string();
                 refused = Some((i, e));
                 break;
             }
@@ -90,7 +97,7 @@ fn numprocs_one_to_two_keeps_the_running_process_as_the_first_of_the_group() {
     let pid = before.pid.expect("running has a pid");
     tm.rewrite(&ONE.replace("stoptime = 5", "stoptime = 5\nnumprocs = 2"));
     let reply = tm.call(Command::Reload);
-    let Reply::Reload(report) = reply else {
+    let Ok(Reply::Reload(report)) = reply else {
         panic!("reload replies with a report, got {reply:?}");
     };
     assert_eq!(report.updated, ["stub"], "{report:?}");
@@ -121,7 +128,7 @@ fn numprocs_one_to_two_keeps_the_running_process_as_the_first_of_the_group() {
     // And back: 2 -> 1 keeps stub_00 as `stub`; stub_01 is stopped.
     let second = tm.info("stub:stub_01").pid.expect("pid");
     tm.rewrite(ONE);
-    assert!(matches!(tm.call(Command::Reload), Reply::Reload(_)));
+    assert!(matches!(tm.call(Command::Reload), Ok(Reply::Reload(_))));
     let back = tm.wait_state("stub", StateName::Running);
     assert_eq!(back.pid, Some(pid), "stub is stub:stub_00 again, same pid");
     wait_until(LONG, "stub:stub_01 stopped and removed", || {

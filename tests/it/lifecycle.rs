@@ -60,23 +60,23 @@ starttime = 0
         info.status_line(std::time::SystemTime::now())
             .ends_with("STOPPED   Not started")
     );
-    let r = tm.actions(Command::Start(vec!["idle".into()]));
+    let r = tm.actions(Command::start(vec!["idle".into()]));
     assert_eq!(r[0].render(), "idle: started", "start reports started");
     assert_eq!(
         tm.info("idle").state,
         StateName::Running,
         "start waits for RUNNING"
     );
-    let again = tm.actions(Command::Start(vec!["idle".into()]));
+    let again = tm.actions(Command::start(vec!["idle".into()]));
     assert_eq!(again[0].render(), "idle: ERROR (already started)");
-    let stop = tm.actions(Command::Stop(vec!["idle".into()]));
+    let stop = tm.actions(Command::stop(vec!["idle".into()]));
     assert_eq!(stop[0].render(), "idle: stopped", "stop reports stopped");
     assert_eq!(
         tm.info("idle").state,
         StateName::Stopped,
         "stop waits for STOPPED"
     );
-    let again = tm.actions(Command::Stop(vec!["idle".into()]));
+    let again = tm.actions(Command::stop(vec!["idle".into()]));
     assert_eq!(again[0].render(), "idle: ERROR (not running)");
 }
 
@@ -108,7 +108,7 @@ autorestart = "always"
         fatal.reason
     );
     // A manual start clears the count and tries again.
-    let r = tm.actions(Command::Start(vec!["crash".into()]));
+    let r = tm.actions(Command::start(vec!["crash".into()]));
     assert_eq!(r[0].render(), "crash: ERROR (abnormal termination)");
     assert_eq!(
         tm.info("crash").retries,
@@ -292,7 +292,7 @@ stoptime = 10
 "#,
     );
     tm.wait_state("polite", StateName::Running);
-    let r = tm.actions(Command::Stop(vec!["polite".into()]));
+    let r = tm.actions(Command::stop(vec!["polite".into()]));
     assert_eq!(r[0].render(), "polite: stopped");
     assert_eq!(
         read(&tm.path("sig")).trim(),
@@ -318,7 +318,7 @@ stoptime = 0.5
         .pid
         .expect("pid");
     let t0 = Instant::now();
-    let r = tm.actions(Command::Stop(vec!["stubborn".into()]));
+    let r = tm.actions(Command::stop(vec!["stubborn".into()]));
     let took = t0.elapsed();
     assert_eq!(r[0].render(), "stubborn: stopped");
     assert!(
@@ -355,7 +355,7 @@ starttime = 0.2
         group_members(pid).len() >= 3
     });
     let members = group_members(pid);
-    tm.actions(Command::Restart(vec!["forker".into()]));
+    tm.actions(Command::restart(vec!["forker".into()]));
     wait_until(LONG, "old group gone after restart", || {
         members.iter().all(|p| !alive(*p))
     });
@@ -367,7 +367,7 @@ starttime = 0.2
         group_members(new_pid).len() >= 3
     });
     let members = group_members(new_pid);
-    tm.actions(Command::Stop(vec!["forker".into()]));
+    tm.actions(Command::stop(vec!["forker".into()]));
     wait_until(LONG, "no grandchild after stop", || {
         members.iter().all(|p| !alive(*p))
     });
@@ -385,8 +385,13 @@ starttime = 0.1
 "#,
     );
     let pid = tm.wait_state("web", StateName::Running).pid;
-    let r = tm.actions(Command::Restart(vec!["web".into()]));
-    assert_eq!(r[0].render(), "web: started");
+    let r = tm.actions(Command::restart(vec!["web".into()]));
+    let lines: Vec<String> = r.iter().map(|a| a.render()).collect();
+    assert_eq!(
+        lines,
+        ["web: stopped", "web: started"],
+        "restart reports its stop and its start, as supervisorctl"
+    );
     let info = tm.info("web");
     assert_eq!(info.state, StateName::Running);
     assert_ne!(info.pid, pid, "restart spawns a new child");
@@ -435,21 +440,25 @@ autostart = false
         ],
         "a group of 3 is named worker:worker_NN"
     );
-    let r = tm.actions(Command::Start(vec!["worker:*".into()]));
+    let r = tm.actions(Command::start(vec!["worker:*".into()]));
     assert_eq!(r.len(), 3, "PROGRAM:* means every process of the group");
-    let r = tm.actions(Command::Start(vec!["all".into()]));
+    let r = tm.actions(Command::start(vec!["all".into()]));
     assert_eq!(
         r.iter().filter(|a| a.outcome.is_ok()).count(),
         1,
         "only solo was left to start"
     );
-    match tm.call(Command::Start(vec!["nope".into()])) {
-        taskmaster::supervisor::Reply::Error(e) => {
-            assert!(e.contains("nope"), "error names the unknown name: {e}")
-        }
-        other => panic!("unknown name should be an error, got {other:?}"),
-    }
-    let r = tm.actions(Command::Stop(vec!["worker".into()]));
+    let r = tm.actions(Command::start(vec!["solo".into(), "nope".into()]));
+    let lines: Vec<String> = r.iter().map(|a| a.render()).collect();
+    assert_eq!(
+        lines,
+        [
+            "solo: ERROR (already started)",
+            "nope: ERROR (no such process)"
+        ],
+        "an unknown name is reported beside the others, as supervisorctl"
+    );
+    let r = tm.actions(Command::stop(vec!["worker".into()]));
     assert_eq!(r.len(), 3, "PROGRAM means every process of the group");
 }
 
@@ -504,10 +513,7 @@ starttime = 0.1
 "#,
     );
     tm.wait_state("hup", StateName::Running);
-    let r = tm.actions(Command::Signal(
-        nix::sys::signal::Signal::SIGHUP,
-        vec!["hup".into()],
-    ));
+    let r = tm.actions(Command::signal("SIGHUP", vec!["hup".into()]));
     assert_eq!(r[0].render(), "hup: signalled");
     wait_until(LONG, "the trap ran", || {
         read(&tm.path("hups")).contains("hup")

@@ -231,7 +231,7 @@ fn reload_applies_rotation_and_timestamps_in_place() {
         "{TICKER}stdout_maxbytes = \"1KB\"\nstdout_backups = 2\ntimestamps = true\n"
     ));
     match tm.call(Command::Reload) {
-        Reply::Reload(r) => assert_eq!(r.updated, ["tick"], "{r:?}"),
+        Ok(Reply::Reload(r)) => assert_eq!(r.updated, ["tick"], "{r:?}"),
         other => panic!("reload: {other:?}"),
     }
     wait_until(LONG, "two backups", || numbered(&path, 2).exists());
@@ -293,7 +293,7 @@ stdout_maxbytes = 0
 "#,
         fs.0.display()
     ));
-    assert!(matches!(tm.call(Command::Reload), Reply::Reload(_)));
+    assert!(matches!(tm.call(Command::Reload), Ok(Reply::Reload(_))));
     let pid = tm.wait_state("fill", StateName::Running).pid;
     let saw = |what: &str| {
         let deadline = std::time::Instant::now() + LONG;

@@ -152,7 +152,7 @@ fn metrics_match_status_line_by_line() {
         Some(&0.0)
     );
     assert_eq!(m.get("taskmaster_reloads_total{result=\"ok\"}"), Some(&0.0));
-    tm.call(Command::Reload);
+    assert!(tm.call(Command::Reload).is_ok(), "the reload applies");
     wait_until(Duration::from_secs(5), "the reload counted", || {
         parse(&scrape(port, "/metrics").1).get("taskmaster_reloads_total{result=\"ok\"}")
             == Some(&1.0)
@@ -227,5 +227,69 @@ fn the_real_binary_serves_metrics_and_logs_failed_deliveries() {
     assert!(
         line.contains("not delivered") && line.contains("refused") && !line.contains("secret"),
         "{line}"
+    );
+}
+
+#[test]
+fn events_and_alert_test_through_ctl() {
+    let d = Daemon::start(
+        "[programs.web]\ncmd = \"sleep 100\"\nstarttime = 0\n\
+         [alerts.log]\nexec = \"sh -c 'cat > {dir}/got.json'\"\n",
+    );
+    d.wait_state("web", "RUNNING");
+    let out = d.ctl(&["events"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let events: Vec<serde_json::Value> = out
+        .out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a JSON line ({e}): {l}")))
+        .collect();
+    assert_eq!(events[0]["event"], "started", "{}", out.out);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "running" && e["process"] == "web")
+    );
+    let mut follow = std::process::Command::new(BIN)
+        .args(["ctl", "-s"])
+        .arg(&d.socket)
+        .args(["events", "-f"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("ctl events -f");
+    let stdout = follow.stdout.take().expect("stdout");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let sent = d.ctl(&["alert", "test", "log"]);
+    assert_eq!(sent.code, 0, "{sent:?}");
+    assert!(sent.out.contains("log: test event"), "{sent:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = false;
+    while let Ok(line) = rx.recv_deadline(deadline) {
+        let ev: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        if ev["event"] == "test" {
+            seen = true;
+            break;
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(seen, "events -f streams the test event");
+    poll("the exec alert got the test event", || {
+        std::fs::read_to_string(d.path("got.json")).is_ok_and(|t| t.contains("\"event\":\"test\""))
+    });
+    let bad = d.ctl(&["alert", "test", "nope"]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.err.contains("no such alert 'nope'") || bad.out.contains("no such alert 'nope'"),
+        "{bad:?}"
     );
 }

@@ -134,11 +134,11 @@ starttime = 0
 "#,
     );
     tm.wait_state("echo", StateName::Running);
-    match tm.call(Command::WriteStdin(
-        "echo".into(),
-        b"hello child\n".to_vec(),
-    )) {
-        Reply::Done => {}
+    match tm.call(Command::WriteStdin {
+        name: "echo".into(),
+        data: b"hello child\n".to_vec(),
+    }) {
+        Ok(Reply::Done) => {}
         other => panic!("stdin write should succeed, got {other:?}"),
     }
     wait_until(LONG, "cat echoed the line", || {

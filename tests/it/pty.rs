@@ -102,12 +102,18 @@ starttime = 0
 "#,
     );
     let pid = tm.wait_state("shell", StateName::Running).pid.expect("pid");
-    let reply = tm.call(Command::WriteStdin("shell".into(), b"hello\r".to_vec()));
-    assert!(matches!(reply, Reply::Done), "write: {reply:?}");
+    let reply = tm.call(Command::WriteStdin {
+        name: "shell".into(),
+        data: b"hello\r".to_vec(),
+    });
+    assert!(matches!(reply, Ok(Reply::Done)), "write: {reply:?}");
     wait_until(LONG, "the line echoed back", || {
         tail_text(&tm, "shell").contains("echo:hello")
     });
-    tm.call(Command::WriteStdin("shell".into(), b"\x03".to_vec()));
+    let _ = tm.call(Command::WriteStdin {
+        name: "shell".into(),
+        data: b"\x03".to_vec(),
+    });
     wait_until(LONG, "Ctrl-C became SIGINT", || {
         tail_text(&tm, "shell").contains("got-INT")
     });
@@ -135,8 +141,11 @@ starttime = 0
         rows: 30,
         cols: 100,
     };
-    let reply = tm.call(Command::Resize("sized".into(), size));
-    assert!(matches!(reply, Reply::Done), "resize: {reply:?}");
+    let reply = tm.call(Command::Resize {
+        name: "sized".into(),
+        size,
+    });
+    assert!(matches!(reply, Ok(Reply::Done)), "resize: {reply:?}");
     wait_until(LONG, "SIGWINCH and the new size", || {
         tail_text(&tm, "sized").contains("30 100")
     });
@@ -146,7 +155,7 @@ starttime = 0
         "status shows the new size"
     );
     tm.handle.output().clear("sized");
-    tm.actions(Command::Restart(vec!["sized".into()]));
+    tm.actions(Command::restart(vec!["sized".into()]));
     wait_until(
         LONG,
         "the restarted program starts at the last size",
@@ -168,12 +177,18 @@ cmd = "sleep 1000"
         rows: 30,
         cols: 100,
     };
-    match tm.call(Command::Resize("piped".into(), size)) {
-        Reply::Error(e) => assert!(e.contains("does not run on a pty"), "{e}"),
+    match tm.call(Command::Resize {
+        name: "piped".into(),
+        size,
+    }) {
+        Err(e) => assert!(e.to_string().contains("does not run on a pty"), "{e}"),
         other => panic!("a pipe program cannot be resized: {other:?}"),
     }
-    match tm.call(Command::Resize("nope".into(), size)) {
-        Reply::Error(e) => assert!(e.contains("no such process"), "{e}"),
+    match tm.call(Command::Resize {
+        name: "nope".into(),
+        size,
+    }) {
+        Err(e) => assert!(e.to_string().contains("no such process"), "{e}"),
         other => panic!("unknown name: {other:?}"),
     }
 }
@@ -196,7 +211,7 @@ stoptime = 5
         group_members(pid).len() == 3
     });
     let members = group_members(pid);
-    tm.actions(Command::Stop(vec!["tree".into()]));
+    tm.actions(Command::stop(vec!["tree".into()]));
     wait_until(LONG, "every member gone", || {
         members.iter().all(|m| !alive(*m))
     });
@@ -220,8 +235,8 @@ starttime = 0
     tm.wait_state("piped", StateName::Running);
     tm.wait_state("term", StateName::Running);
     for name in ["piped", "term"] {
-        let reply = tm.call(Command::CloseStdin(name.into()));
-        assert!(matches!(reply, Reply::Done), "{name}: {reply:?}");
+        let reply = tm.call(Command::CloseStdin { name: name.into() });
+        assert!(matches!(reply, Ok(Reply::Done)), "{name}: {reply:?}");
         wait_until(LONG, &format!("{name}: cat saw EOF"), || {
             tail_text(&tm, name).contains("cat-ended")
         });
@@ -251,7 +266,7 @@ pty = true
 "#,
     );
     match tm.call(Command::Reload) {
-        Reply::Reload(r) => assert_eq!(r.changed, vec!["p".to_string()]),
+        Ok(Reply::Reload(r)) => assert_eq!(r.changed, vec!["p".to_string()]),
         other => panic!("reload: {other:?}"),
     }
     wait_until(LONG, "restarted on a pty", || {

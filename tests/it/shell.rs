@@ -31,7 +31,11 @@ fn pipe_shell_prints_plain_replies_and_shuts_down_at_eof() {
     tm.send_line("pid");
     poll("replies printed", || tm.stdout_text().lines().count() >= 4);
     drop(tm.child.stdin.take());
-    assert_eq!(tm.wait_exit(), 0, "EOF on a pipe shuts down cleanly");
+    assert_eq!(
+        tm.wait_exit(),
+        1,
+        "EOF on a pipe shuts down, exiting with the last failure's code (bogus words)"
+    );
     let out = tm.stdout_text();
     let lines: Vec<&str> = out.lines().collect();
     assert!(
@@ -80,7 +84,11 @@ fn remote_shell_over_ctl_on_a_pipe() {
     }
     let out = child.wait_with_output().expect("ctl ends");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the last failure's code (stop of a stopped process): {text}"
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "quit leaves before `version`: {text}");
     assert!(lines[0].contains("RUNNING"), "{text}");

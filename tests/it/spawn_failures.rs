@@ -55,7 +55,7 @@ fn start_of_a_broken_command_reports_spawn_error() {
     let tm = Tm::start(
         "[taskmaster]\nsocket = false\n[programs.broken]\ncmd = \"/no/such/bin\"\nautostart = false\nstartretries = 0\n",
     );
-    let r = tm.actions(Command::Start(vec!["broken".into()]));
+    let r = tm.actions(Command::start(vec!["broken".into()]));
     assert_eq!(
         r[0].render(),
         "broken: ERROR (spawn error: can't find command '/no/such/bin')"

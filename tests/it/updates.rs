@@ -40,7 +40,7 @@ fn a_lagging_subscriber_still_hears_of_the_newest_snapshot() {
     // 300 spawns and 300 RUNNING lines: far more than the channel holds, unread meanwhile.
     let _ = tm
         .handle
-        .send(taskmaster::supervisor::Command::Start(vec!["all".into()]));
+        .send(taskmaster::supervisor::Command::start(vec!["all".into()]));
     wait_until(LONG, "a published snapshot with all RUNNING", || {
         tm.handle.snapshot().count(StateName::Running) == 300
     });

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use taskmaster::config;
 use taskmaster::supervisor::{
-    ActionResult, Command, Handle, Options, ProcessInfo, Reply, Snapshot, StateName, Supervisor,
+    ActionResult, Answer, Command, Handle, Options, ProcessInfo, Reply, Snapshot, StateName,
+    Supervisor,
 };
 
 pub const LONG: Duration = Duration::from_secs(20);
@@ -49,6 +50,7 @@ impl Tm {
             config,
             Options {
                 handle_signals: false,
+                terminal: false,
             },
         )
         .expect("supervisor starts");
@@ -70,13 +72,13 @@ impl Tm {
         std::fs::write(&self.config_path, fill(toml, self.dir.path())).expect("rewrite config");
     }
 
-    pub fn call(&self, cmd: Command) -> Reply {
+    pub fn call(&self, cmd: Command) -> Answer {
         self.handle.call_timeout(cmd, LONG)
     }
 
     pub fn status(&self) -> Arc<Snapshot> {
-        match self.call(Command::Status(vec![])) {
-            Reply::Status(s) => s,
+        match self.call(Command::Snapshot) {
+            Ok(Reply::Snapshot(s)) => s,
             other => panic!("status should reply with a snapshot, got {other:?}"),
         }
     }
@@ -105,7 +107,7 @@ impl Tm {
 
     pub fn actions(&self, cmd: Command) -> Vec<ActionResult> {
         match self.call(cmd.clone()) {
-            Reply::Actions(a) => a,
+            Ok(Reply::Actions(a) | Reply::Restart(a)) => a,
             other => panic!("{cmd:?} should reply with actions, got {other:?}"),
         }
     }
@@ -127,7 +129,7 @@ impl Tm {
         let Some(sup) = self.sup.take() else { return };
         let pids = self.pids();
         let done = self.handle.call_timeout(Command::Shutdown, LONG);
-        if !matches!(done, Reply::Done) {
+        if !matches!(done, Ok(Reply::Shutdown)) {
             for pid in pids {
                 kill_group(pid);
             }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 use super::{Backend, LiveStream, StreamEvent};
-use crate::command::{self, Follow, Outcome, Request, TAIL_BYTES};
-use crate::supervisor::{Handle, Update};
+use crate::command::{self, Outcome};
+use crate::supervisor::{Command, Follow, Handle, Reply, Update};
 
 pub struct LocalBackend {
     handle: Handle,
@@ -26,20 +26,14 @@ impl LocalBackend {
 }
 
 impl Backend for LocalBackend {
-    fn run(&mut self, line: &str) -> Outcome {
-        command::execute(&self.handle, line)
+    fn run(&mut self, cmd: Command) -> Outcome {
+        command::run(&self.handle, cmd).1
     }
 
-    fn open_stream(&mut self, req: &Request, _line: &str) -> Result<Box<dyn LiveStream>, Outcome> {
-        let follow = match req {
-            Request::Tail {
-                name,
-                stream,
-                bytes,
-                ..
-            } => command::open_follow(&self.handle, name, *stream, *bytes)?,
-            Request::Attach(name) => command::open_follow(&self.handle, name, None, TAIL_BYTES)?,
-            _ => return Err(Outcome::error("Error: not a streaming command")),
+    fn open_stream(&mut self, cmd: Command) -> Result<Box<dyn LiveStream>, Outcome> {
+        let follow = match self.handle.call(cmd) {
+            Ok(Reply::Follow(f)) => f,
+            other => return Err(command::render(&other)),
         };
         let mut backlog = follow.backlog.clone();
         backlog.reverse();
@@ -84,18 +78,23 @@ struct LocalStream {
 impl LiveStream for LocalStream {
     fn next(&mut self, timeout: Duration) -> StreamEvent {
         if let Some(chunk) = self.backlog.pop() {
-            return StreamEvent::Data(String::from_utf8_lossy(&chunk.data).into_owned());
+            return StreamEvent::Data(chunk.data.to_vec());
         }
         match self.follow.rx.recv_timeout(timeout) {
-            Ok(chunk) if self.follow.wants(&chunk) => {
-                StreamEvent::Data(String::from_utf8_lossy(&chunk.data).into_owned())
-            }
+            Ok(chunk) if self.follow.wants(&chunk) => StreamEvent::Data(chunk.data.to_vec()),
             Ok(_) | Err(RecvTimeoutError::Timeout) => StreamEvent::Idle,
             Err(RecvTimeoutError::Disconnected) => StreamEvent::End(None),
         }
     }
 
     fn send_stdin(&mut self, text: &str) -> Result<(), String> {
-        command::write_stdin(&self.handle, &self.follow.name, text.as_bytes())
+        let cmd = Command::WriteStdin {
+            name: self.follow.name.clone(),
+            data: text.as_bytes().to_vec(),
+        };
+        match self.handle.call(cmd) {
+            Ok(_) => Ok(()),
+            Err(fault) => Err(fault.to_string()),
+        }
     }
 }

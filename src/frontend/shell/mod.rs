@@ -20,15 +20,16 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 pub use local::LocalBackend;
 pub use stream::{LiveStream, StreamEvent};
 
-use crate::command::{self, History, Outcome, Request};
+use crate::command::{self, Exit, History, Line, Outcome};
+use crate::supervisor::Command;
 use editor::{Editor, ReadResult};
 
-/// What the shell runs commands on.
+/// What the shell runs commands on: steps 2 and 3 of the command path (the shell parses).
 pub trait Backend {
-    /// Runs one non-streaming command line.
-    fn run(&mut self, line: &str) -> Outcome;
+    /// Runs one non-streaming command and renders its answer.
+    fn run(&mut self, cmd: Command) -> Outcome;
     /// Starts `tail -f` / `attach`; `Err` carries the error to print.
-    fn open_stream(&mut self, req: &Request, line: &str) -> Result<Box<dyn LiveStream>, Outcome>;
+    fn open_stream(&mut self, cmd: Command) -> Result<Box<dyn LiveStream>, Outcome>;
     /// Names Tab completes (see [`command::completion_names`]).
     fn names(&mut self) -> Vec<String>;
     /// True for the local supervisor: `quit`, Ctrl-D and EOF then mean shutdown.
@@ -38,10 +39,11 @@ pub trait Backend {
 }
 
 /// Runs the shell until quit, EOF or the supervisor ends: the terminal editor when stdin and
-/// stdout are terminals, plain lines otherwise.
-pub fn run(backend: &mut dyn Backend) -> io::Result<()> {
+/// stdout are terminals, plain lines otherwise. On a pipe the result is the exit code of the
+/// last command that failed (so a script sees failures), else success.
+pub fn run(backend: &mut dyn Backend) -> io::Result<Exit> {
     if io::stdin().is_terminal() && io::stdout().is_terminal() {
-        run_terminal(backend)
+        run_terminal(backend).map(|()| Exit::Ok)
     } else {
         run_pipe(backend)
     }
@@ -71,30 +73,32 @@ enum Next {
     Leave,
 }
 
-/// Runs a parsed, non-streaming line; `quit` has already been dealt with.
-fn run_line(backend: &mut dyn Backend, line: &str) -> Next {
-    let outcome = backend.run(line);
+/// Runs a parsed, non-streaming command and prints its outcome.
+fn run_command(backend: &mut dyn Backend, cmd: Command) -> (Next, Exit) {
+    let outcome = backend.run(cmd);
     print_outcome(&outcome);
-    if outcome.quit {
+    let next = if outcome.quit {
         Next::Leave
     } else {
         Next::Continue
-    }
+    };
+    (next, outcome.exit())
 }
 
 fn shutdown(backend: &mut dyn Backend) -> Next {
-    print_outcome(&backend.run("shutdown"));
+    print_outcome(&backend.run(Command::Shutdown));
     Next::Leave
 }
 
-fn run_pipe(backend: &mut dyn Backend) -> io::Result<()> {
+fn run_pipe(backend: &mut dyn Backend) -> io::Result<Exit> {
     let lines = stdin_lines();
+    let mut last_failure = Exit::Ok;
     loop {
         let line = match lines.recv_timeout(Duration::from_millis(200)) {
             Ok(l) => l,
             Err(RecvTimeoutError::Timeout) => {
                 if backend.is_gone() {
-                    return Ok(());
+                    return Ok(last_failure);
                 }
                 continue;
             }
@@ -102,25 +106,28 @@ fn run_pipe(backend: &mut dyn Backend) -> io::Result<()> {
                 if backend.is_local() && !backend.is_gone() {
                     shutdown(backend);
                 }
-                return Ok(());
+                return Ok(last_failure);
             }
         };
-        let next = match command::parse(&line) {
-            Err(e) => {
-                print_outcome(&Outcome::error(e.to_string()));
-                Next::Continue
+        let (next, exit) = match command::parse(&line) {
+            Err(fault) => {
+                print_outcome(&command::render(&Err(fault)));
+                (Next::Continue, Exit::Error)
             }
-            Ok(Request::Empty) => Next::Continue,
-            Ok(Request::Quit) if backend.is_local() => shutdown(backend),
-            Ok(Request::Quit) => Next::Leave,
-            Ok(req) if req.is_streaming() => {
-                stream::pump_pipe(backend, &req, &line, &lines);
-                Next::Continue
+            Ok(Line::Empty) => (Next::Continue, Exit::Ok),
+            Ok(Line::Quit) if backend.is_local() => (shutdown(backend), Exit::Ok),
+            Ok(Line::Quit) => (Next::Leave, Exit::Ok),
+            Ok(Line::Command(cmd)) if cmd.is_streaming() => {
+                stream::pump_pipe(backend, cmd, &lines);
+                (Next::Continue, Exit::Ok)
             }
-            Ok(_) => run_line(backend, &line),
+            Ok(Line::Command(cmd)) => run_command(backend, cmd),
         };
+        if exit.is_failure() {
+            last_failure = exit;
+        }
         if let Next::Leave = next {
-            return Ok(());
+            return Ok(last_failure);
         }
     }
 }
@@ -165,24 +172,24 @@ fn run_terminal(backend: &mut dyn Backend) -> io::Result<()> {
         };
         history.push(&line);
         let next = match command::parse(&line) {
-            Err(e) => {
-                print_outcome(&Outcome::error(e.to_string()));
+            Err(fault) => {
+                print_outcome(&command::render(&Err(fault)));
                 Next::Continue
             }
-            Ok(Request::Empty) => Next::Continue,
-            Ok(Request::Quit) if !backend.is_local() => Next::Leave,
-            Ok(Request::Quit) => {
+            Ok(Line::Empty) => Next::Continue,
+            Ok(Line::Quit) if !backend.is_local() => Next::Leave,
+            Ok(Line::Quit) => {
                 if confirm(backend)? {
                     shutdown(backend)
                 } else {
                     Next::Continue
                 }
             }
-            Ok(req) if req.is_streaming() => {
-                stream::pump_terminal(backend, &req, &line)?;
+            Ok(Line::Command(cmd)) if cmd.is_streaming() => {
+                stream::pump_terminal(backend, cmd)?;
                 Next::Continue
             }
-            Ok(_) => run_line(backend, &line),
+            Ok(Line::Command(cmd)) => run_command(backend, cmd).0,
         };
         if let Next::Leave = next {
             return Ok(());

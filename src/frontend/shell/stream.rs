@@ -11,13 +11,14 @@ use crossterm::terminal::{Clear, ClearType};
 
 use super::editor::RawGuard;
 use super::{Backend, emit, print_outcome};
-use crate::command::{Outcome, Request};
+use crate::command::Outcome;
+use crate::supervisor::Command;
 
 /// One step of a live stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamEvent {
-    /// Output to print as is.
-    Data(String),
+    /// Output to print as is (bytes, whatever they hold).
+    Data(Vec<u8>),
     /// Nothing within the timeout.
     Idle,
     /// The stream is over (the process was removed, taskmaster is gone); maybe a last word.
@@ -35,22 +36,17 @@ const TICK: Duration = Duration::from_millis(50);
 
 /// On a pipe: `tail -f` runs until stdin ends; `attach` sends each further line to the
 /// process until a line holding only Ctrl-] or the end of stdin.
-pub(super) fn pump_pipe(
-    backend: &mut dyn Backend,
-    req: &Request,
-    line: &str,
-    lines: &Receiver<String>,
-) {
-    let mut stream = match backend.open_stream(req, line) {
+pub(super) fn pump_pipe(backend: &mut dyn Backend, cmd: Command, lines: &Receiver<String>) {
+    let attach = matches!(cmd, Command::Attach { .. });
+    let mut stream = match backend.open_stream(cmd) {
         Ok(s) => s,
         Err(o) => return print_outcome(&o),
     };
-    let attach = matches!(req, Request::Attach(_));
     let mut out = io::stdout();
     loop {
         match stream.next(TICK) {
             StreamEvent::Data(d) => {
-                let _ = out.write_all(d.as_bytes());
+                let _ = out.write_all(&d);
                 let _ = out.flush();
             }
             StreamEvent::Idle => {}
@@ -82,19 +78,15 @@ fn is_ctrl(key: &KeyEvent, c: char) -> bool {
 }
 
 /// On a terminal, in raw mode so Ctrl-C and Ctrl-] arrive as keys.
-pub(super) fn pump_terminal(
-    backend: &mut dyn Backend,
-    req: &Request,
-    line: &str,
-) -> io::Result<()> {
-    let mut stream = match backend.open_stream(req, line) {
+pub(super) fn pump_terminal(backend: &mut dyn Backend, cmd: Command) -> io::Result<()> {
+    let attach = matches!(cmd, Command::Attach { .. });
+    let mut stream = match backend.open_stream(cmd) {
         Ok(s) => s,
         Err(o) => {
             print_outcome(&o);
             return Ok(());
         }
     };
-    let attach = matches!(req, Request::Attach(_));
     let hint = if attach {
         "==> attached; typed lines go to the process, Ctrl-] detaches <=="
     } else {
@@ -113,8 +105,8 @@ pub(super) fn pump_terminal(
                     crossterm::cursor::MoveToColumn(0),
                     Clear(ClearType::CurrentLine)
                 )?;
-                out.write_all(d.replace('\n', "\r\n").as_bytes())?;
-                at_line_start = d.ends_with('\n');
+                out.write_all(&crlf(&d))?;
+                at_line_start = d.ends_with(b"\n");
                 if attach && !input.is_empty() {
                     if !at_line_start {
                         out.write_all(b"\r\n")?;
@@ -183,4 +175,16 @@ pub(super) fn pump_terminal(
         emit("");
     }
     Ok(())
+}
+
+/// Raw mode needs a carriage return before each newline.
+fn crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 16);
+    for &b in data {
+        if b == b'\n' {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
 }

@@ -11,9 +11,9 @@ use super::attach::Attach;
 use super::command_bar::CommandBar;
 use super::tail::TailLines;
 use super::term::TermPane;
-use crate::command::Outcome;
+use crate::command::{self, Exit};
 use crate::spawn::TtySize;
-use crate::supervisor::{Command, ProcessInfo, Reply, Snapshot};
+use crate::supervisor::{Answer, Command, Follow, ProcessInfo, Reply, Snapshot};
 
 /// Which part of the dashboard takes keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub enum Mode {
     /// Typing the table filter after `/`.
     Filter,
     Help,
+    /// A long reply. Keys that do not scroll or close it close it and then act as usual, so
+    /// nothing typed ahead is lost.
     Overlay(Overlay),
     ConfirmQuit,
     ShuttingDown,
@@ -47,25 +49,29 @@ pub enum Mode {
 /// What the loop must do after a key or a reply.
 #[derive(Debug, Clone)]
 pub enum Effect {
-    /// Send a command; the reply comes back to [`App::on_reply`] with this context.
+    /// Send a command; the answer comes back to [`App::on_reply`] with this context.
     Send(Command, ReplyCtx),
-    /// Run a command line of the command language on a worker thread.
-    Run(String),
-    /// Open the attach view on this process (the loop follows its output).
+    /// Attach to this process: sends `attach`, whose answer opens the view.
     Attach(String),
+    /// The live output of the process to attach to: the loop follows it, the view opens.
+    Follow(Follow),
     /// Back from the attach view to the dashboard.
     Detach,
     /// Leave the dashboard now.
     Exit,
 }
 
-/// Why a command was sent, to render its reply.
+/// Why a command was sent, to show its answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplyCtx {
+    /// A key (s/x/r): the result on one line.
     Action,
     Reload,
     Stdin,
     Shutdown,
+    Attach,
+    /// A line of the command bar: one line in the message area, or an overlay.
+    Line(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +104,8 @@ pub struct App {
     /// The emulated terminal of the pty program on show (selected or attached), if any.
     pub term: Option<TermPane>,
     pub message: Message,
+    /// A long reply that arrived while the user was typing in the bar: `o` shows it.
+    pub held: Option<Overlay>,
     pub color: bool,
     /// Terminal size, for page sizes and mouse hits.
     pub size: (u16, u16),
@@ -117,6 +125,7 @@ impl App {
             tail_full: false,
             tail_scroll: 0,
             bar,
+            held: None,
             term: None,
             message: Message {
                 text: "Welcome to taskmaster. Press ? for help.".to_string(),
@@ -253,56 +262,60 @@ impl App {
         matches!(self.mode, Mode::ShuttingDown)
     }
 
-    /// The reply to a command sent by [`Effect::Send`]. Returns `Some(Effect::Exit)` when
-    /// the dashboard must leave.
-    pub fn on_reply(&mut self, ctx: ReplyCtx, reply: Reply, now: Instant) -> Option<Effect> {
-        match (ctx, reply) {
-            (ReplyCtx::Shutdown, _) => return Some(Effect::Exit),
-            (ReplyCtx::Stdin, Reply::Done) => {}
-            (_, Reply::Error(e)) => self.set_message(e, true, now),
-            (_, Reply::Actions(results)) => {
-                let error = results.iter().any(|r| r.outcome.is_err());
-                let text: Vec<String> = results.iter().map(|r| r.render()).collect();
+    /// The answer to a command sent by [`Effect::Send`], rendered by the one renderer
+    /// ([`command::render`]). Returns `Some(Effect::Exit)` when the dashboard must leave.
+    pub fn on_reply(&mut self, ctx: ReplyCtx, answer: Answer, now: Instant) -> Option<Effect> {
+        if let Ok(Reply::Follow(f)) = answer {
+            return Some(Effect::Follow(f));
+        }
+        let outcome = command::render(&answer);
+        let error = matches!(outcome.exit(), Exit::Error | Exit::Unknown);
+        match ctx {
+            ReplyCtx::Shutdown => return Some(Effect::Exit),
+            ReplyCtx::Stdin | ReplyCtx::Attach if !error => {}
+            ReplyCtx::Action | ReplyCtx::Stdin | ReplyCtx::Attach => {
+                let text: Vec<&str> = outcome.text.lines().collect();
                 self.set_message(text.join(", "), error, now);
             }
-            (_, Reply::Reload(report)) => self.show_text("reload", report.render(), false, now),
-            (_, Reply::Done) => self.set_message("done", false, now),
-            (_, Reply::Status(_) | Reply::Avail(_) | Reply::Events(..)) => {}
+            ReplyCtx::Reload => self.show_text("reload", outcome.text, error, now),
+            ReplyCtx::Line(line) => {
+                if outcome.quit {
+                    self.mode = Mode::ShuttingDown;
+                    self.set_message("shutting down…", false, now);
+                    return None;
+                }
+                let text = if outcome.text.trim().is_empty() {
+                    format!("{line}: done")
+                } else {
+                    outcome.text
+                };
+                self.show_text(&line, text, error, now);
+            }
         }
         None
     }
 
-    /// The outcome of a command line run by [`Effect::Run`].
-    pub fn on_outcome(&mut self, line: &str, outcome: Outcome, now: Instant) -> Option<Effect> {
-        if outcome.quit {
-            self.mode = Mode::ShuttingDown;
-            self.set_message("shutting down…", false, now);
-            return None;
-        }
-        let error = outcome.code == 1;
-        let text = if outcome.text.trim().is_empty() {
-            format!("{line}: done")
-        } else {
-            outcome.text
-        };
-        self.show_text(line, text, error, now);
-        None
-    }
-
-    /// One line in the message area; several in a scrollable overlay.
+    /// One line in the message area; several in a scrollable overlay — held back (`o` shows
+    /// it) while the user is typing in the bar or another view is open, so no key typed ahead
+    /// goes to it.
     fn show_text(&mut self, title: &str, text: String, error: bool, now: Instant) {
         let lines: Vec<String> = text.trim_end().lines().map(str::to_string).collect();
         if lines.len() <= 1 {
             self.set_message(text.trim_end().to_string(), error, now);
+            return;
+        }
+        let overlay = Overlay {
+            title: title.to_string(),
+            lines,
+            scroll: 0,
+        };
+        let n = overlay.lines.len();
+        if matches!(self.mode, Mode::Normal) && self.focus != Focus::Bar {
+            self.set_message(format!("{title}: {n} lines"), error, now);
+            self.mode = Mode::Overlay(overlay);
         } else {
-            self.set_message(format!("{title}: {} lines", lines.len()), error, now);
-            if matches!(self.mode, Mode::Normal) {
-                self.mode = Mode::Overlay(Overlay {
-                    title: title.to_string(),
-                    lines,
-                    scroll: 0,
-                });
-            }
+            self.set_message(format!("{title}: {n} lines (o shows them)"), error, now);
+            self.held = Some(overlay);
         }
     }
 }

@@ -102,6 +102,16 @@ impl CommandBar {
             KeyCode::Char('m') if key.modifiers.contains(KeyModifiers::CONTROL) => {
                 BarOutcome::Edited
             }
+            // tui-textarea binds Ctrl-U to undo; in a shell it erases to the line's start
+            // (undo after a completion gave `status trio_0status`).
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.textarea.delete_line_by_head();
+                BarOutcome::Edited
+            }
+            // Ctrl-R is redo there; nothing here.
+            KeyCode::Char('r') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                BarOutcome::Edited
+            }
             _ => {
                 self.textarea.input(key);
                 BarOutcome::Edited
@@ -178,6 +188,24 @@ mod tests {
             "restart worker:worker_0",
             "the common prefix is inserted"
         );
+    }
+
+    /// Regression: Ctrl-U was tui-textarea's undo; after a completion, Ctrl-U then typing
+    /// gave `status trio_0status`.
+    #[test]
+    fn ctrl_u_erases_to_the_start_of_the_line() {
+        let mut bar = CommandBar::new(History::load(None));
+        for c in "status worker_0".chars() {
+            bar.on_key(KeyEvent::from(KeyCode::Char(c)), &names());
+        }
+        bar.on_key(KeyEvent::from(KeyCode::Tab), &names());
+        let ctrl_u = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
+        assert_eq!(bar.on_key(ctrl_u, &names()), BarOutcome::Edited);
+        assert_eq!(bar.line(), "", "Ctrl-U at the end erases the whole line");
+        for c in "stop".chars() {
+            bar.on_key(KeyEvent::from(KeyCode::Char(c)), &names());
+        }
+        assert_eq!(bar.line(), "stop", "typing after Ctrl-U starts afresh");
     }
 
     #[test]

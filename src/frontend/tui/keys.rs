@@ -8,8 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 use super::app::{App, Effect, Focus, Mode, Overlay, ReplyCtx};
 use super::attach::AttachKey;
 use super::command_bar::BarOutcome;
-use crate::command::{self, Request};
-use crate::supervisor::Command;
+use crate::command::{self, Line};
+use crate::supervisor::{Command, Target};
 
 impl App {
     /// Rows of the process table that fit on screen: the page for PgUp/PgDn.
@@ -50,10 +50,18 @@ impl App {
             }
             Mode::Overlay(o) => {
                 let page = self.size.1.saturating_sub(8).max(1) as usize;
-                if overlay_key(o, key, page) {
-                    self.mode = Mode::Normal;
+                match overlay_key(o, key, page) {
+                    OverlayKey::Scrolled => None,
+                    OverlayKey::Close => {
+                        self.mode = Mode::Normal;
+                        None
+                    }
+                    // Typed ahead (`:start all` while the overlay popped up): not lost.
+                    OverlayKey::PassThrough => {
+                        self.mode = Mode::Normal;
+                        self.on_key(key, now)
+                    }
                 }
-                None
             }
             Mode::Attach(a) => {
                 let page = self.size.1.saturating_sub(6).max(1) as usize;
@@ -61,11 +69,16 @@ impl App {
                     AttachKey::Nothing => None,
                     AttachKey::Detach => Some(Effect::Detach),
                     AttachKey::Eof => Some(Effect::Send(
-                        Command::CloseStdin(a.name.clone()),
+                        Command::CloseStdin {
+                            name: a.name.clone(),
+                        },
                         ReplyCtx::Stdin,
                     )),
-                    AttachKey::Stdin(bytes) => Some(Effect::Send(
-                        Command::WriteStdin(a.name.clone(), bytes),
+                    AttachKey::Stdin(data) => Some(Effect::Send(
+                        Command::WriteStdin {
+                            name: a.name.clone(),
+                            data,
+                        },
                         ReplyCtx::Stdin,
                     )),
                 }
@@ -81,7 +94,7 @@ impl App {
                     .is_some_and(|t| t.name == name && t.screen().application_cursor());
                 let bytes = super::keybytes::encode(&key, app_cursor)?;
                 Some(Effect::Send(
-                    Command::WriteStdin(name, bytes),
+                    Command::WriteStdin { name, data: bytes },
                     ReplyCtx::Stdin,
                 ))
             }
@@ -146,34 +159,38 @@ impl App {
         }
     }
 
-    /// A line from the command bar. Streaming commands and `quit` are the dashboard's own.
+    /// A line from the command bar: parsed here, sent by the loop, its answer rendered by
+    /// [`App::on_reply`]. `quit` and `tail -f` (the tail pane) are the dashboard's own.
     fn on_line(&mut self, line: String, now: Instant) -> Option<Effect> {
-        match command::parse(&line) {
-            Ok(Request::Quit) => {
+        let cmd = match command::parse(&line) {
+            Ok(Line::Command(cmd)) => cmd,
+            Ok(Line::Empty) => return None,
+            Ok(Line::Quit) => {
                 self.mode = Mode::ConfirmQuit;
-                None
+                return None;
             }
-            Ok(Request::Attach(name)) => Some(Effect::Attach(name)),
-            Ok(Request::Tail {
-                name, follow: true, ..
-            }) => {
-                self.select_name(&name);
+            Err(fault) => {
+                self.set_message(command::render(&Err(fault)).text, true, now);
+                return None;
+            }
+        };
+        match cmd {
+            // Raw (pty) or line attach: the loop decides, as for Enter.
+            Command::Attach { target } => Some(Effect::Attach(target.to_string())),
+            Command::Follow { target, .. } => {
+                self.select_name(&target.to_string());
                 self.set_focus(Focus::Tail);
                 self.tail_scroll = 0;
                 None
             }
-            Ok(Request::Shutdown) => {
+            Command::Shutdown => {
                 self.mode = Mode::ShuttingDown;
                 self.set_message("shutting down…", false, now);
                 Some(Effect::Send(Command::Shutdown, ReplyCtx::Shutdown))
             }
-            Ok(_) => {
+            cmd => {
                 self.set_message(format!("running: {line}"), false, now);
-                Some(Effect::Run(line))
-            }
-            Err(e) => {
-                self.set_message(e.to_string(), true, now);
-                None
+                Some(Effect::Send(cmd, ReplyCtx::Line(line)))
             }
         }
     }
@@ -231,6 +248,11 @@ impl App {
             KeyCode::Char('/') => self.mode = Mode::Filter,
             KeyCode::Char('?') => self.mode = Mode::Help,
             KeyCode::Char('q') => self.mode = Mode::ConfirmQuit,
+            KeyCode::Char('o') => {
+                if let Some(o) = self.held.take() {
+                    self.mode = Mode::Overlay(o);
+                }
+            }
             KeyCode::Tab | KeyCode::BackTab => {
                 let next = if self.focus == Focus::Table {
                     Focus::Tail
@@ -246,10 +268,11 @@ impl App {
 
     fn act(&mut self, key: char, now: Instant) -> Option<Effect> {
         let name = self.selected_name()?;
+        let targets = vec![Target::Process(name.clone())];
         let (verb, cmd) = match key {
-            's' => ("starting", Command::Start(vec![name.clone()])),
-            'x' => ("stopping", Command::Stop(vec![name.clone()])),
-            _ => ("restarting", Command::Restart(vec![name.clone()])),
+            's' => ("starting", Command::Start { targets }),
+            'x' => ("stopping", Command::Stop { targets }),
+            _ => ("restarting", Command::Restart { targets }),
         };
         self.set_message(format!("{name}: {verb}…"), false, now);
         Some(Effect::Send(cmd, ReplyCtx::Action))
@@ -285,18 +308,25 @@ impl App {
     }
 }
 
-/// Scrolls an overlay; true when the key closes it.
-fn overlay_key(o: &mut Overlay, key: KeyEvent, page: usize) -> bool {
+/// What a key does to an overlay.
+enum OverlayKey {
+    Scrolled,
+    Close,
+    /// Not an overlay key: close it and handle the key as usual.
+    PassThrough,
+}
+
+fn overlay_key(o: &mut Overlay, key: KeyEvent, page: usize) -> OverlayKey {
     let max = o.lines.len().saturating_sub(1);
     match key.code {
-        KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => return true,
+        KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => return OverlayKey::Close,
         KeyCode::Up | KeyCode::Char('k') => o.scroll = o.scroll.saturating_sub(1),
         KeyCode::Down | KeyCode::Char('j') => o.scroll = (o.scroll + 1).min(max),
         KeyCode::PageUp => o.scroll = o.scroll.saturating_sub(page),
         KeyCode::PageDown => o.scroll = (o.scroll + page).min(max),
         KeyCode::Home => o.scroll = 0,
         KeyCode::End => o.scroll = max,
-        _ => {}
+        _ => return OverlayKey::PassThrough,
     }
-    false
+    OverlayKey::Scrolled
 }

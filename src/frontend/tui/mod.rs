@@ -3,9 +3,9 @@
 //! Threads: the dashboard thread (the caller of [`run`]) owns the terminal and all UI state and
 //! waits in one `crossbeam::Select` over: terminal events (from the input thread in
 //! `terminal.rs`), supervisor updates, the output "new bytes" notice, the follow stream of an
-//! attached process, replies to commands sent with `Handle::send`, outcomes of command lines
-//! (each run by `command::execute` on a short-lived worker thread), a 1 Hz tick for uptimes
-//! and the next frame deadline. Redraws are coalesced: a change marks the screen dirty and
+//! attached process, the answers to commands sent with `Handle::send` (keys and command-bar
+//! lines alike: parsed, sent and rendered by the one command path of [`crate::command`]; no
+//! thread per command), a 1 Hz tick for uptimes and the next frame deadline. Redraws are coalesced: a change marks the screen dirty and
 //! it is drawn at most once per [`FRAME`]; nothing is drawn while idle except the tick.
 
 mod app;
@@ -26,12 +26,12 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, Select, Sender, after, never, tick};
+use crossbeam_channel::{Receiver, Select, after, never, tick};
 use crossterm::event::Event;
 
-use crate::command::{self, Outcome};
+use crate::command;
 use crate::output::{Chunk, OutputReader};
-use crate::supervisor::{Handle, Reply, Update};
+use crate::supervisor::{Answer, Command, Fault, Handle, Target, Update};
 use app::{App, Effect, ReplyCtx};
 use command_bar::CommandBar;
 use tail::TailLines;
@@ -66,8 +66,7 @@ enum Incoming {
     Update(Option<Update>),
     Output,
     Follow(Option<Chunk>),
-    Reply(usize, Option<Reply>),
-    Outcome(String, Outcome),
+    Reply(usize, Option<Answer>),
     Tick,
     Frame,
 }
@@ -79,9 +78,7 @@ struct Dashboard {
     updates: Receiver<Update>,
     watch: Receiver<()>,
     follow: Option<Receiver<Chunk>>,
-    pending: Vec<(ReplyCtx, Receiver<Reply>)>,
-    done_tx: Sender<(String, Outcome)>,
-    done_rx: Receiver<(String, Outcome)>,
+    pending: Vec<(ReplyCtx, Receiver<Answer>)>,
     ticker: Receiver<Instant>,
     dirty: bool,
     last_draw: Option<Instant>,
@@ -93,7 +90,6 @@ impl Dashboard {
         let reader = handle.output().clone();
         let bar = CommandBar::new(command::History::load_default());
         let app = App::new(handle.snapshot(), config_path.to_path_buf(), bar);
-        let (done_tx, done_rx) = crossbeam_channel::unbounded();
         Dashboard {
             watch: reader.watch(),
             reader,
@@ -102,8 +98,6 @@ impl Dashboard {
             updates,
             follow: None,
             pending: Vec::new(),
-            done_tx,
-            done_rx,
             ticker: tick(Duration::from_secs(1)),
             dirty: true,
             last_draw: None,
@@ -148,7 +142,6 @@ impl Dashboard {
         let i_upd = sel.recv(&self.updates);
         let i_watch = sel.recv(&self.watch);
         let i_follow = sel.recv(follow);
-        let i_done = sel.recv(&self.done_rx);
         let i_tick = sel.recv(&self.ticker);
         let i_frame = sel.recv(frame);
         let base = i_frame + 1;
@@ -164,10 +157,6 @@ impl Dashboard {
                 Incoming::Output
             }
             i if i == i_follow => Incoming::Follow(op.recv(follow).ok()),
-            i if i == i_done => match op.recv(&self.done_rx) {
-                Ok((line, outcome)) => Incoming::Outcome(line, outcome),
-                Err(_) => Incoming::Tick,
-            },
             i if i == i_tick => {
                 let _ = op.recv(&self.ticker);
                 Incoming::Tick
@@ -192,10 +181,7 @@ impl Dashboard {
                 // The terminal is gone (hang-up): nobody can confirm; stop like `shutdown`.
                 self.input_lost = true;
                 self.app.mode = app::Mode::ShuttingDown;
-                Some(Effect::Send(
-                    crate::supervisor::Command::Shutdown,
-                    ReplyCtx::Shutdown,
-                ))
+                Some(Effect::Send(Command::Shutdown, ReplyCtx::Shutdown))
             }
             Incoming::Update(Some(Update::Snapshot)) => {
                 let mut gone = false;
@@ -231,11 +217,9 @@ impl Dashboard {
             }
             Incoming::Reply(k, reply) => {
                 let (ctx, _) = self.pending.remove(k);
-                let reply = reply
-                    .unwrap_or_else(|| Reply::Error("taskmaster is shutting down".to_string()));
-                self.app.on_reply(ctx, reply, now)
+                let answer = reply.unwrap_or(Err(Fault::ShuttingDown));
+                self.app.on_reply(ctx, answer, now)
             }
-            Incoming::Outcome(line, outcome) => self.app.on_outcome(&line, outcome, now),
             Incoming::Tick => None,
             Incoming::Frame => return false,
         };
@@ -258,7 +242,10 @@ impl Dashboard {
                 // The attached program follows the view (it gets SIGWINCH).
                 match &self.app.mode {
                     app::Mode::Terminal(name) => Some(Effect::Send(
-                        crate::supervisor::Command::Resize(name.clone(), self.app.terminal_view()),
+                        Command::Resize {
+                            name: name.clone(),
+                            size: self.app.terminal_view(),
+                        },
                         ReplyCtx::Stdin,
                     )),
                     _ => None,
@@ -345,24 +332,24 @@ impl Dashboard {
     fn perform(&mut self, effect: Effect) -> bool {
         match effect {
             Effect::Send(cmd, ctx) => self.pending.push((ctx, self.handle.send(cmd))),
-            Effect::Run(line) => self.spawn_command(line),
             Effect::Attach(name) if self.app.is_pty(&name) => {
                 let size = self.app.terminal_view();
                 self.app.mode = app::Mode::Terminal(name.clone());
                 self.perform(Effect::Send(
-                    crate::supervisor::Command::Resize(name, size),
+                    Command::Resize { name, size },
                     ReplyCtx::Stdin,
                 ));
             }
             Effect::Attach(name) => {
-                match command::open_follow(&self.handle, &name, None, TAIL_BYTES) {
-                    Ok(f) => {
-                        self.follow = Some(f.rx);
-                        self.app
-                            .enter_attach(f.name, TailLines::from_chunks(&f.backlog));
-                    }
-                    Err(outcome) => self.app.set_message(outcome.text, true, Instant::now()),
-                }
+                let cmd = Command::Attach {
+                    target: Target::parse(&name),
+                };
+                self.pending.push((ReplyCtx::Attach, self.handle.send(cmd)));
+            }
+            Effect::Follow(f) => {
+                self.follow = Some(f.rx);
+                self.app
+                    .enter_attach(f.name, TailLines::from_chunks(&f.backlog));
             }
             Effect::Detach => {
                 self.follow = None;
@@ -371,25 +358,5 @@ impl Dashboard {
             Effect::Exit => return true,
         }
         false
-    }
-
-    fn spawn_command(&mut self, line: String) {
-        let handle = self.handle.clone();
-        let done = self.done_tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("taskmaster-tui-cmd".into())
-            .spawn(move || {
-                let run = std::panic::AssertUnwindSafe(|| command::execute(&handle, &line));
-                let outcome = std::panic::catch_unwind(run).unwrap_or_else(|_| Outcome {
-                    text: "internal error running the command (see the log)".to_string(),
-                    code: 1,
-                    quit: false,
-                });
-                let _ = done.send((line, outcome));
-            });
-        if let Err(e) = spawned {
-            self.app
-                .set_message(format!("cannot run the command: {e}"), true, Instant::now());
-        }
     }
 }

@@ -42,7 +42,7 @@ pub fn render_table(frame: &mut Frame, app: &App, area: Rect, now: SystemTime) {
     let visible = app.visible();
     let name_w = visible
         .iter()
-        .map(|p| p.name.chars().count())
+        .map(|p| unicode_width::UnicodeWidthStr::width(p.name.as_str()))
         .max()
         .unwrap_or(4)
         .clamp(4, 24) as u16;

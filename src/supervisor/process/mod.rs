@@ -11,6 +11,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::clock::Now;
+use super::reply::Fault;
 use super::snapshot::{ExitCause, ExitInfo, ExitKind, ProcessInfo, StateName, StopEnd};
 use crate::config::{AutoRestart, ProgramConfig};
 
@@ -227,11 +228,11 @@ impl Process {
     }
 
     /// A start asked by a user (or autostart): clears the retry count.
-    pub fn on_start(&mut self, _now: Now) -> Result<Vec<Effect>, &'static str> {
+    pub fn on_start(&mut self, _now: Now) -> Result<Vec<Effect>, Fault> {
         match &mut self.state {
             // STARTING/RUNNING/BACKOFF: refused
             ProcState::Starting { .. } | ProcState::Running { .. } | ProcState::Backoff { .. } => {
-                Err("already started")
+                Err(Fault::AlreadyStarted)
             }
             // STOPPING: started once the stop completes
             ProcState::Stopping { then, .. } => {
@@ -398,11 +399,11 @@ impl Process {
     }
 
     /// A stop asked by a user, a reload or the shutdown.
-    pub fn on_stop(&mut self, now: Now) -> Result<Vec<Effect>, &'static str> {
+    pub fn on_stop(&mut self, now: Now) -> Result<Vec<Effect>, Fault> {
         self.stop_then(AfterStop::Rest, now)
     }
 
-    fn stop_then(&mut self, after: AfterStop, now: Now) -> Result<Vec<Effect>, &'static str> {
+    fn stop_then(&mut self, after: AfterStop, now: Now) -> Result<Vec<Effect>, Fault> {
         match &mut self.state {
             // STARTING/RUNNING -> STOPPING
             ProcState::Starting { pid, .. } | ProcState::Running { pid, .. } => {
@@ -463,7 +464,7 @@ impl Process {
                 if after == AfterStop::Remove {
                     return Ok(vec![Effect::Remove]);
                 }
-                Err("not running")
+                Err(Fault::NotRunning)
             }
         }
     }
@@ -611,7 +612,7 @@ impl Process {
     }
 
     /// The outcome a waiting `start` gets in this state; `None` while it is still undecided.
-    pub fn start_outcome(&self) -> Option<Result<String, String>> {
+    pub fn start_outcome(&self) -> Option<Result<String, Fault>> {
         match &self.state {
             ProcState::Running { .. } => Some(Ok("started".to_string())),
             ProcState::Backoff {
@@ -621,11 +622,11 @@ impl Process {
             | ProcState::Fatal {
                 why: Failure::Spawn(e),
                 ..
-            } => Some(Err(format!("spawn error: {e}"))),
+            } => Some(Err(Fault::Spawn(e.to_string()))),
             ProcState::Backoff { .. } | ProcState::Fatal { .. } | ProcState::Exited { .. } => {
-                Some(Err("abnormal termination".to_string()))
+                Some(Err(Fault::AbnormalTermination))
             }
-            ProcState::Stopped => Some(Err("stopped before it was running".to_string())),
+            ProcState::Stopped => Some(Err(Fault::StoppedBeforeRunning)),
             ProcState::Starting { .. } | ProcState::Stopping { .. } => None,
         }
     }

@@ -192,7 +192,7 @@ fn spawn_error_goes_to_backoff_then_fatal_with_the_error() {
     );
     assert_eq!(
         p.start_outcome(),
-        Some(Err("spawn error: can't find command '/x'".to_string()))
+        Some(Err(Fault::Spawn("can't find command '/x'".to_string())))
     );
     let effects = p.on_spawn_failed(why.clone(), t0.after(secs(1.0)));
     assert_eq!(
@@ -336,9 +336,9 @@ fn stop_in_backoff_is_stopped_at_once() {
 fn start_and_stop_refused_where_they_make_no_sense() {
     let t0 = Now::current();
     let mut p = process("starttime = 1", t0);
-    assert_eq!(p.on_stop(t0), Err("not running"));
+    assert_eq!(p.on_stop(t0), Err(Fault::NotRunning));
     started(&mut p, t0);
-    assert_eq!(p.on_start(t0), Err("already started"));
+    assert_eq!(p.on_start(t0), Err(Fault::AlreadyStarted));
 }
 
 #[test]
@@ -572,5 +572,5 @@ fn fatal_without_fatal_retry_stays_fatal() {
     started(&mut p, t0);
     p.on_exit(ExitKind::Code(1), t0, false);
     assert_eq!(p.deadline(), None);
-    assert_eq!(p.on_stop(t0), Err("not running"));
+    assert_eq!(p.on_stop(t0), Err(Fault::NotRunning));
 }

@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::*;
-use crate::command::Outcome;
 use crate::frontend::tui::app::{Effect, Focus, Mode, ReplyCtx};
-use crate::supervisor::{ActionResult, Command, Reply};
+use crate::supervisor::{ActionResult, Command, Fault, Reply, Target};
 
 fn press(a: &mut App, code: KeyCode) -> Option<Effect> {
     a.on_key(KeyEvent::from(code), Instant::now())
@@ -28,10 +27,17 @@ fn type_str(a: &mut App, s: &str) {
 }
 
 fn sent_names(e: Option<Effect>) -> (String, Vec<String>) {
+    let names = |t: Vec<Target>| t.iter().map(|t| t.to_string()).collect();
     match e {
-        Some(Effect::Send(Command::Start(n), ReplyCtx::Action)) => ("start".into(), n),
-        Some(Effect::Send(Command::Stop(n), ReplyCtx::Action)) => ("stop".into(), n),
-        Some(Effect::Send(Command::Restart(n), ReplyCtx::Action)) => ("restart".into(), n),
+        Some(Effect::Send(Command::Start { targets }, ReplyCtx::Action)) => {
+            ("start".into(), names(targets))
+        }
+        Some(Effect::Send(Command::Stop { targets }, ReplyCtx::Action)) => {
+            ("stop".into(), names(targets))
+        }
+        Some(Effect::Send(Command::Restart { targets }, ReplyCtx::Action)) => {
+            ("restart".into(), names(targets))
+        }
         other => panic!("expected a start/stop/restart, got {other:?}"),
     }
 }
@@ -96,15 +102,15 @@ fn s_x_r_act_on_the_selected_process() {
         a.message.text, "web: restarting…",
         "the message says what is under way"
     );
-    let reply = Reply::Actions(vec![ActionResult {
-        name: "web".into(),
-        outcome: Err("spawn error".into()),
-    }]);
+    let reply = Reply::Actions(vec![ActionResult::new(
+        "web",
+        Err(Fault::Spawn("boom".into())),
+    )]);
     assert!(
-        a.on_reply(ReplyCtx::Action, reply, Instant::now())
+        a.on_reply(ReplyCtx::Action, Ok(reply), Instant::now())
             .is_none()
     );
-    assert_eq!(a.message.text, "web: ERROR (spawn error)");
+    assert_eq!(a.message.text, "web: ERROR (spawn error: boom)");
     assert!(a.message.error, "an action error is shown as an error");
 }
 
@@ -130,7 +136,11 @@ fn command_bar_runs_a_line_and_returns_to_the_table() {
     press(&mut a, KeyCode::Char(':'));
     assert_eq!(a.focus, Focus::Bar);
     type_str(&mut a, "stop all");
-    assert!(matches!(press(&mut a, KeyCode::Enter), Some(Effect::Run(l)) if l == "stop all"));
+    assert!(matches!(
+        press(&mut a, KeyCode::Enter),
+        Some(Effect::Send(Command::Stop { targets }, ReplyCtx::Line(l)))
+            if l == "stop all" && targets == [Target::All]
+    ));
     assert_eq!(a.focus, Focus::Table, "Enter gives focus back to the table");
     press(&mut a, KeyCode::Char(':'));
     type_str(&mut a, "xyz");
@@ -165,7 +175,7 @@ fn quit_needs_y_then_sends_shutdown_and_leaves_on_the_reply() {
         press(&mut a, KeyCode::Char('q')).is_none(),
         "keys are ignored meanwhile"
     );
-    let e = a.on_reply(ReplyCtx::Shutdown, Reply::Done, Instant::now());
+    let e = a.on_reply(ReplyCtx::Shutdown, Ok(Reply::Shutdown), Instant::now());
     assert!(
         matches!(e, Some(Effect::Exit)),
         "the reply ends the dashboard"
@@ -197,8 +207,8 @@ fn attach_sends_typed_lines_to_stdin_and_ctrl_bracket_detaches() {
     a.enter_attach("web".into(), Default::default());
     type_str(&mut a, "hi q");
     match press(&mut a, KeyCode::Enter) {
-        Some(Effect::Send(Command::WriteStdin(n, bytes), ReplyCtx::Stdin)) => {
-            assert_eq!((n.as_str(), bytes.as_slice()), ("web", &b"hi q\n"[..]));
+        Some(Effect::Send(Command::WriteStdin { name, data }, ReplyCtx::Stdin)) => {
+            assert_eq!((name.as_str(), data.as_slice()), ("web", &b"hi q\n"[..]));
         }
         other => panic!("expected a WriteStdin, got {other:?}"),
     }
@@ -212,24 +222,58 @@ fn attach_sends_typed_lines_to_stdin_and_ctrl_bracket_detaches() {
     );
 }
 
+fn line_reply(a: &mut App, line: &str, results: &[(&str, &str)]) {
+    let results = results
+        .iter()
+        .map(|(n, w)| ActionResult::new(n, Ok(w.to_string())))
+        .collect();
+    let ctx = ReplyCtx::Line(line.to_string());
+    a.on_reply(ctx, Ok(Reply::Actions(results)), Instant::now());
+}
+
 #[test]
-fn long_outcomes_open_an_overlay_short_ones_the_message_area() {
+fn long_answers_open_an_overlay_short_ones_the_message_area() {
     let mut a = app();
-    let out = |text: &str, code| Outcome {
-        text: text.into(),
-        code,
-        quit: false,
-    };
-    a.on_outcome("stop web", out("web: stopped\n", 0), Instant::now());
+    line_reply(&mut a, "stop web", &[("web", "stopped")]);
     assert_eq!(a.message.text, "web: stopped");
     assert!(matches!(a.mode, Mode::Normal));
-    a.on_outcome("status", out("a RUNNING\nb STOPPED\n", 3), Instant::now());
-    assert!(matches!(&a.mode, Mode::Overlay(o) if o.lines.len() == 2 && o.title == "status"));
+    line_reply(&mut a, "stop all", &[("a", "stopped"), ("b", "stopped")]);
+    assert!(matches!(&a.mode, Mode::Overlay(o) if o.lines.len() == 2 && o.title == "stop all"));
     press(&mut a, KeyCode::Char('q'));
     assert!(
         matches!(a.mode, Mode::Normal),
         "q closes the overlay (and does not quit)"
     );
+}
+
+/// Regression: a reply overlay that popped up while the user typed the next command took
+/// the keys (`:start all` right after `:stop all` was lost).
+#[test]
+fn an_overlay_does_not_swallow_keys_typed_ahead() {
+    let mut a = app();
+    press(&mut a, KeyCode::Char(':'));
+    type_str(&mut a, "sta");
+    line_reply(&mut a, "stop all", &[("a", "stopped"), ("b", "stopped")]);
+    assert!(
+        matches!(a.mode, Mode::Normal),
+        "no overlay while typing in the bar"
+    );
+    assert!(a.message.text.contains("o shows"), "{}", a.message.text);
+    type_str(&mut a, "rt all");
+    let e = press(&mut a, KeyCode::Enter);
+    assert!(
+        matches!(e, Some(Effect::Send(Command::Start { .. }, _))),
+        "the typed line runs: {e:?}"
+    );
+    press(&mut a, KeyCode::Char('o'));
+    assert!(
+        matches!(&a.mode, Mode::Overlay(o) if o.title == "stop all"),
+        "o shows it"
+    );
+    // An overlay open in the table: a key that is not the overlay's closes it and acts.
+    press(&mut a, KeyCode::Char(':'));
+    assert!(matches!(a.mode, Mode::Normal), "':' closes the overlay");
+    assert_eq!(a.focus, Focus::Bar, "... and focuses the bar");
 }
 
 #[test]

@@ -274,3 +274,27 @@ fn quit_asks_for_confirmation_then_shows_shutting_down() {
     let screen = draw(&mut a, 80, 24);
     assert_eq!(screen[21].trim_end(), " shutting down…");
 }
+
+/// Regression: names were measured in characters, so `[programs."日本語プログラム"]` (16
+/// columns, 8 characters) was cut in the table.
+#[test]
+fn wide_names_are_measured_in_columns() {
+    let mut a = app();
+    let mut snap = super::snapshot();
+    snap.processes = vec![
+        super::process("日本語プログラム", StateName::Stopped, None),
+        super::process("db", StateName::Running, Some(200)),
+    ];
+    a.on_snapshot(std::sync::Arc::new(snap));
+    let screen = draw(&mut a, 100, 24);
+    // A wide character's second cell reads as a space in the test buffer.
+    let rows: Vec<String> = screen.iter().map(|l| l.replace(' ', "")).collect();
+    let row = rows
+        .iter()
+        .find(|l| l.contains("日本"))
+        .unwrap_or_else(|| panic!("the wide name is shown:\n{}", dump(&screen)));
+    assert!(
+        row.contains("日本語プログラムSTOPPED"),
+        "the whole name, then its state: {row}"
+    );
+}
