@@ -204,18 +204,21 @@ fn check(explicit: Option<PathBuf>) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     match config::check(&path) {
         Ok(config) => {
             let n = config.programs.len();
-            println!("config OK: {n} program{}", if n == 1 { "" } else { "s" });
+            write_out(&format!("config OK: {n} program{}\n", plural(n)));
             ExitCode::SUCCESS
         }
         Err(errors) => {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            let n = errors.len();
-            eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
+            let mut text: String = errors.iter().map(|e| format!("{e}\n")).collect();
+            text.push_str(&format!(
+                "{} problem{} found\n",
+                errors.len(),
+                plural(errors.len())
+            ));
+            write_err(&text);
             ExitCode::FAILURE
         }
     }
@@ -226,17 +229,35 @@ fn check(explicit: Option<PathBuf>) -> ExitCode {
 fn import(file: &Path) -> ExitCode {
     match taskmaster::import::translate(file) {
         Ok(t) => {
-            print!("{}", t.toml);
-            for line in &t.unsupported {
-                eprintln!("{line}");
+            let notes: String = t.unsupported.iter().map(|n| format!("{n}\n")).collect();
+            let written = write_out(&t.toml);
+            write_err(&notes);
+            if written {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
             }
-            ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("taskmaster import: {e}");
+            write_err(&format!("taskmaster import: {e}\n"));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `print!` panics when stdout is a closed pipe (`import x | head`); this says false instead.
+fn write_out(text: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
+}
+
+/// As [`write_out`], for stderr; nothing more can be said if it is gone.
+fn write_err(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// `-s`, else the socket of the config (`-c` or the lookup), else the default.

@@ -22,6 +22,8 @@ mod ctl_typed;
 mod ctl_util;
 #[path = "it/dashboard.rs"]
 mod dashboard;
+#[path = "it/depends.rs"]
+mod depends;
 #[path = "it/edges.rs"]
 mod edges;
 #[path = "it/event_log.rs"]

@@ -4,9 +4,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::ImportError;
 use super::expand::{Names, expand};
 use super::ini::Ini;
+use super::{ImportError, Note};
 
 /// Reads `main` and the files its `[include]` names, in supervisord's order. Notes (patterns
 /// matching nothing, nested includes) come back beside the INI.
@@ -14,7 +14,7 @@ pub fn read_all(
     main: &Path,
     env: &[(String, String)],
     host: &str,
-) -> Result<(Ini, Vec<String>), ImportError> {
+) -> Result<(Ini, Vec<Note>), ImportError> {
     let mut ini = Ini::default();
     ini.read(main, &read_text(main)?)?;
     let mut notes = Vec::new();
@@ -51,11 +51,13 @@ pub fn read_all(
             vec![file]
         };
         if matched.is_empty() {
-            notes.push(format!(
-                "{}:{}: [include] files: no file matches {}",
-                main.display(),
+            notes.push(Note::at(
+                main,
                 files.line,
-                base.join(pattern).display()
+                format!(
+                    "[include] files: no file matches {}",
+                    base.join(pattern).display()
+                ),
             ));
         }
         for file in matched {
@@ -65,11 +67,12 @@ pub fn read_all(
     if let Some(last) = ini.section("include").and_then(|s| s.get("files"))
         && last.file != main
     {
-        notes.push(format!(
-            "{}:{}: [include] in an included file is not followed (supervisord does not \
-             follow it either)",
-            last.file.display(),
-            last.line
+        notes.push(Note::at(
+            &last.file,
+            last.line,
+            "[include] in an included file is not followed (supervisord does not follow it \
+             either)"
+                .to_owned(),
         ));
     }
     Ok((ini, notes))

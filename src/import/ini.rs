@@ -36,6 +36,8 @@ impl Section {
 #[derive(Debug, Clone, Default)]
 pub struct Ini {
     pub sections: Vec<Section>,
+    /// Every file read into it, in order.
+    pub files: Vec<PathBuf>,
 }
 
 impl Ini {
@@ -45,6 +47,7 @@ impl Ini {
 
     /// Parses `text` (from `file`) into this INI; a section already present is extended.
     pub fn read(&mut self, file: &Path, text: &str) -> Result<(), ImportError> {
+        self.files.push(file.to_path_buf());
         let mut current: Option<usize> = None;
         // The key being read and the indentation of its line, for continuation lines.
         let mut open: Option<(usize, usize)> = None;

@@ -64,6 +64,33 @@ impl fmt::Display for ImportError {
 
 impl std::error::Error for ImportError {}
 
+/// Something not translated, where it was written; listed as `file:line: text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Note {
+    file: PathBuf,
+    line: Option<usize>,
+    text: String,
+}
+
+impl Note {
+    fn at(file: &Path, line: usize, text: String) -> Note {
+        Note {
+            file: file.to_path_buf(),
+            line: Some(line),
+            text,
+        }
+    }
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.text),
+            None => write!(f, "{}: {}", self.file.display(), self.text),
+        }
+    }
+}
+
 /// Translates the supervisord.conf at `path`; `%(ENV_X)s` reads this process's environment.
 pub fn translate(path: &Path) -> Result<Translation, ImportError> {
     let env: Vec<(String, String)> = std::env::vars().collect();
@@ -83,11 +110,12 @@ pub fn translate_with_env(
     let mut t = translate::Translator::new(&ini, env, &host, &path);
     let toml = t.run()?;
     notes.append(&mut t.notes);
-    notes.extend(loader_problems(&path, &toml));
-    Ok(Translation {
-        toml,
-        unsupported: notes,
-    })
+    // In the order the files were read, then by line: as the user reads them.
+    let rank = |n: &Note| ini.files.iter().position(|f| *f == n.file);
+    notes.sort_by_key(|n| (rank(n), n.line));
+    let mut unsupported: Vec<String> = notes.iter().map(Note::to_string).collect();
+    unsupported.extend(loader_problems(&path, &toml));
+    Ok(Translation { toml, unsupported })
 }
 
 /// What taskmaster's own loader finds wrong with the translation (a value supervisor takes

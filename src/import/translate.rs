@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use super::ImportError;
 use super::datatypes::{self, ByteSize};
 use super::emit::{Table, Val};
 use super::environment;
 use super::expand::{Names, Value, expand};
 use super::ini::{Entry, Ini, Section};
+use super::{ImportError, Note};
 
 pub struct Translator<'a> {
     ini: &'a Ini,
@@ -18,7 +18,7 @@ pub struct Translator<'a> {
     /// `[supervisord] environment`: every child gets it, so every program does here.
     pub(super) global_env: Vec<(String, String)>,
     main: &'a Path,
-    pub notes: Vec<String>,
+    pub(super) notes: Vec<Note>,
 }
 
 /// The directory of the file `e` was read from: supervisor's `%(here)s`.
@@ -84,22 +84,16 @@ impl<'a> Translator<'a> {
     }
 
     pub(super) fn note(&mut self, s: &Section, e: &Entry, why: &str) {
-        self.notes.push(format!(
-            "{}:{}: [{}] {}: {why}",
-            e.file.display(),
+        self.notes.push(Note::at(
+            &e.file,
             e.line,
-            s.name,
-            e.key
+            format!("[{}] {}: {why}", s.name, e.key),
         ));
     }
 
     pub(super) fn note_section(&mut self, s: &Section, why: &str) {
-        self.notes.push(format!(
-            "{}:{}: [{}]: {why}",
-            s.file.display(),
-            s.line,
-            s.name
-        ));
+        self.notes
+            .push(Note::at(&s.file, s.line, format!("[{}]: {why}", s.name)));
     }
 
     /// A path of the file as taskmaster takes it: `~` expanded; a relative one is noted,
@@ -158,10 +152,11 @@ impl<'a> Translator<'a> {
             }
         }
         if programs == 0 {
-            self.notes.push(format!(
-                "{}: no [program:x] section found",
-                self.main.display()
-            ));
+            self.notes.push(Note {
+                file: self.main.to_path_buf(),
+                line: None,
+                text: "no [program:x] section found".to_owned(),
+            });
         }
         Ok(out)
     }

@@ -52,7 +52,8 @@ impl Engine {
             }
             Command::Stop { targets } => {
                 let items = self.skip_implicit(self.resolve(&targets), Process::is_active);
-                self.each(items, reply, Reply::Actions, now, &mut Engine::stop_one)
+                self.each(items, reply, Reply::Actions, now, &mut Engine::stop_one);
+                self.advance_stops(now);
             }
             Command::Restart { targets } => self.restart(&targets, reply, now),
             Command::Signal { signal, targets } => {
@@ -319,10 +320,11 @@ impl Engine {
         slot: usize,
         now: Now,
     ) -> Option<Result<String, Fault>> {
-        let Some(p) = self.procs.get_mut(name) else {
+        if !self.procs.contains_key(name) {
             return Some(Err(Fault::NoSuchProcess(name.to_string())));
-        };
-        let result = p.on_start(now);
+        }
+        self.start_dependencies(name, now);
+        let result = self.procs.get_mut(name)?.on_start(now);
         self.wait_for(name, result, WaitKind::Start, id, slot, now)
     }
 
@@ -331,13 +333,18 @@ impl Engine {
         name: &str,
         id: u64,
         slot: usize,
-        now: Now,
+        _now: Now,
     ) -> Option<Result<String, Fault>> {
-        let Some(p) = self.procs.get_mut(name) else {
+        let Some(p) = self.procs.get(name) else {
             return Some(Err(Fault::NoSuchProcess(name.to_string())));
         };
-        let result = p.on_stop(now);
-        self.wait_for(name, result, WaitKind::Stop, id, slot, now)
+        // Queued, so that dependents stop before their dependencies (`advance_stops`).
+        if !p.is_active() {
+            return Some(Err(Fault::NotRunning));
+        }
+        self.add_waiter(name, id, slot, WaitKind::Stop);
+        self.defer_stop(name);
+        None
     }
 
     /// A refused transition is the outcome at once; an accepted one is carried out and its

@@ -2,7 +2,7 @@
 //! waiting requests, publishing snapshots. Request handlers live in `commands.rs`, the reload
 //! in `reload.rs`; all of them run on the supervisor thread only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -58,6 +58,10 @@ pub(super) struct Pending {
 pub(super) struct Engine {
     pub config: Config,
     pub procs: BTreeMap<String, Process>,
+    /// Program -> the programs that depend on it (rebuilt at each reload).
+    pub dependents: super::deps::Dependents,
+    /// Stops waiting for the process's dependents to be stopped first.
+    pub deferred: BTreeSet<String>,
     pub by_pid: HashMap<Pid, String>,
     pub stdins: Stdins,
     /// Terminal sizes of pty processes, set by the last attach; kept across restarts.
@@ -116,6 +120,8 @@ impl Engine {
             }
         }
         Engine {
+            dependents: super::deps::dependents(&config),
+            deferred: BTreeSet::new(),
             config,
             procs,
             by_pid: HashMap::new(),
@@ -164,8 +170,10 @@ impl Engine {
         }
     }
 
-    /// Starts one process (autostart, reload); outcome only logged.
+    /// Starts one process (autostart, reload, a dependency), its stopped dependencies first;
+    /// outcome only logged.
     pub fn start_process(&mut self, name: &str, now: Now) {
+        self.start_dependencies(name, now);
         if let Some(effects) = self.procs.get_mut(name).and_then(|p| p.on_start(now).ok()) {
             self.apply(name, effects, now);
         }
@@ -272,7 +280,7 @@ impl Engine {
                         );
                     }
                 }
-                Effect::Spawn => self.spawn(name, now),
+                Effect::Spawn => self.spawn_or_wait(name, now),
                 Effect::Entered { from, to } => {
                     self.tell(name, std::mem::take(&mut lines), Some((from, to)), now);
                 }
@@ -299,7 +307,7 @@ impl Engine {
         }
     }
 
-    fn spawn(&mut self, name: &str, now: Now) {
+    pub(super) fn spawn(&mut self, name: &str, now: Now) {
         let Some(config) = self.procs.get(name).map(|p| p.config().clone()) else {
             return;
         };
@@ -335,7 +343,7 @@ impl Engine {
     }
 
     /// Resolves the waiters of one kind against the process's state.
-    fn settle(&mut self, name: &str, kind: WaitKind) {
+    pub(super) fn settle(&mut self, name: &str, kind: WaitKind) {
         let Some(p) = self.procs.get(name) else {
             return;
         };
@@ -404,6 +412,7 @@ impl Engine {
             return;
         }
         self.observed.remove(name);
+        self.deferred.remove(name);
         self.stdins.remove(name);
         self.reports.remove(name);
         for kind in [WaitKind::Start, WaitKind::Stop] {
@@ -650,16 +659,28 @@ impl Engine {
                 EventKind::Stopping,
                 "taskmaster stopping: stopping every process",
             ));
-            let names: Vec<String> = self.procs.keys().cloned().collect();
-            for name in names {
-                if let Some(Ok(effects)) = self.procs.get_mut(&name).map(|p| p.on_stop(now)) {
-                    self.apply(&name, effects, now);
-                }
+            // Dependents first, each level in parallel (see `deps`).
+            let active: Vec<String> = self
+                .procs
+                .values()
+                .filter(|p| p.is_active())
+                .map(|p| p.name().to_string())
+                .collect();
+            for name in active {
+                self.defer_stop(&name);
             }
+            self.advance_stops(now);
         }
         if let (Some(replies), Some(reply)) = (self.shutdown.as_mut(), reply) {
             replies.push(reply);
         }
+    }
+
+    /// What a turn's changes made possible: waiting processes whose dependencies are met
+    /// start, queued stops whose dependents are stopped go ahead.
+    pub fn advance(&mut self, now: Now) {
+        self.release_waiting(now);
+        self.advance_stops(now);
     }
 
     pub fn is_finished(&self) -> bool {

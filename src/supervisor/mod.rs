@@ -5,6 +5,7 @@
 mod api;
 mod clock;
 mod commands;
+mod deps;
 mod engine;
 pub mod events;
 pub mod process;
@@ -162,6 +163,7 @@ fn run(
         }
         let now = Now::current();
         engine.fire_deadlines(now);
+        engine.advance(now);
         if engine.is_finished() {
             engine.finish();
             return;

@@ -52,6 +52,7 @@ impl Engine {
             removed: diff.removed,
         };
         self.config = new;
+        self.dependents = super::deps::dependents(&self.config);
         self.alerts.configure(&self.config.alerts);
         self.emit(Event::new(
             EventKind::Reload,

@@ -75,6 +75,9 @@ pub enum Fault {
     /// A stop came before it reached RUNNING.
     StoppedBeforeRunning,
     RemovedByReload,
+    /// WAITING for a dependency that will not come by itself: `waiting for db (running):
+    /// db is FATAL`.
+    Blocked(String),
     BadSignal(String),
     /// kill(2) refused: the errno text.
     Signal(String),
@@ -114,6 +117,7 @@ impl std::fmt::Display for Fault {
             Fault::AbnormalTermination => f.write_str("abnormal termination"),
             Fault::StoppedBeforeRunning => f.write_str("stopped before it was running"),
             Fault::RemovedByReload => f.write_str("removed by reload"),
+            Fault::Blocked(why) => f.write_str(why),
             Fault::BadSignal(s) => write!(f, "bad signal name '{s}'"),
             Fault::Signal(why) => write!(f, "cannot signal: {why}"),
             Fault::Ambiguous(n) => write!(f, "{n} names several processes; pick one"),

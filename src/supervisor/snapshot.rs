@@ -15,6 +15,8 @@ use super::reply::ProcessStatus;
 #[serde(rename_all = "UPPERCASE")]
 pub enum StateName {
     Stopped,
+    /// Its dependencies are not met yet (section 10).
+    Waiting,
     Starting,
     Running,
     Backoff,
@@ -25,8 +27,9 @@ pub enum StateName {
 }
 
 impl StateName {
-    pub const ALL: [StateName; 8] = [
+    pub const ALL: [StateName; 9] = [
         StateName::Stopped,
+        StateName::Waiting,
         StateName::Starting,
         StateName::Running,
         StateName::Backoff,
@@ -39,6 +42,7 @@ impl StateName {
     pub fn as_str(self) -> &'static str {
         match self {
             StateName::Stopped => "STOPPED",
+            StateName::Waiting => "WAITING",
             StateName::Starting => "STARTING",
             StateName::Running => "RUNNING",
             StateName::Backoff => "BACKOFF",
@@ -154,7 +158,8 @@ pub struct ProcessInfo {
     pub last_exit: Option<ExitInfo>,
     /// When it starts again by itself (BACKOFF retry, delayed autorestart, FATAL retry).
     pub retry_at: Option<SystemTime>,
-    /// Why it is in BACKOFF/FATAL (spawn error or "Exited too quickly ..."), else empty.
+    /// Why it is in BACKOFF/FATAL (spawn error or "Exited too quickly ...") or WAITING
+    /// (`waiting for db (healthy)`, `...: db is FATAL`), else empty.
     pub reason: String,
     /// The size of its pseudo-terminal when it runs on one (`pty = true`): attach is then
     /// raw and the output pane a terminal emulator of this size.
@@ -199,7 +204,7 @@ impl ProcessInfo {
                     format!("pid {pid}")
                 }
             }
-            StateName::Backoff => self.reason.clone(),
+            StateName::Backoff | StateName::Waiting => self.reason.clone(),
             StateName::Fatal => format!("{}{}", self.reason, self.pending(now, "retrying")),
             StateName::Stopped | StateName::Exited => match &self.last_exit {
                 None => "Not started".to_string(),

@@ -153,7 +153,7 @@ fn derive(
                 ));
             }
         }
-        StateName::Exited | StateName::Unknown => {}
+        StateName::Exited | StateName::Waiting | StateName::Unknown => {}
     }
     seen.pid = now.pid;
     out

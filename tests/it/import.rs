@@ -147,6 +147,16 @@ fn django_and_celery_stack_translates_and_loads() {
     let names: Vec<&str> = c.programs.keys().map(String::as_str).collect();
     assert_eq!(names, ["celery", "celerybeat", "gunicorn"]);
 
+    let lines: Vec<usize> = t
+        .unsupported
+        .iter()
+        .filter_map(|n| n.split(':').nth(1)?.parse().ok())
+        .collect();
+    assert!(
+        lines.windows(2).all(|w| w[0] <= w[1]),
+        "notes in the order of the file: {:#?}",
+        t.unsupported
+    );
     let web = &c.programs["gunicorn"];
     assert_eq!(
         web.argv,
@@ -608,5 +618,27 @@ fn what_taskmaster_would_refuse_is_said_at_import() {
     assert!(
         refused[0].contains("program 'many': key 'numprocs'") && refused[0].contains("10000"),
         "{refused:?}"
+    );
+}
+
+/// Regression: `import x.conf | head` panicked (exit 101) when the reader had gone.
+#[test]
+fn a_closed_stdout_is_an_error_not_a_panic() {
+    let dir = tree(&[("s.conf", "[program:a]\ncommand=x\npriority=1\n")]);
+    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    drop(read_end);
+    let out = std::process::Command::new(BIN)
+        .args(["import", "s.conf"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("taskmaster runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("s.conf:3: [program:a] priority"),
+        "notes still said: {err}"
     );
 }

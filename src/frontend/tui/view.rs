@@ -60,6 +60,8 @@ pub fn state_style(state: StateName, color: bool) -> Style {
     match (state, color) {
         (StateName::Running, true) => badge(Color::Green, Color::Black),
         (StateName::Starting, true) => badge(Color::Cyan, Color::Black),
+        // Blue: held, not failing — it starts by itself once its dependencies are met.
+        (StateName::Waiting, true) => badge(Color::Blue, Color::White),
         (StateName::Backoff | StateName::Stopping, true) => badge(Color::Yellow, Color::Black),
         (StateName::Exited, true) => badge(Color::Magenta, Color::Black),
         (StateName::Fatal | StateName::Unknown, true) => {

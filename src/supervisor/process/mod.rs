@@ -22,6 +22,12 @@ mod tests;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcState {
     Stopped,
+    /// A start is held until its dependencies are met: `on` is the first unmet one
+    /// (`db (healthy)`), `blocked` why it will not come by itself (`db is FATAL`).
+    Waiting {
+        on: String,
+        blocked: Option<String>,
+    },
     Starting {
         pid: Pid,
         since: Instant,
@@ -159,6 +165,7 @@ impl Process {
             | ProcState::Running { pid, .. }
             | ProcState::Stopping { pid, .. } => Some(pid),
             ProcState::Stopped
+            | ProcState::Waiting { .. }
             | ProcState::Backoff { .. }
             | ProcState::Exited { .. }
             | ProcState::Fatal { .. } => None,
@@ -168,6 +175,7 @@ impl Process {
     pub fn state_name(&self) -> StateName {
         match self.state {
             ProcState::Stopped => StateName::Stopped,
+            ProcState::Waiting { .. } => StateName::Waiting,
             ProcState::Starting { .. } => StateName::Starting,
             ProcState::Running { .. } => StateName::Running,
             ProcState::Backoff { .. } => StateName::Backoff,
@@ -177,18 +185,32 @@ impl Process {
         }
     }
 
-    /// STARTING, RUNNING or BACKOFF: a start is refused as "already started".
+    /// WAITING, STARTING, RUNNING or BACKOFF: on its way up already.
     pub fn is_started(&self) -> bool {
         matches!(
             self.state,
-            ProcState::Starting { .. } | ProcState::Running { .. } | ProcState::Backoff { .. }
+            ProcState::Waiting { .. }
+                | ProcState::Starting { .. }
+                | ProcState::Running { .. }
+                | ProcState::Backoff { .. }
         )
     }
 
-    /// Has a child, or will start again by itself (BACKOFF, a pending restart or FATAL
+    /// Has a child, or will start by itself (WAITING, BACKOFF, a pending restart or FATAL
     /// retry): a stop applies to it.
     pub fn is_active(&self) -> bool {
-        self.pid().is_some() || self.retry_at().is_some()
+        self.pid().is_some()
+            || self.retry_at().is_some()
+            || matches!(self.state, ProcState::Waiting { .. })
+    }
+
+    /// RUNNING with a health check that passes.
+    pub fn is_healthy(&self) -> bool {
+        false
+    }
+
+    pub fn is_waiting(&self) -> bool {
+        matches!(self.state, ProcState::Waiting { .. })
     }
 
     /// When it starts again by itself, if it will.
@@ -198,6 +220,7 @@ impl Process {
             ProcState::Exited { restart_at, .. } => restart_at,
             ProcState::Fatal { retry_at, .. } => retry_at,
             ProcState::Stopped
+            | ProcState::Waiting { .. }
             | ProcState::Starting { .. }
             | ProcState::Running { .. }
             | ProcState::Stopping { .. } => None,
@@ -212,7 +235,7 @@ impl Process {
             ProcState::Backoff { .. } | ProcState::Exited { .. } | ProcState::Fatal { .. } => {
                 self.retry_at()
             }
-            ProcState::Stopped | ProcState::Running { .. } => None,
+            ProcState::Stopped | ProcState::Waiting { .. } | ProcState::Running { .. } => None,
         }
     }
 
@@ -234,6 +257,8 @@ impl Process {
             ProcState::Starting { .. } | ProcState::Running { .. } | ProcState::Backoff { .. } => {
                 Err(Fault::AlreadyStarted)
             }
+            // WAITING: starts when its dependencies are met
+            ProcState::Waiting { .. } => Ok(vec![]),
             // STOPPING: started once the stop completes
             ProcState::Stopping { then, .. } => {
                 if *then == AfterStop::Rest {
@@ -393,8 +418,43 @@ impl Process {
             | ProcState::Stopping { .. }
             | ProcState::Running { .. }
             | ProcState::Stopped
+            | ProcState::Waiting { .. }
             | ProcState::Exited { .. }
             | ProcState::Fatal { .. } => vec![],
+        }
+    }
+
+    /// A spawn was due but a dependency is not met: WAITING, or a new reason while WAITING.
+    pub fn on_wait(&mut self, on: String, blocked: Option<String>, now: Now) -> Vec<Effect> {
+        let line = match &blocked {
+            Some(why) => format!("waiting: {} for {on}: {why}", self.name),
+            None => format!("waiting: {} for {on}", self.name),
+        };
+        match &mut self.state {
+            // WAITING -> WAITING (a new reason: said once)
+            ProcState::Waiting {
+                on: old_on,
+                blocked: old_blocked,
+            } => {
+                if *old_on == on && *old_blocked == blocked {
+                    return vec![];
+                }
+                *old_on = on;
+                *old_blocked = blocked;
+                vec![Effect::Log(line)]
+            }
+            // (spawn due) -> WAITING
+            ProcState::Stopped
+            | ProcState::Backoff { .. }
+            | ProcState::Exited { .. }
+            | ProcState::Fatal { .. } => {
+                let entered = self.set_state(ProcState::Waiting { on, blocked }, now);
+                vec![Effect::Log(line), entered]
+            }
+            ProcState::Starting { .. } | ProcState::Running { .. } | ProcState::Stopping { .. } => {
+                log::debug!("wait of {} ignored in state {:?}", self.name, self.state);
+                vec![]
+            }
         }
     }
 
@@ -427,9 +487,9 @@ impl Process {
                     Effect::SignalGroup(pid, sig),
                 ])
             }
-            // BACKOFF -> STOPPED
-            ProcState::Backoff { .. } => {
-                let line = format!("stopped: {} (was in BACKOFF)", self.name);
+            // BACKOFF/WAITING -> STOPPED
+            ProcState::Backoff { .. } | ProcState::Waiting { .. } => {
+                let line = format!("stopped: {} (was in {})", self.name, self.state_name());
                 let entered = self.set_state(ProcState::Stopped, now);
                 let mut effects = vec![Effect::Log(line), entered];
                 if after == AfterStop::Remove {
@@ -534,6 +594,7 @@ impl Process {
                 self.on_died(kind, run, now, shutting_down)
             }
             ProcState::Stopped
+            | ProcState::Waiting { .. }
             | ProcState::Backoff { .. }
             | ProcState::Exited { .. }
             | ProcState::Fatal { .. } => {
@@ -627,7 +688,13 @@ impl Process {
                 Some(Err(Fault::AbnormalTermination))
             }
             ProcState::Stopped => Some(Err(Fault::StoppedBeforeRunning)),
-            ProcState::Starting { .. } | ProcState::Stopping { .. } => None,
+            ProcState::Waiting {
+                on,
+                blocked: Some(why),
+            } => Some(Err(Fault::Blocked(format!("waiting for {on}: {why}")))),
+            ProcState::Waiting { blocked: None, .. }
+            | ProcState::Starting { .. }
+            | ProcState::Stopping { .. } => None,
         }
     }
 
@@ -647,6 +714,11 @@ impl Process {
                 .map(|at| now.wall + at.saturating_duration_since(now.mono)),
             reason: match &self.state {
                 ProcState::Backoff { why, .. } | ProcState::Fatal { why, .. } => why.to_string(),
+                ProcState::Waiting { on, blocked: None } => format!("waiting for {on}"),
+                ProcState::Waiting {
+                    on,
+                    blocked: Some(why),
+                } => format!("waiting for {on}: {why}"),
                 ProcState::Stopped
                 | ProcState::Starting { .. }
                 | ProcState::Running { .. }

@@ -574,3 +574,56 @@ fn fatal_without_fatal_retry_stays_fatal() {
     assert_eq!(p.deadline(), None);
     assert_eq!(p.on_stop(t0), Err(Fault::NotRunning));
 }
+
+#[test]
+fn a_held_spawn_enters_waiting_with_its_reason() {
+    let t0 = Now::current();
+    let mut p = process("", t0);
+    let effects = p.on_wait("db (healthy)".into(), None, t0);
+    assert_eq!(p.state_name(), StateName::Waiting);
+    assert_eq!(logs(&effects), vec!["waiting: web for db (healthy)"]);
+    assert_eq!(p.info(t0).reason, "waiting for db (healthy)");
+    assert!(p.is_active() && p.is_started());
+    assert_eq!(p.start_outcome(), None, "a start waits on");
+}
+
+#[test]
+fn waiting_with_the_same_reason_says_nothing_new() {
+    let t0 = Now::current();
+    let mut p = process("", t0);
+    p.on_wait("db (running)".into(), None, t0);
+    assert!(p.on_wait("db (running)".into(), None, t0).is_empty());
+}
+
+#[test]
+fn a_blocked_wait_fails_a_waiting_start() {
+    let t0 = Now::current();
+    let mut p = process("", t0);
+    p.on_wait("db (running)".into(), None, t0);
+    let effects = p.on_wait("db (running)".into(), Some("db is FATAL".into()), t0);
+    assert_eq!(
+        logs(&effects),
+        vec!["waiting: web for db (running): db is FATAL"]
+    );
+    assert_eq!(
+        p.start_outcome(),
+        Some(Err(Fault::Blocked(
+            "waiting for db (running): db is FATAL".to_string()
+        )))
+    );
+}
+
+#[test]
+fn waiting_is_left_by_a_spawn_or_a_stop() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 1", t0);
+    p.on_wait("db (running)".into(), None, t0);
+    assert_eq!(p.on_start(t0), Ok(vec![]), "already on its way up");
+    p.on_spawned(pid(9), t0);
+    assert_eq!(p.state_name(), StateName::Starting);
+    let mut q = process("", t0);
+    q.on_wait("db (running)".into(), None, t0);
+    let effects = q.on_stop(t0).expect("a waiting process stops");
+    assert_eq!(q.state, ProcState::Stopped);
+    assert_eq!(logs(&effects), vec!["stopped: web (was in WAITING)"]);
+}
