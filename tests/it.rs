@@ -10,6 +10,8 @@ mod alert_util;
 mod alerts;
 #[path = "it/backoff.rs"]
 mod backoff;
+#[path = "it/cli.rs"]
+mod cli;
 #[path = "it/config.rs"]
 mod config;
 #[path = "it/config_check.rs"]
@@ -32,6 +34,8 @@ mod event_log;
 mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/log_commands.rs"]
+mod log_commands;
 #[path = "it/log_files.rs"]
 mod log_files;
 #[path = "it/logrotate.rs"]

@@ -20,11 +20,48 @@ pub enum Line {
 }
 
 /// Every command name, sorted (for `help` and completion).
-pub const COMMANDS: [&str; 21] = [
-    "alert", "attach", "avail", "clear", "events", "exit", "fg", "help", "pid", "quit", "reload",
-    "reread", "restart", "shutdown", "signal", "start", "status", "stop", "tail", "update",
-    "version",
+pub const COMMANDS: [&str; 24] = [
+    "alert", "attach", "avail", "clear", "events", "exit", "fg", "help", "maintail", "pid", "quit",
+    "reload", "reopen", "reread", "restart", "rotate", "shutdown", "signal", "start", "status",
+    "stop", "tail", "update", "version",
 ];
+
+/// The command a mistyped word was probably meant to be: at most two edits away (one for
+/// short words), as `stauts` for `status`.
+pub fn suggest(word: &str) -> Option<&'static str> {
+    let limit = if word.chars().count() <= 4 { 1 } else { 2 };
+    COMMANDS
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, counting an adjacent swap as one edit (`stauts` is one from `status`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
 
 /// Parses one line as typed by a user.
 pub fn parse(line: &str) -> Result<Line, Fault> {
@@ -73,6 +110,11 @@ pub fn parse_words(words: &[String]) -> Result<Line, Fault> {
         "clear" => Command::Clear {
             targets: require_names(cmd, args)?,
         },
+        "rotate" => Command::Rotate {
+            targets: targets(args),
+        },
+        "reopen" => no_args(Command::Reopen)?,
+        "maintail" => parse_maintail(args)?,
         "reload" | "update" => no_args(Command::Reload)?,
         "reread" => no_args(Command::Reread)?,
         "shutdown" => no_args(Command::Shutdown)?,
@@ -168,6 +210,28 @@ fn parse_tail(args: &[String]) -> Result<Command, Fault> {
             stream,
             bytes,
         }
+    })
+}
+
+/// `maintail [-f] [-BYTES]`, like supervisorctl's.
+fn parse_maintail(args: &[String]) -> Result<Command, Fault> {
+    let mut follow = false;
+    let mut bytes = TAIL_BYTES;
+    for arg in args {
+        if arg == "-f" {
+            follow = true;
+        } else if let Some(n) = arg.strip_prefix('-').and_then(|n| n.parse::<usize>().ok()) {
+            bytes = n;
+        } else {
+            return Err(Fault::Usage(format!(
+                "maintail: unexpected argument {arg} (maintail [-f] [-BYTES])"
+            )));
+        }
+    }
+    Ok(if follow {
+        Command::MaintailFollow { bytes }
+    } else {
+        Command::Maintail { bytes }
     })
 }
 
@@ -272,6 +336,21 @@ mod tests {
                 },
             ),
             ("reload", Command::Reload),
+            ("rotate", Command::Rotate { targets: vec![] }),
+            (
+                "rotate web 'worker:*'",
+                Command::Rotate {
+                    targets: vec![
+                        Target::Process("web".into()),
+                        Target::Program("worker".into()),
+                    ],
+                },
+            ),
+            ("reopen", Command::Reopen),
+            ("maintail", Command::Maintail { bytes: 1600 }),
+            ("maintail -200", Command::Maintail { bytes: 200 }),
+            ("maintail -f", Command::MaintailFollow { bytes: 1600 }),
+            ("maintail -f -10", Command::MaintailFollow { bytes: 10 }),
             ("update", Command::Reload),
             ("reread", Command::Reread),
             ("shutdown", Command::Shutdown),
@@ -373,6 +452,11 @@ mod tests {
             ),
             ("tail -x web", "Error: tail: unknown option -x"),
             ("reload now", "Error: reload takes no arguments"),
+            ("reopen web", "Error: reopen takes no arguments"),
+            (
+                "maintail web",
+                "Error: maintail: unexpected argument web (maintail [-f] [-BYTES])",
+            ),
             ("quit now", "Error: quit takes no arguments"),
             ("attach", "Error: attach requires one process name"),
             ("fg", "Error: fg requires one process name"),
@@ -387,6 +471,18 @@ mod tests {
         for (line, want) in cases {
             assert_eq!(err(line), want, "error for '{line}'");
         }
+    }
+
+    #[test]
+    fn typos_get_a_suggestion() {
+        assert_eq!(suggest("stauts"), Some("status"));
+        assert_eq!(suggest("restrat"), Some("restart"));
+        assert_eq!(suggest("stp"), Some("stop"));
+        assert_eq!(suggest("frobnicate"), None);
+        assert_eq!(
+            err("stauts web"),
+            "*** Unknown syntax: stauts web\n(did you mean 'status'?)"
+        );
     }
 
     #[test]

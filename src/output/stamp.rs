@@ -33,25 +33,24 @@ impl Stamper {
     pub fn stamp(&mut self, data: &[u8], now: SystemTime) -> &[u8] {
         let stamp = self.format(now);
         self.out.clear();
-        let lines = data.iter().filter(|&&b| b == b'\n').count();
-        self.out.reserve(data.len() + (lines + 1) * STAMP_LEN);
-        let mut rest = data;
-        while !rest.is_empty() {
+        // Room for a stamp per line without counting them first: a line flood of 64-byte
+        // lines grows by half.
+        self.out.reserve(data.len() + data.len() / 2 + STAMP_LEN);
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', data) {
             if self.at_line_start {
                 self.out.extend_from_slice(stamp.as_bytes());
             }
-            match rest.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    self.out.extend_from_slice(&rest[..=i]);
-                    rest = &rest[i + 1..];
-                    self.at_line_start = true;
-                }
-                None => {
-                    self.out.extend_from_slice(rest);
-                    self.at_line_start = false;
-                    break;
-                }
+            self.out.extend_from_slice(&data[start..=nl]);
+            self.at_line_start = true;
+            start = nl + 1;
+        }
+        if start < data.len() {
+            if self.at_line_start {
+                self.out.extend_from_slice(stamp.as_bytes());
             }
+            self.out.extend_from_slice(&data[start..]);
+            self.at_line_start = false;
         }
         &self.out
     }
@@ -70,13 +69,7 @@ impl Stamper {
 
 /// `2026-11-27T13:45:01.` and `+01:00` for a Unix time, in local time.
 fn local_parts(secs: i64) -> (String, String) {
-    // SAFETY: localtime_r only writes into the tm we own; an all-zero tm is a valid value.
-    let tm = unsafe {
-        let mut tm: nix::libc::tm = std::mem::zeroed();
-        let t = secs as nix::libc::time_t;
-        nix::libc::localtime_r(&t, &mut tm);
-        tm
-    };
+    let tm = crate::os::local_tm(secs);
     let off = tm.tm_gmtoff;
     let sign = if off < 0 { '-' } else { '+' };
     let off = off.unsigned_abs();

@@ -229,13 +229,7 @@ pub fn hostname() -> &'static str {
 /// `2026-11-27T13:45:01.123+01:00` in local time.
 pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    // SAFETY: localtime_r only writes into the tm we own; an all-zero tm is a valid value.
-    let tm = unsafe {
-        let mut tm: nix::libc::tm = std::mem::zeroed();
-        let secs = d.as_secs() as nix::libc::time_t;
-        nix::libc::localtime_r(&secs, &mut tm);
-        tm
-    };
+    let tm = crate::os::local_tm(d.as_secs() as i64);
     let off = tm.tm_gmtoff / 60;
     let sign = if off < 0 { '-' } else { '+' };
     format!(

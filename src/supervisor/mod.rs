@@ -8,6 +8,7 @@ mod commands;
 mod deps;
 mod engine;
 pub mod events;
+mod logs;
 pub mod process;
 mod reload;
 mod reply;

@@ -58,7 +58,9 @@ fn kills(
         let t1 = done(t0, &mut watch)?;
         each(ms(t1 - t0));
         pid = spin_until(Duration::from_secs(10), "the new victim", || {
-            Ok(d.status()?.iter().any(|p| p.running_pid().is_some_and(|p| p != pid)))
+            Ok(d.status()?
+                .iter()
+                .any(|p| p.running_pid().is_some_and(|p| p != pid)))
         })
         .and_then(|_| victim_pid(d))?;
     }

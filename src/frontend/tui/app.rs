@@ -175,13 +175,15 @@ impl App {
     /// An event-log line; it does not hide a fresh command result.
     pub fn on_event(&mut self, ev: &Event, now: Instant) {
         let line = ev.text.clone();
-        // A refused reload (a SIGHUP with a broken file), a program giving up or an alert that
-        // could not be delivered is news the user must see: it takes the line like a command
-        // result, in the error style.
+        // A refused reload (a SIGHUP with a broken file), a program giving up, an alert that
+        // could not be delivered or a log file that cannot be written (a note from the I/O
+        // thread) is news the user must see: it takes the line like a command result, in the
+        // error style.
         if matches!(
             ev.kind,
             EventKind::ReloadFailed | EventKind::Fatal | EventKind::AlertFailed
-        ) {
+        ) || (ev.kind == EventKind::Note && line.starts_with("log error:"))
+        {
             self.set_message(line, true, now);
             return;
         }

@@ -336,6 +336,25 @@ fn a_failed_alert_shows_as_an_error_at_once() {
     );
 }
 
+#[test]
+fn a_log_file_that_cannot_be_written_shows_as_an_error_at_once() {
+    let mut a = app();
+    let t0 = Instant::now();
+    a.set_message("web: started", false, t0);
+    a.on_event(
+        &ev(
+            EventKind::Note,
+            "log error: web's stdout log /full/web.out: cannot write: No space left on device",
+        ),
+        t0,
+    );
+    assert!(
+        a.message.text.contains("No space left") && a.message.error,
+        "a full disk is news: {:?}",
+        a.message
+    );
+}
+
 fn ev(kind: EventKind, text: &str) -> crate::supervisor::events::Event {
     crate::supervisor::events::Event::new(kind, text)
 }
