@@ -30,6 +30,8 @@ mod depends;
 mod edges;
 #[path = "it/event_log.rs"]
 mod event_log;
+#[path = "it/health.rs"]
+mod health;
 #[path = "it/import.rs"]
 mod import;
 #[path = "it/lifecycle.rs"]
@@ -44,6 +46,8 @@ mod logrotate;
 mod metrics;
 #[path = "it/notify.rs"]
 mod notify;
+#[path = "it/orphans.rs"]
+mod orphans;
 #[path = "it/output_capture.rs"]
 mod output_capture;
 #[path = "it/pty.rs"]

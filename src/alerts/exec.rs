@@ -14,11 +14,33 @@ const STDERR_KEEP: usize = 512;
 
 /// Runs `argv` for `batch` (the last event's fields in the variables); Ok when it exits 0
 /// within `timeout`.
+pub fn run_as_helper(
+    argv: &[String],
+    batch: &[std::sync::Arc<Event>],
+    json: &str,
+    timeout: Duration,
+    helpers: &crate::health::Helpers,
+) -> Result<(), String> {
+    run_with(argv, batch, json, timeout, Some(helpers))
+}
+
 pub fn run(
     argv: &[String],
     batch: &[std::sync::Arc<Event>],
     json: &str,
     timeout: Duration,
+) -> Result<(), String> {
+    run_with(argv, batch, json, timeout, None)
+}
+
+/// `helpers`: the set of pids the supervisor must leave alone (it reaps strays otherwise);
+/// held locked across the spawn so it never sees the child's zombie before the pid is in.
+fn run_with(
+    argv: &[String],
+    batch: &[std::sync::Arc<Event>],
+    json: &str,
+    timeout: Duration,
+    helpers: Option<&crate::health::Helpers>,
 ) -> Result<(), String> {
     let (Some(program), Some(last)) = (argv.first(), batch.last()) else {
         return Ok(());
@@ -33,10 +55,18 @@ pub fn run(
     for (key, value) in variables(last, batch.len()) {
         cmd.env(key, value);
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run '{program}': {e}"))?;
+    let mut child = {
+        let mut set = helpers.map(|h| h.lock().unwrap_or_else(|e| e.into_inner()));
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run '{program}': {e}"))?;
+        if let Some(set) = set.as_mut() {
+            set.insert(nix::unistd::Pid::from_raw(child.id() as i32));
+        }
+        child
+    };
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let helpers = helpers.cloned();
     if let Some(mut stdin) = child.stdin.take() {
         let json = json.to_string();
         // A command that never reads its stdin must not hold up the worker: write from a
@@ -69,7 +99,11 @@ pub fn run(
     std::thread::Builder::new()
         .name("taskmaster-alert-wait".into())
         .spawn(move || {
-            let _ = done_tx.send(child.wait());
+            let status = child.wait();
+            if let Some(h) = helpers {
+                h.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+            }
+            let _ = done_tx.send(status);
         })
         .map_err(|e| format!("cannot wait for '{program}': {e}"))?;
     let status = match done_rx.recv_timeout(timeout) {

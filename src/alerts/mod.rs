@@ -44,6 +44,8 @@ pub struct Alerts {
     routes: BTreeMap<String, Route>,
     stats: AlertStats,
     reports: Sender<Event>,
+    /// Pids of running alert commands: not strays for the supervisor to reap.
+    pub helpers: crate::health::Helpers,
 }
 
 impl Alerts {
@@ -53,6 +55,7 @@ impl Alerts {
             routes: BTreeMap::new(),
             stats,
             reports,
+            helpers: crate::health::Helpers::default(),
         }
     }
 
@@ -86,6 +89,7 @@ impl Alerts {
             rx: rx.clone(),
             counters: counters.clone(),
             reports: self.reports.clone(),
+            helpers: self.helpers.clone(),
         };
         std::thread::Builder::new()
             .name(format!("taskmaster-alert-{}", config.name))

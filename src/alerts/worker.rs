@@ -48,6 +48,8 @@ pub(super) struct Worker {
     pub counters: Arc<Counters>,
     /// `alert_failed` events for the supervisor to emit.
     pub reports: Sender<Event>,
+    /// Pids of alert commands, which the supervisor must not reap as strays.
+    pub helpers: crate::health::Helpers,
 }
 
 impl Worker {
@@ -119,7 +121,7 @@ impl Worker {
         };
         let timeout = self.config.timeout;
         match target {
-            Target::Exec(argv) => exec::run(argv, batch, &json, timeout),
+            Target::Exec(argv) => exec::run_as_helper(argv, batch, &json, timeout, &self.helpers),
             Target::Webhook(w) => w.post(&json),
             Target::Syslog(path) => syslog::send(path, batch, timeout),
         }

@@ -8,13 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Sender;
+use nix::sys::signal::Signal;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use super::api::Update;
 use super::clock::Now;
 use super::events::{Event, EventKind, EventRing};
-use super::process::{Effect, Process};
+use super::orphans::OrphanBook;
+use super::process::{Effect, ProcState, Process};
 use super::reply::{ActionResult, Answer, Fault, Reply};
 use super::snapshot::{Snapshot, StateName};
 use super::stdin::Stdins;
@@ -22,7 +24,7 @@ use super::transitions::{Seen, entered, note};
 use crate::alerts::Alerts;
 use crate::config::{Config, ProgramConfig};
 use crate::output::{Chunk, OutputHub, OutputReader};
-use crate::spawn::{self, TtySize};
+use crate::spawn::{self, TtySize, procfs};
 
 /// Snapshots are published at most this often; `status` always builds a fresh one.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
@@ -69,6 +71,13 @@ pub(super) struct Engine {
     /// Each live child's failure-report pipe (see `spawn::exec_failure`).
     pub reports: HashMap<String, OwnedFd>,
     pub output: Option<OutputHub>,
+    /// Adopted orphans and what tells where they came from (see `orphans.rs`).
+    pub orphans: OrphanBook,
+    /// The health checker pool (see `health`) and where `log` checks report a match.
+    pub checkers: Option<crate::health::Checkers>,
+    pub log_hits: Option<Sender<String>>,
+    /// `log` checks whose text appeared while the process was still STARTING.
+    pub log_seen: std::collections::HashSet<String>,
     pub reader: OutputReader,
     pub latest: Option<Arc<Mutex<Arc<Snapshot>>>>,
     pub subscribers: Vec<Subscriber>,
@@ -129,6 +138,10 @@ impl Engine {
             tty_sizes: HashMap::new(),
             reports: HashMap::new(),
             output: Some(output),
+            orphans: OrphanBook::default(),
+            checkers: None,
+            log_hits: None,
+            log_seen: std::collections::HashSet::new(),
             reader,
             latest: None,
             subscribers: Vec::new(),
@@ -272,19 +285,16 @@ impl Engine {
             }
             match effect {
                 Effect::Log(line) => lines.push(line),
-                Effect::SignalGroup(pid, sig) => {
-                    if let Err(e) = spawn::signal_group(pid, sig) {
-                        log::warn!(
-                            "cannot send {} to group of {name} ({pid}): {e}",
-                            sig.as_str()
-                        );
-                    }
-                }
+                Effect::SignalGroup(pid, sig) => self.signal_group(name, pid, sig, now),
                 Effect::Spawn => self.spawn_or_wait(name, now),
                 Effect::Entered { from, to } => {
                     self.tell(name, std::mem::take(&mut lines), Some((from, to)), now);
                 }
                 Effect::StartAgain | Effect::Remove => then = Some(effect),
+                Effect::Check(pid) => self.send_check(name, pid),
+                Effect::WatchLog => self.log_check_running(name, now),
+                // The hook for `healthy`/`unhealthy` events: the log line came before it.
+                Effect::Health { .. } => {}
             }
         }
         if !lines.is_empty() {
@@ -307,6 +317,27 @@ impl Engine {
         }
     }
 
+    /// A signal to a process's group; when it stops the process, its orphans get it too, and
+    /// SIGCONT follows so a stopped (SIGSTOP) process can act on it, as systemd does.
+    fn signal_group(&mut self, name: &str, pid: Pid, sig: Signal, now: Now) {
+        if let Err(e) = spawn::signal_group(pid, sig) {
+            log::warn!(
+                "cannot send {} to group of {name} ({pid}): {e}",
+                sig.as_str()
+            );
+        }
+        let stopping = self
+            .procs
+            .get(name)
+            .is_some_and(|p| matches!(p.state(), ProcState::Stopping { .. }));
+        if stopping && sig != Signal::SIGKILL {
+            let _ = spawn::signal_group(pid, Signal::SIGCONT);
+        }
+        if stopping {
+            self.stop_orphans_of(name, Some(pid), now.mono);
+        }
+    }
+
     pub(super) fn spawn(&mut self, name: &str, now: Now) {
         let Some(config) = self.procs.get(name).map(|p| p.config().clone()) else {
             return;
@@ -319,11 +350,30 @@ impl Engine {
         let effects = match spawn::spawn(&config, tty_size, config.process_num(name)) {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
+                let streams = [
+                    child
+                        .stdout
+                        .as_ref()
+                        .and_then(|p| procfs::stream_name(&p.fd)),
+                    child
+                        .stderr
+                        .as_ref()
+                        .and_then(|p| procfs::stream_name(&p.fd)),
+                    child.stdin.as_ref().and_then(procfs::stream_name),
+                ];
+                let streams = streams
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s.starts_with("pipe:"))
+                    .collect();
+                self.orphans.note_spawn(name, child.pid, streams);
                 match child.stdin {
                     Some(stdin) => self.stdins.insert(name, stdin),
                     None => self.stdins.remove(name),
                 }
                 self.reports.insert(name.to_string(), child.report);
+                // Before the pipes are read: no line of the new child can be missed.
+                self.arm_log_check(name, &config);
                 if let Some(hub) = &self.output {
                     hub.register(name, child.stdout, child.stderr);
                 }
@@ -470,23 +520,49 @@ impl Engine {
     /// the process may have other children (a test harness, several supervisors) whose
     /// statuses are not ours to take. `waitid(WNOWAIT)` peeks at the next zombie so the common
     /// case costs one call per death; a foreign zombie makes us check each of ours instead.
-    fn reap(&mut self, now: Now) {
+    pub(super) fn reap(&mut self, now: Now) {
         loop {
-            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+            let flags = WaitPidFlag::WEXITED
+                | WaitPidFlag::WSTOPPED
+                | WaitPidFlag::WCONTINUED
+                | WaitPidFlag::WNOHANG
+                | WaitPidFlag::WNOWAIT;
             let peeked = match waitid(Id::All, flags) {
-                Ok(WaitStatus::StillAlive) | Err(_) => return,
-                Ok(status) => status.pid(),
+                Ok(WaitStatus::StillAlive) | Err(_) => None,
+                Ok(status) => Some(status),
             };
+            if peeked.is_none() && self.orphans.sole {
+                return;
+            }
             match peeked {
-                Some(pid) if self.by_pid.contains_key(&pid) => {
-                    if !self.reap_pid(pid, now) {
+                Some(st @ (WaitStatus::Stopped(..) | WaitStatus::Continued(_)))
+                    if self.orphans.sole
+                        || st.pid().is_some_and(|p| self.by_pid.contains_key(&p)) =>
+                {
+                    if let Some(pid) = st.pid() {
+                        self.job_control(pid, now);
+                    }
+                }
+                Some(st) if st.pid().is_some_and(|p| self.by_pid.contains_key(&p)) => {
+                    if !st.pid().is_some_and(|pid| self.reap_pid(pid, now)) {
                         return;
                     }
                 }
+                // A health check's command: its checker reaps it, and its outcome brings us
+                // back here for any zombie of ours behind it.
+                Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => return,
+                Some(st) if st.pid().is_some_and(|p| self.reap_orphan(p)) => {}
+                // Not ours, or nothing to reap: check each of ours (in a test process a zombie
+                // of ours may hide behind another's, or have been reaped by another).
                 _ => {
                     let ours: Vec<Pid> = self.by_pid.keys().copied().collect();
                     for pid in ours {
-                        self.reap_pid(pid, now);
+                        if !self.reap_pid(pid, now) {
+                            self.job_control(pid, now);
+                        }
+                    }
+                    for pid in self.orphan_pids() {
+                        self.reap_orphan(pid);
                     }
                     return;
                 }
@@ -494,9 +570,38 @@ impl Engine {
         }
     }
 
+    /// Takes `pid`'s pending stop or continue notification (WSTOPPED/WCONTINUED), if any, and
+    /// records it on its process: `RUNNING (stopped by SIGSTOP)`.
+    fn job_control(&mut self, pid: Pid, now: Now) {
+        let flags = WaitPidFlag::WSTOPPED | WaitPidFlag::WCONTINUED | WaitPidFlag::WNOHANG;
+        let sig = match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::Stopped(_, sig)) => Some(sig as i32),
+            Ok(WaitStatus::Continued(_)) => None,
+            _ => return,
+        };
+        let Some(name) = self.by_pid.get(&pid).cloned() else {
+            return;
+        };
+        if let Some(effects) = self
+            .procs
+            .get_mut(&name)
+            .map(|p| p.on_job_control(pid, sig))
+        {
+            self.apply(&name, effects, now);
+        }
+    }
+
     /// Reaps `pid` if it has ended (the rest of its group SIGKILLed first, see
     /// `spawn::reaper`); true when it did.
     fn reap_pid(&mut self, pid: Pid, now: Now) -> bool {
+        if !spawn::reaper::has_ended(pid) {
+            return false;
+        }
+        // Dead but not reaped: its children are ours now; whatever left its group is found
+        // and stopped before the group is killed and the zombie gives up its pid.
+        if let Some(name) = self.by_pid.get(&pid).cloned() {
+            self.leader_died(&name, pid, now.mono);
+        }
         let Some(kind) = spawn::reaper::reap_leader(&mut spawn::reaper::System, pid) else {
             return false;
         };
@@ -533,11 +638,13 @@ impl Engine {
             .chain(publish)
             .chain(owed)
             .chain(self.stdins.deadline())
+            .chain(self.orphans.deadline(!self.by_pid.is_empty()))
             .min()
     }
 
     pub fn fire_deadlines(&mut self, now: Now) {
         self.stdins.flush_due(now.mono);
+        self.orphan_deadlines(now.mono);
         let due: Vec<String> = self
             .procs
             .values()
@@ -656,7 +763,7 @@ impl Engine {
     }
 
     pub fn is_finished(&self) -> bool {
-        self.shutdown.is_some() && self.by_pid.is_empty()
+        self.shutdown.is_some() && self.by_pid.is_empty() && !self.orphans_stopping()
     }
 
     pub fn finish(mut self) {

@@ -3,12 +3,14 @@
 //! deadlines from one `select!`, applies reloads and publishes snapshots.
 
 mod api;
+mod checks;
 mod clock;
 mod commands;
 mod deps;
 mod engine;
 pub mod events;
 mod logs;
+mod orphans;
 pub mod process;
 mod reload;
 mod reply;
@@ -54,6 +56,12 @@ impl Supervisor {
     pub fn start(config: Config, options: Options) -> std::io::Result<Supervisor> {
         raise_fd_limit();
         ensure_stdio_open();
+        // A process attribute: only the binary, which owns its process, takes it. A program
+        // embedding supervisors (the tests) keeps its own orphan semantics — its daemonized
+        // helpers (tmux) must not become its zombies.
+        if options.handle_signals {
+            become_subreaper();
+        }
         let (req_tx, req_rx) = crossbeam_channel::unbounded();
         let (sub_tx, sub_rx) = crossbeam_channel::unbounded();
         let (sig_tx, sig_rx) = crossbeam_channel::unbounded();
@@ -68,10 +76,16 @@ impl Supervisor {
         let alert_stats = crate::alerts::AlertStats::default();
         let alerts = crate::alerts::Alerts::new(alert_stats.clone(), alert_tx);
         let mut engine = Engine::new(config, hub, reader.clone(), alerts, Now::current());
+        // The binary is the only supervisor in its process: every stray child is its own.
+        engine.orphans.sole = options.handle_signals;
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
         engine.latest = Some(latest.clone());
         engine.hangup_is_shutdown = options.terminal;
         engine.notices = Some(note_tx);
+        let (checkers, health_rx) = crate::health::Checkers::start()?;
+        let (log_tx, log_rx) = crossbeam_channel::unbounded();
+        engine.checkers = Some(checkers);
+        engine.log_hits = Some(log_tx);
         let handle = Handle {
             req_tx,
             latest,
@@ -83,7 +97,15 @@ impl Supervisor {
         let thread = std::thread::Builder::new()
             .name("taskmaster-supervisor".to_string())
             .spawn(move || {
-                run(engine, req_rx, sub_rx, sig_rx, alert_rx, note_rx);
+                run(
+                    engine,
+                    req_rx,
+                    sub_rx,
+                    sig_rx,
+                    alert_rx,
+                    note_rx,
+                    (health_rx, log_rx),
+                );
                 drop(signals);
             })?;
         Ok(Supervisor { handle, thread })
@@ -106,6 +128,14 @@ fn raise_fd_limit() {
     }
 }
 
+/// Orphans of supervised trees (double-forked daemons, setsid'd grandchildren) are
+/// reparented to taskmaster instead of init, so it can reap, attribute and stop them.
+fn become_subreaper() {
+    if let Err(e) = crate::spawn::procfs::become_subreaper() {
+        log::warn!("cannot become the child subreaper ({e}): orphans go to init and escape stops");
+    }
+}
+
 /// A child's pipes must never land on 0, 1 or 2 (the child's dup2 onto them would clash):
 /// if taskmaster was started with any of them closed, park /dev/null there.
 fn ensure_stdio_open() {
@@ -125,6 +155,7 @@ fn run(
     sig_rx: Receiver<i32>,
     alert_rx: Receiver<events::Event>,
     note_rx: Receiver<String>,
+    (health_rx, log_rx): (Receiver<crate::health::Outcome>, Receiver<String>),
 ) {
     engine.boot(Now::current());
     let mut req_rx = Some(req_rx);
@@ -159,6 +190,12 @@ fn run(
             },
             recv(note_rx) -> msg => if let Ok(line) = msg {
                 engine.event(line);
+            },
+            recv(health_rx) -> msg => if let Ok(outcome) = msg {
+                engine.on_health_outcome(outcome, Now::current());
+            },
+            recv(log_rx) -> msg => if let Ok(name) = msg {
+                engine.on_log_hit(&name, Now::current());
             },
             recv(timer) -> _ => {}
         }

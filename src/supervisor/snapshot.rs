@@ -81,6 +81,36 @@ impl ExitKind {
     }
 }
 
+/// The health of a RUNNING process with a health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthStatus {
+    /// No check has passed yet, and not enough have failed to say unhealthy.
+    Checking,
+    Healthy,
+    /// `health_retries` checks in a row failed; the last one's reason.
+    Unhealthy(String),
+}
+
+impl HealthStatus {
+    /// `healthy`, `unhealthy (reason)`, `checking health`: as status and the dashboard say it.
+    pub fn describe(&self) -> String {
+        match self {
+            HealthStatus::Checking => "checking health".to_string(),
+            HealthStatus::Healthy => "healthy".to_string(),
+            HealthStatus::Unhealthy(why) => format!("unhealthy ({why})"),
+        }
+    }
+
+    /// The word for `ctl --json` and metrics.
+    pub fn word(&self) -> &'static str {
+        match self {
+            HealthStatus::Checking => "checking",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy(_) => "unhealthy",
+        }
+    }
+}
+
 /// What taskmaster was doing when the process ended: decides how the end is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCause {
@@ -156,6 +186,10 @@ pub struct ProcessInfo {
     /// Failed start attempts in the current series (reset by a manual start).
     pub retries: u32,
     pub last_exit: Option<ExitInfo>,
+    /// What it waits for before starting: program and condition (`depends_on`).
+    pub depends_on: Vec<(String, crate::config::Condition)>,
+    /// RUNNING with a health check: how it is.
+    pub health: Option<HealthStatus>,
     /// When it starts again by itself (BACKOFF retry, delayed autorestart, FATAL retry).
     pub retry_at: Option<SystemTime>,
     /// Why it is in BACKOFF/FATAL (spawn error or "Exited too quickly ...") or WAITING
@@ -164,6 +198,8 @@ pub struct ProcessInfo {
     /// The size of its pseudo-terminal when it runs on one (`pty = true`): attach is then
     /// raw and the output pane a terminal emulator of this size.
     pub pty: Option<crate::spawn::TtySize>,
+    /// The signal its child is stopped by (SIGSTOP, SIGTSTP...), while it is.
+    pub stopped_by: Option<i32>,
 }
 
 /// Every process, in config order (programs sorted by name, then index).
@@ -194,14 +230,26 @@ impl ProcessInfo {
         match self.state {
             StateName::Running | StateName::Stopping | StateName::Starting => {
                 let pid = self.pid.unwrap_or(0);
+                // Reads `RUNNING (stopped by SIGSTOP) pid 42, ...` in a status line.
+                let stopped = self
+                    .stopped_by
+                    .map(|s| format!("(stopped by {}) ", signal_name(s)))
+                    .unwrap_or_default();
                 if self.state == StateName::Running {
                     let up = self
                         .started_at
                         .and_then(|s| now.duration_since(s).ok())
                         .unwrap_or_default();
-                    format!("pid {pid}, uptime {}", format_uptime(up))
+                    match &self.health {
+                        Some(h) => format!(
+                            "{stopped}pid {pid}, uptime {}, {}",
+                            format_uptime(up),
+                            h.describe()
+                        ),
+                        None => format!("{stopped}pid {pid}, uptime {}", format_uptime(up)),
+                    }
                 } else {
-                    format!("pid {pid}")
+                    format!("{stopped}pid {pid}")
                 }
             }
             StateName::Backoff | StateName::Waiting => self.reason.clone(),
@@ -269,7 +317,7 @@ impl ProcessInfo {
             expected: exit.map(|e| e.expected()),
             restarts: self.restarts,
             description: self.description(now),
-            health: None,
+            health: self.health.as_ref().map(|h| h.word().to_string()),
         }
     }
 }

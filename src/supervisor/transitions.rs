@@ -235,6 +235,9 @@ mod tests {
             retry_at: None,
             reason: String::new(),
             pty: None,
+            depends_on: Vec::new(),
+            health: None,
+            stopped_by: None,
         }
     }
 

@@ -37,8 +37,11 @@ pub fn process(name: &str, state: StateName, pid: Option<u32>) -> ProcessInfo {
         retries: 0,
         last_exit: None,
         retry_at: None,
+        health: None,
+        depends_on: Vec::new(),
         reason: String::new(),
         pty: None,
+        stopped_by: None,
     }
 }
 
