@@ -347,6 +347,7 @@ mod tests {
             restarts: 0,
             description: "Not started".into(),
             health: None,
+            pty: false,
         })
     }
 
