@@ -318,6 +318,7 @@ impl ProcessInfo {
             restarts: self.restarts,
             description: self.description(now),
             health: self.health.as_ref().map(|h| h.word().to_string()),
+            pty: self.pty.is_some(),
         }
     }
 }
