@@ -5,7 +5,10 @@
 //! - `{"cmd": "status", "args": ["nginx"]}` — a command as words (for simple scripts);
 //! - `{"request": {"cmd": "status", "targets": [{"process": "nginx"}]}}` — a typed
 //!   [`Command`] (what `ctl` sends);
-//! - `{"stdin": "text\n"}` — while attached (`attach NAME`), bytes for the process's stdin.
+//! - `{"stdin": "text\n"}` — while attached (`attach NAME`), bytes for the process's stdin;
+//!   also `{"input": "<base64>"}` (any bytes: raw attach to a pty program), `{"resize": [rows,
+//!   cols]}` (a pty program's terminal takes the client's size; the last one sent wins) and
+//!   `{"eof": true}` (end of input).
 //!
 //! Server to client:
 //! - the final reply: `{"ok": true, "output": "...", "code": 0, "kind": "status", "data": [...]}`
@@ -43,6 +46,16 @@ pub struct ClientMsg {
     pub request: Option<Command>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<String>,
+    /// While attached: bytes for the process's input, base64 (raw attach to a pty program:
+    /// every key, whatever it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// While attached to a pty program: the client's terminal size, `[rows, cols]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resize: Option<[u16; 2]>,
+    /// While attached: end of input (a pipe program's stdin is closed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub eof: bool,
 }
 
 impl ClientMsg {
@@ -57,6 +70,27 @@ impl ClientMsg {
     pub fn request(cmd: Command) -> ClientMsg {
         ClientMsg {
             request: Some(cmd),
+            ..ClientMsg::default()
+        }
+    }
+
+    pub fn input(bytes: &[u8]) -> ClientMsg {
+        ClientMsg {
+            input: Some(base64::encode(bytes)),
+            ..ClientMsg::default()
+        }
+    }
+
+    pub fn resize(size: crate::spawn::TtySize) -> ClientMsg {
+        ClientMsg {
+            resize: Some([size.rows, size.cols]),
+            ..ClientMsg::default()
+        }
+    }
+
+    pub fn eof() -> ClientMsg {
+        ClientMsg {
+            eof: true,
             ..ClientMsg::default()
         }
     }

@@ -335,6 +335,7 @@ mod tests {
             restarts: 0,
             description: "Not started".into(),
             health: None,
+            pty: false,
         })
     }
 

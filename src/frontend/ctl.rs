@@ -370,6 +370,19 @@ fn print_bytes(bytes: &[u8]) {
 /// for attach, lines of stdin go to the process (EOF of stdin detaches).
 fn run_stream(client: &Client, cmd: Command) -> Exit {
     let attach = matches!(cmd, Command::Attach { .. });
+    let mut raw = false;
+    if let Command::Attach {
+        target: crate::supervisor::Target::Process(name),
+    } = &cmd
+    {
+        match attachable(client, name) {
+            Ok(pty) => {
+                use std::io::IsTerminal;
+                raw = pty && io::stdin().is_terminal() && io::stdout().is_terminal();
+            }
+            Err(exit) => return exit,
+        }
+    }
     let mut stream = match client.open_stream(cmd) {
         Ok(s) => s,
         Err(e) => {
@@ -380,6 +393,9 @@ fn run_stream(client: &Client, cmd: Command) -> Exit {
             };
         }
     };
+    if raw {
+        return run_raw(stream);
+    }
     let stdin_rx = attach.then(stdin_lines);
     let mut out = io::stdout();
     loop {
@@ -417,6 +433,113 @@ fn run_stream(client: &Client, cmd: Command) -> Exit {
                 Err(crossbeam_channel::TryRecvError::Disconnected) => return Exit::Ok,
             }
         }
+    }
+}
+
+/// Whether `name` can be attached to, and runs on a pty; a process that is not running (or
+/// not known) is an error said here, with exit code 1: there would be nothing to attach to.
+fn attachable(client: &Client, name: &str) -> Result<bool, Exit> {
+    let procs = match client.processes() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Err(match e {
+                CtlError::Unreachable(..) => Exit::Unreachable,
+                CtlError::Protocol(..) => Exit::Error,
+            });
+        }
+    };
+    let Some(p) = procs.iter().find(|p| p.name == name) else {
+        // A program's name stands for its processes: the server resolves it.
+        return Ok(false);
+    };
+    if p.pid.is_none() {
+        println!("{name}: ERROR (not running: {} {})", p.state, p.description);
+        return Err(Exit::Error);
+    }
+    Ok(p.pty)
+}
+
+/// `ctl attach` on a pty program from a terminal: raw, like `tmux attach` (see
+/// [`super::attach_raw`]).
+fn run_raw(stream: RemoteStream) -> Exit {
+    use super::attach_raw::{self, Ended, Incoming, RawMode};
+    let (socket, rx) = match stream.stream.try_clone() {
+        Ok(s) => (s, stream.rx.clone()),
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Exit::Error;
+        }
+    };
+    let (tx, incoming) = crossbeam_channel::bounded(64);
+    let relay = std::thread::Builder::new()
+        .name("taskmaster-ctl-relay".into())
+        .spawn(move || {
+            for msg in rx {
+                let item = match msg {
+                    Ok(m) if m.is_chunk() && m.stream.as_deref() == Some("error") => {
+                        Incoming::Notice(String::from_utf8_lossy(&m.chunk_bytes()).trim().into())
+                    }
+                    Ok(m) if m.is_chunk() => Incoming::Bytes(m.chunk_bytes()),
+                    Ok(m) => Incoming::End(outcome_of(&m).text),
+                    Err(e) => Incoming::End(e),
+                };
+                if tx.send(item).is_err() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = relay {
+        eprintln!("Error: {e}");
+        return Exit::Error;
+    }
+    let mut wire = SocketWire(socket);
+    let ended = match RawMode::enter() {
+        Ok(raw) => {
+            // A fresh screen: the backlog that follows redraws what the program showed.
+            let _ = io::stdout().write_all(b"\x1b[H\x1b[2J");
+            let ended = attach_raw::run(&mut wire, &incoming);
+            drop(raw);
+            ended
+        }
+        Err(e) => Err(e),
+    };
+    let _ = wire.0.shutdown(std::net::Shutdown::Both);
+    drop(stream);
+    match ended {
+        Ok(Ended::Detached) => {
+            println!("\r\n[detached]");
+            Exit::Ok
+        }
+        Ok(Ended::Stream(why)) => {
+            println!("\r\n[{}]", why.trim());
+            Exit::Ok
+        }
+        Ok(Ended::Signal(_)) => {
+            println!("\r\n[detached: signal]");
+            Exit::Error
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            Exit::Error
+        }
+    }
+}
+
+/// Raw attach over the control socket: input as base64 chunks, sizes as resize messages.
+struct SocketWire(UnixStream);
+
+impl super::attach_raw::Wire for SocketWire {
+    fn send_input(&mut self, bytes: &[u8]) -> io::Result<()> {
+        // Kept well under the server's line limit once in base64 and JSON.
+        for piece in bytes.chunks(16 * 1024) {
+            protocol::write_msg(&mut self.0, &ClientMsg::input(piece))?;
+        }
+        Ok(())
+    }
+
+    fn send_resize(&mut self, size: crate::spawn::TtySize) -> io::Result<()> {
+        protocol::write_msg(&mut self.0, &ClientMsg::resize(size))
     }
 }
 

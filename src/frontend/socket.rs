@@ -401,10 +401,9 @@ fn pump(
                 Err(_) => return true,
             },
             recv(client_rx) -> msg => match msg {
-                Ok(ClientMsg { stdin: Some(text), .. }) if attach => {
-                    let cmd = Command::WriteStdin {
-                        name: follow.name.clone(),
-                        data: text.into_bytes(),
+                Ok(msg) if attach => {
+                    let Some(cmd) = attach_command(&follow.name, msg) else {
+                        continue;
                     };
                     if let Err(fault) = handle.call(cmd) {
                         let text = command::render(&Err(fault)).text;
@@ -419,6 +418,26 @@ fn pump(
             },
         }
     }
+}
+
+/// What an attached client's message asks of the process it is attached to (and only it).
+fn attach_command(name: &str, msg: ClientMsg) -> Option<Command> {
+    let name = name.to_string();
+    if let Some(text) = msg.stdin {
+        return Some(Command::WriteStdin {
+            name,
+            data: text.into_bytes(),
+        });
+    }
+    if let Some(b64) = msg.input {
+        let data = protocol::base64::decode(&b64)?;
+        return Some(Command::WriteStdin { name, data });
+    }
+    if let Some([rows, cols]) = msg.resize {
+        let size = crate::spawn::TtySize::clamped(rows, cols);
+        return Some(Command::Resize { name, size });
+    }
+    msg.eof.then_some(Command::CloseStdin { name })
 }
 
 fn write_chunk(

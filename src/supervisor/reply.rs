@@ -242,6 +242,10 @@ pub struct ProcessStatus {
     pub description: String,
     /// `healthy` / `unhealthy` once health checks exist; null until then.
     pub health: Option<String>,
+    /// Runs on a pseudo-terminal (`pty = true`): `ctl attach` is then raw. Only present
+    /// (true) for pty programs, so the documented field list of other processes is unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pty: bool,
 }
 
 /// An entry of a `status` reply: a process, or a name that matched nothing.

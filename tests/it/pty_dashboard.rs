@@ -139,6 +139,16 @@ impl PtySession {
         (out.status.code().unwrap_or(-1), text)
     }
 
+    /// The pid once `name` is RUNNING.
+    pub fn running_pid(&self, name: &str) -> u32 {
+        let mut pid = None;
+        wait_until(LONG, &format!("{name} RUNNING"), || {
+            pid = self.pid_of(name);
+            pid.is_some()
+        });
+        pid.unwrap_or_default()
+    }
+
     pub fn pid_of(&self, name: &str) -> Option<u32> {
         let (_, text) = self.ctl(&["status", name]);
         let mut w = text.split_whitespace();
@@ -302,19 +312,19 @@ fn binary_garbage_and_progress_lines_keep_the_panes_square() {
         return;
     };
     select(&s, 0, "a_pipe");
-    let scr = s.wait_on(DASH, "the pipe program's tail", |scr| {
-        scr.contains("output of a_pipe") && scr.contains("100%")
+    // A capture may catch a frame half drawn: what must hold is that the screen settles with
+    // every border in place (a shifted row stays shifted until its next redraw).
+    let scr = s.wait_on(DASH, "the pipe program's tail, borders in place", |scr| {
+        scr.contains("output of a_pipe") && scr.contains("100%") && borders_hold(scr)
     });
-    assert!(borders_hold(&scr), "pipe pane shifted:\n{scr}");
     assert!(
         !scr.contains("50%100%"),
         "\\r went back to column 0:\n{scr}"
     );
     s.keys_to(DASH, &["j"]);
-    let scr = s.wait_on(DASH, "the pty program's screen", |scr| {
-        scr.contains(" b_pty (terminal") && scr.contains("end-of-garbage")
+    s.wait_on(DASH, "the pty program's screen, borders in place", |scr| {
+        scr.contains(" b_pty (terminal") && scr.contains("end-of-garbage") && borders_hold(scr)
     });
-    assert!(borders_hold(&scr), "pty pane shifted:\n{scr}");
     s.keys_to(DASH, &["Enter"]);
     let scr = s.wait_on(DASH, "raw attach on garbage", |scr| {
         scr.contains("Ctrl-] detaches") && scr.contains("end-of-garbage")
@@ -327,4 +337,90 @@ fn binary_garbage_and_progress_lines_keep_the_panes_square() {
     s.wait_on(DASH, "the dashboard again", |scr| {
         scr.contains("processes (")
     });
+}
+
+/// Opens a tmux window `name` running `ctl attach PROC` (then a shell line telling how ctl
+/// ended and whether the terminal is cooked again).
+fn ctl_window(s: &PtySession, name: &str, proc_name: &str) {
+    let cmd = format!(
+        "'{BIN}' ctl -s '{}' attach {proc_name}; echo \"CTL-EXIT=$?\"; stty -a | grep -o ' icanon' ; exec sleep 600",
+        s.socket.display()
+    );
+    let ok = s
+        .tmux(&["new-window", "-d", "-n", name, &cmd])
+        .status()
+        .is_ok_and(|st| st.success());
+    assert!(ok, "tmux new-window starts");
+}
+
+#[test]
+fn ctl_attach_is_raw_from_other_terminals_and_several_may_attach() {
+    let Some(s) = PtySession::start(CONFIG, 100, 30) else {
+        return;
+    };
+    let pid = s.running_pid("repl");
+    ctl_window(&s, "one", "repl");
+    ctl_window(&s, "two", "repl");
+    let (one, two) = ("dash:one", "dash:two");
+    s.wait_on(one, "python's prompt", |scr| scr.contains(">>>"));
+    s.wait_on(two, "python's prompt", |scr| scr.contains(">>>"));
+    s.text_to(one, "print(6*7)");
+    s.keys_to(one, &["Enter"]);
+    for w in [one, two] {
+        s.wait_on(w, "42 on both clients", |scr| {
+            scr.lines().any(|l| l.trim() == "42")
+        });
+    }
+    // The pty takes the size of the last client to send one: window two, resized.
+    let _ = s
+        .tmux(&["resize-window", "-t", two, "-x", "77", "-y", "20"])
+        .status();
+    std::thread::sleep(Duration::from_millis(300));
+    s.text_to(
+        two,
+        "import os; print('C=%d' % os.get_terminal_size().columns)",
+    );
+    s.keys_to(two, &["Enter"]);
+    s.wait_on(
+        one,
+        "input from the second client, size of the last",
+        |scr| scr.contains("C=77"),
+    );
+    s.text_to(two, "import time; time.sleep(30)");
+    s.keys_to(two, &["Enter"]);
+    std::thread::sleep(Duration::from_millis(300));
+    s.keys_to(two, &["C-c"]);
+    s.wait_on(one, "KeyboardInterrupt", |scr| {
+        scr.contains("KeyboardInterrupt")
+    });
+    assert_eq!(
+        s.pid_of("repl"),
+        Some(pid),
+        "Ctrl-C reached python, not ctl"
+    );
+    s.keys_to(two, &["C-]"]);
+    s.wait_on(two, "ctl detached and the terminal restored", |scr| {
+        scr.contains("[detached]") && scr.contains("CTL-EXIT=0") && scr.contains(" icanon")
+    });
+    // A client that vanishes mid-attach: taskmaster and the other client carry on.
+    let _ = s.tmux(&["kill-window", "-t", one]).status();
+    assert_eq!(s.pid_of("repl"), Some(pid));
+    let (code, _) = s.ctl(&["status"]);
+    assert_eq!(code, 0, "taskmaster answers after a client vanished");
+}
+
+#[test]
+fn ctl_attach_to_a_stopped_process_says_why_and_exits_1() {
+    let Some(s) = PtySession::start(CONFIG, 100, 30) else {
+        return;
+    };
+    s.running_pid("repl");
+    let (code, _) = s.ctl(&["stop", "repl"]);
+    assert_eq!(code, 0);
+    let (code, text) = s.ctl(&["attach", "repl"]);
+    assert_eq!(code, 1, "attach to a stopped process fails: {text}");
+    assert!(
+        text.contains("repl: ERROR (not running"),
+        "it says why: {text}"
+    );
 }

@@ -5,7 +5,7 @@
 //! dashboard thread's CPU (taskmaster's main thread) from /proc; the same GiB headless is
 //! the comparison for the process's CPU. Skipped, with a note, when no dashboard shows.
 
-mod screen;
+pub(super) mod screen;
 
 use std::time::{Duration, Instant};
 

@@ -5,6 +5,7 @@ mod dashboard;
 mod flapping;
 mod many;
 mod output;
+mod pty;
 mod reload;
 mod restart;
 mod rotation;
@@ -73,6 +74,11 @@ pub const ALL: &[Scenario] = &[
         name: "dashboard",
         about: "a child writes 1 GiB shown live in the dashboard (own pty): frames/s, key latency, CPU",
         run: dashboard::run,
+    },
+    Scenario {
+        name: "pty",
+        about: "pty programs: `yes` with its pane visible vs a pipe, attach key latency, file, RSS",
+        run: pty::run,
     },
 ];
 

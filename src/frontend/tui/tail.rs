@@ -134,20 +134,30 @@ impl TailLines {
     }
 }
 
-/// Whether a character is drawn: not a control, and one or two columns wide. Characters that
-/// take no column (combining marks, zero-width and bidirectional format characters, the
-/// soft hyphen that terminals disagree on) would make the terminal's idea of the row differ
-/// from ratatui's and push the pane's right border.
-fn shown(c: char) -> bool {
-    if c.is_control() {
-        return false;
-    }
-    if matches!(c, '\u{ad}' | '\u{34f}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
-        | '\u{2060}'..='\u{206f}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
-    {
-        return false;
-    }
-    matches!(unicode_width::UnicodeWidthChar::width(c), Some(1 | 2))
+/// Whether a character is drawn as itself: printable, and from the scripts and symbol blocks
+/// whose width terminals (tmux, xterm, VTE) and ratatui agree on — Latin, Greek, Cyrillic,
+/// punctuation, arrows, maths, box drawing, CJK, kana, Hangul, the common emoji. Anything else
+/// (unassigned or private code points, zero-width and bidirectional format characters,
+/// combining marks, symbols of ambiguous width) could take a different number of columns on
+/// the real terminal than ratatui measured and push the pane's right border; it is dropped
+/// from a tail line, and shown as a blank cell in an emulated screen.
+pub(super) fn shown(c: char) -> bool {
+    let safe = matches!(c,
+        ' '..='~'
+        | '\u{a0}'..='\u{ac}' | '\u{ae}'..='\u{2ff}'     // Latin-1, Latin Extended, IPA
+        | '\u{370}'..='\u{52f}'                           // Greek, Cyrillic
+        | '\u{1e00}'..='\u{1fff}'                         // Latin and Greek extended
+        | '\u{2010}'..='\u{2027}' | '\u{2030}'..='\u{205e}' // punctuation
+        | '\u{2070}'..='\u{20cf}'                         // super/subscripts, currency
+        | '\u{2100}'..='\u{23ff}'                         // letterlike, arrows, maths
+        | '\u{2500}'..='\u{25ff}'                         // box drawing, blocks, shapes
+        | '\u{2e80}'..='\u{303e}' | '\u{3041}'..='\u{33ff}' // CJK radicals, kana
+        | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' // CJK ideographs
+        | '\u{ac00}'..='\u{d7a3}'                         // Hangul syllables
+        | '\u{ff01}'..='\u{ff60}' | '\u{fffd}'            // fullwidth forms, replacement
+        | '\u{1f300}'..='\u{1f64f}' | '\u{1f680}'..='\u{1f6ff}' | '\u{1f900}'..='\u{1f9ff}'
+    );
+    safe && matches!(unicode_width::UnicodeWidthChar::width(c), Some(1 | 2))
 }
 
 fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {

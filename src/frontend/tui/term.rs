@@ -185,7 +185,7 @@ pub fn render_screen(
 /// the diff it sends to the real terminal) measures it, else a blank — a character the
 /// emulator and ratatui disagree on must not shift the rest of the row.
 fn cell_symbol(text: &str, width: usize) -> &str {
-    if text.is_empty() {
+    if text.is_empty() || !text.chars().all(super::tail::shown) {
         return " ";
     }
     if Span::raw(text).width() == width {
