@@ -531,7 +531,7 @@ impl Engine {
                 Ok(WaitStatus::StillAlive) | Err(_) => None,
                 Ok(status) => Some(status),
             };
-            if peeked.is_none() && self.orphans.sole {
+            if peeked.is_none() {
                 return;
             }
             match peeked {
@@ -552,8 +552,8 @@ impl Engine {
                 // back here for any zombie of ours behind it.
                 Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => return,
                 Some(st) if st.pid().is_some_and(|p| self.reap_orphan(p)) => {}
-                // Not ours, or nothing to reap: check each of ours (in a test process a zombie
-                // of ours may hide behind another's, or have been reaped by another).
+                // Not ours: check each of ours (in a test process a zombie of ours may hide
+                // behind another's).
                 _ => {
                     let ours: Vec<Pid> = self.by_pid.keys().copied().collect();
                     for pid in ours {
