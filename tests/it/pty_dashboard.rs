@@ -202,7 +202,7 @@ fn a_python_repl_attached_raw_in_the_dashboard() {
     s.wait_on(DASH, "python's prompt in the pane", |scr| {
         scr.contains(">>>")
     });
-    let pid = s.pid_of("repl").expect("repl runs");
+    let pid = s.running_pid("repl");
     s.keys_to(DASH, &["Enter"]);
     s.wait_on(DASH, "the raw attach view", |scr| {
         scr.contains("Ctrl-] detaches") && scr.contains(">>>")
