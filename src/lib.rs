@@ -14,7 +14,8 @@
 //! signalling its group), [`logging`] (the event log), [`protocol`] (socket framing),
 //! [`notify`] (systemd readiness), [`import`] (supervisord.conf to TOML), [`cli`] (the
 //! command line: clap definitions, completion scripts, the man page), [`os`] (local time and
-//! SIGPIPE, the libc calls nix lacks).
+//! SIGPIPE, the libc calls nix lacks), [`alerts`] (exec/webhook/syslog delivery on worker
+//! threads), [`metrics`] (the Prometheus endpoint's thread).
 
 // `unsafe` only where fork/exec (`spawn::fork`), the terminal (`spawn::pty`) and the few libc
 // calls nix does not wrap (`os`) need it; each of those modules says so, and every block
@@ -22,6 +23,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod alerts;
 pub mod cli;
 pub mod command;
 pub mod config;
@@ -29,6 +31,7 @@ pub mod frontend;
 pub mod health;
 pub mod import;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod os;
 pub mod output;

@@ -192,6 +192,7 @@ fn run(
     if let Some(path) = &config.socket {
         socket::prepare_path(path).map_err(|e| e.to_string())?;
     }
+    let metrics = config.metrics.map(taskmaster::metrics::bind).transpose()?;
     let pidfile = config.pidfile.clone();
     if let Some(path) = &pidfile {
         write_pidfile(path)?;
@@ -211,6 +212,9 @@ fn run(
     )
     .map_err(|e| format!("cannot start the supervisor: {e}"))?;
     let handle = supervisor.handle.clone();
+    if let Some(listener) = metrics {
+        taskmaster::metrics::start(listener, handle.clone())?;
+    }
     let server = match socket_path.map(|p| SocketServer::start(&p, handle.clone())) {
         Some(Err(e)) => {
             let _ = handle.call(Command::Shutdown);

@@ -4,6 +4,10 @@
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/alert_util.rs"]
+mod alert_util;
+#[path = "it/alerts.rs"]
+mod alerts;
 #[path = "it/backoff.rs"]
 mod backoff;
 #[path = "it/cli.rs"]
@@ -38,6 +42,8 @@ mod log_commands;
 mod log_files;
 #[path = "it/logrotate.rs"]
 mod logrotate;
+#[path = "it/metrics.rs"]
+mod metrics;
 #[path = "it/notify.rs"]
 mod notify;
 #[path = "it/orphans.rs"]
@@ -59,6 +65,8 @@ mod socket;
 #[path = "it/spawn_failures.rs"]
 mod spawn_failures;
 
+#[path = "it/chaos_alerts.rs"]
+mod chaos_alerts;
 #[path = "it/chaos_binary.rs"]
 mod chaos_binary;
 #[path = "it/chaos_crashloop.rs"]

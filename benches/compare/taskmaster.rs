@@ -114,7 +114,18 @@ impl Taskmaster {
     }
 
     pub fn launch(bin: &Path, dir: &Path, programs: &[Program]) -> Res<Self> {
+        Self::launch_with(bin, dir, programs, "")
+    }
+
+    /// Like `launch`, with `extra` TOML (alert tables) appended to the config.
+    pub fn launch_with(bin: &Path, dir: &Path, programs: &[Program], extra: &str) -> Res<Self> {
         let mut me = Self::prepare(dir, programs)?;
+        if !extra.is_empty() {
+            let mut text = std::fs::read_to_string(&me.config)?;
+            text.push('\n');
+            text.push_str(extra);
+            std::fs::write(&me.config, text)?;
+        }
         let mut cmd = Command::new(bin);
         cmd.arg("-c")
             .arg(&me.config)

@@ -20,10 +20,10 @@ pub enum Line {
 }
 
 /// Every command name, sorted (for `help` and completion).
-pub const COMMANDS: [&str; 22] = [
-    "attach", "avail", "clear", "exit", "fg", "help", "maintail", "pid", "quit", "reload",
-    "reopen", "reread", "restart", "rotate", "shutdown", "signal", "start", "status", "stop",
-    "tail", "update", "version",
+pub const COMMANDS: [&str; 24] = [
+    "alert", "attach", "avail", "clear", "events", "exit", "fg", "help", "maintail", "pid", "quit",
+    "reload", "reopen", "reread", "restart", "rotate", "shutdown", "signal", "start", "status",
+    "stop", "tail", "update", "version",
 ];
 
 /// The command a mistyped word was probably meant to be: at most two edits away (one for
@@ -129,6 +129,15 @@ pub fn parse_words(words: &[String]) -> Result<Line, Fault> {
             _ => return Err(Fault::Usage("pid takes at most one name".to_string())),
         },
         "signal" => parse_signal_cmd(args)?,
+        "events" => match args {
+            [] => Command::Events { follow: false },
+            [f] if f == "-f" => Command::Events { follow: true },
+            _ => return Err(Fault::Usage("events takes only -f".to_string())),
+        },
+        "alert" => match args {
+            [verb, name] if verb == "test" => Command::AlertTest { name: name.clone() },
+            _ => return Err(Fault::Usage("usage: alert test NAME".to_string())),
+        },
         "attach" | "fg" => match args {
             [name] => Command::Attach {
                 target: Target::parse(name),

@@ -36,6 +36,13 @@ pub fn render(answer: &Answer) -> Outcome {
             Outcome::ok(text)
         }
         Reply::Text(text) => Outcome::ok(text.clone()),
+        Reply::Events(events) => Outcome::ok(
+            events
+                .iter()
+                .map(|e| e.to_json())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         Reply::Done => Outcome::ok(""),
         Reply::Shutdown => Outcome {
             text: "Shut down".to_string(),
@@ -228,6 +235,11 @@ pub fn help(topic: Option<&str>) -> Option<String> {
             "reload\t\t\tRe-read the config file and apply the changes\n\
              update\t\t\tThe same (supervisorctl's word)"
         }
+        "events" => {
+            "events\t\t\tThe recent events (the last 1,000), one JSON object per line\n\
+             events -f\t\tThe same, then each new event as it happens (Ctrl-C to stop)"
+        }
+        "alert" => "alert test <alert>\tSend a test event through one [alerts.NAME]",
         "reread" => "reread\t\t\tShow what reload would add, change and remove; change nothing",
         "shutdown" => "shutdown\t\tStop every process, then taskmaster",
         "tail" => {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 
+use super::alerts::{Alerts, AlertsSeed, MetricsAddr};
 use super::paths::{LogPathSeed, SocketValue};
 use super::program::ProgramSeed;
 use super::values::{Backups, ByteSize};
@@ -165,6 +166,8 @@ pub(super) struct Top {
     pub logfile_rotation: Rotation,
     pub pidfile: Option<PathBuf>,
     pub programs: BTreeMap<String, ProgramConfig>,
+    pub alerts: Alerts,
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for Top {
@@ -175,6 +178,8 @@ impl Default for Top {
             logfile_rotation: Rotation::default(),
             pidfile: None,
             programs: BTreeMap::new(),
+            alerts: Alerts::default(),
+            metrics: None,
         }
     }
 }
@@ -195,13 +200,14 @@ pub(super) fn from_yaml(ctx: &Ctx) -> Result<Top, serde_yaml_ng::Error> {
     RootSeed(ctx).deserialize(serde_yaml_ng::Deserializer::from_str(ctx.text))
 }
 
-const TOP_KEYS: &[&str] = &["taskmaster", "programs"];
+const TOP_KEYS: &[&str] = &["taskmaster", "programs", "alerts"];
 const TASKMASTER_KEYS: &[&str] = &[
     "logfile",
     "socket",
     "logfile_maxbytes",
     "logfile_backups",
     "pidfile",
+    "metrics",
 ];
 
 /// "unknown key 'stopsignl' (did you mean 'stopsignal'?)", or the list of keys.
@@ -275,8 +281,14 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
                 "taskmaster" => {
                     ctx.on_value();
                     let programs = std::mem::take(&mut top.programs);
+                    let alerts = std::mem::take(&mut top.alerts);
                     top = map.next_value_seed(TaskmasterSeed(ctx))?;
                     top.programs = programs;
+                    top.alerts = alerts;
+                }
+                "alerts" => {
+                    ctx.on_value();
+                    top.alerts = map.next_value_seed(AlertsSeed(ctx))?;
                 }
                 "programs" => {
                     ctx.on_value();
@@ -291,7 +303,8 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
     }
 }
 
-/// `[taskmaster]`: event log (and its rotation), socket, pidfile; `programs` left empty.
+/// `[taskmaster]`: event log (and its rotation), socket, pidfile, metrics; `programs` and
+/// `alerts` left empty.
 struct TaskmasterSeed<'c, 'a>(&'c Ctx<'a>);
 
 impl<'de> DeserializeSeed<'de> for TaskmasterSeed<'_, '_> {
@@ -331,6 +344,7 @@ impl<'de> Visitor<'de> for TaskmasterSeed<'_, '_> {
             match key.as_str() {
                 "logfile" => top.logfile = Some(map.next_value_seed(LogPathSeed(ctx))?),
                 "pidfile" => top.pidfile = Some(map.next_value_seed(LogPathSeed(ctx))?),
+                "metrics" => top.metrics = Some(map.next_value::<MetricsAddr>()?.0),
                 "logfile_maxbytes" => {
                     top.logfile_rotation.maxbytes = map.next_value::<ByteSize>()?.0
                 }

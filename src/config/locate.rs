@@ -55,7 +55,8 @@ pub(super) fn yaml_error(err: &serde_yaml_ng::Error, ctx: &Ctx, file: &Path) -> 
                 .map(|p| vec!["programs", p])
                 .unwrap_or_default(),
         );
-        path.extend(at.key.as_deref());
+        // Alert keys are written whole (`alerts.oncall.on`): one step per part.
+        path.extend(at.key.as_deref().into_iter().flat_map(|k| k.split('.')));
         // A missing key is not in the text: point at its table instead.
         let found = (1..=path.len())
             .rev()
@@ -137,11 +138,18 @@ fn guess_from_path(path: &[String]) -> Guess {
             program: Some(program.clone()),
             key: rest.first().cloned(),
         },
+        [top, alert, rest @ ..] if top == "alerts" => Guess {
+            program: None,
+            key: Some(match rest.first() {
+                Some(key) => format!("alerts.{alert}.{key}"),
+                None => format!("alerts.{alert}"),
+            }),
+        },
         [top, key, ..] if top == "taskmaster" => Guess {
             program: None,
             key: Some(key.clone()),
         },
-        [key] if key != "programs" && key != "taskmaster" => Guess {
+        [key] if key != "programs" && key != "taskmaster" && key != "alerts" => Guess {
             program: None,
             key: Some(key.clone()),
         },

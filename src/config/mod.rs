@@ -12,6 +12,7 @@ use nix::sys::signal::Signal;
 // First: its macros serve the modules below.
 #[macro_use]
 mod values;
+mod alerts;
 mod check;
 mod de;
 mod env;
@@ -23,6 +24,8 @@ mod program;
 mod stack;
 mod umask;
 
+#[cfg(test)]
+mod alert_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -49,6 +52,38 @@ pub struct Config {
     /// Where taskmaster writes its pid (supervisord's `pidfile`), for logrotate and scripts.
     pub pidfile: Option<PathBuf>,
     pub programs: BTreeMap<String, ProgramConfig>,
+    /// `[alerts.NAME]` sections (section 9).
+    pub alerts: BTreeMap<String, AlertConfig>,
+    /// `[taskmaster] metrics`: where `/metrics` is served; `None`: off.
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
+pub use alerts::{DEV_LOG, check_url};
+
+/// One `[alerts.NAME]`: which events, for which programs, to which sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertConfig {
+    pub name: String,
+    /// Event kinds listened to (`exited` also matches unexpected exits).
+    pub on: Vec<crate::supervisor::events::EventKind>,
+    /// Program names; `None`: every program, and taskmaster's own events.
+    pub programs: Option<Vec<String>>,
+    pub sink: Sink,
+    /// Events within this long after the first go out as one batch; zero: each at once.
+    pub digest: Duration,
+    /// Per delivery (per attempt for webhooks).
+    pub timeout: Duration,
+}
+
+/// Where an alert goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// The command line as written, and its words.
+    Exec(String, Vec<String>),
+    /// An http or https URL; `ca`: a PEM file of roots to trust instead of the public ones.
+    Webhook { url: String, ca: Option<PathBuf> },
+    /// A datagram socket speaking syslog (`/dev/log`).
+    Syslog(PathBuf),
 }
 
 /// When a log file rotates and how many old files it keeps (supervisor's `*_maxbytes`,
@@ -351,6 +386,7 @@ fn parse_skipping(path: &Path, text: &str, skip: de::Skip) -> Result<Config, Con
         Format::Toml => de::from_toml(&ctx).map_err(|e| locate::toml_error(&e, &ctx, &path))?,
         Format::Yaml => de::from_yaml(&ctx).map_err(|e| locate::yaml_error(&e, &ctx, &path))?,
     };
+    alerts::check_programs(&top.alerts, &top.programs, &ctx, &path)?;
     if let Err(e) = stack::check(&top.programs) {
         return Err(ConfigError {
             line: locate::key_line(text, &e.program, e.key),
@@ -368,6 +404,8 @@ fn parse_skipping(path: &Path, text: &str, skip: de::Skip) -> Result<Config, Con
         logfile_rotation: top.logfile_rotation,
         pidfile: top.pidfile,
         programs: top.programs,
+        alerts: top.alerts.alerts,
+        metrics: top.metrics,
     })
 }
 

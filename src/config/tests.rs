@@ -400,6 +400,8 @@ fn config_of(programs: Vec<ProgramConfig>) -> Config {
         logfile_rotation: Default::default(),
         pidfile: None,
         programs: programs.into_iter().map(|p| (p.name.clone(), p)).collect(),
+        alerts: BTreeMap::new(),
+        metrics: None,
     }
 }
 

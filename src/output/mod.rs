@@ -165,6 +165,8 @@ pub fn open_log(path: &Path) -> std::io::Result<File> {
 pub(crate) struct Proc {
     /// Bytes captured so far; a copy of `ring.total()` readable without the lock.
     seq: AtomicU64,
+    /// Bytes read from stdout and stderr since taskmaster started (for `/metrics`).
+    read: [AtomicU64; 2],
     state: Mutex<ProcState>,
 }
 
@@ -183,6 +185,7 @@ impl Proc {
     fn new(cap: usize) -> Proc {
         Proc {
             seq: AtomicU64::new(0),
+            read: [AtomicU64::new(0), AtomicU64::new(0)],
             state: Mutex::new(ProcState {
                 ring: Ring::new(cap),
                 followers: Vec::new(),
@@ -201,6 +204,7 @@ impl Proc {
 
     /// Appends what was just read: to the ring (last `cap` bytes only) and to followers.
     fn append(&self, stream: Stream, data: &[u8]) {
+        self.read[stream as usize].fetch_add(data.len() as u64, Ordering::Relaxed);
         let mut st = self.lock();
         if st.text_watch.as_mut().is_some_and(|w| w.feed(data)) {
             st.text_watch = None;
@@ -536,6 +540,16 @@ impl OutputReader {
             .unwrap_or_else(|e| e.into_inner())
             .push(tx);
         rx
+    }
+
+    /// Bytes read from a process's stdout and stderr since taskmaster started.
+    pub fn bytes_read(&self, name: &str) -> (u64, u64) {
+        self.shared.get(name).map_or((0, 0), |p| {
+            (
+                p.read[0].load(Ordering::Relaxed),
+                p.read[1].load(Ordering::Relaxed),
+            )
+        })
     }
 
     /// Watches `name`'s output from now on for `text`; `hit` is told the name once, at the

@@ -9,8 +9,10 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 
+use super::events::{Event, EventCounts};
 use super::reply::{Answer, Fault};
 use super::snapshot::Snapshot;
+use crate::alerts::AlertStats;
 use crate::output::{OutputReader, Stream};
 
 /// Which processes a command is about, as a user names them.
@@ -134,6 +136,14 @@ pub enum Command {
     },
     /// `Reply::Text`: taskmaster's version.
     Version,
+    /// The recent events (section 9): `Reply::Events`; with `follow`, streaming:
+    /// `Reply::Follow` with one JSON line per event as its chunks.
+    Events {
+        #[serde(default)]
+        follow: bool,
+    },
+    /// Sends a `test` event through one alert, whatever its filters: `Reply::Text`.
+    AlertTest { name: String },
     /// In-process only (tests, the dashboard): `Reply::Snapshot`, fresher than the published
     /// one, which may lag a few milliseconds behind a start.
     #[serde(skip)]
@@ -183,7 +193,10 @@ impl Command {
     pub fn is_streaming(&self) -> bool {
         matches!(
             self,
-            Command::Follow { .. } | Command::Attach { .. } | Command::MaintailFollow { .. }
+            Command::Follow { .. }
+                | Command::Attach { .. }
+                | Command::MaintailFollow { .. }
+                | Command::Events { follow: true }
         )
     }
 }
@@ -199,8 +212,9 @@ pub struct Request {
 pub enum Update {
     /// A new snapshot is available from [`Handle::snapshot`].
     Snapshot,
-    /// One event-log line (without timestamp), e.g. `exited: web (exit status 1; not expected)`.
-    Event(String),
+    /// An event (section 9); its `text` is the event-log line, e.g. `exited: web (exit
+    /// status 1; not expected)`.
+    Event(Arc<Event>),
     /// The supervisor thread has ended.
     Gone,
 }
@@ -212,6 +226,8 @@ pub struct Handle {
     pub(super) latest: Arc<Mutex<Arc<Snapshot>>>,
     pub(super) subscribe_tx: Sender<Sender<Update>>,
     pub(super) output: OutputReader,
+    pub(super) counts: Arc<EventCounts>,
+    pub(super) alert_stats: AlertStats,
 }
 
 impl Handle {
@@ -256,5 +272,16 @@ impl Handle {
 
     pub fn output(&self) -> &OutputReader {
         &self.output
+    }
+
+    /// Events emitted so far, per kind.
+    pub fn event_counts(&self) -> &EventCounts {
+        &self.counts
+    }
+
+    /// Per alert ever configured: sent, failed, dropped.
+    pub fn alert_counters(&self) -> Vec<(String, (u64, u64, u64))> {
+        let stats = self.alert_stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.iter().map(|(n, c)| (n.clone(), c.get())).collect()
     }
 }

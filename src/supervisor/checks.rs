@@ -76,11 +76,19 @@ impl Engine {
     }
 
     pub(super) fn is_helper(&self, pid: Pid) -> bool {
-        self.checkers.as_ref().is_some_and(|c| {
-            c.helpers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&pid)
-        })
+        // An alert's command is its worker's to reap, like a health check's.
+        let alert = self
+            .alerts
+            .helpers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&pid);
+        alert
+            || self.checkers.as_ref().is_some_and(|c| {
+                c.helpers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(&pid)
+            })
     }
 }

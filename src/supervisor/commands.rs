@@ -110,6 +110,12 @@ impl Engine {
             ),
             Command::Version => send(reply, Ok(Reply::Text(crate::command::version()))),
             Command::Snapshot => send(reply, Ok(Reply::Snapshot(Arc::new(self.snapshot())))),
+            Command::Events { follow: false } => {
+                let events = self.events.recent().iter().map(|e| (**e).clone()).collect();
+                send(reply, Ok(Reply::Events(events)))
+            }
+            Command::Events { follow: true } => send(reply, Ok(self.follow_events())),
+            Command::AlertTest { name } => send(reply, self.alert_test(&name)),
         }
     }
 
@@ -409,6 +415,31 @@ impl Engine {
             backlog,
             rx,
         }))
+    }
+
+    /// `alert test NAME`: a `test` event, emitted (numbered, logged, shown) and queued for
+    /// that one alert whatever its filters.
+    fn alert_test(&mut self, name: &str) -> Answer {
+        if !self.alerts.names().iter().any(|n| n == name) {
+            let known = self.alerts.names();
+            return Err(Fault::Usage(format!(
+                "no such alert '{name}' (alerts: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+        let ev = self.events.stamp(crate::alerts::test_event(name));
+        // No alert subscribes to `test`: `show` logs it and tells the front ends; it goes to
+        // this one alert below.
+        self.show(ev.clone(), true);
+        self.alerts.test(name, &ev).map_err(Fault::Usage)?;
+        Ok(Reply::Text(format!(
+            "{name}: test event {} queued",
+            ev.serial
+        )))
     }
 
     fn write_stdin(&mut self, name: &str, data: &[u8]) -> Answer {

@@ -14,13 +14,16 @@ use nix::unistd::Pid;
 
 use super::api::Update;
 use super::clock::Now;
+use super::events::{Event, EventKind, EventRing};
 use super::orphans::OrphanBook;
 use super::process::{Effect, ProcState, Process};
 use super::reply::{ActionResult, Answer, Fault, Reply};
-use super::snapshot::Snapshot;
+use super::snapshot::{Snapshot, StateName};
 use super::stdin::Stdins;
+use super::transitions::{Seen, entered, note};
+use crate::alerts::Alerts;
 use crate::config::{Config, ProgramConfig};
-use crate::output::{OutputHub, OutputReader};
+use crate::output::{Chunk, OutputHub, OutputReader};
 use crate::spawn::{self, TtySize, procfs};
 
 /// Snapshots are published at most this often; `status` always builds a fresh one.
@@ -84,6 +87,13 @@ pub(super) struct Engine {
     /// Some once shutting down: the replies to send when everything has stopped.
     pub shutdown: Option<Vec<Sender<Answer>>>,
     pub started: SystemTime,
+    /// Every event emitted, the last ones kept, with their serials.
+    pub events: EventRing,
+    pub alerts: Alerts,
+    /// What each process's transitions need remembered (see `transitions`).
+    observed: HashMap<String, Seen>,
+    /// `events -f` streams: one JSON line per event, as output chunks.
+    event_followers: Vec<Sender<Chunk>>,
     /// See `Options::terminal`.
     pub hangup_is_shutdown: bool,
     /// Where log-file notices go (see `Supervisor::start`); also used for the outcome of
@@ -104,7 +114,13 @@ pub(super) struct Subscriber {
 }
 
 impl Engine {
-    pub fn new(config: Config, output: OutputHub, reader: OutputReader, now: Now) -> Engine {
+    pub fn new(
+        config: Config,
+        output: OutputHub,
+        reader: OutputReader,
+        alerts: Alerts,
+        now: Now,
+    ) -> Engine {
         let mut procs = BTreeMap::new();
         for prog in config.programs.values() {
             let shared = Arc::new(prog.clone());
@@ -135,6 +151,10 @@ impl Engine {
             shutdown: None,
             hangup_is_shutdown: false,
             started: now.wall,
+            events: EventRing::default(),
+            alerts,
+            observed: HashMap::new(),
+            event_followers: Vec::new(),
             notices: None,
             dirty: true,
             last_publish: now.mono,
@@ -143,10 +163,14 @@ impl Engine {
     }
 
     pub fn boot(&mut self, now: Now) {
-        self.event(format!(
-            "taskmaster started (pid {}, config {})",
-            std::process::id(),
-            self.config.path.display()
+        self.alerts.configure(&self.config.alerts);
+        self.emit(Event::new(
+            EventKind::Started,
+            format!(
+                "taskmaster started (pid {}, config {})",
+                std::process::id(),
+                self.config.path.display()
+            ),
         ));
         let autostart: Vec<String> = self
             .procs
@@ -168,15 +192,84 @@ impl Engine {
         }
     }
 
-    /// One event-log line, also shown to front ends.
+    /// An event-log line about taskmaster itself that tells no transition: a note.
     pub fn event(&mut self, line: String) {
-        log::info!("{line}");
+        self.emit(note(line, None));
+    }
+
+    /// Stamps an event, writes it to the event log, shows it to front ends, queues it for
+    /// the alerts and the `events -f` streams. The one way out for every event.
+    pub fn emit(&mut self, event: Event) {
+        let event = self.events.stamp(event);
+        self.show(event, true);
+    }
+
+    /// An event already stamped: to the log, the front ends, the alerts and the followers.
+    pub fn show(&mut self, event: Arc<Event>, log: bool) {
+        if log {
+            log::info!("{}", event.text);
+        }
         self.subscribers.retain(|s| {
             !matches!(
-                s.tx.try_send(Update::Event(line.clone())),
+                s.tx.try_send(Update::Event(event.clone())),
                 Err(crossbeam_channel::TrySendError::Disconnected(_))
             )
         });
+        self.alerts.route(&event);
+        if !self.event_followers.is_empty() {
+            let chunk = event_chunk(&event);
+            // A follower that lags loses events rather than slowing anyone.
+            self.event_followers.retain(|f| {
+                !matches!(
+                    f.try_send(chunk.clone()),
+                    Err(crossbeam_channel::TrySendError::Disconnected(_))
+                )
+            });
+        }
+    }
+
+    /// The state machine's lines for `name`, as events: with the transition they tell
+    /// (`Some((from, to))`), or as notes.
+    fn tell(
+        &mut self,
+        name: &str,
+        lines: Vec<String>,
+        change: Option<(StateName, StateName)>,
+        now: Now,
+    ) {
+        let Some(p) = self.procs.get(name) else {
+            return;
+        };
+        let info = p.info(now);
+        let events = match change {
+            Some((from, to)) => {
+                let config = p.config().clone();
+                let seen = self.observed.entry(name.to_string()).or_default();
+                entered(seen, from, to, &info, &config, lines)
+            }
+            None => lines.into_iter().map(|l| note(l, Some(&info))).collect(),
+        };
+        for ev in events {
+            self.emit(ev);
+        }
+    }
+
+    /// `events -f`: the kept events and then each new one, as JSON lines in the shape of a
+    /// followed output, so every front end streams it as it streams `tail -f`.
+    pub fn follow_events(&mut self) -> Reply {
+        let (tx, rx) = crossbeam_channel::bounded(4096);
+        self.event_followers.push(tx);
+        Reply::Follow(crate::supervisor::Follow {
+            name: "events".to_string(),
+            stream: None,
+            backlog: self
+                .events
+                .recent()
+                .iter()
+                .map(|e| event_chunk(e))
+                .collect(),
+            rx,
+        })
     }
 
     /// Carries out a process's effects, then settles its waiters and pending follow-ups.
@@ -184,19 +277,28 @@ impl Engine {
         self.dirty = true;
         // Removal and a queued start come after the stop's waiters have their outcome.
         let mut then = None;
+        // Lines wait for the transition that follows them (it tells what they are about).
+        let mut lines = Vec::new();
         for effect in effects {
+            if !matches!(effect, Effect::Log(_) | Effect::Entered { .. }) && !lines.is_empty() {
+                self.tell(name, std::mem::take(&mut lines), None, now);
+            }
             match effect {
-                Effect::Log(line) => self.event(line),
+                Effect::Log(line) => lines.push(line),
                 Effect::SignalGroup(pid, sig) => self.signal_group(name, pid, sig, now),
                 Effect::Spawn => self.spawn_or_wait(name, now),
-                // The hook for events: the process's new state is read from it after apply.
-                Effect::Entered { .. } => {}
+                Effect::Entered { from, to } => {
+                    self.tell(name, std::mem::take(&mut lines), Some((from, to)), now);
+                }
                 Effect::StartAgain | Effect::Remove => then = Some(effect),
                 Effect::Check(pid) => self.send_check(name, pid),
                 Effect::WatchLog => self.log_check_running(name, now),
                 // The hook for `healthy`/`unhealthy` events: the log line came before it.
                 Effect::Health { .. } => {}
             }
+        }
+        if !lines.is_empty() {
+            self.tell(name, lines, None, now);
         }
         match then {
             Some(Effect::Remove) => {
@@ -359,6 +461,7 @@ impl Engine {
         if self.procs.remove(name).is_none() {
             return;
         }
+        self.observed.remove(name);
         self.deferred.remove(name);
         self.stdins.remove(name);
         self.reports.remove(name);
@@ -428,7 +531,7 @@ impl Engine {
                 Ok(WaitStatus::StillAlive) | Err(_) => None,
                 Ok(status) => Some(status),
             };
-            if peeked.is_none() && self.orphans.sole {
+            if peeked.is_none() {
                 return;
             }
             match peeked {
@@ -449,8 +552,8 @@ impl Engine {
                 // back here for any zombie of ours behind it.
                 Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => return,
                 Some(st) if st.pid().is_some_and(|p| self.reap_orphan(p)) => {}
-                // Not ours, or nothing to reap: check each of ours (in a test process a zombie
-                // of ours may hide behind another's, or have been reaped by another).
+                // Not ours: check each of ours (in a test process a zombie of ours may hide
+                // behind another's).
                 _ => {
                     let ours: Vec<Pid> = self.by_pid.keys().copied().collect();
                     for pid in ours {
@@ -631,7 +734,10 @@ impl Engine {
         if self.shutdown.is_none() {
             crate::notify::send("STOPPING=1");
             self.shutdown = Some(Vec::new());
-            self.event("taskmaster stopping: stopping every process".to_string());
+            self.emit(Event::new(
+                EventKind::Stopping,
+                "taskmaster stopping: stopping every process",
+            ));
             // Dependents first, each level in parallel (see `deps`).
             let active: Vec<String> = self
                 .procs
@@ -675,6 +781,8 @@ impl Engine {
         for s in &self.subscribers {
             let _ = s.tx.send_timeout(Update::Gone, Duration::from_millis(100));
         }
+        self.event_followers.clear();
+        self.alerts.flush();
         log::logger().flush();
     }
 }
@@ -682,4 +790,14 @@ impl Engine {
 /// False once stdin's terminal has hung up: the kernel then fails terminal ioctls with EIO.
 fn terminal_alive() -> bool {
     nix::sys::termios::tcgetattr(std::io::stdin()).is_ok()
+}
+
+/// One event as a line of a followed stream.
+fn event_chunk(event: &Event) -> Chunk {
+    let mut line = event.to_json().into_bytes();
+    line.push(b'\n');
+    Chunk {
+        stream: crate::output::Stream::Stdout,
+        data: line.into(),
+    }
 }

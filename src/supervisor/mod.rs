@@ -8,6 +8,7 @@ mod clock;
 mod commands;
 mod deps;
 mod engine;
+pub mod events;
 mod logs;
 mod orphans;
 pub mod process;
@@ -15,6 +16,7 @@ mod reload;
 mod reply;
 pub mod snapshot;
 mod stdin;
+mod transitions;
 
 pub use api::{Command, Handle, Request, Target, Update};
 pub use clock::Now;
@@ -63,6 +65,7 @@ impl Supervisor {
         let (req_tx, req_rx) = crossbeam_channel::unbounded();
         let (sub_tx, sub_rx) = crossbeam_channel::unbounded();
         let (sig_tx, sig_rx) = crossbeam_channel::unbounded();
+        let (alert_tx, alert_rx) = crossbeam_channel::bounded(1024);
         // Problems with log files (and their recovery), from the I/O thread and the event
         // log, become event lines shown to every front end.
         let (note_tx, note_rx) = crossbeam_channel::unbounded();
@@ -70,7 +73,9 @@ impl Supervisor {
         crate::logging::set_notices(note_tx.clone());
         // Registered before the first spawn so no SIGCHLD can be missed.
         let signals = crate::signals::start(sig_tx, options.handle_signals)?;
-        let mut engine = Engine::new(config, hub, reader.clone(), Now::current());
+        let alert_stats = crate::alerts::AlertStats::default();
+        let alerts = crate::alerts::Alerts::new(alert_stats.clone(), alert_tx);
+        let mut engine = Engine::new(config, hub, reader.clone(), alerts, Now::current());
         // The binary is the only supervisor in its process: every stray child is its own.
         engine.orphans.sole = options.handle_signals;
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
@@ -86,11 +91,21 @@ impl Supervisor {
             latest,
             subscribe_tx: sub_tx,
             output: reader,
+            counts: engine.events.counts.clone(),
+            alert_stats,
         };
         let thread = std::thread::Builder::new()
             .name("taskmaster-supervisor".to_string())
             .spawn(move || {
-                run(engine, req_rx, sub_rx, sig_rx, note_rx, (health_rx, log_rx));
+                run(
+                    engine,
+                    req_rx,
+                    sub_rx,
+                    sig_rx,
+                    alert_rx,
+                    note_rx,
+                    (health_rx, log_rx),
+                );
                 drop(signals);
             })?;
         Ok(Supervisor { handle, thread })
@@ -138,6 +153,7 @@ fn run(
     req_rx: Receiver<Request>,
     sub_rx: Receiver<crossbeam_channel::Sender<Update>>,
     sig_rx: Receiver<i32>,
+    alert_rx: Receiver<events::Event>,
     note_rx: Receiver<String>,
     (health_rx, log_rx): (Receiver<crate::health::Outcome>, Receiver<String>),
 ) {
@@ -167,6 +183,10 @@ fn run(
             },
             recv(sig_rx) -> msg => if let Ok(sig) = msg {
                 engine.on_signal(sig, Now::current());
+            },
+            // A failed alert delivery, reported by its worker.
+            recv(alert_rx) -> msg => if let Ok(ev) = msg {
+                engine.emit(ev);
             },
             recv(note_rx) -> msg => if let Ok(line) = msg {
                 engine.event(line);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::clock::Now;
 use super::engine::Engine;
+use super::events::{Event, EventKind};
 use super::reply::{Answer, Fault, ReloadReport, Reply};
 use crate::config::{self, ProgramConfig};
 
@@ -21,7 +22,12 @@ impl Engine {
         let new = match config::load(&self.config.path) {
             Ok(c) => c,
             Err(e) => {
-                self.event(format!("reload refused, nothing changed: {e}"));
+                let mut ev = Event::new(
+                    EventKind::ReloadFailed,
+                    format!("reload refused, nothing changed: {e}"),
+                );
+                ev.reason = Some(e.to_string());
+                self.emit(ev);
                 return Err(Fault::ReloadRefused(e.to_string()));
             }
         };
@@ -47,12 +53,16 @@ impl Engine {
         };
         self.config = new;
         self.dependents = super::deps::dependents(&self.config);
-        self.event(format!(
-            "config reloaded: added [{}], changed [{}], updated [{}], removed [{}]",
-            report.added.join(", "),
-            report.changed.join(", "),
-            report.updated.join(", "),
-            report.removed.join(", ")
+        self.alerts.configure(&self.config.alerts);
+        self.emit(Event::new(
+            EventKind::Reload,
+            format!(
+                "config reloaded: added [{}], changed [{}], updated [{}], removed [{}]",
+                report.added.join(", "),
+                report.changed.join(", "),
+                report.updated.join(", "),
+                report.removed.join(", ")
+            ),
         ));
         Ok(Reply::Reload(report))
     }

@@ -36,6 +36,8 @@ pub enum Reply {
     Output(#[serde(with = "crate::protocol::base64")] Vec<u8>),
     /// Help and version texts.
     Text(String),
+    /// The kept events, oldest first (`events`).
+    Events(Vec<super::events::Event>),
     Done,
     /// Everything stopped; taskmaster is ending.
     Shutdown,

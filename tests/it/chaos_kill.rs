@@ -58,7 +58,7 @@ fn record_events(tm: &Tm) -> Arc<Mutex<Vec<String>>> {
     std::thread::spawn(move || {
         while let Ok(u) = rx.recv() {
             match u {
-                Update::Event(line) => sink.lock().expect("event sink").push(line),
+                Update::Event(ev) => sink.lock().expect("event sink").push(ev.text.clone()),
                 Update::Gone => return,
                 Update::Snapshot => {}
             }

@@ -22,7 +22,7 @@ fn events(tm: &Tm) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
     std::thread::spawn(move || {
         while let Ok(u) = rx.recv() {
             match u {
-                Update::Event(l) => sink.lock().expect("sink").push(l),
+                Update::Event(ev) => sink.lock().expect("sink").push(ev.text.clone()),
                 Update::Gone => return,
                 Update::Snapshot => {}
             }

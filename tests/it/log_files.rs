@@ -300,7 +300,7 @@ stdout_maxbytes = 0
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match updates.recv_timeout(left) {
-                Ok(Update::Event(line)) if line.contains(what) => return line,
+                Ok(Update::Event(ev)) if ev.text.contains(what) => return ev.text.clone(),
                 Ok(_) => {}
                 Err(_) => panic!("no event with {what:?}"),
             }

@@ -19,7 +19,7 @@ fn pid_in(tm: &Tm, file: &str) -> u32 {
 fn drain(rx: &Receiver<Update>, seen: &mut Vec<String>) {
     while let Ok(u) = rx.try_recv() {
         if let Update::Event(line) = u {
-            seen.push(line);
+            seen.push(line.text.clone());
         }
     }
 }

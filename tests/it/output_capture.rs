@@ -184,9 +184,11 @@ stdout_maxbytes = 0
         "every byte, no more"
     );
     assert!(answered > 1, "status was asked during the flood");
+    // RSS is the whole test binary's: other tests (alert storms, pty floods) run beside this
+    // one and allocate too, so the bound only has to tell "bounded" from "buffered the GiB".
     assert!(
-        peak < rss_before + 64 * 1024,
-        "RSS grew by at most 64 MiB while 1 GiB flowed: {rss_before} -> {peak} KiB"
+        peak < rss_before + 256 * 1024,
+        "RSS grew by at most 256 MiB while 1 GiB flowed: {rss_before} -> {peak} KiB"
     );
     let _ = std::fs::remove_file(&file);
 }

@@ -1,6 +1,7 @@
 //! The scenarios, each a function filling the report for every subject. A failure of one
 //! subject is noted in the report and the others carry on.
 
+mod alerts;
 mod dashboard;
 mod flapping;
 mod many;
@@ -25,6 +26,11 @@ pub struct Scenario {
 }
 
 pub const ALL: &[Scenario] = &[
+    Scenario {
+        name: "alerts",
+        about: "taskmaster only: event -> exec alert started, event -> webhook received, restart after SIGKILL with a blackholed webhook vs none",
+        run: alerts::run,
+    },
     Scenario {
         name: "restart",
         about: "SIGKILL a RUNNING child; time until its replacement has exec'd (starttime 0)",

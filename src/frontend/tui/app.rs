@@ -2,6 +2,7 @@
 //! Nothing here touches the terminal or the supervisor; the loop (`mod.rs`) performs the
 //! [`Effect`]s. Owned by the dashboard thread.
 
+use crate::supervisor::events::{Event, EventKind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -172,13 +173,16 @@ impl App {
     }
 
     /// An event-log line; it does not hide a fresh command result.
-    pub fn on_event(&mut self, line: String, now: Instant) {
-        // A refused reload (a SIGHUP with a broken file), a program giving up or a log file
-        // that cannot be written is news the user must see: it takes the line like a command
-        // result, in the error style.
-        if line.starts_with("reload refused")
-            || line.starts_with("gave up:")
-            || line.starts_with("log error:")
+    pub fn on_event(&mut self, ev: &Event, now: Instant) {
+        let line = ev.text.clone();
+        // A refused reload (a SIGHUP with a broken file), a program giving up, an alert that
+        // could not be delivered or a log file that cannot be written (a note from the I/O
+        // thread) is news the user must see: it takes the line like a command result, in the
+        // error style.
+        if matches!(
+            ev.kind,
+            EventKind::ReloadFailed | EventKind::Fatal | EventKind::AlertFailed
+        ) || (ev.kind == EventKind::Note && line.starts_with("log error:"))
         {
             self.set_message(line, true, now);
             return;

@@ -189,15 +189,15 @@ impl Dashboard {
                 for u in self.updates.try_iter() {
                     match u {
                         Update::Snapshot => {}
-                        Update::Event(line) => self.app.on_event(line, now),
+                        Update::Event(ev) => self.app.on_event(&ev, now),
                         Update::Gone => gone = true,
                     }
                 }
                 self.app.on_snapshot(self.handle.snapshot());
                 gone.then_some(Effect::Exit)
             }
-            Incoming::Update(Some(Update::Event(line))) => {
-                self.app.on_event(line, now);
+            Incoming::Update(Some(Update::Event(ev))) => {
+                self.app.on_event(&ev, now);
                 None
             }
             Incoming::Update(Some(Update::Gone) | None) => Some(Effect::Exit),

@@ -1,5 +1,6 @@
 //! Key-handling tests: a key event in, an effect (or a state change) out.
 
+use crate::supervisor::events::EventKind;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -280,9 +281,18 @@ fn event_lines_do_not_hide_a_fresh_command_result() {
     let mut a = app();
     let t0 = Instant::now();
     a.set_message("web: started", false, t0);
-    a.on_event("exited: db (exit status 1; not expected)".into(), t0);
+    a.on_event(
+        &ev(
+            EventKind::ExitedUnexpected,
+            "exited: db (exit status 1; not expected)",
+        ),
+        t0,
+    );
     assert_eq!(a.message.text, "web: started", "a fresh result stays");
-    a.on_event("exited: db".into(), t0 + Duration::from_secs(4));
+    a.on_event(
+        &ev(EventKind::Exited, "exited: db"),
+        t0 + Duration::from_secs(4),
+    );
     assert_eq!(a.message.text, "exited: db", "an older one gives way");
 }
 
@@ -292,7 +302,10 @@ fn a_refused_reload_shows_even_over_a_fresh_result() {
     let t0 = Instant::now();
     a.set_message("web: started", false, t0);
     a.on_event(
-        "reload refused, nothing changed: x.toml:3:1: bad".into(),
+        &ev(
+            EventKind::ReloadFailed,
+            "reload refused, nothing changed: x.toml:3:1: bad",
+        ),
         t0,
     );
     assert!(
@@ -302,12 +315,37 @@ fn a_refused_reload_shows_even_over_a_fresh_result() {
 }
 
 #[test]
+fn a_failed_alert_shows_as_an_error_at_once() {
+    let mut a = app();
+    let t0 = Instant::now();
+    a.set_message("web: started", false, t0);
+    a.on_event(
+        &ev(
+            EventKind::AlertFailed,
+            "alert chat: event 7 not delivered: webhook https://h: HTTP 500",
+        ),
+        t0,
+    );
+    assert!(
+        a.message
+            .text
+            .starts_with("alert chat: event 7 not delivered")
+            && a.message.error,
+        "a failed delivery is news: {:?}",
+        a.message.text
+    );
+}
+
+#[test]
 fn a_log_file_that_cannot_be_written_shows_as_an_error_at_once() {
     let mut a = app();
     let t0 = Instant::now();
     a.set_message("web: started", false, t0);
     a.on_event(
-        "log error: web's stdout log /full/web.out: cannot write: No space left on device".into(),
+        &ev(
+            EventKind::Note,
+            "log error: web's stdout log /full/web.out: cannot write: No space left on device",
+        ),
         t0,
     );
     assert!(
@@ -315,6 +353,10 @@ fn a_log_file_that_cannot_be_written_shows_as_an_error_at_once() {
         "a full disk is news: {:?}",
         a.message
     );
+}
+
+fn ev(kind: EventKind, text: &str) -> crate::supervisor::events::Event {
+    crate::supervisor::events::Event::new(kind, text)
 }
 
 #[test]
