@@ -345,8 +345,6 @@ fn serve_client(stream: UnixStream, handle: &Handle, busy: &Arc<Busy>, reserved:
             stream_to_client(reader, writer, handle, follow, attach);
             return;
         }
-        // Busy until the answer is written: a `shutdown` reply must reach the client before
-        // taskmaster exits (the server's drop waits for idle).
         let written = write_answer(&mut writer, &answer);
         drop(token);
         if written.is_err() {
