@@ -13,5 +13,15 @@ if ! command -v tmux >/dev/null 2>&1; then
   fi
 fi
 
+# `taskmaster man` is checked by rendering it (tests/it/cli.rs); groff does that.
+if ! command -v groff >/dev/null 2>&1 && ! command -v man >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing groff"
+    apt-get update -qq && apt-get install -y -qq groff-base >/dev/null
+  else
+    echo "warning: neither man nor groff; the man page test will say it skips" >&2
+  fi
+fi
+
 cargo build --all-targets
 cargo test --lib --bins --tests

@@ -10,14 +10,24 @@
 //!
 //! Modules: [`config`] (file format, validation, reload diff), [`spawn`] (starting a child,
 //! signalling its group), [`logging`] (the event log), [`protocol`] (socket framing),
-//! [`notify`] (systemd readiness), [`import`] (supervisord.conf to TOML).
+//! [`notify`] (systemd readiness), [`import`] (supervisord.conf to TOML), [`cli`] (the
+//! command line: clap definitions, completion scripts, the man page), [`os`] (local time and
+//! SIGPIPE, the libc calls nix lacks).
 
+// `unsafe` only where fork/exec (`spawn::fork`), the terminal (`spawn::pty`) and the few libc
+// calls nix does not wrap (`os`) need it; each of those modules says so, and every block
+// carries a `// SAFETY:` comment (enforced by clippy).
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod cli;
 pub mod command;
 pub mod config;
 pub mod frontend;
 pub mod import;
 pub mod logging;
 pub mod notify;
+pub mod os;
 pub mod output;
 pub mod protocol;
 pub mod signals;

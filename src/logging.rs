@@ -200,13 +200,7 @@ pub fn timestamp(t: std::time::SystemTime) -> String {
     let d = t
         .duration_since(std::time::SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    // SAFETY: localtime_r only writes into the tm we own; an all-zero tm is a valid value.
-    let tm = unsafe {
-        let mut tm: nix::libc::tm = std::mem::zeroed();
-        let secs = d.as_secs() as nix::libc::time_t;
-        nix::libc::localtime_r(&secs, &mut tm);
-        tm
-    };
+    let tm = crate::os::local_tm(d.as_secs() as i64);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
         tm.tm_year + 1900,

@@ -1,30 +1,18 @@
-//! The `taskmaster` binary: parses the command line, picks the mode (dashboard, line shell,
-//! headless, `ctl`, `check`), sets up the event log and the control socket. The one place a
-//! fatal error is printed.
+//! The `taskmaster` binary: parses the command line ([`taskmaster::cli`]), picks the mode
+//! (dashboard, line shell, headless, `ctl`, `check`, `import`, `completions`, `man`), sets up
+//! the event log and the control socket. The one place a fatal error is printed.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use taskmaster::cli::{self, CtlArgs, Sub};
 use taskmaster::command::Exit;
-use taskmaster::config::{self, Config, DEFAULT_SOCKET};
+use taskmaster::config::{self, Config};
 use taskmaster::frontend::shell::{self, LocalBackend};
 use taskmaster::frontend::socket::{self, SocketServer};
 use taskmaster::frontend::{ctl, tui};
 use taskmaster::supervisor::{Command, Options, Supervisor};
-
-const USAGE: &str = "\
-usage:
-  taskmaster [-c|--config FILE] [--no-tui | --headless] [--socket PATH] [--logfile PATH]
-  taskmaster ctl [-s|--socket PATH] [-c|--config FILE] [--json] [COMMAND [ARGS...]]
-  taskmaster check [-c|--config FILE]
-  taskmaster import FILE.conf      (a supervisord.conf as TOML on stdout)
-  taskmaster --version | --help
-
-Without -c the config is $TASKMASTER_CONFIG, ./taskmaster.toml, ./configs/taskmaster.toml,
-$XDG_CONFIG_HOME/taskmaster/taskmaster.toml (~/.config/...) or /etc/taskmaster/taskmaster.toml.
-The dashboard runs when stdin and stdout are terminals; --no-tui gives the line shell,
---headless no front end at all. `taskmaster ctl help` lists the commands.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Front {
@@ -33,76 +21,42 @@ enum Front {
     Headless,
 }
 
-#[derive(Debug)]
-enum Mode {
-    Run {
-        config: Option<PathBuf>,
-        front: Front,
-        socket: Option<PathBuf>,
-        logfile: Option<PathBuf>,
-    },
-    Ctl {
-        socket: Option<PathBuf>,
-        config: Option<PathBuf>,
-        format: ctl::Format,
-        words: Vec<String>,
-    },
-    Check {
-        config: Option<PathBuf>,
-    },
-    Import {
-        file: PathBuf,
-    },
-    Version,
-    Help,
-}
-
 fn main() -> ExitCode {
-    let args: Vec<String> = match std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string())
-        .collect()
-    {
-        Ok(a) => a,
-        Err(bad) => return fail(&format!("argument is not UTF-8: {bad:?}")),
-    };
-    let mode = match parse_args(args) {
-        Ok(m) => m,
-        Err(e) => return fail(&format!("{e}\n{USAGE}")),
-    };
-    match mode {
-        Mode::Version => {
-            println!("taskmaster {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+    let cli = match cli::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        // --help, --version, or a usage error (with clap's suggestion): exit 0 or 1.
+        Err(e) => {
+            let _ = e.print();
+            return cli::exit_of(&e).into();
         }
-        Mode::Help => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
+    };
+    match cli.command {
+        Some(Sub::Check { config }) => check(config.or(cli.config)),
+        Some(Sub::Import { file }) => import(&file),
+        Some(Sub::Ctl(args)) => run_ctl(args, cli.config, cli.socket),
+        Some(Sub::Completions { shell }) => emit(&cli::complete::script(shell)),
+        Some(Sub::Man) => match cli::man_page() {
+            Ok(page) => emit(&page),
+            Err(e) => fail(&format!("cannot render the man page: {e}")),
+        },
+        Some(Sub::Complete { line }) => {
+            let text: String = cli::complete::candidates(&line)
+                .iter()
+                .map(|c| format!("{c}\n"))
+                .collect();
+            emit(text.as_bytes())
         }
-        Mode::Check { config } => check(config),
-        Mode::Import { file } => import(&file),
-        Mode::Ctl {
-            socket,
-            config,
-            format,
-            words,
-        } => match ctl_socket(socket, config) {
-            Ok(path) => ctl::run(&path, &words, format).into(),
-            // A config that cannot be read is a bad argument (1), not an unreachable socket.
-            Err(e) => {
-                eprintln!("taskmaster ctl: {e}");
-                Exit::Error.into()
+        None => {
+            let front = match (cli.no_tui, cli.headless) {
+                (_, true) => Front::Headless,
+                (true, false) => Front::Shell,
+                (false, false) => Front::Auto,
+            };
+            match run(cli.config, front, cli.socket, cli.logfile) {
+                Ok(exit) => exit.into(),
+                Err(e) => fail(&e),
             }
-        },
-        Mode::Run {
-            config,
-            front,
-            socket,
-            logfile,
-        } => match run(config, front, socket, logfile) {
-            Ok(exit) => exit.into(),
-            Err(e) => fail(&e),
-        },
+        }
     }
 }
 
@@ -111,82 +65,28 @@ fn fail(msg: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn value(flag: &str, it: &mut impl Iterator<Item = String>) -> Result<String, String> {
-    it.next().ok_or_else(|| format!("{flag} needs a value"))
+/// Writes to stdout; a closed stdout (`taskmaster man | head`) is no error worth a word.
+fn emit(bytes: &[u8]) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+    ExitCode::SUCCESS
 }
 
-fn parse_args(args: Vec<String>) -> Result<Mode, String> {
-    let mut it = args.into_iter();
-    let (mut config, mut socket, mut logfile, mut front) = (None, None, None, Front::Auto);
-    let mut sub: Option<String> = None;
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--version" | "-V" => return Ok(Mode::Version),
-            "--help" | "-h" => return Ok(Mode::Help),
-            "-c" | "--config" => config = Some(PathBuf::from(value(&arg, &mut it)?)),
-            "-s" | "--socket" => socket = Some(PathBuf::from(value(&arg, &mut it)?)),
-            "--logfile" => logfile = Some(PathBuf::from(value(&arg, &mut it)?)),
-            "--no-tui" => front = Front::Shell,
-            "--headless" => front = Front::Headless,
-            "import" if sub.is_none() => return parse_import(it),
-            "ctl" | "check" if sub.is_none() => {
-                sub = Some(arg);
-                if sub.as_deref() == Some("ctl") {
-                    return parse_ctl(it, config, socket);
-                }
-            }
-            other => return Err(format!("unexpected argument '{other}'")),
+/// `ctl`: its own -s/-c win over the ones given before `ctl`.
+fn run_ctl(args: CtlArgs, config: Option<PathBuf>, socket: Option<PathBuf>) -> ExitCode {
+    let format = if args.json {
+        ctl::Format::Json
+    } else {
+        ctl::Format::Text
+    };
+    match ctl::socket_path(args.socket.or(socket), args.config.or(config)) {
+        Ok(path) => ctl::run(&path, &args.words, format).into(),
+        // A config that cannot be read is a bad argument (1), not an unreachable socket.
+        Err(e) => {
+            eprintln!("taskmaster ctl: {e}");
+            Exit::Error.into()
         }
     }
-    match sub.as_deref() {
-        Some("check") => Ok(Mode::Check { config }),
-        _ => Ok(Mode::Run {
-            config,
-            front,
-            socket,
-            logfile,
-        }),
-    }
-}
-
-/// `import FILE`: exactly one file.
-fn parse_import(mut it: impl Iterator<Item = String>) -> Result<Mode, String> {
-    match (it.next(), it.next()) {
-        (Some(file), None) if !file.starts_with('-') => Ok(Mode::Import {
-            file: PathBuf::from(file),
-        }),
-        (Some(file), None) => Err(format!("import: unexpected option '{file}'")),
-        (None, _) => Err("import needs the supervisord.conf to translate".to_string()),
-        (Some(_), Some(extra)) => Err(format!("import: unexpected argument '{extra}'")),
-    }
-}
-
-/// `ctl` options, then the command words (everything from the first non-option on).
-fn parse_ctl(
-    mut it: impl Iterator<Item = String>,
-    mut config: Option<PathBuf>,
-    mut socket: Option<PathBuf>,
-) -> Result<Mode, String> {
-    let mut words = Vec::new();
-    let mut format = ctl::Format::Text;
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--json" if words.is_empty() => format = ctl::Format::Json,
-            "-s" | "--socket" if words.is_empty() => {
-                socket = Some(PathBuf::from(value(&arg, &mut it)?))
-            }
-            "-c" | "--config" if words.is_empty() => {
-                config = Some(PathBuf::from(value(&arg, &mut it)?))
-            }
-            _ => words.push(arg),
-        }
-    }
-    Ok(Mode::Ctl {
-        socket,
-        config,
-        format,
-        words,
-    })
 }
 
 /// `-c`, else the lookup of interface.md section 1 (`config::find`).
@@ -258,24 +158,6 @@ fn write_out(text: &str) -> bool {
 fn write_err(text: &str) {
     use std::io::Write;
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
-}
-
-/// `-s`, else the socket of the config (`-c` or the lookup), else the default.
-fn ctl_socket(socket: Option<PathBuf>, explicit: Option<PathBuf>) -> Result<PathBuf, String> {
-    if let Some(s) = socket {
-        return Ok(s);
-    }
-    let path = match find_config(explicit.clone()) {
-        Ok(p) => p,
-        Err(_) if explicit.is_none() => return Ok(PathBuf::from(DEFAULT_SOCKET)),
-        Err(e) => return Err(e),
-    };
-    load(&path)?.socket.ok_or_else(|| {
-        format!(
-            "the control socket is disabled in {} (socket = false)",
-            path.display()
-        )
-    })
 }
 
 fn run(

@@ -61,13 +61,7 @@ pub fn start(tx: Sender<i32>, control: bool) -> std::io::Result<SignalThread> {
         wanted.extend(realtime());
     }
     if control {
-        // SAFETY: SIG_IGN is no handler; nothing runs in signal context.
-        unsafe {
-            let _ = nix::sys::signal::signal(
-                nix::sys::signal::Signal::SIGPIPE,
-                nix::sys::signal::SigHandler::SigIgn,
-            );
-        }
+        crate::os::ignore_sigpipe();
     }
     let mut signals = Signals::new(&wanted)?;
     let handle = signals.handle();

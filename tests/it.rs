@@ -6,6 +6,8 @@ mod util;
 
 #[path = "it/backoff.rs"]
 mod backoff;
+#[path = "it/cli.rs"]
+mod cli;
 #[path = "it/config.rs"]
 mod config;
 #[path = "it/config_check.rs"]

@@ -135,6 +135,11 @@ pub fn completion_names_of(processes: &[ProcessStatus]) -> Vec<String> {
     )
 }
 
+/// [`completion_names`] from `(process, program)` pairs (a config's, when no taskmaster runs).
+pub fn completion_names_of_pairs(pairs: &[(String, String)]) -> Vec<String> {
+    names_of(pairs.iter().map(|(n, p)| (n.as_str(), p.as_str())))
+}
+
 fn names_of<'a>(procs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
     let mut names = vec!["all".to_string()];
     for (name, program) in procs {

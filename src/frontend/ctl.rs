@@ -233,6 +233,26 @@ impl Backend for RemoteBackend {
     }
 }
 
+/// The socket `ctl` talks to: `-s`, else the `socket` of the config (`-c` or the lookup),
+/// else the default. `Err` when a config given with `-c` cannot be read (a bad argument).
+pub fn socket_path(socket: Option<PathBuf>, config: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(s) = socket {
+        return Ok(s);
+    }
+    let path = match crate::config::find(config.as_deref()) {
+        Ok(p) => p,
+        Err(_) if config.is_none() => return Ok(PathBuf::from(crate::config::DEFAULT_SOCKET)),
+        Err(e) => return Err(e.to_string()),
+    };
+    let loaded = crate::config::load(&path).map_err(|e| e.to_string())?;
+    loaded.socket.ok_or_else(|| {
+        format!(
+            "the control socket is disabled in {} (socket = false)",
+            path.display()
+        )
+    })
+}
+
 /// How `ctl` prints replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -260,6 +280,14 @@ pub fn run(socket: &Path, words: &[String], format: Format) -> Exit {
                 Exit::Error
             }
         };
+    }
+    // `ctl status --help`: the command's help, here, rather than a process named `--help`.
+    if let Some((first, rest)) = words.split_first()
+        && rest.iter().any(|w| w == "--help" || w == "-h")
+        && let Some(text) = command::help(Some(first))
+    {
+        print_text(&text);
+        return Exit::Ok;
     }
     let cmd = match command::parse_args(words) {
         Ok(Line::Command(cmd)) => cmd,

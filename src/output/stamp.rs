@@ -70,13 +70,7 @@ impl Stamper {
 
 /// `2026-11-27T13:45:01.` and `+01:00` for a Unix time, in local time.
 fn local_parts(secs: i64) -> (String, String) {
-    // SAFETY: localtime_r only writes into the tm we own; an all-zero tm is a valid value.
-    let tm = unsafe {
-        let mut tm: nix::libc::tm = std::mem::zeroed();
-        let t = secs as nix::libc::time_t;
-        nix::libc::localtime_r(&t, &mut tm);
-        tm
-    };
+    let tm = crate::os::local_tm(secs);
     let off = tm.tm_gmtoff;
     let sign = if off < 0 { '-' } else { '+' };
     let off = off.unsigned_abs();

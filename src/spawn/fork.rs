@@ -81,14 +81,15 @@ pub(super) fn fork_exec(plan: ChildPlan) -> std::io::Result<(Pid, OwnedFd)> {
     }
     match pid {
         -1 => Err(std::io::Error::last_os_error()),
+        // SAFETY: this is the freshly forked child; argv/envp point into `plan`, alive here.
         0 => unsafe { child(&plan, &argv, &envp, report_w.as_raw_fd(), parent) },
         pid => {
             // Both sides set the group (as shells do): whichever runs first wins, and a
             // signal to the group right after this returns can never miss the child.
             // Not for a session leader-to-be: setsid fails in a process that already leads
             // a group (`signal_group` covers the moment before its setsid instead).
-            // SAFETY: plain system call; EACCES after the child's exec is expected and fine.
             if !plan.session {
+                // SAFETY: plain system call; EACCES after the child's exec is expected and fine.
                 unsafe { libc::setpgid(pid, pid) };
             }
             Ok((Pid::from_raw(pid), report_r))
@@ -117,6 +118,8 @@ unsafe fn child(
     report: libc::c_int,
     parent: libc::pid_t,
 ) -> ! {
+    // SAFETY: the caller's contract (a fresh child, valid argv/envp); below are only
+    // async-signal-safe system calls on memory prepared before the fork.
     unsafe {
         let fail = |stage: Stage| -> ! {
             let errno = *libc::__errno_location();

@@ -20,7 +20,11 @@ use nix::unistd::{Gid, Pid, Uid, User};
 use crate::config::{OutputTarget, ProgramConfig, Rotation};
 use crate::output;
 
+// fork/exec: the child between fork and exec can only use raw, async-signal-safe calls.
+#[allow(unsafe_code)]
 mod fork;
+// The pseudo-terminal: ioctls nix does not wrap, and the child's setsid/TIOCSCTTY.
+#[allow(unsafe_code)]
 pub mod pty;
 pub mod reaper;
 

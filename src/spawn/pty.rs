@@ -111,6 +111,7 @@ fn set_cloexec(fd: &OwnedFd) -> io::Result<()> {
 /// # Safety
 /// Async-signal-safe; meant for the child between fork and exec.
 pub(super) unsafe fn new_session() -> bool {
+    // SAFETY: setsid takes no arguments and is async-signal-safe.
     unsafe { libc::setsid() != -1 }
 }
 
@@ -121,6 +122,7 @@ pub(super) unsafe fn new_session() -> bool {
 /// # Safety
 /// Async-signal-safe; meant for the child between fork and exec.
 pub(super) unsafe fn take_controlling_terminal(slave: libc::c_int) -> bool {
+    // SAFETY: TIOCSCTTY takes an integer argument, no pointer; async-signal-safe.
     unsafe { libc::ioctl(slave, libc::TIOCSCTTY, 0) == 0 }
 }
 

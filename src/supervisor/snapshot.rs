@@ -315,13 +315,7 @@ pub fn format_clock(t: SystemTime) -> String {
 }
 
 fn local_tm(secs: i64) -> nix::libc::tm {
-    // SAFETY: localtime_r only writes into the tm we own; an all-zero tm is a valid value.
-    unsafe {
-        let mut tm: nix::libc::tm = std::mem::zeroed();
-        let t: nix::libc::time_t = secs;
-        nix::libc::localtime_r(&t, &mut tm);
-        tm
-    }
+    crate::os::local_tm(secs)
 }
 
 /// `SIGTERM` for 15; the number when unknown.
