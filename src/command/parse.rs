@@ -25,6 +25,43 @@ pub const COMMANDS: [&str; 19] = [
     "shutdown", "signal", "start", "status", "stop", "tail", "update", "version",
 ];
 
+/// The command a mistyped word was probably meant to be: at most two edits away (one for
+/// short words), as `stauts` for `status`.
+pub fn suggest(word: &str) -> Option<&'static str> {
+    let limit = if word.chars().count() <= 4 { 1 } else { 2 };
+    COMMANDS
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, counting an adjacent swap as one edit (`stauts` is one from `status`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 /// Parses one line as typed by a user.
 pub fn parse(line: &str) -> Result<Line, Fault> {
     let words =
@@ -377,6 +414,18 @@ mod tests {
         for (line, want) in cases {
             assert_eq!(err(line), want, "error for '{line}'");
         }
+    }
+
+    #[test]
+    fn typos_get_a_suggestion() {
+        assert_eq!(suggest("stauts"), Some("status"));
+        assert_eq!(suggest("restrat"), Some("restart"));
+        assert_eq!(suggest("stp"), Some("stop"));
+        assert_eq!(suggest("frobnicate"), None);
+        assert_eq!(
+            err("stauts web"),
+            "*** Unknown syntax: stauts web\n(did you mean 'status'?)"
+        );
     }
 
     #[test]

@@ -59,7 +59,13 @@ pub fn render(answer: &Answer) -> Outcome {
 /// `*** Unknown syntax: ...` for a line that is no command, else `Error: reason`.
 pub fn fault_text(fault: &Fault) -> String {
     match (fault, fault.subject()) {
-        (Fault::UnknownSyntax(_), _) => fault.to_string(),
+        (Fault::UnknownSyntax(line), _) => {
+            let first = line.split_whitespace().next().unwrap_or("");
+            match super::parse::suggest(first) {
+                Some(cmd) => format!("{fault}\n(did you mean '{cmd}'?)"),
+                None => fault.to_string(),
+            }
+        }
         (_, Some(name)) => format!("{name}: ERROR ({fault})"),
         (_, None) => format!("Error: {fault}"),
     }

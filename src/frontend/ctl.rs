@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use super::shell::{self, Backend, LiveStream, StreamEvent};
 use crate::command::{self, Exit, Line, Outcome};
 use crate::protocol::{self, ClientMsg, FrameError, ServerMsg};
-use crate::supervisor::{Command, ProcessStatus, Reply, StatusEntry};
+use crate::supervisor::{Command, Fault, ProcessStatus, Reply, StatusEntry};
 
 /// Why a request got no reply.
 #[derive(Debug)]
@@ -299,6 +299,15 @@ pub fn run(socket: &Path, words: &[String], format: Format) -> Exit {
     };
     if cmd.is_streaming() {
         return run_stream(&client, cmd);
+    }
+    // Help is the client's own, as supervisorctl's: it works with no taskmaster running.
+    if let (Command::Help { topic }, Format::Text) = (&cmd, format) {
+        let answer = command::help(topic.as_deref())
+            .map(Reply::Text)
+            .ok_or_else(|| Fault::Usage(format!("no help on {}", topic.as_deref().unwrap_or(""))));
+        let outcome = command::render(&answer);
+        print_text(&outcome.text);
+        return outcome.exit();
     }
     match client.request(cmd) {
         Ok(msg) => print_reply(&msg, format),

@@ -170,7 +170,8 @@ impl App {
                 return None;
             }
             Err(fault) => {
-                self.set_message(command::render(&Err(fault)).text, true, now);
+                let text = command::render(&Err(fault)).text.replace('\n', " ");
+                self.set_message(text, true, now);
                 return None;
             }
         };
