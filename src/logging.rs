@@ -17,6 +17,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::config::Rotation;
 use crate::output::logfile::LogFile;
+use crate::output::{Chunk, Stream};
 
 /// Bytes of the event log kept in memory for `maintail`.
 const RING_BYTES: usize = 256 * 1024;
@@ -27,7 +28,7 @@ const FOLLOW_QUEUE: usize = 1024;
 struct EventLog {
     file: Option<LogFile>,
     ring: VecDeque<u8>,
-    followers: Vec<Sender<String>>,
+    followers: Vec<Sender<Chunk>>,
     /// Where notices about the file itself go (the supervisor shows them to front ends).
     notices: Option<Sender<String>>,
     echo_stderr: bool,
@@ -55,9 +56,16 @@ impl EventLog {
         self.ring.extend(line.as_bytes());
         let excess = self.ring.len().saturating_sub(RING_BYTES);
         self.ring.drain(..excess);
+        if self.followers.is_empty() {
+            return;
+        }
+        let chunk = Chunk {
+            stream: Stream::Stdout,
+            data: line.as_bytes().into(),
+        };
         self.followers.retain(|f| {
             !matches!(
-                f.try_send(line.to_string()),
+                f.try_send(chunk.clone()),
                 Err(TrySendError::Disconnected(_))
             )
         });
@@ -170,9 +178,10 @@ pub fn set_rotation(rotation: Rotation) {
 
 /// The last `bytes` of the event log (whole lines when it can), as `maintail` shows it.
 pub fn tail(bytes: usize) -> String {
-    let Some(log) = event_log() else {
-        return String::new();
-    };
+    event_log().map_or_else(String::new, |log| tail_of(&log, bytes))
+}
+
+fn tail_of(log: &EventLog, bytes: usize) -> String {
     let skip = log.ring.len().saturating_sub(bytes);
     let mut data: Vec<u8> = log.ring.iter().skip(skip).copied().collect();
     // Start at a line when the cut fell inside one (and the tail holds more than that).
@@ -186,13 +195,14 @@ pub fn tail(bytes: usize) -> String {
     String::from_utf8_lossy(&data).into_owned()
 }
 
-/// The event log's new lines from now on (`maintail -f`); `None` when there is no event log
-/// in this process. A follower that falls far behind misses lines.
-pub fn follow() -> Option<Receiver<String>> {
+/// The last `bytes` of the event log and its new lines from then on (`maintail -f`), as
+/// stdout chunks, taken under one lock so no line is missed or shown twice; `None` when there
+/// is no event log in this process. A follower that falls far behind misses lines.
+pub fn tail_and_follow(bytes: usize) -> Option<(String, Receiver<Chunk>)> {
     let mut log = event_log()?;
     let (tx, rx) = crossbeam_channel::bounded(FOLLOW_QUEUE);
     log.followers.push(tx);
-    Some(rx)
+    Some((tail_of(&log, bytes), rx))
 }
 
 /// `2026-11-26 15:12:03.456` in local time.

@@ -30,6 +30,8 @@ mod event_log;
 mod import;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/log_commands.rs"]
+mod log_commands;
 #[path = "it/log_files.rs"]
 mod log_files;
 #[path = "it/logrotate.rs"]

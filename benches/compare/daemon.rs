@@ -43,6 +43,8 @@ pub struct Program {
     pub stoptime: f64,
     pub stdout: Output,
     pub stderr: Output,
+    /// More TOML lines for taskmaster's program table (supervisord ignores them).
+    pub tm_extra: String,
 }
 
 impl Program {
@@ -58,6 +60,7 @@ impl Program {
             stoptime: 10.0,
             stdout: Output::Capture,
             stderr: Output::Capture,
+            tm_extra: String::new(),
         }
     }
 }

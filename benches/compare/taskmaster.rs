@@ -28,15 +28,16 @@ fn toml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-fn output_line(key: &str, o: &Output) -> String {
+fn output_line(key: &str, o: &Output, no_rotation: bool) -> String {
     match o {
         Output::Capture => String::new(),
         Output::Discard => format!("{key} = false\n"),
-        // No rotation, as the supervisord config of the same scenario.
-        Output::File(p) => format!(
+        // No rotation unless asked, as in the supervisord config of the same scenario.
+        Output::File(p) if no_rotation => format!(
             "{key} = {}\n{key}_maxbytes = 0\n",
             toml_str(&p.to_string_lossy())
         ),
+        Output::File(p) => format!("{key} = {}\n", toml_str(&p.to_string_lossy())),
     }
 }
 
@@ -54,8 +55,11 @@ fn write_config(path: &Path, socket: &Path, log: &Path, programs: &[Program]) ->
         let _ = writeln!(s, "startretries = {}", p.startretries);
         let _ = writeln!(s, "starttime = {:?}", p.starttime);
         let _ = writeln!(s, "stoptime = {:?}", p.stoptime);
-        s += &output_line("stdout", &p.stdout);
-        s += &output_line("stderr", &p.stderr);
+        // The scenario's own rotation settings win over the no-rotation default.
+        let own = |key: &str| p.tm_extra.contains(&format!("{key}_maxbytes"));
+        s += &output_line("stdout", &p.stdout, !own("stdout"));
+        s += &output_line("stderr", &p.stderr, !own("stderr"));
+        s += &p.tm_extra;
     }
     // Written then renamed, so a reload never reads half a file.
     let tmp = path.with_extension("tmp");

@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn commands_complete_without_any_taskmaster() {
         let c = candidates("taskmaster ctl -s /nonexistent/tm.sock -c /nonexistent.toml re");
-        assert_eq!(c, ["reload", "reread", "restart"]);
+        assert_eq!(c, ["reload", "reopen", "reread", "restart"]);
         let c = candidates("taskmaster ctl -s /nonexistent/tm.sock -c /nonexistent.toml signal TE");
         assert_eq!(c, ["TERM"]);
     }

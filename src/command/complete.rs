@@ -93,7 +93,7 @@ fn pool_for(done: &[&str], names: &[String]) -> Vec<String> {
         return strings(&COMMANDS);
     };
     match *cmd {
-        "status" | "start" | "stop" | "restart" | "clear" => names.to_vec(),
+        "status" | "start" | "stop" | "restart" | "clear" | "rotate" => names.to_vec(),
         "pid" | "attach" | "fg" if args.is_empty() => names.to_vec(),
         "signal" if args.is_empty() => signal_names(),
         "signal" => names.to_vec(),
@@ -153,7 +153,7 @@ mod tests {
     fn completes_by_position() {
         let cases: Vec<(&str, Vec<&str>)> = vec![
             ("sta", vec!["start", "status"]),
-            ("re", vec!["reload", "reread", "restart"]),
+            ("re", vec!["reload", "reopen", "reread", "restart"]),
             ("stop worker_01", vec!["worker:worker_01"]),
             (
                 "stop worker_0",

@@ -20,9 +20,10 @@ pub enum Line {
 }
 
 /// Every command name, sorted (for `help` and completion).
-pub const COMMANDS: [&str; 19] = [
-    "attach", "avail", "clear", "exit", "fg", "help", "pid", "quit", "reload", "reread", "restart",
-    "shutdown", "signal", "start", "status", "stop", "tail", "update", "version",
+pub const COMMANDS: [&str; 22] = [
+    "attach", "avail", "clear", "exit", "fg", "help", "maintail", "pid", "quit", "reload",
+    "reopen", "reread", "restart", "rotate", "shutdown", "signal", "start", "status", "stop",
+    "tail", "update", "version",
 ];
 
 /// The command a mistyped word was probably meant to be: at most two edits away (one for
@@ -109,6 +110,11 @@ pub fn parse_words(words: &[String]) -> Result<Line, Fault> {
         "clear" => Command::Clear {
             targets: require_names(cmd, args)?,
         },
+        "rotate" => Command::Rotate {
+            targets: targets(args),
+        },
+        "reopen" => no_args(Command::Reopen)?,
+        "maintail" => parse_maintail(args)?,
         "reload" | "update" => no_args(Command::Reload)?,
         "reread" => no_args(Command::Reread)?,
         "shutdown" => no_args(Command::Shutdown)?,
@@ -195,6 +201,28 @@ fn parse_tail(args: &[String]) -> Result<Command, Fault> {
             stream,
             bytes,
         }
+    })
+}
+
+/// `maintail [-f] [-BYTES]`, like supervisorctl's.
+fn parse_maintail(args: &[String]) -> Result<Command, Fault> {
+    let mut follow = false;
+    let mut bytes = TAIL_BYTES;
+    for arg in args {
+        if arg == "-f" {
+            follow = true;
+        } else if let Some(n) = arg.strip_prefix('-').and_then(|n| n.parse::<usize>().ok()) {
+            bytes = n;
+        } else {
+            return Err(Fault::Usage(format!(
+                "maintail: unexpected argument {arg} (maintail [-f] [-BYTES])"
+            )));
+        }
+    }
+    Ok(if follow {
+        Command::MaintailFollow { bytes }
+    } else {
+        Command::Maintail { bytes }
     })
 }
 
@@ -299,6 +327,21 @@ mod tests {
                 },
             ),
             ("reload", Command::Reload),
+            ("rotate", Command::Rotate { targets: vec![] }),
+            (
+                "rotate web 'worker:*'",
+                Command::Rotate {
+                    targets: vec![
+                        Target::Process("web".into()),
+                        Target::Program("worker".into()),
+                    ],
+                },
+            ),
+            ("reopen", Command::Reopen),
+            ("maintail", Command::Maintail { bytes: 1600 }),
+            ("maintail -200", Command::Maintail { bytes: 200 }),
+            ("maintail -f", Command::MaintailFollow { bytes: 1600 }),
+            ("maintail -f -10", Command::MaintailFollow { bytes: 10 }),
             ("update", Command::Reload),
             ("reread", Command::Reread),
             ("shutdown", Command::Shutdown),
@@ -400,6 +443,11 @@ mod tests {
             ),
             ("tail -x web", "Error: tail: unknown option -x"),
             ("reload now", "Error: reload takes no arguments"),
+            ("reopen web", "Error: reopen takes no arguments"),
+            (
+                "maintail web",
+                "Error: maintail: unexpected argument web (maintail [-f] [-BYTES])",
+            ),
             ("quit now", "Error: quit takes no arguments"),
             ("attach", "Error: attach requires one process name"),
             ("fg", "Error: fg requires one process name"),

@@ -253,9 +253,20 @@ pub fn help(topic: Option<&str>) -> Option<String> {
              \t\t\t(Ctrl-] detaches); fg <name> is the same"
         }
         "clear" => {
-            "clear <name>\t\tClear a process's captured output\n\
+            "clear <name>\t\tClear a process's captured output and truncate its log files\n\
              clear <name> <name>\tClear multiple processes' output\n\
              clear all\t\tClear all processes' output"
+        }
+        "rotate" => {
+            "rotate\t\t\tRotate every log file and the event log now\n\
+             rotate <name>\t\tRotate a process's log files now\n\
+             rotate <gname>:*\tRotate the log files of every process in a group"
+        }
+        "reopen" => "reopen\t\t\tClose and reopen every log file, as SIGUSR2 does (for logrotate)",
+        "maintail" => {
+            "maintail -f \t\tContinuous tail of the event log (Ctrl-C to exit)\n\
+             maintail -100\t\tlast 100 *bytes* of the event log\n\
+             maintail\t\tlast 1600 *bytes* of the event log"
         }
         "avail" => "avail\t\t\tDisplay all configured programs",
         "help" => "help\t\t\tList the commands\nhelp <topic>\t\tDescribe one command",

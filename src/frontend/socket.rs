@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 
 use crate::command::{self, Line};
+use crate::output::decode::StreamDecoders;
 use crate::protocol::{self, ClientMsg, FrameError, ServerMsg};
 use crate::supervisor::{Answer, Command, Fault, Follow, Handle, Reply};
 
@@ -380,8 +381,11 @@ fn pump(
     handle: &Handle,
     attach: bool,
 ) -> bool {
+    // Chunks go out ending on whole characters and escape sequences, per stream: a client
+    // showing both streams never gets half a character with the other stream's bytes after it.
+    let mut decoders = StreamDecoders::default();
     for chunk in &follow.backlog {
-        if write_chunk(writer, chunk).is_err() {
+        if write_chunk(writer, chunk, &mut decoders).is_err() {
             return false;
         }
     }
@@ -389,7 +393,7 @@ fn pump(
         select! {
             recv(follow.rx) -> chunk => match chunk {
                 Ok(chunk) if follow.wants(&chunk) => {
-                    if write_chunk(writer, &chunk).is_err() {
+                    if write_chunk(writer, &chunk, &mut decoders).is_err() {
                         return false;
                     }
                 }
@@ -417,8 +421,16 @@ fn pump(
     }
 }
 
-fn write_chunk(writer: &mut UnixStream, chunk: &crate::output::Chunk) -> io::Result<()> {
-    let msg = ServerMsg::chunk(command::stream_name(chunk.stream), &chunk.data);
+fn write_chunk(
+    writer: &mut UnixStream,
+    chunk: &crate::output::Chunk,
+    decoders: &mut StreamDecoders,
+) -> io::Result<()> {
+    let data = decoders.feed_bytes(chunk.stream, &chunk.data);
+    if data.is_empty() {
+        return Ok(());
+    }
+    let msg = ServerMsg::chunk(command::stream_name(chunk.stream), &data);
     protocol::write_msg(writer, &msg)
 }
 

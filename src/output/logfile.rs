@@ -6,7 +6,8 @@
 //!
 //! Owned by one thread at a time: the I/O thread for program logs, the event log's mutex for
 //! the event log. Methods return a notice line for the event log instead of logging, so the
-//! event log can use this type without logging into itself.
+//! event log can use this type without logging into itself. Notices start with `log error:`
+//! or `log resumed:`, which front ends show as such.
 
 use std::fs::File;
 use std::io::{ErrorKind, Write};
@@ -19,6 +20,9 @@ use crate::config::Rotation;
 /// How often a failed file is tried again, and how often an open file's path is checked to
 /// still name it (a deleted directory, a file moved away by logrotate).
 pub const RETRY: Duration = Duration::from_secs(1);
+
+/// How far back from the size limit a line end is looked for.
+const LINE_SEARCH: usize = 64 * 1024;
 
 /// Why the file is not being written, since when bytes are lost.
 #[derive(Debug)]
@@ -185,7 +189,7 @@ impl LogFile {
         match result {
             Ok(()) => match self.broken.take() {
                 Some(b) => Some(format!(
-                    "{} {}: writing again ({} bytes could not be written meanwhile)",
+                    "log resumed: {} {}: writing again ({} bytes could not be written meanwhile)",
                     self.label,
                     self.path.display(),
                     b.lost
@@ -212,7 +216,7 @@ impl LogFile {
                     lost,
                 });
                 Some(format!(
-                    "{} {}: cannot write: {e}; output is still captured in memory, retrying \
+                    "log error: {} {}: cannot write: {e}; output is still captured in memory, retrying \
                      every second",
                     self.label,
                     self.path.display()
@@ -237,29 +241,16 @@ impl LogFile {
         mut data: &[u8],
         notice: &mut Option<String>,
     ) -> Result<(), (std::io::Error, u64)> {
+        let max = self.rotation.maxbytes;
+        // A file that reached the size rotates when more comes, so the last write never
+        // leaves an empty file behind, and no rename follows it.
+        let mut full = max > 0 && self.size >= max;
         while !data.is_empty() {
-            let max = self.rotation.maxbytes;
-            let room = max.saturating_sub(self.size);
-            if max == 0 || (data.len() as u64) < room {
-                return self.append(data);
-            }
-            // This write fills the file: end it at the last line end that fits, if any.
-            let room = room as usize;
-            let cut = if data.len() == room {
-                room
-            } else {
-                data[..room]
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(room, |i| i + 1)
-            };
-            self.append(&data[..cut])?;
-            data = &data[cut..];
-            if let Err(e) = self.rotate() {
+            if full && let Err(e) = self.rotate() {
                 if !self.rotate_failed {
                     self.rotate_failed = true;
                     *notice = Some(format!(
-                        "{} {}: cannot rotate: {e}; the file keeps growing",
+                        "log error: {} {}: cannot rotate: {e}; the file keeps growing",
                         self.label,
                         self.path.display()
                     ));
@@ -269,6 +260,18 @@ impl LogFile {
                 }
                 return self.append(data);
             }
+            let room = max.saturating_sub(self.size);
+            if max == 0 || data.len() as u64 <= room {
+                return self.append(data);
+            }
+            // This write fills the file: end it at the last line end that fits, if one is
+            // near enough (a line longer than that is cut at the size anyway).
+            let room = room as usize;
+            let from = room.saturating_sub(LINE_SEARCH);
+            let cut = memchr::memrchr(b'\n', &data[from..room]).map_or(room, |i| from + i + 1);
+            self.append(&data[..cut])?;
+            data = &data[cut..];
+            full = true;
         }
         Ok(())
     }
@@ -309,8 +312,9 @@ impl LogFile {
             .kept
             .get_or_insert_with(|| count_backups(&self.path, backups));
         shift_backups(&self.path, backups, kept)?;
-        self.kept = Some((kept + 1).min(backups));
         self.reopen_file()?;
+        // After the reopen, which forgets what it knew of the backups.
+        self.kept = Some((kept + 1).min(backups));
         self.rotate_failed = false;
         Ok(())
     }
@@ -321,7 +325,7 @@ impl LogFile {
         match self.reopen_file() {
             Ok(()) => Ok(self.broken.take().map(|b| {
                 format!(
-                    "{} {}: writing again ({} bytes could not be written meanwhile)",
+                    "log resumed: {} {}: writing again ({} bytes could not be written meanwhile)",
                     self.label,
                     self.path.display(),
                     b.lost

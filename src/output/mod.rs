@@ -8,6 +8,7 @@
 //! [`open_log`]). Rings, followers and watchers live in shared state behind short-held
 //! mutexes, so readers on other threads never message the I/O thread.
 
+pub mod decode;
 mod files;
 mod io;
 pub mod logfile;

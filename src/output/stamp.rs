@@ -33,25 +33,24 @@ impl Stamper {
     pub fn stamp(&mut self, data: &[u8], now: SystemTime) -> &[u8] {
         let stamp = self.format(now);
         self.out.clear();
-        let lines = data.iter().filter(|&&b| b == b'\n').count();
-        self.out.reserve(data.len() + (lines + 1) * STAMP_LEN);
-        let mut rest = data;
-        while !rest.is_empty() {
+        // Room for a stamp per line without counting them first: a line flood of 64-byte
+        // lines grows by half.
+        self.out.reserve(data.len() + data.len() / 2 + STAMP_LEN);
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', data) {
             if self.at_line_start {
                 self.out.extend_from_slice(stamp.as_bytes());
             }
-            match rest.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    self.out.extend_from_slice(&rest[..=i]);
-                    rest = &rest[i + 1..];
-                    self.at_line_start = true;
-                }
-                None => {
-                    self.out.extend_from_slice(rest);
-                    self.at_line_start = false;
-                    break;
-                }
+            self.out.extend_from_slice(&data[start..=nl]);
+            self.at_line_start = true;
+            start = nl + 1;
+        }
+        if start < data.len() {
+            if self.at_line_start {
+                self.out.extend_from_slice(stamp.as_bytes());
             }
+            self.out.extend_from_slice(&data[start..]);
+            self.at_line_start = false;
         }
         &self.out
     }

@@ -72,6 +72,19 @@ pub enum Command {
     },
     /// Empty captured output and truncate log files: `Reply::Actions`.
     Clear { targets: Vec<Target> },
+    /// Rotate these processes' log files now; no target: every log file and the event log
+    /// (listed as `event log`). `Reply::Actions`.
+    Rotate {
+        #[serde(default)]
+        targets: Vec<Target>,
+    },
+    /// Close and reopen every log file, as SIGUSR2 does: `Reply::Text`.
+    Reopen,
+    /// The last `bytes` of the event log: `Reply::Output`.
+    Maintail { bytes: usize },
+    /// Streaming (`maintail -f`): `Reply::Follow` with the last `bytes` of the event log and
+    /// its new lines.
+    MaintailFollow { bytes: usize },
     /// Re-read the config file and apply the difference: `Reply::Reload`.
     Reload,
     /// Re-read the config file and tell what `Reload` would do, changing nothing:
@@ -168,7 +181,10 @@ fn targets(names: &[String]) -> Vec<Target> {
 impl Command {
     /// True for the commands whose reply is a live stream (`tail -f`, `attach`).
     pub fn is_streaming(&self) -> bool {
-        matches!(self, Command::Follow { .. } | Command::Attach { .. })
+        matches!(
+            self,
+            Command::Follow { .. } | Command::Attach { .. } | Command::MaintailFollow { .. }
+        )
     }
 }
 

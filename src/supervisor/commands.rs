@@ -70,18 +70,17 @@ impl Engine {
                 )
             }
             Command::Clear { targets } => {
-                let items = self.resolve(&targets);
-                self.each(
-                    items,
-                    reply,
-                    Reply::Actions,
-                    now,
-                    &mut |e, name, _, _, _| {
-                        e.reader.clear(name);
-                        Some(Ok("cleared".to_string()))
-                    },
-                )
+                let slots = slots(self.resolve(&targets));
+                self.clear(slots, reply)
             }
+            Command::Rotate { targets } if targets.is_empty() => self.rotate_everything(reply),
+            Command::Rotate { targets } => {
+                let slots = slots(self.resolve(&targets));
+                self.rotate(slots, reply)
+            }
+            Command::Reopen => self.reopen(reply),
+            Command::Maintail { bytes } => send(reply, Ok(super::logs::maintail(bytes))),
+            Command::MaintailFollow { bytes } => send(reply, super::logs::maintail_follow(bytes)),
             Command::Reload => send(reply, self.reload(now)),
             Command::Reread => send(reply, self.reread().map(Reply::Reread)),
             Command::Shutdown => self.begin_shutdown(Some(reply), now),
@@ -485,6 +484,17 @@ impl Engine {
             })
             .collect()
     }
+}
+
+/// Each target's process name, or the fault of a name that matched nothing.
+fn slots(items: Vec<Resolved>) -> Vec<Result<String, Fault>> {
+    items
+        .into_iter()
+        .map(|r| match r {
+            Resolved::Process { name, .. } => Ok(name),
+            Resolved::Unknown(fault) => Err(fault),
+        })
+        .collect()
 }
 
 fn send(reply: Sender<Answer>, answer: Answer) {

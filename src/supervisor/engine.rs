@@ -363,34 +363,6 @@ impl Engine {
         }
     }
 
-    /// Closes and reopens the event log and every open program log. `done` gets the
-    /// failures (empty: all reopened) once the I/O thread has done its part; without it,
-    /// failures go to the event log.
-    pub fn reopen_logs(&mut self, done: Option<Box<dyn FnOnce(Vec<String>) + Send>>) {
-        let mut failures = Vec::new();
-        if let Err(e) = crate::logging::reopen() {
-            failures.push(format!("event log: {e}"));
-        }
-        let notices = self.notices.clone();
-        let finish = move |results: crate::output::FileResults| {
-            failures.extend(results.into_iter().filter_map(|(_, r)| r.err()));
-            match done {
-                Some(done) => done(failures),
-                None => {
-                    for f in failures {
-                        if let Some(tx) = &notices {
-                            let _ = tx.send(format!("reopen failed: {f}"));
-                        }
-                    }
-                }
-            }
-        };
-        match &self.output {
-            Some(hub) => hub.files(crate::output::FileOp::Reopen, None, Box::new(finish)),
-            None => finish(Vec::new()),
-        }
-    }
-
     /// Reaps every dead child of ours. Children are reaped by pid, never with waitpid(-1):
     /// the process may have other children (a test harness, several supervisors) whose
     /// statuses are not ours to take. `waitid(WNOWAIT)` peeks at the next zombie so the common

@@ -7,6 +7,7 @@ mod clock;
 mod commands;
 mod deps;
 mod engine;
+mod logs;
 pub mod process;
 mod reload;
 mod reply;

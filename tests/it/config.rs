@@ -259,6 +259,17 @@ fn shipped_demo_config_loads() {
         }
     }
     assert_eq!(config.programs["worker"].numprocs, 4);
+    assert_eq!(
+        config.programs["worker"].stdout.path_for(2),
+        Some(PathBuf::from("/tmp/taskmaster-demo.worker.02.out")),
+        "a group with a file per process"
+    );
+    assert_eq!(
+        config.programs["chatty"].stdout_rotation.maxbytes, 2048,
+        "rotation shown"
+    );
+    assert!(config.programs["chatty"].timestamps);
+    assert!(config.pidfile.is_some());
     assert!(
         !config.programs["manual"].autostart,
         "manual waits for start"

@@ -247,10 +247,10 @@ fn reload_applies_rotation_and_timestamps_in_place() {
 }
 
 /// A 1 MiB tmpfs mounted on `path`, unmounted on drop.
-struct Tmpfs(PathBuf);
+pub struct Tmpfs(pub PathBuf);
 
 impl Tmpfs {
-    fn mount(path: &Path) -> Option<Tmpfs> {
+    pub fn mount(path: &Path) -> Option<Tmpfs> {
         std::fs::create_dir_all(path).ok()?;
         let ok = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
@@ -306,7 +306,7 @@ stdout_maxbytes = 0
             }
         }
     };
-    let line = saw("cannot write");
+    let line = saw("log error: fill's stdout log");
     assert!(
         line.contains("fill.log") && line.contains("No space left"),
         "{line}"
@@ -317,7 +317,7 @@ stdout_maxbytes = 0
     });
     assert_eq!(tm.info("fill").pid, pid, "the program keeps running");
     std::fs::remove_file(fs.0.join("fill.log")).expect("free the space");
-    let line = saw("writing again");
+    let line = saw("log resumed: fill's stdout log");
     assert!(line.contains("fill.log"), "{line}");
     wait_until(LONG, "the file grows again", || {
         std::fs::metadata(fs.0.join("fill.log")).is_ok_and(|m| m.len() > 1000)

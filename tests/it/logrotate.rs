@@ -102,8 +102,8 @@ fn the_real_logrotate_with_a_supervisord_postrotate_script_works() {
     std::fs::write(
         &conf,
         format!(
-            "{dir}/count.log {dir}/tm.log {{\n  rotate 5\n  missingok\n  sharedscripts\n  \
-             postrotate\n    kill -USR2 $(cat {pid})\n  endscript\n}}\n",
+            "{dir}/count.log {dir}/tm.log {{\n  daily\n  rotate 14\n  compress\n  \
+             delaycompress\n  missingok\n  sharedscripts\n  postrotate\n    kill -USR2 $(cat {pid})\n  endscript\n}}\n",
             dir = d.dir.path().display(),
             pid = pidfile.display()
         ),
@@ -153,4 +153,47 @@ fn the_event_log_comes_back_after_its_directory_is_deleted_and_made_again() {
         .filter_map(|e| std::fs::read_link(e.path()).ok())
         .any(|t| t.to_string_lossy().contains("(deleted)"));
     assert!(!deleted, "no descriptor left on a deleted file");
+}
+
+#[test]
+fn the_event_log_on_a_full_disk_is_reported_and_written_again_once_there_is_room() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(fs) = crate::log_files::Tmpfs::mount(&dir.path().join("small")) else {
+        println!("skipped: cannot mount a tmpfs here");
+        return;
+    };
+    let log = fs.0.join("tm.log");
+    let d = Daemon::start_with_log(
+        "[programs.web]\ncmd = \"sleep 1000\"\nstarttime = 0\n",
+        &log,
+    );
+    d.wait_state("web", "RUNNING");
+    // Fill the rest of the 1 MiB; events go on until the event log's last page is full.
+    let filler = fs.0.join("filler");
+    let _ = std::fs::write(&filler, vec![b'x'; 2 << 20]);
+    // Headless taskmaster echoes the event log on stderr, which is not on the full disk.
+    let stderr = || std::fs::read_to_string(d.path("stderr")).unwrap_or_default();
+    poll("the event log reported as failing", || {
+        d.ctl(&["restart", "web"]);
+        stderr().contains("log error: the event log")
+    });
+    assert!(stderr().contains("No space left on device"), "{}", stderr());
+    assert_eq!(d.ctl(&["status", "web"]).code, 0, "taskmaster carries on");
+    let before = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !before.contains("log error"),
+        "it could not be written there"
+    );
+    std::fs::remove_file(&filler).expect("free the space");
+    poll("the event log written again", || {
+        d.ctl(&["restart", "web"]);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.len() > before.len() && text.contains("log resumed: the event log")
+    });
+    drop(d);
+    drop(fs);
 }

@@ -7,6 +7,7 @@ mod many;
 mod output;
 mod reload;
 mod restart;
+mod rotation;
 mod stopall;
 
 use std::time::{Duration, Instant};
@@ -36,6 +37,11 @@ pub const ALL: &[Scenario] = &[
         name: "output",
         about: "a child writes 1 GiB to stdout = a file; throughput and supervisor CPU",
         run: output::run,
+    },
+    Scenario {
+        name: "rotation",
+        about: "1 GiB of lines rotated every 8 MB (200 backups), and with timestamps; vs no rotation",
+        run: rotation::run,
     },
     Scenario {
         name: "many",

@@ -41,6 +41,7 @@ impl Backend for LocalBackend {
             handle: self.handle.clone(),
             follow,
             backlog,
+            decoders: Default::default(),
         }))
     }
 
@@ -73,15 +74,19 @@ struct LocalStream {
     follow: Follow,
     /// Backlog still to hand out, newest first (popped from the end).
     backlog: Vec<crate::output::Chunk>,
+    /// Holds a character cut at a chunk's end until the rest comes, per stream.
+    decoders: crate::output::decode::StreamDecoders,
 }
 
 impl LiveStream for LocalStream {
     fn next(&mut self, timeout: Duration) -> StreamEvent {
         if let Some(chunk) = self.backlog.pop() {
-            return StreamEvent::Data(chunk.data.to_vec());
+            return StreamEvent::Data(self.decoders.feed_bytes(chunk.stream, &chunk.data));
         }
         match self.follow.rx.recv_timeout(timeout) {
-            Ok(chunk) if self.follow.wants(&chunk) => StreamEvent::Data(chunk.data.to_vec()),
+            Ok(chunk) if self.follow.wants(&chunk) => {
+                StreamEvent::Data(self.decoders.feed_bytes(chunk.stream, &chunk.data))
+            }
             Ok(_) | Err(RecvTimeoutError::Timeout) => StreamEvent::Idle,
             Err(RecvTimeoutError::Disconnected) => StreamEvent::End(None),
         }

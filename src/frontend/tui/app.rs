@@ -173,9 +173,13 @@ impl App {
 
     /// An event-log line; it does not hide a fresh command result.
     pub fn on_event(&mut self, line: String, now: Instant) {
-        // A refused reload (a SIGHUP with a broken file) or a program giving up is news the
-        // user must see: it takes the line like a command result, in the error style.
-        if line.starts_with("reload refused") || line.starts_with("gave up:") {
+        // A refused reload (a SIGHUP with a broken file), a program giving up or a log file
+        // that cannot be written is news the user must see: it takes the line like a command
+        // result, in the error style.
+        if line.starts_with("reload refused")
+            || line.starts_with("gave up:")
+            || line.starts_with("log error:")
+        {
             self.set_message(line, true, now);
             return;
         }

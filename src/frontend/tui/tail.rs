@@ -3,10 +3,12 @@
 //! (escape sequences, control characters, characters that take no column). A `\r` goes back
 //! to column 0 (progress bars overwrite their line, as in a terminal). Every character kept
 //! takes exactly the columns ratatui measures for it, so binary garbage cannot shift a row.
-//! Owned by the dashboard thread.
+//! Each stream is decoded on its own, so a character or an escape sequence cut between two
+//! chunks comes out whole (see [`StreamDecoders`]). Owned by the dashboard thread.
 
 use std::collections::VecDeque;
 
+use crate::output::decode::StreamDecoders;
 use crate::output::{Chunk, Stream};
 
 /// How many lines a tail keeps; older ones are dropped.
@@ -59,6 +61,8 @@ pub struct TailLines {
     lines: VecDeque<TailLine>,
     /// Total lines ever pushed (complete or started): lets a scrolled-back view stay anchored.
     pushed: u64,
+    /// Holds a character or escape sequence cut at a chunk's end, per stream.
+    decoders: StreamDecoders,
 }
 
 impl TailLines {
@@ -71,7 +75,7 @@ impl TailLines {
     }
 
     pub fn push(&mut self, stream: Stream, data: &[u8]) {
-        let text = String::from_utf8_lossy(data);
+        let text = self.decoders.feed(stream, data);
         let mut chars = text.chars().peekable();
         while let Some(c) = chars.next() {
             match c {
@@ -270,5 +274,37 @@ mod tests {
             vec!["5", "6", "7"],
             "window ends 2 lines before the newest"
         );
+    }
+
+    /// Regression: one write of 65,535 x `a` + `é` reached the follow channel as two chunks
+    /// (64 KiB apiece) and the pane showed `aa��`.
+    #[test]
+    fn a_character_cut_between_chunks_shows_whole() {
+        let mut data = vec![b'a'; 1_535];
+        data.extend_from_slice("é\n".as_bytes());
+        let mut t = TailLines::default();
+        for chunk in data.chunks(1024) {
+            t.push(Stream::Stdout, chunk);
+        }
+        let lines = texts(&t);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].1.ends_with("aé"), "{:?}", &lines[0].1[1500..]);
+        // Interleaved stderr does not disturb stdout's half character.
+        let mut t = TailLines::default();
+        t.push(Stream::Stdout, b"x\xc3");
+        t.push(Stream::Stderr, b"\xe6\x97");
+        t.push(Stream::Stdout, b"\xa9\n");
+        t.push(Stream::Stderr, b"\xa5\n");
+        let lines = texts(&t);
+        assert_eq!(lines[0].1, "xé");
+        assert_eq!(lines[1].1, "日");
+    }
+
+    #[test]
+    fn an_escape_sequence_cut_between_chunks_is_still_dropped() {
+        let mut t = TailLines::default();
+        t.push(Stream::Stdout, b"a\x1b[3");
+        t.push(Stream::Stdout, b"1mred\n");
+        assert_eq!(texts(&t), vec![(Stream::Stdout, "ared".to_string())]);
     }
 }

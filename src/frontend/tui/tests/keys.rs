@@ -302,6 +302,22 @@ fn a_refused_reload_shows_even_over_a_fresh_result() {
 }
 
 #[test]
+fn a_log_file_that_cannot_be_written_shows_as_an_error_at_once() {
+    let mut a = app();
+    let t0 = Instant::now();
+    a.set_message("web: started", false, t0);
+    a.on_event(
+        "log error: web's stdout log /full/web.out: cannot write: No space left on device".into(),
+        t0,
+    );
+    assert!(
+        a.message.text.contains("No space left") && a.message.error,
+        "a full disk is news: {:?}",
+        a.message
+    );
+}
+
+#[test]
 fn a_click_selects_a_row_and_the_wheel_scrolls_the_tail() {
     use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
     let mut a = app();
