@@ -13,6 +13,17 @@ if ! command -v tmux >/dev/null 2>&1; then
   fi
 fi
 
+# The stack tests (tests/it/health.rs) run a TCP listener that opens late in python3, as
+# configs/stack.toml does.
+if ! command -v python3 >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing python3"
+    apt-get update -qq && apt-get install -y -qq python3-minimal >/dev/null
+  else
+    echo "warning: python3 is missing; a health-check test will fail" >&2
+  fi
+fi
+
 # `taskmaster man` is checked by rendering it (tests/it/cli.rs); groff does that.
 if ! command -v groff >/dev/null 2>&1 && ! command -v man >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -4,6 +4,8 @@
 //! - the **supervisor thread** ([`supervisor`]) owns every process and its state; front ends
 //!   reach it through a [`supervisor::Handle`] (commands in, replies and snapshots out);
 //! - the **I/O thread** ([`output`]) owns every child pipe, log file and tail ring;
+//! - the **checker threads** ([`health`]) run `cmd`/`tcp`/`http` health checks sent by the
+//!   supervisor thread and send back how each went;
 //! - the **signal thread** ([`signals`]) turns SIGCHLD/SIGHUP/SIGTERM/SIGINT into messages;
 //! - front ends ([`frontend`]): the dashboard, the line shell, the control-socket server and
 //!   `taskmaster ctl`, all speaking the one command language of [`command`].
@@ -24,6 +26,7 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod frontend;
+pub mod health;
 pub mod import;
 pub mod logging;
 pub mod notify;

@@ -1,5 +1,5 @@
 //! The few C library calls that nix does not wrap safely, each behind a safe function:
-//! local time (`localtime_r`) and ignoring SIGPIPE. With `spawn::fork` (fork/exec) and
+//! local time (`localtime_r`), ignoring SIGPIPE and `pidfd_open`. With `spawn::fork` (fork/exec) and
 //! `spawn::pty` (the terminal), this is the only place `unsafe` is allowed (see `lib.rs`).
 
 #![allow(unsafe_code)]
@@ -26,4 +26,17 @@ pub fn ignore_sigpipe() {
             nix::sys::signal::SigHandler::SigIgn,
         );
     }
+}
+
+/// A pidfd for `pid` (readable once it has exited), or `None` where the kernel has no
+/// pidfd_open (before 5.3). Used to wait for a health check command with a timeout.
+pub fn pidfd_open(pid: nix::unistd::Pid) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the descriptor was just returned by the kernel and is owned by no one else.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
 }

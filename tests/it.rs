@@ -26,6 +26,8 @@ mod depends;
 mod edges;
 #[path = "it/event_log.rs"]
 mod event_log;
+#[path = "it/health.rs"]
+mod health;
 #[path = "it/import.rs"]
 mod import;
 #[path = "it/lifecycle.rs"]

@@ -16,6 +16,7 @@ mod ring;
 mod stamp;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -174,6 +175,8 @@ struct ProcState {
     open: usize,
     /// `forget` was asked while pipes were open: drop the entry at their last EOF.
     forgotten: bool,
+    /// A `log` health check waiting for its text (see `watch.rs`).
+    text_watch: Option<watch::TextWatch>,
 }
 
 impl Proc {
@@ -185,6 +188,7 @@ impl Proc {
                 followers: Vec::new(),
                 open: 0,
                 forgotten: false,
+                text_watch: None,
             }),
         }
     }
@@ -198,6 +202,9 @@ impl Proc {
     /// Appends what was just read: to the ring (last `cap` bytes only) and to followers.
     fn append(&self, stream: Stream, data: &[u8]) {
         let mut st = self.lock();
+        if st.text_watch.as_mut().is_some_and(|w| w.feed(data)) {
+            st.text_watch = None;
+        }
         st.ring.push(stream, data);
         self.seq.store(st.ring.total(), Ordering::Release);
         if st.followers.is_empty() {
@@ -529,6 +536,25 @@ impl OutputReader {
             .unwrap_or_else(|e| e.into_inner())
             .push(tx);
         rx
+    }
+
+    /// Watches `name`'s output from now on for `text`; `hit` is told the name once, at the
+    /// first match (the `log` health check). Replaces an earlier watch of the process.
+    pub fn watch_text(&self, name: &str, text: &str, hit: Sender<String>) {
+        let proc = self
+            .shared
+            .procs()
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Proc::new(self.shared.cap)))
+            .clone();
+        proc.lock().text_watch = Some(watch::TextWatch::new(name, text, hit));
+    }
+
+    /// Ends a watch set by [`watch_text`](Self::watch_text), if any.
+    pub fn unwatch_text(&self, name: &str) {
+        if let Some(proc) = self.shared.get(name) {
+            proc.lock().text_watch = None;
+        }
     }
 
     /// Bytes held in a process's ring now (at most the ring's cap).

@@ -66,6 +66,11 @@ pub(super) struct Engine {
     /// Each live child's failure-report pipe (see `spawn::exec_failure`).
     pub reports: HashMap<String, OwnedFd>,
     pub output: Option<OutputHub>,
+    /// The health checker pool (see `health`) and where `log` checks report a match.
+    pub checkers: Option<crate::health::Checkers>,
+    pub log_hits: Option<Sender<String>>,
+    /// `log` checks whose text appeared while the process was still STARTING.
+    pub log_seen: std::collections::HashSet<String>,
     pub reader: OutputReader,
     pub latest: Option<Arc<Mutex<Arc<Snapshot>>>>,
     pub subscribers: Vec<Subscriber>,
@@ -113,6 +118,9 @@ impl Engine {
             tty_sizes: HashMap::new(),
             reports: HashMap::new(),
             output: Some(output),
+            checkers: None,
+            log_hits: None,
+            log_seen: std::collections::HashSet::new(),
             reader,
             latest: None,
             subscribers: Vec::new(),
@@ -186,6 +194,10 @@ impl Engine {
                 // The hook for events: the process's new state is read from it after apply.
                 Effect::Entered { .. } => {}
                 Effect::StartAgain | Effect::Remove => then = Some(effect),
+                Effect::Check(pid) => self.send_check(name, pid),
+                Effect::WatchLog => self.log_check_running(name, now),
+                // The hook for `healthy`/`unhealthy` events: the log line came before it.
+                Effect::Health { .. } => {}
             }
         }
         match then {
@@ -222,6 +234,8 @@ impl Engine {
                     None => self.stdins.remove(name),
                 }
                 self.reports.insert(name.to_string(), child.report);
+                // Before the pipes are read: no line of the new child can be missed.
+                self.arm_log_check(name, &config);
                 if let Some(hub) = &self.output {
                     hub.register(name, child.stdout, child.stderr);
                 }
@@ -367,7 +381,7 @@ impl Engine {
     /// the process may have other children (a test harness, several supervisors) whose
     /// statuses are not ours to take. `waitid(WNOWAIT)` peeks at the next zombie so the common
     /// case costs one call per death; a foreign zombie makes us check each of ours instead.
-    fn reap(&mut self, now: Now) {
+    pub(super) fn reap(&mut self, now: Now) {
         loop {
             let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
             let peeked = match waitid(Id::All, flags) {
@@ -380,6 +394,9 @@ impl Engine {
                         return;
                     }
                 }
+                // A health check's command: its checker reaps it, and its outcome brings us
+                // back here for any zombie of ours behind it.
+                Some(pid) if self.is_helper(pid) => return,
                 _ => {
                     let ours: Vec<Pid> = self.by_pid.keys().copied().collect();
                     for pid in ours {

@@ -3,6 +3,7 @@
 //! deadlines from one `select!`, applies reloads and publishes snapshots.
 
 mod api;
+mod checks;
 mod clock;
 mod commands;
 mod deps;
@@ -67,6 +68,10 @@ impl Supervisor {
         engine.latest = Some(latest.clone());
         engine.hangup_is_shutdown = options.terminal;
         engine.notices = Some(note_tx);
+        let (checkers, health_rx) = crate::health::Checkers::start()?;
+        let (log_tx, log_rx) = crossbeam_channel::unbounded();
+        engine.checkers = Some(checkers);
+        engine.log_hits = Some(log_tx);
         let handle = Handle {
             req_tx,
             latest,
@@ -76,7 +81,7 @@ impl Supervisor {
         let thread = std::thread::Builder::new()
             .name("taskmaster-supervisor".to_string())
             .spawn(move || {
-                run(engine, req_rx, sub_rx, sig_rx, note_rx);
+                run(engine, req_rx, sub_rx, sig_rx, note_rx, (health_rx, log_rx));
                 drop(signals);
             })?;
         Ok(Supervisor { handle, thread })
@@ -117,6 +122,7 @@ fn run(
     sub_rx: Receiver<crossbeam_channel::Sender<Update>>,
     sig_rx: Receiver<i32>,
     note_rx: Receiver<String>,
+    (health_rx, log_rx): (Receiver<crate::health::Outcome>, Receiver<String>),
 ) {
     engine.boot(Now::current());
     let mut req_rx = Some(req_rx);
@@ -147,6 +153,12 @@ fn run(
             },
             recv(note_rx) -> msg => if let Ok(line) = msg {
                 engine.event(line);
+            },
+            recv(health_rx) -> msg => if let Ok(outcome) = msg {
+                engine.on_health_outcome(outcome, Now::current());
+            },
+            recv(log_rx) -> msg => if let Ok(name) = msg {
+                engine.on_log_hit(&name, Now::current());
             },
             recv(timer) -> _ => {}
         }

@@ -81,6 +81,36 @@ impl ExitKind {
     }
 }
 
+/// The health of a RUNNING process with a health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthStatus {
+    /// No check has passed yet, and not enough have failed to say unhealthy.
+    Checking,
+    Healthy,
+    /// `health_retries` checks in a row failed; the last one's reason.
+    Unhealthy(String),
+}
+
+impl HealthStatus {
+    /// `healthy`, `unhealthy (reason)`, `checking health`: as status and the dashboard say it.
+    pub fn describe(&self) -> String {
+        match self {
+            HealthStatus::Checking => "checking health".to_string(),
+            HealthStatus::Healthy => "healthy".to_string(),
+            HealthStatus::Unhealthy(why) => format!("unhealthy ({why})"),
+        }
+    }
+
+    /// The word for `ctl --json` and metrics.
+    pub fn word(&self) -> &'static str {
+        match self {
+            HealthStatus::Checking => "checking",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy(_) => "unhealthy",
+        }
+    }
+}
+
 /// What taskmaster was doing when the process ended: decides how the end is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCause {
@@ -156,6 +186,8 @@ pub struct ProcessInfo {
     /// Failed start attempts in the current series (reset by a manual start).
     pub retries: u32,
     pub last_exit: Option<ExitInfo>,
+    /// RUNNING with a health check: how it is.
+    pub health: Option<HealthStatus>,
     /// When it starts again by itself (BACKOFF retry, delayed autorestart, FATAL retry).
     pub retry_at: Option<SystemTime>,
     /// Why it is in BACKOFF/FATAL (spawn error or "Exited too quickly ...") or WAITING
@@ -199,7 +231,12 @@ impl ProcessInfo {
                         .started_at
                         .and_then(|s| now.duration_since(s).ok())
                         .unwrap_or_default();
-                    format!("pid {pid}, uptime {}", format_uptime(up))
+                    match &self.health {
+                        Some(h) => {
+                            format!("pid {pid}, uptime {}, {}", format_uptime(up), h.describe())
+                        }
+                        None => format!("pid {pid}, uptime {}", format_uptime(up)),
+                    }
                 } else {
                     format!("pid {pid}")
                 }
@@ -269,7 +306,7 @@ impl ProcessInfo {
             expected: exit.map(|e| e.expected()),
             restarts: self.restarts,
             description: self.description(now),
-            health: None,
+            health: self.health.as_ref().map(|h| h.word().to_string()),
         }
     }
 }

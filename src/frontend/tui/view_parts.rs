@@ -21,10 +21,16 @@ use crate::supervisor::{ProcessInfo, StateName};
 /// The last column: how it last ended while it runs, supervisorctl's description otherwise.
 pub fn detail(p: &ProcessInfo, now: SystemTime) -> String {
     match p.state {
-        StateName::Running | StateName::Starting | StateName::Stopping => match &p.last_exit {
-            None => String::new(),
-            Some(e) => format!("last: {}", e.describe()),
-        },
+        StateName::Running | StateName::Starting | StateName::Stopping => {
+            let last = p.last_exit.map(|e| format!("last: {}", e.describe()));
+            // Health first: it is the news about a running process.
+            match (p.health.as_ref().map(|h| h.describe()), last) {
+                (Some(h), Some(l)) => format!("{h}; {l}"),
+                (Some(h), None) => h,
+                (None, Some(l)) => l,
+                (None, None) => String::new(),
+            }
+        }
         _ => p.description(now),
     }
 }

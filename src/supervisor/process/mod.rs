@@ -12,8 +12,10 @@ use nix::unistd::Pid;
 
 use super::clock::Now;
 use super::reply::Fault;
-use super::snapshot::{ExitCause, ExitInfo, ExitKind, ProcessInfo, StateName, StopEnd};
-use crate::config::{AutoRestart, ProgramConfig};
+use super::snapshot::{
+    ExitCause, ExitInfo, ExitKind, HealthStatus, ProcessInfo, StateName, StopEnd,
+};
+use crate::config::{AutoRestart, Probe, ProgramConfig};
 
 mod delay;
 #[cfg(test)]
@@ -35,6 +37,8 @@ pub enum ProcState {
     Running {
         pid: Pid,
         since: Instant,
+        /// Present when the program has a health check.
+        health: Option<HealthRun>,
     },
     /// A start failed; the next attempt is made at `retry_at`.
     Backoff {
@@ -58,6 +62,17 @@ pub enum ProcState {
         why: Failure,
         retry_at: Option<Instant>,
     },
+}
+
+/// The health of one run (one child): reset at every spawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRun {
+    pub status: HealthStatus,
+    /// Consecutive failed checks.
+    pub failures: u32,
+    /// When the next check is due; `None` while one is in flight, and for `log` checks (the
+    /// I/O thread reports the match).
+    pub next_at: Option<Instant>,
 }
 
 /// Why a start failed.
@@ -94,6 +109,12 @@ pub enum AfterStop {
 pub enum Effect {
     /// Start a child now and report back with `on_spawned` or `on_spawn_failed`.
     Spawn,
+    /// Run the program's health check on this child now; report with `on_health`.
+    Check(Pid),
+    /// Watch this child's output for the `log` health check's text; report with `on_health`.
+    WatchLog,
+    /// The health changed (the hook for `healthy`/`unhealthy` events).
+    Health { healthy: bool },
     /// Send a signal to the child's process group.
     SignalGroup(Pid, Signal),
     /// One event-log line.
@@ -206,7 +227,16 @@ impl Process {
 
     /// RUNNING with a health check that passes.
     pub fn is_healthy(&self) -> bool {
-        false
+        matches!(
+            &self.state,
+            ProcState::Running {
+                health: Some(HealthRun {
+                    status: HealthStatus::Healthy,
+                    ..
+                }),
+                ..
+            }
+        )
     }
 
     pub fn is_waiting(&self) -> bool {
@@ -235,7 +265,8 @@ impl Process {
             ProcState::Backoff { .. } | ProcState::Exited { .. } | ProcState::Fatal { .. } => {
                 self.retry_at()
             }
-            ProcState::Stopped | ProcState::Waiting { .. } | ProcState::Running { .. } => None,
+            ProcState::Running { ref health, .. } => health.as_ref().and_then(|h| h.next_at),
+            ProcState::Stopped | ProcState::Waiting { .. } => None,
         }
     }
 
@@ -285,13 +316,16 @@ impl Process {
             // (spawn) -> RUNNING: with starttime 0 there is nothing to wait for
             self.retries = 0;
             effects.push(self.running_line());
+            let health = self.new_health(now);
             effects.push(self.set_state(
                 ProcState::Running {
                     pid,
                     since: now.mono,
+                    health,
                 },
                 now,
             ));
+            effects.extend(self.watch_log());
         } else {
             // (spawn) -> STARTING
             effects.push(self.set_state(
@@ -357,6 +391,92 @@ impl Process {
         vec![Effect::Log(line), entered]
     }
 
+    /// A fresh health record for a new run: checked at once (the `log` check is pushed).
+    fn new_health(&self, now: Now) -> Option<HealthRun> {
+        let h = self.config.health.as_ref()?;
+        Some(HealthRun {
+            status: HealthStatus::Checking,
+            failures: 0,
+            next_at: match h.probe {
+                Probe::Log(_) => None,
+                Probe::Cmd { .. } | Probe::Tcp(_) | Probe::Http(_) => Some(now.mono),
+            },
+        })
+    }
+
+    fn watch_log(&self) -> Option<Effect> {
+        matches!(
+            self.config.health.as_ref().map(|h| &h.probe),
+            Some(Probe::Log(_))
+        )
+        .then_some(Effect::WatchLog)
+    }
+
+    /// A health check of child `pid` went `result`; a change is said once.
+    pub fn on_health(&mut self, pid: Pid, result: Result<(), String>, now: Now) -> Vec<Effect> {
+        let Some(cfg) = self.config.health.clone() else {
+            return vec![];
+        };
+        let name = self.name.clone();
+        let ProcState::Running {
+            pid: current,
+            health: Some(h),
+            ..
+        } = &mut self.state
+        else {
+            // A check of a child that is gone, or of a state without checks: stale.
+            return vec![];
+        };
+        if *current != pid {
+            return vec![];
+        }
+        h.next_at = match cfg.probe {
+            Probe::Log(_) => None,
+            Probe::Cmd { .. } | Probe::Tcp(_) | Probe::Http(_) => Some(now.mono + cfg.interval),
+        };
+        let what = crate::health::describe(&cfg.probe);
+        match result {
+            // RUNNING (checking/unhealthy) -> RUNNING healthy
+            Ok(()) => {
+                h.failures = 0;
+                if h.status == HealthStatus::Healthy {
+                    return vec![];
+                }
+                h.status = HealthStatus::Healthy;
+                vec![
+                    Effect::Log(format!("healthy: {name} ({what})")),
+                    Effect::Health { healthy: true },
+                ]
+            }
+            Err(why) => {
+                h.failures += 1;
+                if h.failures < cfg.retries {
+                    return vec![];
+                }
+                if let HealthStatus::Unhealthy(old) = &mut h.status {
+                    // Still unhealthy: the latest reason, said in status only.
+                    *old = why;
+                    return vec![];
+                }
+                // RUNNING -> RUNNING unhealthy (-> STOPPING by health_restart)
+                let line = format!(
+                    "unhealthy: {name} ({what}: {} failed checks, last: {why})",
+                    h.failures
+                );
+                h.status = HealthStatus::Unhealthy(why);
+                let mut effects = vec![Effect::Log(line), Effect::Health { healthy: false }];
+                if cfg.restart {
+                    self.restarts += 1;
+                    effects.push(Effect::Log(format!(
+                        "restarting: {name} (unhealthy, health_restart)"
+                    )));
+                    effects.extend(self.stop_then(AfterStop::Start, now).unwrap_or_default());
+                }
+                effects
+            }
+        }
+    }
+
     fn running_line(&self) -> Effect {
         Effect::Log(format!(
             "success: {} entered RUNNING state, process has stayed up for > than {} seconds (starttime)",
@@ -370,10 +490,30 @@ impl Process {
             ProcState::Starting { pid, since } if now.mono >= since + self.config.starttime => {
                 // STARTING -> RUNNING
                 self.retries = 0;
-                vec![
+                let health = self.new_health(now);
+                let mut effects = vec![
                     self.running_line(),
-                    self.set_state(ProcState::Running { pid, since }, now),
-                ]
+                    self.set_state(ProcState::Running { pid, since, health }, now),
+                ];
+                effects.extend(self.watch_log());
+                effects
+            }
+            // RUNNING: a health check is due (none is in flight)
+            ProcState::Running {
+                pid,
+                health:
+                    Some(HealthRun {
+                        next_at: Some(at), ..
+                    }),
+                ..
+            } if now.mono >= at => {
+                if let ProcState::Running {
+                    health: Some(h), ..
+                } = &mut self.state
+                {
+                    h.next_at = None;
+                }
+                vec![Effect::Check(pid)]
             }
             // BACKOFF -> (spawn) STARTING; EXITED -> (spawn) after the restart delay
             ProcState::Backoff { retry_at, .. }
@@ -709,6 +849,12 @@ impl Process {
             restarts: self.restarts,
             retries: self.retries,
             last_exit: self.last_exit,
+            health: match &self.state {
+                ProcState::Running {
+                    health: Some(h), ..
+                } => Some(h.status.clone()),
+                _ => None,
+            },
             retry_at: self
                 .retry_at()
                 .map(|at| now.wall + at.saturating_duration_since(now.mono)),

@@ -1,6 +1,7 @@
 //! One test per transition of the state machine, with explicit time: no fork, no clock.
 
 use super::*;
+use crate::supervisor::snapshot::HealthStatus;
 
 fn program(extra: &str) -> Arc<ProgramConfig> {
     let text = format!("[programs.web]\ncmd = \"sleep 1\"\n{extra}\n");
@@ -102,7 +103,8 @@ fn staying_up_past_starttime_enters_running_and_clears_retries() {
         p.state,
         ProcState::Running {
             pid: pid(100),
-            since: t0.mono
+            since: t0.mono,
+            health: None
         }
     );
     assert_eq!(p.retries, 0);
@@ -626,4 +628,112 @@ fn waiting_is_left_by_a_spawn_or_a_stop() {
     let effects = q.on_stop(t0).expect("a waiting process stops");
     assert_eq!(q.state, ProcState::Stopped);
     assert_eq!(logs(&effects), vec!["stopped: web (was in WAITING)"]);
+}
+
+fn checked(extra: &str, t0: Now) -> Process {
+    let mut p = process(
+        &format!("starttime = 0\nhealth = {{ tcp = \"127.0.0.1:1\" }}\n{extra}"),
+        t0,
+    );
+    started(&mut p, t0);
+    p
+}
+
+#[test]
+fn entering_running_schedules_a_check_at_once_and_one_at_a_time() {
+    let t0 = Now::current();
+    let mut p = checked("", t0);
+    assert_eq!(p.info(t0).health, Some(HealthStatus::Checking));
+    assert_eq!(
+        p.deadline(),
+        Some(t0.mono),
+        "the first check is due at once"
+    );
+    assert_eq!(p.on_deadline(t0), vec![Effect::Check(pid(100))]);
+    assert_eq!(p.deadline(), None, "no second check while one is in flight");
+    assert!(p.on_deadline(t0.after(secs(10.0))).is_empty());
+}
+
+#[test]
+fn a_passing_check_makes_it_healthy_once_and_schedules_the_next() {
+    let t0 = Now::current();
+    let mut p = checked("health_interval = 5", t0);
+    p.on_deadline(t0);
+    let effects = p.on_health(pid(100), Ok(()), t0);
+    assert_eq!(
+        effects,
+        vec![
+            Effect::Log("healthy: web (tcp 127.0.0.1:1)".into()),
+            Effect::Health { healthy: true }
+        ]
+    );
+    assert!(p.is_healthy());
+    assert_eq!(p.deadline(), Some(t0.mono + secs(5.0)));
+    p.on_deadline(t0.after(secs(5.0)));
+    assert!(
+        p.on_health(pid(100), Ok(()), t0.after(secs(5.0)))
+            .is_empty(),
+        "still healthy: nothing new to say"
+    );
+    let line = p.info(t0).description(t0.wall);
+    assert!(line.ends_with(", healthy"), "{line}");
+}
+
+#[test]
+fn retries_failures_in_a_row_make_it_unhealthy_with_the_reason() {
+    let t0 = Now::current();
+    let mut p = checked("health_retries = 2", t0);
+    assert!(
+        p.on_health(pid(100), Err("refused".into()), t0).is_empty(),
+        "one failure is not enough"
+    );
+    let effects = p.on_health(pid(100), Err("refused".into()), t0);
+    assert_eq!(
+        logs(&effects),
+        vec!["unhealthy: web (tcp 127.0.0.1:1: 2 failed checks, last: refused)"]
+    );
+    assert!(effects.contains(&Effect::Health { healthy: false }));
+    assert_eq!(
+        p.info(t0).health,
+        Some(HealthStatus::Unhealthy("refused".into()))
+    );
+    let effects = p.on_health(pid(100), Ok(()), t0);
+    assert!(
+        effects.contains(&Effect::Health { healthy: true }),
+        "recovers"
+    );
+}
+
+#[test]
+fn unhealthy_with_health_restart_restarts_it() {
+    let t0 = Now::current();
+    let mut p = checked("health_retries = 1\nhealth_restart = true", t0);
+    let effects = p.on_health(pid(100), Err("HTTP 500".into()), t0);
+    assert!(effects.contains(&Effect::SignalGroup(pid(100), Signal::SIGTERM)));
+    let effects = p.on_exit(ExitKind::Signal(15), t0, false);
+    assert!(
+        effects.contains(&Effect::StartAgain),
+        "started again after the stop"
+    );
+    assert_eq!(p.restarts, 1, "a policy restart counts");
+}
+
+#[test]
+fn a_stale_check_outcome_is_ignored() {
+    let t0 = Now::current();
+    let mut p = checked("", t0);
+    assert!(p.on_health(pid(99), Ok(()), t0).is_empty());
+    assert!(!p.is_healthy());
+}
+
+#[test]
+fn a_log_check_waits_for_its_text_instead_of_a_timer() {
+    let t0 = Now::current();
+    let mut p = process("starttime = 0\nhealth = { log = \"ready\" }", t0);
+    assert_eq!(p.on_start(t0), Ok(vec![Effect::Spawn]));
+    let effects = p.on_spawned(pid(5), t0);
+    assert!(effects.contains(&Effect::WatchLog));
+    assert_eq!(p.deadline(), None, "no timer for a log check");
+    p.on_health(pid(5), Ok(()), t0);
+    assert!(p.is_healthy());
 }

@@ -37,6 +37,7 @@ pub fn process(name: &str, state: StateName, pid: Option<u32>) -> ProcessInfo {
         retries: 0,
         last_exit: None,
         retry_at: None,
+        health: None,
         reason: String::new(),
         pty: None,
     }

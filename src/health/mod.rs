@@ -1,0 +1,113 @@
+//! Health checks (interface.md section 10), run off the supervisor thread by a small pool of
+//! checker threads.
+//!
+//! Design: the supervisor thread decides *when* a process is checked (a deadline in its
+//! RUNNING state, so at most one check per process is ever in flight) and sends a [`Job`];
+//! a checker thread runs it with plain blocking std I/O, every step bounded by the job's
+//! timeout (connect, write and read timeouts on sockets; a pidfd polled with the timeout for
+//! commands, then SIGKILL to the command's group), and sends the [`Outcome`] back. Blocking
+//! calls with timeouts on a few threads were chosen over timers plus non-blocking sockets on
+//! the supervisor thread: that thread must never wait on anything, and a non-blocking HTTP
+//! client, connect state machine and child waiting would be far more code to get right than
+//! `connect_timeout` and `set_read_timeout`. A check that hangs holds one checker for at most
+//! its timeout; with [`CHECKERS`] threads, checks queue (never pile up threads) when many
+//! hang at once. `log` checks need no thread: the I/O thread matches the text as it captures
+//! the output (`output::OutputReader::watch_text`).
+
+mod cmd;
+mod net;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use nix::unistd::Pid;
+
+use crate::config::Probe;
+
+/// Checker threads: checks are short; this many may hang at once before others queue.
+pub const CHECKERS: usize = 4;
+
+/// One check to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    /// The child the check is about: an outcome for an older child is dropped.
+    pub pid: Pid,
+    pub probe: Probe,
+    pub timeout: Duration,
+}
+
+/// How a check went: `Err` says why it failed, in a few words.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub name: String,
+    pub pid: Pid,
+    pub result: Result<(), String>,
+}
+
+/// Pids of the check commands now running: children of taskmaster that are not the
+/// supervisor's to reap (the checker that started one waits for it).
+pub type Helpers = Arc<Mutex<HashSet<Pid>>>;
+
+/// The supervisor's side of the pool.
+pub struct Checkers {
+    jobs: Sender<Job>,
+    pub helpers: Helpers,
+}
+
+impl Checkers {
+    /// Starts the pool; outcomes arrive on the returned receiver.
+    pub fn start() -> std::io::Result<(Checkers, Receiver<Outcome>)> {
+        let (jobs, job_rx) = crossbeam_channel::unbounded::<Job>();
+        let (out_tx, out_rx) = crossbeam_channel::unbounded();
+        let helpers: Helpers = Arc::default();
+        for i in 0..CHECKERS {
+            let job_rx = job_rx.clone();
+            let out_tx = out_tx.clone();
+            let helpers = helpers.clone();
+            std::thread::Builder::new()
+                .name(format!("taskmaster-health-{i}"))
+                .spawn(move || {
+                    // Ends when the supervisor drops its sender.
+                    for job in job_rx {
+                        let result = run(&job, &helpers);
+                        let outcome = Outcome {
+                            name: job.name,
+                            pid: job.pid,
+                            result,
+                        };
+                        if out_tx.send(outcome).is_err() {
+                            return;
+                        }
+                    }
+                })?;
+        }
+        Ok((Checkers { jobs, helpers }, out_rx))
+    }
+
+    pub fn send(&self, job: Job) {
+        let _ = self.jobs.send(job);
+    }
+}
+
+fn run(job: &Job, helpers: &Helpers) -> Result<(), String> {
+    match &job.probe {
+        Probe::Cmd { argv, .. } => cmd::check(argv, job.timeout, helpers),
+        Probe::Tcp(addr) => net::tcp(addr, job.timeout),
+        Probe::Http(target) => net::http(target, job.timeout),
+        // Matched by the I/O thread, never sent here.
+        Probe::Log(_) => Ok(()),
+    }
+}
+
+/// `tcp 127.0.0.1:5432`, `http http://...`, `cmd pg_isready`, `log "ready"`: what is checked.
+pub fn describe(probe: &Probe) -> String {
+    match probe {
+        Probe::Cmd { line, .. } => format!("cmd {line}"),
+        Probe::Tcp(addr) => format!("tcp {addr}"),
+        Probe::Http(t) => format!("http {}", t.url),
+        Probe::Log(text) => format!("log {text:?}"),
+    }
+}

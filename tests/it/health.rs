@@ -1,0 +1,212 @@
+//! Health checks (interface.md section 10) against real processes and real sockets: each
+//! probe kind, its failures (a command that hangs, floods or does not exist; a TCP peer that
+//! never answers; HTTP 500 and redirects), the status words and `depends_on = healthy`.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::SystemTime;
+
+use taskmaster::supervisor::snapshot::HealthStatus;
+use taskmaster::supervisor::{Command, StateName};
+
+use crate::util::{LONG, Tm, wait_until};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A one-process program checked by `health`, with quick checks.
+fn checked(cmd: &str, health: &str, extra: &str) -> Tm {
+    Tm::start(&format!(
+        "[taskmaster]\nsocket = false\n[programs.svc]\ncmd = \"{cmd}\"\nstarttime = 0\n\
+         health = {health}\nhealth_interval = 0.1\nhealth_timeout = 0.3\nhealth_retries = 2\n{extra}"
+    ))
+}
+
+fn wait_health(tm: &Tm, what: &str, want: impl Fn(&HealthStatus) -> bool) -> HealthStatus {
+    wait_until(LONG, what, || {
+        tm.info("svc").health.as_ref().is_some_and(&want)
+    });
+    tm.info("svc").health.expect("health present")
+}
+
+fn unhealthy_reason(tm: &Tm) -> String {
+    match wait_health(tm, "unhealthy", |h| matches!(h, HealthStatus::Unhealthy(_))) {
+        HealthStatus::Unhealthy(why) => why,
+        other => panic!("unhealthy expected, got {other:?}"),
+    }
+}
+
+#[test]
+fn tcp_check_turns_healthy_when_the_port_opens_and_a_dependent_starts_then() {
+    let port = free_port();
+    let tm = Tm::start(&format!(
+        r#"
+[taskmaster]
+socket = false
+[programs.db]
+cmd = "python3 -c 'import socket,time; time.sleep(0.6); s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\", {port})); s.listen(); time.sleep(1000)'"
+starttime = 0
+health = {{ tcp = "127.0.0.1:{port}" }}
+health_interval = 0.1
+health_retries = 100
+[programs.api]
+cmd = "sleep 1000"
+starttime = 0
+depends_on = {{ db = "healthy" }}
+"#
+    ));
+    let api = tm.info("api");
+    assert_eq!(api.state, StateName::Waiting, "{api:?}");
+    assert_eq!(api.reason, "waiting for db (healthy)");
+    wait_until(LONG, "db healthy", || {
+        tm.info("db").health == Some(HealthStatus::Healthy)
+    });
+    let line = tm.info("db").status_line(SystemTime::now());
+    assert!(line.ends_with(", healthy"), "status says it: {line}");
+    tm.wait_state("api", StateName::Running);
+    tm.shutdown();
+}
+
+#[test]
+fn a_check_command_that_does_not_exist_is_unhealthy_with_the_reason() {
+    let tm = checked("sleep 1000", "{ cmd = \"/no/such/check\" }", "");
+    let why = unhealthy_reason(&tm);
+    assert!(why.contains("can't run '/no/such/check'"), "{why}");
+    tm.shutdown();
+}
+
+#[test]
+fn a_hanging_check_command_is_killed_at_the_timeout() {
+    let tm = checked(
+        "sleep 1000",
+        "{ cmd = \"sh -c 'echo $$ >> {dir}/pids; exec sleep 100'\" }",
+        "",
+    );
+    let why = unhealthy_reason(&tm);
+    assert!(
+        why.contains("did not finish within 0.3 s (killed)"),
+        "{why}"
+    );
+    let pids = std::fs::read_to_string(tm.path("pids")).expect("the check ran");
+    for pid in pids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+        wait_until(LONG, "the hung check is gone", || crate::util::gone(pid));
+    }
+    assert_eq!(
+        tm.info("svc").state,
+        StateName::Running,
+        "the process itself is fine"
+    );
+    tm.shutdown();
+}
+
+#[test]
+fn a_flooding_check_command_costs_nothing_and_is_killed() {
+    let tm = checked("sleep 1000", "{ cmd = \"yes\" }", "");
+    let why = unhealthy_reason(&tm);
+    assert!(why.contains("did not finish"), "{why}");
+    tm.shutdown();
+}
+
+#[test]
+fn a_passing_check_command_is_healthy() {
+    let tm = checked("sleep 1000", "{ cmd = \"true\" }", "");
+    wait_health(&tm, "healthy", |h| *h == HealthStatus::Healthy);
+    tm.shutdown();
+}
+
+/// A one-connection-at-a-time HTTP server answering `reply` (or nothing, for `None`).
+fn http_server(reply: Option<&'static str>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            match reply {
+                Some(r) => {
+                    let _ = conn.write_all(r.as_bytes());
+                }
+                // Accept and never answer: keep the connection open.
+                None => held.push(conn),
+            }
+        }
+    });
+    port
+}
+
+fn http_check(reply: Option<&'static str>) -> Tm {
+    let port = http_server(reply);
+    checked(
+        "sleep 1000",
+        &format!("{{ http = \"http://127.0.0.1:{port}/health\" }}"),
+        "",
+    )
+}
+
+#[test]
+fn http_200_is_healthy() {
+    let tm = http_check(Some("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    wait_health(&tm, "healthy", |h| *h == HealthStatus::Healthy);
+    tm.shutdown();
+}
+
+#[test]
+fn http_500_is_unhealthy() {
+    let tm = http_check(Some("HTTP/1.1 500 Internal Server Error\r\n\r\n"));
+    assert_eq!(unhealthy_reason(&tm), "HTTP 500");
+    tm.shutdown();
+}
+
+#[test]
+fn an_http_redirect_loop_is_one_failed_check_not_a_loop() {
+    let tm = http_check(Some(
+        "HTTP/1.1 302 Found\r\nLocation: /health\r\nContent-Length: 0\r\n\r\n",
+    ));
+    assert!(unhealthy_reason(&tm).contains("302 (redirects are not followed)"));
+    tm.shutdown();
+}
+
+#[test]
+fn a_peer_that_accepts_and_never_answers_times_out() {
+    let tm = http_check(None);
+    assert_eq!(unhealthy_reason(&tm), "no answer within the timeout");
+    tm.shutdown();
+}
+
+#[test]
+fn a_log_check_is_healthy_once_the_line_is_printed() {
+    let tm = checked(
+        "sh -c 'echo starting; sleep 0.3; echo ready to accept connections; sleep 1000'",
+        "{ log = \"ready to accept\" }",
+        "",
+    );
+    assert_ne!(
+        tm.info("svc").health,
+        Some(HealthStatus::Healthy),
+        "not before the line"
+    );
+    wait_health(&tm, "healthy by its log", |h| *h == HealthStatus::Healthy);
+    tm.shutdown();
+}
+
+#[test]
+fn health_restart_restarts_an_unhealthy_process() {
+    let tm = checked(
+        "sleep 1000",
+        "{ cmd = \"false\" }",
+        "health_restart = true\nstoptime = 1",
+    );
+    let first = tm.wait_state("svc", StateName::Running).pid;
+    wait_until(LONG, "restarted with a new pid", || {
+        let p = tm.info("svc");
+        p.state == StateName::Running && p.pid.is_some() && p.pid != first
+    });
+    let r = tm.actions(Command::stop(vec!["svc".into()]));
+    assert_eq!(r[0].render(), "svc: stopped");
+    tm.shutdown();
+}
