@@ -186,6 +186,8 @@ pub struct ProcessInfo {
     /// Failed start attempts in the current series (reset by a manual start).
     pub retries: u32,
     pub last_exit: Option<ExitInfo>,
+    /// What it waits for before starting: program and condition (`depends_on`).
+    pub depends_on: Vec<(String, crate::config::Condition)>,
     /// RUNNING with a health check: how it is.
     pub health: Option<HealthStatus>,
     /// When it starts again by itself (BACKOFF retry, delayed autorestart, FATAL retry).

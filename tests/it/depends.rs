@@ -11,6 +11,12 @@ use crate::util::{LONG, Tm, wait_until};
 /// Collects event lines in order (the test's own subscription).
 fn events(tm: &Tm) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
     let rx = tm.handle.subscribe();
+    // The subscription and the next command travel on different channels: wait until it is
+    // registered (a new subscriber is told to read the snapshot at once).
+    assert!(
+        matches!(rx.recv_timeout(LONG), Ok(Update::Snapshot)),
+        "the subscription is registered"
+    );
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = lines.clone();
     std::thread::spawn(move || {

@@ -8,6 +8,7 @@ mod output;
 mod reload;
 mod restart;
 mod rotation;
+mod stack;
 mod stopall;
 
 use std::time::{Duration, Instant};
@@ -62,6 +63,11 @@ pub const ALL: &[Scenario] = &[
         name: "flapping",
         about: "a program that exits at once, startretries 3: spawn and FATAL times",
         run: flapping::run,
+    },
+    Scenario {
+        name: "stack",
+        about: "depends_on chain of 10 by tcp health (interval 0.1); CPU of 1,000 health-checked processes",
+        run: stack::run,
     },
     Scenario {
         name: "dashboard",

@@ -117,7 +117,7 @@ pub fn render(frame: &mut Frame, app: &App, now: SystemTime) {
     let areas = layout((area.width, area.height), app.visible().len());
     render_header(frame, app, areas.header, now);
     render_table(frame, app, areas.table, now);
-    render_tail(frame, app, areas.tail);
+    render_tail(frame, app, areas.tail, now);
     render_message(frame, app, areas.message);
     render_hint(frame, app, areas.hint);
     render_bar(frame, app, areas.bar);

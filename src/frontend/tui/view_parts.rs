@@ -14,9 +14,11 @@ use super::attach::Attach;
 use super::tail::TailLines;
 use super::term::{TermPane, render_screen};
 use super::view::{error_style, focus_block, key_style, state_style};
+use crate::config::Condition;
 use crate::output::Stream;
+use crate::supervisor::snapshot::HealthStatus;
 use crate::supervisor::snapshot::format_uptime;
-use crate::supervisor::{ProcessInfo, StateName};
+use crate::supervisor::{ProcessInfo, Snapshot, StateName};
 
 /// The last column: how it last ended while it runs, supervisorctl's description otherwise.
 pub fn detail(p: &ProcessInfo, now: SystemTime) -> String {
@@ -185,7 +187,61 @@ pub fn render_terminal(frame: &mut Frame, app: &App, name: &str, now: SystemTime
     }
 }
 
-pub fn render_tail(frame: &mut Frame, app: &App, area: Rect) {
+/// The selected process's stack details: its dependencies and their state (`✓` when met),
+/// its health, its next start of its own. Empty for a process with none of them.
+pub fn details(p: &ProcessInfo, snap: &Snapshot, now: SystemTime) -> String {
+    let mut parts = Vec::new();
+    if !p.depends_on.is_empty() {
+        let deps: Vec<String> = p
+            .depends_on
+            .iter()
+            .map(|(dep, cond)| {
+                let members: Vec<&ProcessInfo> = snap
+                    .processes
+                    .iter()
+                    .filter(|q| q.program == *dep)
+                    .collect();
+                let met = !members.is_empty() && members.iter().all(|q| meets(q, *cond));
+                let state = match members.as_slice() {
+                    [one] => one.state.as_str().to_string(),
+                    _ => format!("{} processes", members.len()),
+                };
+                let mark = if met { "✓" } else { "…" };
+                format!("{dep} {state} {mark} ({})", cond.as_str())
+            })
+            .collect();
+        parts.push(format!("needs {}", deps.join(", ")));
+    }
+    if let Some(h) = &p.health {
+        parts.push(h.describe());
+    }
+    if let Some(at) = p.retry_at {
+        let left = at.duration_since(now).unwrap_or_default();
+        parts.push(format!(
+            "next start in {}",
+            crate::supervisor::process::format_delay(left)
+        ));
+    }
+    parts.join(" · ")
+}
+
+/// The snapshot's view of a condition (the supervisor decides; this only shows it).
+fn meets(q: &ProcessInfo, cond: Condition) -> bool {
+    match cond {
+        Condition::Started => matches!(q.state, StateName::Starting | StateName::Running),
+        Condition::Running => q.state == StateName::Running,
+        Condition::Healthy => {
+            q.state == StateName::Running && q.health == Some(HealthStatus::Healthy)
+        }
+        Condition::Completed => {
+            q.state == StateName::Exited
+                && q.retry_at.is_none()
+                && q.last_exit.is_some_and(|e| e.expected())
+        }
+    }
+}
+
+pub fn render_tail(frame: &mut Frame, app: &App, area: Rect, now: SystemTime) {
     let name = app.selected_name();
     if let Some(pane) = app.term.as_ref().filter(|t| Some(&t.name) == name.as_ref()) {
         render_term_pane(frame, app, pane, area);
@@ -206,7 +262,14 @@ pub fn render_tail(frame: &mut Frame, app: &App, area: Rect) {
             Style::default().add_modifier(Modifier::DIM),
         )]
     };
-    let block = focus_block(title, app.focus == Focus::Tail).title_bottom(" stdout  ▌ stderr ");
+    let mut block = focus_block(title, app.focus == Focus::Tail).title_bottom(" stdout  ▌ stderr ");
+    let selected = name.as_deref().and_then(|n| app.snapshot.get(n));
+    if let Some(d) = selected
+        .map(|p| details(p, &app.snapshot, now))
+        .filter(|d| !d.is_empty())
+    {
+        block = block.title_top(Line::from(format!(" {d} ")).right_aligned());
+    }
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 

@@ -849,6 +849,12 @@ impl Process {
             restarts: self.restarts,
             retries: self.retries,
             last_exit: self.last_exit,
+            depends_on: self
+                .config
+                .depends_on
+                .iter()
+                .map(|(d, c)| (d.clone(), *c))
+                .collect(),
             health: match &self.state {
                 ProcState::Running {
                     health: Some(h), ..

@@ -38,6 +38,7 @@ pub fn process(name: &str, state: StateName, pid: Option<u32>) -> ProcessInfo {
         last_exit: None,
         retry_at: None,
         health: None,
+        depends_on: Vec::new(),
         reason: String::new(),
         pty: None,
     }

@@ -298,3 +298,50 @@ fn wide_names_are_measured_in_columns() {
         "the whole name, then its state: {row}"
     );
 }
+
+#[test]
+fn details_show_dependencies_health_and_the_next_start() {
+    use crate::config::Condition;
+    use crate::frontend::tui::view_parts::details;
+    use crate::supervisor::snapshot::HealthStatus;
+    let mut db = process("db", StateName::Running, Some(10));
+    db.health = Some(HealthStatus::Healthy);
+    let mut api = process("api", StateName::Waiting, None);
+    api.depends_on = vec![
+        ("db".into(), Condition::Healthy),
+        ("migrate".into(), Condition::Completed),
+    ];
+    let migrate = process("migrate", StateName::Running, Some(11));
+    let mut crash = process("crash", StateName::Exited, None);
+    crash.retry_at = Some(now() + std::time::Duration::from_secs(4));
+    let snap = Snapshot {
+        processes: vec![api.clone(), db.clone(), migrate, crash.clone()],
+        ..snapshot()
+    };
+    assert_eq!(
+        details(&api, &snap, now()),
+        "needs db RUNNING ✓ (healthy), migrate RUNNING … (completed)"
+    );
+    assert_eq!(details(&db, &snap, now()), "healthy");
+    assert_eq!(details(&crash, &snap, now()), "next start in 4 s");
+    assert_eq!(
+        details(&process("x", StateName::Stopped, None), &snap, now()),
+        ""
+    );
+}
+
+#[test]
+fn waiting_has_a_colour_of_its_own() {
+    let mut a = app();
+    let mut waiting = process("api", StateName::Waiting, None);
+    waiting.reason = "waiting for db (healthy)".into();
+    let snap = Snapshot {
+        processes: vec![waiting],
+        ..snapshot()
+    };
+    a.on_snapshot(std::sync::Arc::new(snap));
+    let style = style_of(&mut a, 120, 40, "WAITING").expect("WAITING is drawn");
+    assert_eq!(style.bg, Some(Color::Blue));
+    let screen = draw(&mut a, 120, 40).join("\n");
+    assert!(screen.contains("waiting for db (healthy)"), "{screen}");
+}

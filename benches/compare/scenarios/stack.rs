@@ -1,0 +1,138 @@
+//! Stacks (interface.md section 10), taskmaster only (supervisord has no dependencies or
+//! health checks): a chain of 10 programs each waiting for the previous one to be healthy by
+//! a TCP check every 0.1 s, against the sum of their own readiness delays; and the daemon's
+//! CPU with 1,000 processes checked by `cmd` every 5 s and by `tcp` every 1 s.
+
+use std::time::Duration;
+
+use super::each_kind;
+use crate::daemon::{Kind, Program, log_line_ms, wait_for, wait_running};
+use crate::procfs;
+use crate::report::{Goal, Report};
+use crate::{Ctx, Res};
+
+const LINKS: u16 = 10;
+/// Each link listens this long after it starts (python3's own start-up comes on top).
+const READY: f64 = 0.3;
+const IDLE: Duration = Duration::from_secs(10);
+
+/// A TCP listener on `port` after `delay` s, accepting and closing connections.
+fn listener(port: u16, delay: f64) -> String {
+    format!(
+        "python3 -c 'import socket,time; time.sleep({delay}); s=socket.socket(); \
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\", {port})); \
+         s.listen(1024)\nwhile True: s.accept()[0].close()'"
+    )
+}
+
+fn chain(base: u16) -> Vec<Program> {
+    (0..LINKS)
+        .map(|i| {
+            let mut p = Program::new(&format!("link{i:02}"), &listener(base + i, READY));
+            p.starttime = 0.0;
+            p.tm_extra = format!(
+                "health = {{ tcp = \"127.0.0.1:{}\" }}\nhealth_interval = 0.1\nhealth_retries = 1000\n",
+                base + i
+            );
+            if i > 0 {
+                p.tm_extra += &format!("depends_on = {{ link{:02} = \"healthy\" }}\n", i - 1);
+            }
+            p
+        })
+        .collect()
+}
+
+fn checked(n: u32, health: &str, target: Option<u16>) -> Vec<Program> {
+    let mut p = Program::new("svc", "sleep 100000");
+    p.numprocs = n;
+    p.starttime = 1.0;
+    p.tm_extra = health.to_string();
+    let mut v = vec![p];
+    if let Some(port) = target {
+        let mut l = Program::new("target", &listener(port, 0.0));
+        l.starttime = 0.0;
+        v.push(l);
+    }
+    v
+}
+
+/// Seconds from the first to the last line containing `needle` after the log's first line.
+fn span(log: &std::path::Path, needle: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let first = log_line_ms(text.lines().next()?)?;
+    let last = text
+        .lines()
+        .filter(|l| l.contains(needle))
+        .filter_map(log_line_ms)
+        .next_back()?;
+    Some((last - first) / 1000.0)
+}
+
+fn idle_cpu(r: &mut crate::Running) -> Res<f64> {
+    let pid = r.d.pid();
+    let cpu0 = procfs::cpu_seconds(pid).ok_or("daemon gone")?;
+    std::thread::sleep(IDLE);
+    let cpu1 = procfs::cpu_seconds(pid).ok_or("daemon gone")?;
+    Ok((cpu1 - cpu0) / IDLE.as_secs_f64() * 100.0)
+}
+
+pub fn run(ctx: &Ctx, report: &mut Report) {
+    const S: &str = "stack";
+    let total = "chain of 10 (tcp healthy, interval 0.1): start → last healthy";
+    let per_link = "chain of 10: overhead per link over the 0.3 s readiness";
+    let cmd_cpu = "1,000 procs, cmd check every 5 s: daemon CPU";
+    let tcp_cpu = "1,000 procs, tcp check every 1 s: daemon CPU";
+    report.declare_info(S, total, "s");
+    report.declare(S, per_link, "s", Goal::AtMost(0.15), None);
+    report.declare_info(S, cmd_cpu, "%");
+    report.declare(S, tcp_cpu, "%", Goal::AtMost(0.5), None);
+    let n = ctx.repeats(1);
+    each_kind(ctx, report, S, |kind, report| {
+        if kind != Kind::Taskmaster {
+            return Ok(());
+        }
+        for _ in 0..n {
+            let r = ctx.launch(kind, |_| chain(41000))?;
+            let log = r.d.log_path().to_path_buf();
+            let last = format!("healthy: link{:02} ", LINKS - 1);
+            wait_for(
+                Duration::from_secs(60),
+                Duration::from_millis(50),
+                "the chain",
+                || Ok(std::fs::read_to_string(&log)?.contains(&last).then_some(())),
+            )?;
+            let secs = span(&log, &last).ok_or("no healthy line")?;
+            report.add(S, total, kind.name(), secs);
+            report.add(
+                S,
+                per_link,
+                kind.name(),
+                (secs - f64::from(LINKS) * READY) / f64::from(LINKS),
+            );
+            drop(r);
+
+            let mut r = ctx.launch(kind, |_| {
+                checked(
+                    1000,
+                    "health = { cmd = \"true\" }\nhealth_interval = 5\n",
+                    None,
+                )
+            })?;
+            wait_running(r.d.as_mut(), 1000, Duration::from_secs(120))?;
+            report.add(S, cmd_cpu, kind.name(), idle_cpu(&mut r)?);
+            r.d.shutdown()?;
+
+            let mut r = ctx.launch(kind, |_| {
+                checked(
+                    1000,
+                    "health = { tcp = \"127.0.0.1:41100\" }\nhealth_interval = 1\n",
+                    Some(41100),
+                )
+            })?;
+            wait_running(r.d.as_mut(), 1001, Duration::from_secs(120))?;
+            report.add(S, tcp_cpu, kind.name(), idle_cpu(&mut r)?);
+            r.d.shutdown()?;
+        }
+        Ok(())
+    });
+}
