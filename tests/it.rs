@@ -40,6 +40,8 @@ mod log_files;
 mod logrotate;
 #[path = "it/notify.rs"]
 mod notify;
+#[path = "it/orphans.rs"]
+mod orphans;
 #[path = "it/output_capture.rs"]
 mod output_capture;
 #[path = "it/pty.rs"]

@@ -78,6 +78,18 @@ pub enum AutoRestart {
     Unexpected,
 }
 
+/// What happens to the orphans of a program's processes (descendants that left its process
+/// group and lost their parent: double-forked daemons, `setsid` children), which taskmaster
+/// adopts as the child subreaper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Orphans {
+    /// Stopped with the process (stopsignal, then SIGKILL after stoptime) on stop, restart
+    /// and its death.
+    Kill,
+    /// Left running (reaped when they end): for programs that hand work to a daemon.
+    Leave,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputTarget {
     /// Key omitted: captured for tail/dashboard only.
@@ -129,6 +141,7 @@ pub struct ProgramConfig {
     pub timestamps: bool,
     /// Run on a pseudo-terminal: one output stream (`stdout`), a terminal for the program.
     pub pty: bool,
+    pub orphans: Orphans,
     /// Restart backoff after RUNNING and the retry of FATAL (section 10).
     pub backoff: Backoff,
     /// Programs that must reach a condition before this one starts.
@@ -185,6 +198,7 @@ impl ProgramConfig {
             || self.starttime != other.starttime
             || self.stopsignal != other.stopsignal
             || self.stoptime != other.stoptime
+            || self.orphans != other.orphans
             || self.backoff != other.backoff
             || self.depends_on != other.depends_on
             || self.health != other.health

@@ -15,9 +15,10 @@ use super::paths::{OutputSeed, PathSeed};
 use super::stack::{self, GivenStack, STACK_KEYS};
 use super::umask::read_umask;
 use super::values::{
-    Backups, ByteSize, Cmd, ExitCodes, NumProcs, Restart, Retries, Seconds, StopSignal, User,
+    Backups, ByteSize, Cmd, ExitCodes, NumProcs, OrphansValue, Restart, Retries, Seconds,
+    StopSignal, User,
 };
-use super::{AutoRestart, Backoff, OutputTarget, ProgramConfig, Rotation};
+use super::{AutoRestart, Backoff, Orphans, OutputTarget, ProgramConfig, Rotation};
 
 pub(super) const PROGRAM_KEYS: &[&str] = &[
     "cmd",
@@ -41,6 +42,7 @@ pub(super) const PROGRAM_KEYS: &[&str] = &[
     "stderr_backups",
     "timestamps",
     "pty",
+    "orphans",
 ];
 
 fn known_keys() -> Vec<&'static str> {
@@ -87,6 +89,7 @@ impl ProgramSeed<'_, '_, '_> {
             depends_on: BTreeMap::new(),
             health: None,
             pty: false,
+            orphans: Orphans::Kill,
         }
     }
 }
@@ -115,6 +118,7 @@ struct Given {
     stderr_backups: Option<u32>,
     timestamps: Option<bool>,
     pty: Option<bool>,
+    orphans: Option<Orphans>,
     stack: GivenStack,
 }
 
@@ -187,6 +191,7 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
             return Err(A::Error::custom(message));
         }
         p.pty = g.pty.unwrap_or(p.pty);
+        p.orphans = g.orphans.unwrap_or(p.orphans);
         Ok(p)
     }
 }
@@ -219,6 +224,7 @@ fn read_value<'de, A: MapAccess<'de>>(
         "stderr_backups" => g.stderr_backups = Some(map.next_value::<Backups>()?.0),
         "timestamps" => g.timestamps = Some(map.next_value()?),
         "pty" => g.pty = Some(map.next_value()?),
+        "orphans" => g.orphans = Some(map.next_value::<OrphansValue>()?.0),
         _ => return Err(unknown_key(key, &known_keys())),
     }
     Ok(())

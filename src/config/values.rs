@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error, SeqAccess, Visitor};
 
-use super::{AutoRestart, parse_signal};
+use super::{AutoRestart, Orphans, parse_signal};
 
 pub(super) const MAX_NUMPROCS: u32 = 10_000;
 /// A year: longer start or stop times are surely a typo.
@@ -205,6 +205,27 @@ impl Visitor<'_> for RestartVisitor {
             "unexpected" => Ok(Restart(AutoRestart::Unexpected)),
             _ => Err(E::custom(format!(
                 "unknown value '{v}' (expected always, never or unexpected)"
+            ))),
+        }
+    }
+}
+
+/// `orphans`: kill or leave.
+pub(super) struct OrphansValue(pub Orphans);
+struct OrphansVisitor;
+deserialize_via!(OrphansValue, OrphansVisitor, deserialize_any);
+
+impl Visitor<'_> for OrphansVisitor {
+    type Value = OrphansValue;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("kill or leave")
+    }
+    fn visit_str<E: Error>(self, v: &str) -> Result<OrphansValue, E> {
+        match v.to_ascii_lowercase().as_str() {
+            "kill" => Ok(OrphansValue(Orphans::Kill)),
+            "leave" => Ok(OrphansValue(Orphans::Leave)),
+            _ => Err(E::custom(format!(
+                "unknown value '{v}' (expected kill or leave)"
             ))),
         }
     }

@@ -23,6 +23,9 @@ use crate::output;
 // fork/exec: the child between fork and exec can only use raw, async-signal-safe calls.
 #[allow(unsafe_code)]
 mod fork;
+// /proc, and pidfds (pidfd_open, pidfd_send_signal) and the subreaper prctl nix does not wrap.
+#[allow(unsafe_code)]
+pub mod procfs;
 // The pseudo-terminal: ioctls nix does not wrap, and the child's setsid/TIOCSCTTY.
 #[allow(unsafe_code)]
 pub mod pty;

@@ -25,6 +25,11 @@ pub fn reap_leader(os: &mut impl WaitOs, pid: Pid) -> Option<ExitKind> {
     Some(kind)
 }
 
+/// True when `pid` has ended (a zombie now, or already reaped elsewhere).
+pub fn has_ended(pid: Pid) -> bool {
+    System.peek(pid).is_some()
+}
+
 /// The real system calls.
 pub struct System;
 

@@ -8,18 +8,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Sender;
+use nix::sys::signal::Signal;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use super::api::Update;
 use super::clock::Now;
-use super::process::{Effect, Process};
+use super::orphans::OrphanBook;
+use super::process::{Effect, ProcState, Process};
 use super::reply::{ActionResult, Answer, Fault, Reply};
 use super::snapshot::Snapshot;
 use super::stdin::Stdins;
 use crate::config::{Config, ProgramConfig};
 use crate::output::{OutputHub, OutputReader};
-use crate::spawn::{self, TtySize};
+use crate::spawn::{self, TtySize, procfs};
 
 /// Snapshots are published at most this often; `status` always builds a fresh one.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
@@ -66,6 +68,8 @@ pub(super) struct Engine {
     /// Each live child's failure-report pipe (see `spawn::exec_failure`).
     pub reports: HashMap<String, OwnedFd>,
     pub output: Option<OutputHub>,
+    /// Adopted orphans and what tells where they came from (see `orphans.rs`).
+    pub orphans: OrphanBook,
     /// The health checker pool (see `health`) and where `log` checks report a match.
     pub checkers: Option<crate::health::Checkers>,
     pub log_hits: Option<Sender<String>>,
@@ -118,6 +122,7 @@ impl Engine {
             tty_sizes: HashMap::new(),
             reports: HashMap::new(),
             output: Some(output),
+            orphans: OrphanBook::default(),
             checkers: None,
             log_hits: None,
             log_seen: std::collections::HashSet::new(),
@@ -182,14 +187,7 @@ impl Engine {
         for effect in effects {
             match effect {
                 Effect::Log(line) => self.event(line),
-                Effect::SignalGroup(pid, sig) => {
-                    if let Err(e) = spawn::signal_group(pid, sig) {
-                        log::warn!(
-                            "cannot send {} to group of {name} ({pid}): {e}",
-                            sig.as_str()
-                        );
-                    }
-                }
+                Effect::SignalGroup(pid, sig) => self.signal_group(name, pid, sig, now),
                 Effect::Spawn => self.spawn_or_wait(name, now),
                 // The hook for events: the process's new state is read from it after apply.
                 Effect::Entered { .. } => {}
@@ -217,6 +215,27 @@ impl Engine {
         }
     }
 
+    /// A signal to a process's group; when it stops the process, its orphans get it too, and
+    /// SIGCONT follows so a stopped (SIGSTOP) process can act on it, as systemd does.
+    fn signal_group(&mut self, name: &str, pid: Pid, sig: Signal, now: Now) {
+        if let Err(e) = spawn::signal_group(pid, sig) {
+            log::warn!(
+                "cannot send {} to group of {name} ({pid}): {e}",
+                sig.as_str()
+            );
+        }
+        let stopping = self
+            .procs
+            .get(name)
+            .is_some_and(|p| matches!(p.state(), ProcState::Stopping { .. }));
+        if stopping && sig != Signal::SIGKILL {
+            let _ = spawn::signal_group(pid, Signal::SIGCONT);
+        }
+        if stopping {
+            self.stop_orphans_of(name, Some(pid), now.mono);
+        }
+    }
+
     pub(super) fn spawn(&mut self, name: &str, now: Now) {
         let Some(config) = self.procs.get(name).map(|p| p.config().clone()) else {
             return;
@@ -229,6 +248,23 @@ impl Engine {
         let effects = match spawn::spawn(&config, tty_size, config.process_num(name)) {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
+                let streams = [
+                    child
+                        .stdout
+                        .as_ref()
+                        .and_then(|p| procfs::stream_name(&p.fd)),
+                    child
+                        .stderr
+                        .as_ref()
+                        .and_then(|p| procfs::stream_name(&p.fd)),
+                    child.stdin.as_ref().and_then(procfs::stream_name),
+                ];
+                let streams = streams
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s.starts_with("pipe:"))
+                    .collect();
+                self.orphans.note_spawn(name, child.pid, streams);
                 match child.stdin {
                     Some(stdin) => self.stdins.insert(name, stdin),
                     None => self.stdins.remove(name),
@@ -383,24 +419,47 @@ impl Engine {
     /// case costs one call per death; a foreign zombie makes us check each of ours instead.
     pub(super) fn reap(&mut self, now: Now) {
         loop {
-            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+            let flags = WaitPidFlag::WEXITED
+                | WaitPidFlag::WSTOPPED
+                | WaitPidFlag::WCONTINUED
+                | WaitPidFlag::WNOHANG
+                | WaitPidFlag::WNOWAIT;
             let peeked = match waitid(Id::All, flags) {
-                Ok(WaitStatus::StillAlive) | Err(_) => return,
-                Ok(status) => status.pid(),
+                Ok(WaitStatus::StillAlive) | Err(_) => None,
+                Ok(status) => Some(status),
             };
+            if peeked.is_none() && self.orphans.sole {
+                return;
+            }
             match peeked {
-                Some(pid) if self.by_pid.contains_key(&pid) => {
-                    if !self.reap_pid(pid, now) {
+                Some(st @ (WaitStatus::Stopped(..) | WaitStatus::Continued(_)))
+                    if self.orphans.sole
+                        || st.pid().is_some_and(|p| self.by_pid.contains_key(&p)) =>
+                {
+                    if let Some(pid) = st.pid() {
+                        self.job_control(pid, now);
+                    }
+                }
+                Some(st) if st.pid().is_some_and(|p| self.by_pid.contains_key(&p)) => {
+                    if !st.pid().is_some_and(|pid| self.reap_pid(pid, now)) {
                         return;
                     }
                 }
                 // A health check's command: its checker reaps it, and its outcome brings us
                 // back here for any zombie of ours behind it.
-                Some(pid) if self.is_helper(pid) => return,
+                Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => return,
+                Some(st) if st.pid().is_some_and(|p| self.reap_orphan(p)) => {}
+                // Not ours, or nothing to reap: check each of ours (in a test process a zombie
+                // of ours may hide behind another's, or have been reaped by another).
                 _ => {
                     let ours: Vec<Pid> = self.by_pid.keys().copied().collect();
                     for pid in ours {
-                        self.reap_pid(pid, now);
+                        if !self.reap_pid(pid, now) {
+                            self.job_control(pid, now);
+                        }
+                    }
+                    for pid in self.orphan_pids() {
+                        self.reap_orphan(pid);
                     }
                     return;
                 }
@@ -408,9 +467,38 @@ impl Engine {
         }
     }
 
+    /// Takes `pid`'s pending stop or continue notification (WSTOPPED/WCONTINUED), if any, and
+    /// records it on its process: `RUNNING (stopped by SIGSTOP)`.
+    fn job_control(&mut self, pid: Pid, now: Now) {
+        let flags = WaitPidFlag::WSTOPPED | WaitPidFlag::WCONTINUED | WaitPidFlag::WNOHANG;
+        let sig = match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::Stopped(_, sig)) => Some(sig as i32),
+            Ok(WaitStatus::Continued(_)) => None,
+            _ => return,
+        };
+        let Some(name) = self.by_pid.get(&pid).cloned() else {
+            return;
+        };
+        if let Some(effects) = self
+            .procs
+            .get_mut(&name)
+            .map(|p| p.on_job_control(pid, sig))
+        {
+            self.apply(&name, effects, now);
+        }
+    }
+
     /// Reaps `pid` if it has ended (the rest of its group SIGKILLed first, see
     /// `spawn::reaper`); true when it did.
     fn reap_pid(&mut self, pid: Pid, now: Now) -> bool {
+        if !spawn::reaper::has_ended(pid) {
+            return false;
+        }
+        // Dead but not reaped: its children are ours now; whatever left its group is found
+        // and stopped before the group is killed and the zombie gives up its pid.
+        if let Some(name) = self.by_pid.get(&pid).cloned() {
+            self.leader_died(&name, pid, now.mono);
+        }
         let Some(kind) = spawn::reaper::reap_leader(&mut spawn::reaper::System, pid) else {
             return false;
         };
@@ -447,11 +535,13 @@ impl Engine {
             .chain(publish)
             .chain(owed)
             .chain(self.stdins.deadline())
+            .chain(self.orphans.deadline(!self.by_pid.is_empty()))
             .min()
     }
 
     pub fn fire_deadlines(&mut self, now: Now) {
         self.stdins.flush_due(now.mono);
+        self.orphan_deadlines(now.mono);
         let due: Vec<String> = self
             .procs
             .values()
@@ -567,7 +657,7 @@ impl Engine {
     }
 
     pub fn is_finished(&self) -> bool {
-        self.shutdown.is_some() && self.by_pid.is_empty()
+        self.shutdown.is_some() && self.by_pid.is_empty() && !self.orphans_stopping()
     }
 
     pub fn finish(mut self) {

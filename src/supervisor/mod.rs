@@ -9,6 +9,7 @@ mod commands;
 mod deps;
 mod engine;
 mod logs;
+mod orphans;
 pub mod process;
 mod reload;
 mod reply;
@@ -53,6 +54,12 @@ impl Supervisor {
     pub fn start(config: Config, options: Options) -> std::io::Result<Supervisor> {
         raise_fd_limit();
         ensure_stdio_open();
+        // A process attribute: only the binary, which owns its process, takes it. A program
+        // embedding supervisors (the tests) keeps its own orphan semantics — its daemonized
+        // helpers (tmux) must not become its zombies.
+        if options.handle_signals {
+            become_subreaper();
+        }
         let (req_tx, req_rx) = crossbeam_channel::unbounded();
         let (sub_tx, sub_rx) = crossbeam_channel::unbounded();
         let (sig_tx, sig_rx) = crossbeam_channel::unbounded();
@@ -64,6 +71,8 @@ impl Supervisor {
         // Registered before the first spawn so no SIGCHLD can be missed.
         let signals = crate::signals::start(sig_tx, options.handle_signals)?;
         let mut engine = Engine::new(config, hub, reader.clone(), Now::current());
+        // The binary is the only supervisor in its process: every stray child is its own.
+        engine.orphans.sole = options.handle_signals;
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
         engine.latest = Some(latest.clone());
         engine.hangup_is_shutdown = options.terminal;
@@ -101,6 +110,14 @@ fn raise_fd_limit() {
         && soft < hard
     {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+/// Orphans of supervised trees (double-forked daemons, setsid'd grandchildren) are
+/// reparented to taskmaster instead of init, so it can reap, attribute and stop them.
+fn become_subreaper() {
+    if let Err(e) = crate::spawn::procfs::become_subreaper() {
+        log::warn!("cannot become the child subreaper ({e}): orphans go to init and escape stops");
     }
 }
 

@@ -139,6 +139,7 @@ impl Engine {
         }
         self.procs.insert(to.to_string(), p);
         self.stdins.rename(from, to);
+        self.orphans.rename(from, to);
         if let Some(size) = self.tty_sizes.remove(from) {
             self.tty_sizes.insert(to.to_string(), size);
         }

@@ -198,6 +198,8 @@ pub struct ProcessInfo {
     /// The size of its pseudo-terminal when it runs on one (`pty = true`): attach is then
     /// raw and the output pane a terminal emulator of this size.
     pub pty: Option<crate::spawn::TtySize>,
+    /// The signal its child is stopped by (SIGSTOP, SIGTSTP...), while it is.
+    pub stopped_by: Option<i32>,
 }
 
 /// Every process, in config order (programs sorted by name, then index).
@@ -228,19 +230,26 @@ impl ProcessInfo {
         match self.state {
             StateName::Running | StateName::Stopping | StateName::Starting => {
                 let pid = self.pid.unwrap_or(0);
+                // Reads `RUNNING (stopped by SIGSTOP) pid 42, ...` in a status line.
+                let stopped = self
+                    .stopped_by
+                    .map(|s| format!("(stopped by {}) ", signal_name(s)))
+                    .unwrap_or_default();
                 if self.state == StateName::Running {
                     let up = self
                         .started_at
                         .and_then(|s| now.duration_since(s).ok())
                         .unwrap_or_default();
                     match &self.health {
-                        Some(h) => {
-                            format!("pid {pid}, uptime {}, {}", format_uptime(up), h.describe())
-                        }
-                        None => format!("pid {pid}, uptime {}", format_uptime(up)),
+                        Some(h) => format!(
+                            "{stopped}pid {pid}, uptime {}, {}",
+                            format_uptime(up),
+                            h.describe()
+                        ),
+                        None => format!("{stopped}pid {pid}, uptime {}", format_uptime(up)),
                     }
                 } else {
-                    format!("pid {pid}")
+                    format!("{stopped}pid {pid}")
                 }
             }
             StateName::Backoff | StateName::Waiting => self.reason.clone(),

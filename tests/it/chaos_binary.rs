@@ -113,9 +113,12 @@ starttime = 0
     );
     let pid = tm.wait_state("probe", StateName::Running).pid;
     let pid = pid.expect("running has a pid");
-    // The supervisor does not wait for the exec: look once the child runs `sleep`.
-    crate::util::wait_until(crate::util::LONG, "the child exec'd sleep", || {
+    // The supervisor does not wait for the exec: look once the child sleeps in `sleep` —
+    // not merely exec'd, when the dynamic loader may still hold a library open on fd 3.
+    crate::util::wait_until(crate::util::LONG, "the child sleeps in sleep", || {
         std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            && std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .is_ok_and(|w| w.contains("nanosleep"))
     });
     assert_eq!(fds(pid), [0, 1, 2], "{} leaky fds stayed out", leaky.len());
     tm.shutdown();

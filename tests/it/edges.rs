@@ -136,3 +136,52 @@ fn numprocs_one_to_two_keeps_the_running_process_as_the_first_of_the_group() {
     });
     assert_eq!(tm.pids(), [pid], "only the kept process remains");
 }
+
+/// A SIGSTOPped process showed RUNNING, and `stop` on it waited the whole stoptime because
+/// nothing continued it after the stop signal. Now its status says it is stopped, and a stop
+/// sends SIGCONT after the stop signal (as systemd does).
+#[test]
+fn a_sigstopped_process_shows_it_and_stops_without_waiting_for_stoptime() {
+    use nix::sys::signal::{Signal, kill};
+    let tm = Tm::start(
+        r#"
+[taskmaster]
+socket = false
+[programs.frozen]
+cmd = "sleep 1000"
+starttime = 0
+stoptime = 30
+"#,
+    );
+    let pid = tm
+        .wait_state("frozen", StateName::Running)
+        .pid
+        .expect("pid");
+    let child = nix::unistd::Pid::from_raw(pid as i32);
+    let described = |tm: &Tm| tm.info("frozen").status_line(std::time::SystemTime::now());
+    kill(child, Signal::SIGSTOP).expect("SIGSTOP");
+    wait_until(LONG, "status shows the stop", || {
+        described(&tm).contains("RUNNING   (stopped by SIGSTOP) pid")
+    });
+    kill(child, Signal::SIGCONT).expect("SIGCONT");
+    wait_until(LONG, "status shows it continued", || {
+        !described(&tm).contains("stopped by")
+    });
+    kill(child, Signal::SIGSTOP).expect("SIGSTOP again");
+    wait_until(LONG, "stopped again", || {
+        described(&tm).contains("stopped by")
+    });
+    let t0 = std::time::Instant::now();
+    tm.actions(Command::stop(vec!["frozen".into()]));
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(10),
+        "the stop did not wait for stoptime (30 s): {:?}",
+        t0.elapsed()
+    );
+    let last = tm.info("frozen").last_exit.expect("an exit");
+    assert!(
+        last.describe().contains("SIGTERM"),
+        "ended by the stop signal, not SIGKILL: {}",
+        last.describe()
+    );
+}

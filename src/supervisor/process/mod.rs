@@ -141,6 +141,9 @@ pub struct Process {
     /// The last restart delay of the current series (see `delay::next`).
     delay: Option<Duration>,
     last_exit: Option<ExitInfo>,
+    /// The child of that pid is stopped by that signal (SIGSTOP, SIGTSTP, ...): keyed by pid
+    /// so it never outlives the child it is about.
+    job_stop: Option<(Pid, i32)>,
 }
 
 impl Process {
@@ -155,7 +158,32 @@ impl Process {
             restarts: 0,
             delay: None,
             last_exit: None,
+            job_stop: None,
         }
+    }
+
+    /// The child was stopped by `sig` (`waitid` WSTOPPED) or, with `None`, continued.
+    pub fn on_job_control(&mut self, pid: Pid, sig: Option<i32>) -> Vec<Effect> {
+        if self.pid() != Some(pid) {
+            return vec![];
+        }
+        self.job_stop = sig.map(|s| (pid, s));
+        let line = match sig {
+            Some(s) => format!(
+                "stopped by signal: {} (pid {pid}, {})",
+                self.name,
+                super::snapshot::signal_name(s)
+            ),
+            None => format!("continued: {} (pid {pid})", self.name),
+        };
+        vec![Effect::Log(line)]
+    }
+
+    /// The signal the current child is stopped by, if it is.
+    pub fn stopped_by(&self) -> Option<i32> {
+        self.job_stop
+            .filter(|(pid, _)| self.pid() == Some(*pid))
+            .map(|(_, s)| s)
     }
 
     pub fn name(&self) -> &str {
@@ -878,6 +906,7 @@ impl Process {
                 | ProcState::Exited { .. } => String::new(),
             },
             pty: self.config.pty.then_some(crate::spawn::TtySize::DEFAULT),
+            stopped_by: self.stopped_by(),
         }
     }
 }

@@ -41,6 +41,7 @@ pub fn process(name: &str, state: StateName, pid: Option<u32>) -> ProcessInfo {
         depends_on: Vec::new(),
         reason: String::new(),
         pty: None,
+        stopped_by: None,
     }
 }
 

@@ -1,0 +1,225 @@
+//! Orphans (issue 13): descendants that leave their process group and lose their parent are
+//! adopted by taskmaster (the child subreaper), attributed to their process, and stopped with
+//! it — or left running with `orphans = "leave"`. Never a survivor, never a zombie. Adoption
+//! needs the binary (only it becomes the subreaper); descendants still in a process's tree
+//! are stopped by in-process supervisors too.
+
+use crossbeam_channel::Receiver;
+use taskmaster::supervisor::{Command, StateName, Update};
+
+use crate::ctl_util::Daemon;
+use crate::util::{LONG, Tm, alive, gone, wait_until};
+
+/// The pid a test program wrote into the file `DIR/file`.
+fn pid_in(tm: &Tm, file: &str) -> u32 {
+    file_pid(&tm.path(file))
+}
+
+/// Every event line seen so far on `rx`, appended to `seen`.
+fn drain(rx: &Receiver<Update>, seen: &mut Vec<String>) {
+    while let Ok(u) = rx.try_recv() {
+        if let Update::Event(line) = u {
+            seen.push(line);
+        }
+    }
+}
+
+/// A classic double fork: the subshell starts a setsid'd sleep and exits at once, so the
+/// sleep is reparented to taskmaster (the binary is the child subreaper) while the leader
+/// lives; it still holds the leader's stdout pipe, which tells where it came from.
+const DOUBLE_FORK: &str = r#"
+[programs.daemonish]
+cmd = "sh -c '(setsid sh -c \"echo \\$\\$ > {dir}/orphan; exec sleep 1000\" &); exec sleep 1000'"
+starttime = 0
+stoptime = 2
+"#;
+
+fn file_pid(path: &std::path::Path) -> u32 {
+    let mut pid = 0;
+    wait_until(LONG, &format!("{} written", path.display()), || {
+        pid = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        pid != 0
+    });
+    pid
+}
+
+#[test]
+fn stop_takes_a_double_forked_setsid_orphan_along() {
+    let tm = Daemon::start(DOUBLE_FORK);
+    tm.wait_state("daemonish", "RUNNING");
+    let orphan = file_pid(&tm.path("orphan"));
+    wait_until(LONG, "the orphan is adopted", || {
+        tm.log_text().contains(&format!(
+            "adopted: orphan pid {orphan} (sleep) of daemonish"
+        ))
+    });
+    assert_eq!(tm.ctl(&["stop", "daemonish"]).code, 0);
+    wait_until(LONG, "the orphan is dead and reaped", || gone(orphan));
+    let log = tm.log_text();
+    assert!(
+        log.contains(&format!(
+            "stopping orphan: daemonish's pid {orphan} (sleep) with SIGTERM"
+        )),
+        "the orphan's stop is an event-log line: {log}"
+    );
+    wait_until(LONG, "its end is logged", || {
+        tm.log_text()
+            .contains(&format!("orphan exited: pid {orphan} of daemonish"))
+    });
+}
+
+#[test]
+fn orphans_leave_keeps_them_running_and_reaps_them_later() {
+    let tm =
+        Daemon::start(&DOUBLE_FORK.replace("stoptime = 2", "stoptime = 2\norphans = \"leave\""));
+    tm.wait_state("daemonish", "RUNNING");
+    let orphan = file_pid(&tm.path("orphan"));
+    wait_until(LONG, "the orphan is adopted", || {
+        tm.log_text()
+            .contains(&format!("adopted: orphan pid {orphan}"))
+    });
+    assert_eq!(tm.ctl(&["stop", "daemonish"]).code, 0);
+    assert!(
+        alive(orphan),
+        "orphans = leave: the daemon outlives the stop"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(orphan as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the left orphan");
+    wait_until(
+        LONG,
+        "the left orphan is reaped by taskmaster, not a zombie",
+        || gone(orphan),
+    );
+}
+
+/// Three levels of setsid'd descendants, each keeping its parent alive, all with their
+/// standard streams on /dev/null (so only the tree tells where they come from). Level N writes
+/// its pid to `DIR/lN`.
+const DEEP_SCRIPT: &str = r#"lvl=$1; dir=$2
+if [ "$lvl" -gt 0 ]; then echo $$ > "$dir/l$lvl"; fi
+if [ "$lvl" -lt 3 ]; then setsid sh "$0" $((lvl+1)) "$dir" </dev/null >/dev/null 2>&1 & fi
+exec sleep 1000
+"#;
+
+fn deep(extra: &str) -> (tempfile::TempDir, String) {
+    let scripts = tempfile::tempdir().expect("temp dir");
+    let script = scripts.path().join("deep.sh");
+    std::fs::write(&script, DEEP_SCRIPT).expect("write script");
+    let toml = format!(
+        "[taskmaster]\nsocket = false\n[programs.deep]\ncmd = \"sh {} 0 {{dir}}\"\n\
+         starttime = 0\nstoptime = 2\nautorestart = false\n{extra}\n",
+        script.display()
+    );
+    (scripts, toml)
+}
+
+fn levels(tm: &Tm) -> Vec<u32> {
+    ["l1", "l2", "l3"].iter().map(|f| pid_in(tm, f)).collect()
+}
+
+fn assert_all_stopped_and_logged(rx: &Receiver<Update>, seen: &mut Vec<String>, pids: &[u32]) {
+    let deadline = std::time::Instant::now() + LONG;
+    while !pids.iter().all(|&p| gone(p)) {
+        if std::time::Instant::now() > deadline {
+            drain(rx, seen);
+            let left: Vec<String> = pids
+                .iter()
+                .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+                .collect();
+            panic!("every level should be dead and reaped; left {left:#?}; events {seen:#?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drain(rx, seen);
+    for p in pids {
+        assert!(
+            seen.iter()
+                .any(|l| l.contains(&format!("orphan: deep's pid {p} "))),
+            "orphan {p} stopped and logged: {seen:#?}"
+        );
+    }
+}
+
+/// In the binary (the only supervisor in its process), where a dead leader's setsid'd
+/// children are attributed to it as they are adopted, before any census saw them.
+#[test]
+fn leader_death_stops_three_levels_of_setsid_descendants() {
+    let scripts = tempfile::tempdir().expect("temp dir");
+    let script = scripts.path().join("deep.sh");
+    std::fs::write(&script, DEEP_SCRIPT).expect("write script");
+    let tm = Daemon::start(&format!(
+        "[programs.deep]\ncmd = \"sh {} 0 {{dir}}\"\nstarttime = 0\nstoptime = 2\n\
+         autorestart = false\n",
+        script.display()
+    ));
+    tm.wait_state("deep", "RUNNING");
+    let pids: Vec<u32> = ["l1", "l2", "l3"]
+        .iter()
+        .map(|f| file_pid(&tm.path(f)))
+        .collect();
+    let leader: i32 = tm.ctl(&["pid", "deep"]).out.trim().parse().expect("pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(leader),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the leader");
+    wait_until(LONG, "every level is dead and reaped", || {
+        pids.iter().all(|&p| gone(p))
+    });
+    let log = tm.log_text();
+    for p in &pids {
+        assert!(
+            log.contains(&format!("orphan: deep's pid {p} ")),
+            "orphan {p} stopped and logged: {log}"
+        );
+    }
+}
+
+#[test]
+fn stop_and_restart_stop_three_levels_of_setsid_descendants() {
+    let (_scripts, toml) = deep("");
+    let tm = Tm::start(&toml);
+    let rx = tm.handle.subscribe();
+    let mut seen = Vec::new();
+    tm.wait_state("deep", StateName::Running);
+    let first = levels(&tm);
+    for f in ["l1", "l2", "l3"] {
+        std::fs::remove_file(tm.path(f)).expect("remove pid file");
+    }
+    tm.actions(Command::restart(vec!["deep".into()]));
+    assert_all_stopped_and_logged(&rx, &mut seen, &first);
+    let second = levels(&tm);
+    tm.actions(Command::stop(vec!["deep".into()]));
+    assert_all_stopped_and_logged(&rx, &mut seen, &second);
+}
+
+#[test]
+fn reload_removal_and_shutdown_stop_three_levels_of_setsid_descendants() {
+    let (_scripts, toml) = deep("");
+    let tm = Tm::start(&toml);
+    let rx = tm.handle.subscribe();
+    let mut seen = Vec::new();
+    tm.wait_state("deep", StateName::Running);
+    let first = levels(&tm);
+    for f in ["l1", "l2", "l3"] {
+        std::fs::remove_file(tm.path(f)).expect("remove pid file");
+    }
+    tm.rewrite("[taskmaster]\nsocket = false\n");
+    assert!(tm.call(Command::Reload).is_ok(), "the reload is accepted");
+    assert_all_stopped_and_logged(&rx, &mut seen, &first);
+
+    let tm = Tm::start(&toml);
+    tm.wait_state("deep", StateName::Running);
+    let second = levels(&tm);
+    tm.shutdown();
+    assert!(
+        second.iter().all(|&p| gone(p)),
+        "a shutdown leaves no orphan behind, alive or zombie"
+    );
+}
