@@ -121,6 +121,33 @@ programs:
     }
 
     #[test]
+    fn dependency_problems_are_reported_with_the_rest() {
+        let text = "\
+[programs.a]
+cmd = \"true\"
+depends_on = [\"b\"]
+[programs.b]
+cmd = \"true\"
+depends_on = [\"a\"]
+numprocs = 0
+[programs.c]
+cmd = \"true\"
+depends_on = [\"zz\"]
+";
+        let errors = check_text(Path::new("/t/c.toml"), text).expect_err("three problems");
+        assert_eq!(
+            places(&errors),
+            [
+                (Some(3), Some("a"), Some("depends_on")),
+                (Some(7), Some("b"), Some("numprocs")),
+                (Some(10), Some("c"), Some("depends_on")),
+            ],
+            "{errors:#?}"
+        );
+        assert!(errors[0].message.contains("cycle"), "{errors:#?}");
+    }
+
+    #[test]
     fn a_syntax_error_is_reported_alone() {
         let text = "[programs.a]\ncmd = \"true\nnumprocs = x\n";
         let errors = check_text(Path::new("/t/c.toml"), text).expect_err("syntax error");

@@ -16,7 +16,7 @@ use super::translate::{
 const NO_EQUIVALENT: &[(&str, &str)] = &[
     (
         "priority",
-        "taskmaster starts programs together; there is no start order",
+        "taskmaster starts programs together; say what must run first with depends_on",
     ),
     ("serverurl", "no equivalent in taskmaster"),
     ("stdout_capture_maxbytes", "no capture mode in taskmaster"),

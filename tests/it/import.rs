@@ -445,7 +445,7 @@ fn import_through_the_binary_gives_toml_on_stdout_and_notes_on_stderr() {
         out.err.trim(),
         format!(
             "{}/supervisord.conf:3: [program:app] priority: taskmaster starts programs \
-             together; there is no start order (ignored)",
+             together; say what must run first with depends_on (ignored)",
             dir.path().display()
         )
     );
