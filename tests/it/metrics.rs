@@ -209,11 +209,12 @@ fn the_real_binary_serves_metrics_and_logs_failed_deliveries() {
          [alerts.hook]\non = [\"exited\"]\nwebhook = \"http://127.0.0.1:{closed}/secret\"\ntimeout = 1\n"
     ));
     d.wait_state("web", "RUNNING");
-    let m = parse(&scrape(port, "/metrics").1);
-    assert_eq!(
-        m.get("taskmaster_process_up{process=\"web\",program=\"web\"}"),
-        Some(&1.0)
-    );
+    // /metrics serves the latest published snapshot, which may trail `status` by one publish.
+    poll("web up in /metrics", || {
+        parse(&scrape(port, "/metrics").1)
+            .get("taskmaster_process_up{process=\"web\",program=\"web\"}")
+            == Some(&1.0)
+    });
     let pid: u32 = d.ctl(&["pid", "web"]).out.trim().parse().expect("a pid");
     kill_group(pid);
     poll("the failed delivery in the event log", || {
