@@ -13,6 +13,9 @@ use crate::report::{Goal, Report};
 use crate::{Ctx, Res};
 
 const LINKS: u16 = 10;
+/// Below the ephemeral range (32768-60999): the checks' own outgoing connections must not
+/// take a port a link is about to listen on.
+const BASE_PORT: u16 = 21000;
 /// Each link listens this long after it starts (python3's own start-up comes on top).
 const READY: f64 = 0.3;
 const IDLE: Duration = Duration::from_secs(10);
@@ -129,7 +132,7 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
             return Ok(());
         }
         for _ in 0..n {
-            let r = ctx.launch(kind, |dir| chain(41000, dir))?;
+            let r = ctx.launch(kind, |dir| chain(BASE_PORT, dir))?;
             let log = r.d.log_path().to_path_buf();
             let last = format!("healthy: link{:02} ", LINKS - 1);
             wait_for(
@@ -159,8 +162,8 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
             let mut r = ctx.launch(kind, |_| {
                 checked(
                     1000,
-                    "health = { tcp = \"127.0.0.1:41100\" }\nhealth_interval = 1\n",
-                    Some(41100),
+                    "health = { tcp = \"127.0.0.1:21100\" }\nhealth_interval = 1\n",
+                    Some(21100),
                 )
             })?;
             wait_running(r.d.as_mut(), 1001, Duration::from_secs(120))?;
