@@ -320,21 +320,23 @@ impl Engine {
     /// A signal to a process's group; when it stops the process, its orphans get it too, and
     /// SIGCONT follows so a stopped (SIGSTOP) process can act on it, as systemd does.
     fn signal_group(&mut self, name: &str, pid: Pid, sig: Signal, now: Now) {
+        let stopping = self
+            .procs
+            .get(name)
+            .is_some_and(|p| matches!(p.state(), ProcState::Stopping { .. }));
+        // Before the group's signal: once the leader dies, its setsid'd children are
+        // reparented and the tree no longer tells whose they were.
+        if stopping {
+            self.stop_orphans_of(name, Some(pid), now.mono);
+        }
         if let Err(e) = spawn::signal_group(pid, sig) {
             log::warn!(
                 "cannot send {} to group of {name} ({pid}): {e}",
                 sig.as_str()
             );
         }
-        let stopping = self
-            .procs
-            .get(name)
-            .is_some_and(|p| matches!(p.state(), ProcState::Stopping { .. }));
         if stopping && sig != Signal::SIGKILL {
             let _ = spawn::signal_group(pid, Signal::SIGCONT);
-        }
-        if stopping {
-            self.stop_orphans_of(name, Some(pid), now.mono);
         }
     }
 
