@@ -134,30 +134,33 @@ impl TailLines {
     }
 }
 
-/// Whether a character is drawn as itself: printable, and from the scripts and symbol blocks
+/// Whether a character is drawn as itself. Two columns wide as ratatui measures it: always
+/// (but for the two kinds terminals fuse with the character before: flag halves and skin
+/// tones), whatever its block — after a wide cell ratatui moves the cursor to the next cell
+/// it draws, so a terminal that draws the character one column wide leaves the cell after it
+/// stale but never shifts the row. One column wide: only from the scripts and symbol blocks
 /// whose width terminals (tmux, xterm, VTE) and ratatui agree on — Latin, Greek, Cyrillic,
-/// punctuation, arrows, maths, box drawing, CJK, kana, Hangul, the common emoji. Anything else
+/// punctuation, arrows, maths, box drawing, the replacement character. Anything else
 /// (unassigned or private code points, zero-width and bidirectional format characters,
-/// combining marks, symbols of ambiguous width) could take a different number of columns on
-/// the real terminal than ratatui measured and push the pane's right border; it is dropped
-/// from a tail line, and shown as a blank cell in an emulated screen.
+/// combining marks, symbols of ambiguous width) could take two columns on the real terminal
+/// where ratatui counted one and push the pane's right border; it is dropped from a tail
+/// line, and shown as a blank cell in an emulated screen.
 pub(super) fn shown(c: char) -> bool {
-    let safe = matches!(c,
-        ' '..='~'
-        | '\u{a0}'..='\u{ac}' | '\u{ae}'..='\u{2ff}'     // Latin-1, Latin Extended, IPA
-        | '\u{370}'..='\u{52f}'                           // Greek, Cyrillic
-        | '\u{1e00}'..='\u{1fff}'                         // Latin and Greek extended
-        | '\u{2010}'..='\u{2027}' | '\u{2030}'..='\u{205e}' // punctuation
-        | '\u{2070}'..='\u{20cf}'                         // super/subscripts, currency
-        | '\u{2100}'..='\u{23ff}'                         // letterlike, arrows, maths
-        | '\u{2500}'..='\u{25ff}'                         // box drawing, blocks, shapes
-        | '\u{2e80}'..='\u{303e}' | '\u{3041}'..='\u{33ff}' // CJK radicals, kana
-        | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' // CJK ideographs
-        | '\u{ac00}'..='\u{d7a3}'                         // Hangul syllables
-        | '\u{ff01}'..='\u{ff60}' | '\u{fffd}'            // fullwidth forms, replacement
-        | '\u{1f300}'..='\u{1f64f}' | '\u{1f680}'..='\u{1f6ff}' | '\u{1f900}'..='\u{1f9ff}'
-    );
-    safe && matches!(unicode_width::UnicodeWidthChar::width(c), Some(1 | 2))
+    match unicode_width::UnicodeWidthChar::width(c) {
+        Some(2) => !matches!(c, '\u{1f1e6}'..='\u{1f1ff}' | '\u{1f3fb}'..='\u{1f3ff}'),
+        Some(1) => matches!(c,
+            ' '..='~'
+            | '\u{a0}'..='\u{ac}' | '\u{ae}'..='\u{2ff}'     // Latin-1, Latin Extended, IPA
+            | '\u{370}'..='\u{52f}'                           // Greek, Cyrillic
+            | '\u{1e00}'..='\u{1fff}'                         // Latin and Greek extended
+            | '\u{2010}'..='\u{2027}' | '\u{2030}'..='\u{205e}' // punctuation
+            | '\u{2070}'..='\u{20cf}'                         // super/subscripts, currency
+            | '\u{2100}'..='\u{23ff}'                         // letterlike, arrows, maths
+            | '\u{2500}'..='\u{25ff}'                         // box drawing, blocks, shapes
+            | '\u{fffd}'                                       // the replacement character
+        ),
+        _ => false,
+    }
 }
 
 fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
@@ -269,6 +272,25 @@ mod tests {
         assert!(
             last.is_some_and(|l| l.ends_with("ex中")),
             "combining, zero-width, bidi and soft hyphen dropped"
+        );
+    }
+
+    #[test]
+    fn wide_characters_from_any_block_are_kept_but_fusing_ones_are_not() {
+        let mut t = TailLines::default();
+        // CJK extension B, Yi, Hangul jamo, a Unicode 13 emoji, fullwidth won; then a flag
+        // (two regional indicators) and a skin tone, which terminals fuse with what precedes.
+        t.push(
+            Stream::Stdout,
+            "\u{20000}\u{a000}\u{1100}\u{1fa90}\u{ffe6}|\u{1f1eb}\u{1f1f7}\u{1f44d}\u{1f3fd}|\n"
+                .as_bytes(),
+        );
+        assert_eq!(
+            texts(&t),
+            vec![(
+                Stream::Stdout,
+                "\u{20000}\u{a000}\u{1100}\u{1fa90}\u{ffe6}|\u{1f44d}|".to_string()
+            )]
         );
     }
 

@@ -182,8 +182,9 @@ pub fn render_screen(
 }
 
 /// What a cell shows: its character when it takes exactly `width` columns as ratatui (and so
-/// the diff it sends to the real terminal) measures it, else a blank — a character the
-/// emulator and ratatui disagree on must not shift the rest of the row.
+/// the diff it sends to the real terminal) measures it and is one a terminal draws that wide
+/// (see `tail::shown`), else a blank — a character the emulator, ratatui and the terminal
+/// disagree on must not shift the rest of the row.
 fn cell_symbol(text: &str, width: usize) -> &str {
     if text.is_empty() || !text.chars().all(super::tail::shown) {
         return " ";
@@ -346,6 +347,19 @@ mod tests {
             }
             assert_eq!(x, 30, "row {y} ends at the border");
         }
+    }
+
+    #[test]
+    fn wide_characters_outside_the_common_blocks_are_drawn_not_blanked() {
+        // CJK extension B, Yi, Hangul jamo, a Unicode 13 emoji, fullwidth won.
+        let wide = ["\u{20000}", "\u{a000}", "\u{1100}", "\u{1fa90}", "\u{ffe6}"];
+        let p = screen_of(2, 20, format!("{}|", wide.concat()).as_bytes());
+        let mut buf = Buffer::empty(Rect::new(0, 0, 20, 2));
+        render_screen(p.screen(), 0, buf.area, &mut buf, true);
+        for (i, c) in wide.iter().enumerate() {
+            assert_eq!(buf[(2 * i as u16, 0)].symbol(), *c, "cell {}", 2 * i);
+        }
+        assert_eq!(buf[(10, 0)].symbol(), "|", "the next character after them");
     }
 
     #[test]
