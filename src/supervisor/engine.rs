@@ -261,6 +261,16 @@ impl Engine {
         }
     }
 
+    /// A change of health as its event, `lines` (the state machine's words) as its text.
+    fn tell_health(&mut self, name: &str, lines: Vec<String>, healthy: bool, now: Now) {
+        let Some(info) = self.procs.get(name).map(|p| p.info(now)) else {
+            return;
+        };
+        for ev in super::transitions::health(healthy, &info, lines) {
+            self.emit(ev);
+        }
+    }
+
     /// `events -f`: the kept events and then each new one, as JSON lines in the shape of a
     /// followed output, so every front end streams it as it streams `tail -f`.
     pub fn follow_events(&mut self) -> Reply {
@@ -287,7 +297,11 @@ impl Engine {
         // Lines wait for the transition that follows them (it tells what they are about).
         let mut lines = Vec::new();
         for effect in effects {
-            if !matches!(effect, Effect::Log(_) | Effect::Entered { .. }) && !lines.is_empty() {
+            if !matches!(
+                effect,
+                Effect::Log(_) | Effect::Entered { .. } | Effect::Health { .. }
+            ) && !lines.is_empty()
+            {
                 self.tell(name, std::mem::take(&mut lines), None, now);
             }
             match effect {
@@ -300,8 +314,10 @@ impl Engine {
                 Effect::StartAgain | Effect::Remove => then = Some(effect),
                 Effect::Check(pid) => self.send_check(name, pid),
                 Effect::WatchLog => self.log_check_running(name, now),
-                // The hook for `healthy`/`unhealthy` events: the log line came before it.
-                Effect::Health { .. } => {}
+                // `healthy`/`unhealthy` events: the log line before it is their text.
+                Effect::Health { healthy } => {
+                    self.tell_health(name, std::mem::take(&mut lines), healthy, now);
+                }
             }
         }
         if !lines.is_empty() {
