@@ -41,6 +41,8 @@ pub(super) struct ChildPlan {
     /// The descriptor limit the program gets (the one taskmaster was started with, see
     /// `limits.rs`), when taskmaster raised its own.
     pub nofile: Option<libc::rlimit>,
+    /// The `cgroup.procs` file of the process's own cgroup, joined before the exec.
+    pub cgroup: Option<CString>,
 }
 
 /// Where in the child a failure happened.
@@ -51,6 +53,7 @@ pub(super) enum Stage {
     Chdir = 3,
     Exec = 4,
     Terminal = 5,
+    Cgroup = 6,
 }
 
 impl Stage {
@@ -61,6 +64,7 @@ impl Stage {
             Stage::Chdir,
             Stage::Exec,
             Stage::Terminal,
+            Stage::Cgroup,
         ]
         .into_iter()
         .find(|s| *s as u8 == b)
@@ -256,6 +260,14 @@ unsafe fn child(args: &ChildArgs) -> ! {
             }
         } else {
             libc::setpgid(0, 0);
+        }
+        // Into its cgroup before anything can fork: then nothing it starts is outside.
+        if let Some(procs) = &plan.cgroup {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                fail(Stage::Cgroup);
+            }
+            libc::close(fd);
         }
         // A clean signal state: nothing ignored (Rust ignores SIGPIPE, and ignored signals
         // survive exec), every handler back to default — real-time ones too, as a handler

@@ -74,6 +74,8 @@ pub(super) struct Engine {
     pub output: Option<OutputHub>,
     /// Adopted orphans and what tells where they came from (see `orphans.rs`).
     pub orphans: OrphanBook,
+    /// The cgroups of `cgroup = true` processes (see `cgroups.rs`).
+    pub cgroups: super::cgroups::CgroupBook,
     /// The health checker pool (see `health`) and where `log` checks report a match.
     pub checkers: Option<crate::health::Checkers>,
     pub log_hits: Option<Sender<String>>,
@@ -141,6 +143,7 @@ impl Engine {
             fds: spawn::limits::Budget::new(),
             output: Some(output),
             orphans: OrphanBook::default(),
+            cgroups: Default::default(),
             checkers: None,
             log_hits: None,
             log_seen: std::collections::HashSet::new(),
@@ -361,6 +364,9 @@ impl Engine {
         if stopping && sig != Signal::SIGKILL {
             let _ = spawn::signal_group(pid, Signal::SIGCONT);
         }
+        if stopping {
+            self.signal_cgroup(name, pid, sig);
+        }
     }
 
     pub(super) fn spawn(&mut self, name: &str, now: Now) {
@@ -385,7 +391,27 @@ impl Engine {
             }
             return;
         }
-        let effects = match spawn::spawn(&config, tty_size, config.process_num(name)) {
+        let cgroup = match &config.cgroup {
+            Some(limits) => match self.cgroups.prepare(name, limits) {
+                Ok(cg) => Some(cg),
+                Err(e) => {
+                    if let Some(effects) = self
+                        .procs
+                        .get_mut(name)
+                        .map(|p| p.on_spawn_failed(format!("cannot make its cgroup: {e}"), now))
+                    {
+                        self.apply(name, effects, now);
+                    }
+                    return;
+                }
+            },
+            None => None,
+        };
+        let spawned = spawn::spawn(&config, tty_size, config.process_num(name), cgroup);
+        if spawned.is_err() {
+            self.cgroups.discard(name);
+        }
+        let effects = match spawned {
             Ok(child) => {
                 self.fds.spawned(child.pid, &config);
                 self.by_pid.insert(child.pid, name.to_string());
@@ -648,6 +674,11 @@ impl Engine {
             return true;
         };
         self.fds.reaped(pid);
+        let stopping = self.procs.get(&name).and_then(|p| match p.state() {
+            ProcState::Stopping { .. } => Some(p.deadline()),
+            _ => None,
+        });
+        self.cgroup_leader_gone(&name, stopping);
         self.stdins.remove(&name);
         let report = self.reports.remove(&name);
         let shutting_down = self.shutdown.is_some();
@@ -679,12 +710,14 @@ impl Engine {
             .chain(owed)
             .chain(self.stdins.deadline())
             .chain(self.orphans.deadline(!self.by_pid.is_empty()))
+            .chain(self.cgroups.deadline())
             .min()
     }
 
     pub fn fire_deadlines(&mut self, now: Now) {
         self.stdins.flush_due(now.mono);
         self.orphan_deadlines(now.mono);
+        self.cgroup_deadlines(now.mono);
         let due: Vec<String> = self
             .procs
             .values()
@@ -803,10 +836,14 @@ impl Engine {
     }
 
     pub fn is_finished(&self) -> bool {
-        self.shutdown.is_some() && self.by_pid.is_empty() && !self.orphans_stopping()
+        self.shutdown.is_some()
+            && self.by_pid.is_empty()
+            && !self.orphans_stopping()
+            && self.cgroups.is_idle()
     }
 
     pub fn finish(mut self) {
+        self.finish_cgroups();
         if let Some(hub) = self.output.take() {
             hub.finish(OUTPUT_DRAIN_TIMEOUT);
         }
