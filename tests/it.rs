@@ -89,5 +89,7 @@ mod chaos_reload;
 mod chaos_security;
 #[path = "it/chaos_util.rs"]
 mod chaos_util;
+#[path = "it/scale.rs"]
+mod scale;
 #[path = "it/updates.rs"]
 mod updates;
