@@ -1,6 +1,8 @@
 //! The one integration-test binary: real processes, real sockets, a real terminal.
 //! Each feature's tests live in tests/it/<feature>.rs.
 
+#[path = "it/harness/mod.rs"]
+mod harness;
 #[path = "it/util.rs"]
 mod util;
 
