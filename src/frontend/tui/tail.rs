@@ -2,7 +2,8 @@
 //! process, remembers which stream each came from, and strips what would corrupt the screen
 //! (escape sequences, control characters, characters that take no column). A `\r` goes back
 //! to column 0 (progress bars overwrite their line, as in a terminal). Every character kept
-//! takes exactly the columns ratatui measures for it, so binary garbage cannot shift a row.
+//! is one terminals draw as wide as ratatui measures it, or a wide one (after which ratatui
+//! places the next cell itself), so binary garbage cannot shift a row (see [`shown`]).
 //! Each stream is decoded on its own, so a character or an escape sequence cut between two
 //! chunks comes out whole (see [`StreamDecoders`]). Owned by the dashboard thread.
 
