@@ -225,8 +225,14 @@ pub fn render(i: &Inputs) -> String {
         &mut out,
         "taskmaster_process_healthy",
         "gauge",
-        "1 healthy, 0 unhealthy; absent without a health check.",
+        "1 healthy, 0 not (yet) healthy; only for a RUNNING process with a health check.",
     );
+    for p in procs {
+        if let Some(h) = &p.health {
+            let v = u8::from(*h == crate::supervisor::snapshot::HealthStatus::Healthy);
+            let _ = writeln!(out, "taskmaster_process_healthy{{{}}} {v}", id(p));
+        }
+    }
     header(
         &mut out,
         "taskmaster_log_bytes_total",

@@ -75,6 +75,8 @@ pub(super) struct Engine {
     pub output: Option<OutputHub>,
     /// Adopted orphans and what tells where they came from (see `orphans.rs`).
     pub orphans: OrphanBook,
+    /// The cgroups of `cgroup = true` processes (see `cgroups.rs`).
+    pub cgroups: super::cgroups::CgroupBook,
     /// The health checker pool (see `health`) and where `log` checks report a match.
     pub checkers: Option<crate::health::Checkers>,
     pub log_hits: Option<Sender<String>>,
@@ -141,6 +143,7 @@ impl Engine {
             reports: HashMap::new(),
             output: Some(output),
             orphans: OrphanBook::default(),
+            cgroups: Default::default(),
             checkers: None,
             log_hits: None,
             log_seen: std::collections::HashSet::new(),
@@ -267,6 +270,16 @@ impl Engine {
         }
     }
 
+    /// A change of health as its event, `lines` (the state machine's words) as its text.
+    fn tell_health(&mut self, name: &str, lines: Vec<String>, healthy: bool, now: Now) {
+        let Some(info) = self.procs.get(name).map(|p| p.info(now)) else {
+            return;
+        };
+        for ev in super::transitions::health(healthy, &info, lines) {
+            self.emit(ev);
+        }
+    }
+
     /// `events -f`: the kept events and then each new one, as JSON lines in the shape of a
     /// followed output, so every front end streams it as it streams `tail -f`.
     pub fn follow_events(&mut self) -> Reply {
@@ -293,7 +306,11 @@ impl Engine {
         // Lines wait for the transition that follows them (it tells what they are about).
         let mut lines = Vec::new();
         for effect in effects {
-            if !matches!(effect, Effect::Log(_) | Effect::Entered { .. }) && !lines.is_empty() {
+            if !matches!(
+                effect,
+                Effect::Log(_) | Effect::Entered { .. } | Effect::Health { .. }
+            ) && !lines.is_empty()
+            {
                 self.tell(name, std::mem::take(&mut lines), None, now);
             }
             match effect {
@@ -306,8 +323,10 @@ impl Engine {
                 Effect::StartAgain | Effect::Remove => then = Some(effect),
                 Effect::Check(pid) => self.send_check(name, pid),
                 Effect::WatchLog => self.log_check_running(name, now),
-                // The hook for `healthy`/`unhealthy` events: the log line came before it.
-                Effect::Health { .. } => {}
+                // `healthy`/`unhealthy` events: the log line before it is their text.
+                Effect::Health { healthy } => {
+                    self.tell_health(name, std::mem::take(&mut lines), healthy, now);
+                }
             }
         }
         if !lines.is_empty() {
@@ -351,6 +370,9 @@ impl Engine {
         if stopping && sig != Signal::SIGKILL {
             let _ = spawn::signal_group(pid, Signal::SIGCONT);
         }
+        if stopping {
+            self.signal_cgroup(name, pid, sig);
+        }
     }
 
     pub(super) fn spawn(&mut self, name: &str, now: Now) {
@@ -362,7 +384,27 @@ impl Engine {
             .get(name)
             .copied()
             .unwrap_or(TtySize::DEFAULT);
-        let effects = match spawn::spawn(&config, tty_size, config.process_num(name)) {
+        let cgroup = match &config.cgroup {
+            Some(limits) => match self.cgroups.prepare(name, limits) {
+                Ok(cg) => Some(cg),
+                Err(e) => {
+                    if let Some(effects) = self
+                        .procs
+                        .get_mut(name)
+                        .map(|p| p.on_spawn_failed(format!("cannot make its cgroup: {e}"), now))
+                    {
+                        self.apply(name, effects, now);
+                    }
+                    return;
+                }
+            },
+            None => None,
+        };
+        let spawned = spawn::spawn(&config, tty_size, config.process_num(name), cgroup);
+        if spawned.is_err() {
+            self.cgroups.discard(name);
+        }
+        let effects = match spawned {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
                 let streams = [
@@ -623,6 +665,11 @@ impl Engine {
         let Some(name) = self.by_pid.remove(&pid) else {
             return true;
         };
+        let stopping = self.procs.get(&name).and_then(|p| match p.state() {
+            ProcState::Stopping { .. } => Some(p.deadline()),
+            _ => None,
+        });
+        self.cgroup_leader_gone(&name, stopping);
         self.stdins.remove(&name);
         let report = self.reports.remove(&name);
         let shutting_down = self.shutdown.is_some();
@@ -654,12 +701,14 @@ impl Engine {
             .chain(owed)
             .chain(self.stdins.deadline())
             .chain(self.orphans.deadline(!self.by_pid.is_empty()))
+            .chain(self.cgroups.deadline())
             .min()
     }
 
     pub fn fire_deadlines(&mut self, now: Now) {
         self.stdins.flush_due(now.mono);
         self.orphan_deadlines(now.mono);
+        self.cgroup_deadlines(now.mono);
         let due: Vec<String> = self
             .procs
             .values()
@@ -778,10 +827,14 @@ impl Engine {
     }
 
     pub fn is_finished(&self) -> bool {
-        self.shutdown.is_some() && self.by_pid.is_empty() && !self.orphans_stopping()
+        self.shutdown.is_some()
+            && self.by_pid.is_empty()
+            && !self.orphans_stopping()
+            && self.cgroups.is_idle()
     }
 
     pub fn finish(mut self) {
+        self.finish_cgroups();
         if let Some(hub) = self.output.take() {
             hub.finish(OUTPUT_DRAIN_TIMEOUT);
         }

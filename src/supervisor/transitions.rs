@@ -6,7 +6,7 @@
 //! one stream.
 
 use super::events::{Event, EventKind};
-use super::snapshot::{ExitKind, ProcessInfo, StateName, signal_name};
+use super::snapshot::{ExitKind, HealthStatus, ProcessInfo, StateName, signal_name};
 use crate::config::ProgramConfig;
 
 /// Per process, what the engine remembers between transitions.
@@ -156,6 +156,33 @@ fn derive(
         StateName::Exited | StateName::Waiting | StateName::Unknown => {}
     }
     seen.pid = now.pid;
+    out
+}
+
+/// `healthy` or `unhealthy` (no change of state: `from`/`to` stay null), with the state
+/// machine's line as its text when there is exactly one; `reason` is the last failure.
+pub(super) fn health(healthy: bool, now: &ProcessInfo, lines: Vec<String>) -> Vec<Event> {
+    let (kind, own) = if healthy {
+        (EventKind::Healthy, format!("healthy: {}", now.name))
+    } else {
+        (EventKind::Unhealthy, format!("unhealthy: {}", now.name))
+    };
+    let mut out = Vec::new();
+    let text = match <[String; 1]>::try_from(lines) {
+        Ok([line]) => line,
+        Err(lines) => {
+            out.extend(lines.into_iter().map(|l| note(l, Some(now))));
+            own
+        }
+    };
+    let mut ev = Event::new(kind, text);
+    ev.program = Some(now.program.clone());
+    ev.process = Some(now.name.clone());
+    ev.pid = now.pid;
+    if let Some(HealthStatus::Unhealthy(why)) = &now.health {
+        ev.reason = Some(why.clone());
+    }
+    out.push(ev);
     out
 }
 
@@ -395,6 +422,32 @@ mod tests {
         assert_eq!(
             evs[0].text,
             "stopped: web (terminated by SIGTERM; graceful)"
+        );
+    }
+
+    #[test]
+    fn health_changes_are_healthy_and_unhealthy_events_with_the_reason() {
+        let mut up = info(Running, Some(7));
+        up.health = Some(HealthStatus::Healthy);
+        let evs = health(true, &up, vec!["healthy: web (tcp x)".into()]);
+        assert_eq!(kinds(&evs), [EventKind::Healthy]);
+        assert_eq!(evs[0].text, "healthy: web (tcp x)");
+        assert_eq!((evs[0].pid, evs[0].reason.as_deref()), (Some(7), None));
+        assert_eq!((evs[0].from, evs[0].to), (None, None), "no state change");
+        let mut down = info(Running, Some(7));
+        down.health = Some(HealthStatus::Unhealthy("refused".into()));
+        let evs = health(false, &down, vec![]);
+        assert_eq!(
+            kinds(&evs),
+            [EventKind::Unhealthy],
+            "own words without lines"
+        );
+        assert_eq!(evs[0].reason.as_deref(), Some("refused"));
+        assert_eq!(evs[0].process.as_deref(), Some("web"));
+        let evs = health(false, &down, vec!["a".into(), "b".into()]);
+        assert_eq!(
+            kinds(&evs),
+            [EventKind::Note, EventKind::Note, EventKind::Unhealthy]
         );
     }
 }

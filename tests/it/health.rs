@@ -9,6 +9,9 @@ use std::time::SystemTime;
 use taskmaster::supervisor::snapshot::HealthStatus;
 use taskmaster::supervisor::{Command, StateName};
 
+use taskmaster::supervisor::events::EventKind;
+
+use crate::alert_util::{events, wait_event};
 use crate::util::{LONG, Tm, wait_until};
 
 fn free_port() -> u16 {
@@ -208,5 +211,64 @@ fn health_restart_restarts_an_unhealthy_process() {
     });
     let r = tm.actions(Command::stop(vec!["svc".into()]));
     assert_eq!(r[0].render(), "svc: stopped");
+    tm.shutdown();
+}
+
+/// Health changes are events: in the kept events (`events`), to an alert subscribed to them,
+/// with the reason of the failure; each change once (checks go on every 0.1 s meanwhile).
+#[test]
+fn healthy_and_unhealthy_are_events_for_the_stream_and_the_alerts() {
+    let tm = checked(
+        "sleep 1000",
+        "{ cmd = \"test -e {dir}/up\" }",
+        "[alerts.health]\non = [\"healthy\", \"unhealthy\"]\n\
+         exec = \"sh -c 'cat >> {dir}/alerts.json; echo >> {dir}/alerts.json'\"\n",
+    );
+    let kinds = |tm: &Tm| -> Vec<EventKind> {
+        events(&tm.handle)
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Healthy | EventKind::Unhealthy))
+            .map(|e| e.kind)
+            .collect()
+    };
+    let down = wait_event(&tm.handle, EventKind::Unhealthy, |_| true);
+    assert_eq!(down.process.as_deref(), Some("svc"));
+    assert_eq!(down.pid, tm.info("svc").pid);
+    assert_eq!(
+        down.reason.as_deref(),
+        Some("'test' exited with status 1"),
+        "{down:?}"
+    );
+    assert!(
+        down.text.starts_with("unhealthy: svc (cmd test -e "),
+        "{}",
+        down.text
+    );
+    std::fs::write(tm.path("up"), "").expect("touch");
+    let up = wait_event(&tm.handle, EventKind::Healthy, |_| true);
+    assert!(up.serial > down.serial);
+    assert_eq!(up.reason, None);
+    std::fs::remove_file(tm.path("up")).expect("rm");
+    wait_until(LONG, "unhealthy again", || {
+        kinds(&tm)
+            == [
+                EventKind::Unhealthy,
+                EventKind::Healthy,
+                EventKind::Unhealthy,
+            ]
+    });
+    let alerts = tm.path("alerts.json");
+    wait_until(LONG, "the alert saw all three", || {
+        std::fs::read_to_string(&alerts).is_ok_and(|t| t.lines().count() >= 3)
+    });
+    let seen: Vec<String> = std::fs::read_to_string(&alerts)
+        .expect("alerts")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("one JSON event a line");
+            v["event"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(seen, ["unhealthy", "healthy", "unhealthy"]);
     tm.shutdown();
 }

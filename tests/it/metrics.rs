@@ -294,3 +294,41 @@ fn events_and_alert_test_through_ctl() {
         "{bad:?}"
     );
 }
+
+/// `taskmaster_process_healthy`: 1 or 0 for a RUNNING process with a health check, following
+/// its checks; no sample for a process without one.
+#[test]
+fn metrics_say_whether_a_checked_process_is_healthy() {
+    let tm = Tm::start(
+        "[taskmaster]\nsocket = false\n\
+         [programs.svc]\ncmd = \"sleep 100\"\nstarttime = 0\nhealth = { cmd = \"test -e {dir}/up\" }\n\
+         health_interval = 0.1\nhealth_retries = 1\n\
+         [programs.plain]\ncmd = \"sleep 100\"\nstarttime = 0\n",
+    );
+    let listener = taskmaster::metrics::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    taskmaster::metrics::start(listener, tm.handle.clone()).expect("serve");
+    let svc = "taskmaster_process_healthy{process=\"svc\",program=\"svc\"}";
+    let healthy = || parse(&scrape(port, "/metrics").1).get(svc).copied();
+    wait_until(Duration::from_secs(20), "svc unhealthy in /metrics", || {
+        healthy() == Some(0.0)
+    });
+    std::fs::write(tm.path("up"), "").expect("touch");
+    wait_until(Duration::from_secs(20), "svc healthy in /metrics", || {
+        healthy() == Some(1.0)
+    });
+    let m = parse(&scrape(port, "/metrics").1);
+    tm.wait_state("plain", StateName::Running);
+    assert!(
+        m.contains_key("taskmaster_process_up{process=\"plain\",program=\"plain\"}")
+            && !m
+                .keys()
+                .any(|k| k.starts_with("taskmaster_process_healthy{process=\"plain\"")),
+        "no health sample without a check: {m:?}"
+    );
+    std::fs::remove_file(tm.path("up")).expect("rm");
+    wait_until(Duration::from_secs(20), "svc unhealthy again", || {
+        healthy() == Some(0.0)
+    });
+    tm.shutdown();
+}
