@@ -310,3 +310,55 @@ fn limits_without_cgroup_and_leave_with_cgroup_are_config_errors() {
         assert!(err.contains(want), "{keys}: expected '{want}' in '{err}'");
     }
 }
+
+/// Three levels of setsid'd descendants with their streams on /dev/null, each keeping its
+/// parent alive; level N writes its pid to `DIR/lN`.
+const DEEP_SCRIPT: &str = r#"lvl=$1; dir=$2
+if [ "$lvl" -gt 0 ]; then echo $$ > "$dir/l$lvl"; fi
+if [ "$lvl" -lt 3 ]; then setsid sh "$0" $((lvl+1)) "$dir" </dev/null >/dev/null 2>&1 & fi
+exec sleep 1000
+"#;
+
+/// In-process (no subreaper here): the leader's death, then a restart and the shutdown,
+/// leave none of the three levels alive.
+#[test]
+fn three_setsid_levels_die_with_the_leader_the_restart_and_the_shutdown() {
+    need_cgroups!();
+    let scripts = tempfile::tempdir().expect("temp dir");
+    let script = scripts.path().join("deep.sh");
+    std::fs::write(&script, DEEP_SCRIPT).expect("write script");
+    let tm = Tm::start(&format!(
+        "[taskmaster]\nsocket = false\n[programs.deep]\ncmd = \"sh {} 0 {{dir}}\"\n\
+         starttime = 0\nstoptime = 1\nautorestart = false\ncgroup = true\n",
+        script.display()
+    ));
+    let levels = |tm: &Tm| -> Vec<u32> {
+        let pids = ["l1", "l2", "l3"].map(|f| file_pid(&tm.path(f)));
+        for f in ["l1", "l2", "l3"] {
+            let _ = std::fs::remove_file(tm.path(f));
+        }
+        pids.to_vec()
+    };
+    let leader = tm.wait_state("deep", StateName::Running).pid.expect("pid");
+    let first = levels(&tm);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(leader as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the leader");
+    wait_until(LONG, "every level dies with the leader", || {
+        first.iter().all(|&p| !alive(p))
+    });
+    tm.actions(Command::start(vec!["deep".into()]));
+    let second = levels(&tm);
+    tm.actions(Command::restart(vec!["deep".into()]));
+    wait_until(LONG, "every level dies with the restart", || {
+        second.iter().all(|&p| !alive(p))
+    });
+    let third = levels(&tm);
+    tm.shutdown();
+    assert!(
+        third.iter().all(|&p| !alive(p)),
+        "the shutdown returns with every level dead"
+    );
+}
