@@ -419,10 +419,15 @@ fn events_follow_in_the_command_bar_streams_into_the_output_pane_until_esc() {
         scr.contains(r#""event":"stopped","program":"web""#)
     });
     s.keys(&["Escape"]);
-    let after = s.wait_screen("the process output back", |scr| {
-        !scr.contains("events -f (following)") && scr.contains("output of")
-    });
-    assert!(after.contains("stream ended"), "{after}");
+    // All three in one wait: a screen can show the new title before the rest is redrawn.
+    s.wait_screen(
+        "the process output back, and the stream's end said",
+        |scr| {
+            !scr.contains("events -f (following)")
+                && scr.contains("output of")
+                && scr.contains("stream ended")
+        },
+    );
 
     s.keys(&[":"]);
     s.text("events -f");

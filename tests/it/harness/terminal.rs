@@ -81,7 +81,9 @@ impl Terminal {
             .status();
     }
 
-    /// Waits until the screen satisfies `cond`; a timeout shows the last screen.
+    /// Waits until the screen satisfies `cond`, on two captures in a row that are the same:
+    /// a capture can land mid-redraw (a new title over old contents), which is no screen
+    /// the program meant to show. A timeout shows the last screen.
     pub fn wait_screen(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
         let last = RefCell::new(String::new());
         wait_until_showing(
@@ -89,7 +91,8 @@ impl Terminal {
             what,
             || {
                 let s = self.screen();
-                let ok = cond(&s);
+                let settled = s == *last.borrow();
+                let ok = settled && cond(&s);
                 *last.borrow_mut() = s;
                 ok
             },
