@@ -126,13 +126,16 @@ impl Engine {
         }
     }
 
-    /// The checkers' outcomes. A check command was a child of ours: reap again in case one
-    /// of our zombies waited behind it (see `reap`).
+    /// The checkers' outcomes. A check command was a child of ours: if a reap stopped at
+    /// its zombie, reap again in case one of ours waited behind it (see `reap`). Only then:
+    /// each reap asks the kernel to look through every child of ours.
     pub fn on_health_outcomes(&mut self, outcomes: Vec<Outcome>, now: Now) {
         for o in outcomes {
             self.on_outcome(&o.name, o.pid, o.result, now);
         }
-        self.reap(now);
+        if std::mem::take(&mut self.reap_cut) {
+            self.reap(now);
+        }
     }
 
     /// One outcome: the next check is queued; a change of health is applied (an outcome

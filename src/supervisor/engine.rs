@@ -89,6 +89,8 @@ pub(super) struct Engine {
     stale: bool,
     /// Something may have met a WAITING process's dependency: `advance` looks again.
     changed: bool,
+    /// A reap stopped at a check command's zombie: reaped again once its checker is done.
+    pub reap_cut: bool,
     /// The earliest deadline of any process (without health checks), as of the last scan.
     proc_deadline: Option<Instant>,
     /// When every process was last looked at (see `RESCAN`).
@@ -160,6 +162,7 @@ impl Engine {
             checks: super::checks::CheckQueue::default(),
             stale: true,
             changed: true,
+            reap_cut: false,
             proc_deadline: None,
             last_scan: now.mono,
             reader,
@@ -590,7 +593,10 @@ impl Engine {
                 }
                 // A health check's command: its checker reaps it, and its outcome brings us
                 // back here for any zombie of ours behind it.
-                Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => return,
+                Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => {
+                    self.reap_cut = true;
+                    return;
+                }
                 Some(st) if st.pid().is_some_and(|p| self.reap_orphan(p)) => {}
                 // Not ours: check each of ours (in a test process a zombie of ours may hide
                 // behind another's).
