@@ -7,7 +7,8 @@ fn main() {
     let mut pids = vec![];
     let t0 = Instant::now();
     for _ in 0..300 {
-        let s = taskmaster::spawn::spawn(&prog, taskmaster::spawn::TtySize::DEFAULT, 0).unwrap();
+        let s =
+            taskmaster::spawn::spawn(&prog, taskmaster::spawn::TtySize::DEFAULT, 0, None).unwrap();
         pids.push(s.pid);
     }
     let el = t0.elapsed();

@@ -11,14 +11,14 @@
 //!   `taskmaster ctl`, all speaking the one command language of [`command`].
 //!
 //! Modules: [`config`] (file format, validation, reload diff), [`spawn`] (starting a child,
-//! signalling its group), [`logging`] (the event log), [`protocol`] (socket framing),
+//! signalling its group, its cgroup), [`logging`] (the event log), [`protocol`] (socket framing),
 //! [`notify`] (systemd readiness), [`import`] (supervisord.conf to TOML), [`cli`] (the
 //! command line: clap definitions, completion scripts, the man page), [`os`] (local time and
 //! SIGPIPE, the libc calls nix lacks), [`alerts`] (exec/webhook/syslog delivery on worker
 //! threads), [`metrics`] (the Prometheus endpoint's thread).
 
-// `unsafe` only where fork/exec (`spawn::fork`), the terminal (`spawn::pty`) and the few libc
-// calls nix does not wrap (`os`) need it; each of those modules says so, and every block
+// `unsafe` only where fork/exec (`spawn::fork`, the cgroup guard's fork in `spawn::cgroup`),
+// the terminal (`spawn::pty`) and the few libc calls nix does not wrap (`os`) need it; each of those modules says so, and every block
 // carries a `// SAFETY:` comment (enforced by clippy).
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]

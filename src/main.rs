@@ -167,6 +167,7 @@ fn run(
     logfile: Option<PathBuf>,
 ) -> Result<Exit, String> {
     let mut config = load(&find_config(config)?)?;
+    taskmaster::spawn::cgroup::check(&config)?;
     if socket.is_some() {
         config.socket = socket;
     }

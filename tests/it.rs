@@ -10,6 +10,8 @@ mod alert_util;
 mod alerts;
 #[path = "it/backoff.rs"]
 mod backoff;
+#[path = "it/cgroup.rs"]
+mod cgroup;
 #[path = "it/cli.rs"]
 mod cli;
 #[path = "it/config.rs"]

@@ -184,8 +184,12 @@ pub fn avail(programs: &[ProgramSummary]) -> String {
             };
             let auto = if p.autostart { "autostart" } else { "manual" };
             let name = super::pad(&p.name, 32);
+            let cgroup = match &p.cgroup {
+                Some(limits) => format!("  [cgroup: {limits}]"),
+                None => String::new(),
+            };
             format!(
-                "{name} {procs:<13} {auto:<9} autorestart={:<10} {}",
+                "{name} {procs:<13} {auto:<9} autorestart={:<10} {}{cgroup}",
                 p.autorestart, p.cmd
             )
         })

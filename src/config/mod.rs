@@ -125,6 +125,14 @@ pub enum Orphans {
     Leave,
 }
 
+/// Resource limits of a `cgroup = true` program, in cgroup v2 syntax, checked at load
+/// (written to `memory.max` and `cpu.max` of each process's cgroup).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgroupLimits {
+    pub memory_max: Option<String>,
+    pub cpu_max: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputTarget {
     /// Key omitted: captured for tail/dashboard only.
@@ -177,6 +185,9 @@ pub struct ProgramConfig {
     /// Run on a pseudo-terminal: one output stream (`stdout`), a terminal for the program.
     pub pty: bool,
     pub orphans: Orphans,
+    /// `cgroup = true`: each process runs in a cgroup (v2) of its own, with these limits,
+    /// and a stop kills the whole cgroup. `None`: no cgroup.
+    pub cgroup: Option<CgroupLimits>,
     /// Restart backoff after RUNNING and the retry of FATAL (section 10).
     pub backoff: Backoff,
     /// Programs that must reach a condition before this one starts.
@@ -222,6 +233,7 @@ impl ProgramConfig {
             || self.stdout != other.stdout
             || self.stderr != other.stderr
             || self.pty != other.pty
+            || self.cgroup != other.cgroup
     }
 
     /// True when only monitoring settings differ (applied in place).

@@ -15,10 +15,10 @@ use super::paths::{OutputSeed, PathSeed};
 use super::stack::{self, GivenStack, STACK_KEYS};
 use super::umask::read_umask;
 use super::values::{
-    Backups, ByteSize, Cmd, ExitCodes, NumProcs, OrphansValue, Restart, Retries, Seconds,
-    StopSignal, User,
+    Backups, ByteSize, Cmd, CpuMax, ExitCodes, MemoryMax, NumProcs, OrphansValue, Restart, Retries,
+    Seconds, StopSignal, User,
 };
-use super::{AutoRestart, Backoff, Orphans, OutputTarget, ProgramConfig, Rotation};
+use super::{AutoRestart, Backoff, CgroupLimits, Orphans, OutputTarget, ProgramConfig, Rotation};
 
 pub(super) const PROGRAM_KEYS: &[&str] = &[
     "cmd",
@@ -43,6 +43,9 @@ pub(super) const PROGRAM_KEYS: &[&str] = &[
     "timestamps",
     "pty",
     "orphans",
+    "cgroup",
+    "memory_max",
+    "cpu_max",
 ];
 
 fn known_keys() -> Vec<&'static str> {
@@ -90,6 +93,7 @@ impl ProgramSeed<'_, '_, '_> {
             health: None,
             pty: false,
             orphans: Orphans::Kill,
+            cgroup: None,
         }
     }
 }
@@ -119,6 +123,9 @@ struct Given {
     timestamps: Option<bool>,
     pty: Option<bool>,
     orphans: Option<Orphans>,
+    cgroup: Option<bool>,
+    memory_max: Option<String>,
+    cpu_max: Option<String>,
     stack: GivenStack,
 }
 
@@ -192,6 +199,10 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         }
         p.pty = g.pty.unwrap_or(p.pty);
         p.orphans = g.orphans.unwrap_or(p.orphans);
+        if let Err((key, message)) = apply_cgroup(&mut p, g.cgroup, g.memory_max, g.cpu_max) {
+            ctx.on_key(Some(key), None);
+            return Err(A::Error::custom(message));
+        }
         Ok(p)
     }
 }
@@ -225,7 +236,41 @@ fn read_value<'de, A: MapAccess<'de>>(
         "timestamps" => g.timestamps = Some(map.next_value()?),
         "pty" => g.pty = Some(map.next_value()?),
         "orphans" => g.orphans = Some(map.next_value::<OrphansValue>()?.0),
+        "cgroup" => g.cgroup = Some(map.next_value()?),
+        "memory_max" => g.memory_max = Some(map.next_value::<MemoryMax>()?.0),
+        "cpu_max" => g.cpu_max = Some(map.next_value::<CpuMax>()?.0),
         _ => return Err(unknown_key(key, &known_keys())),
     }
+    Ok(())
+}
+
+/// `cgroup`, `memory_max`, `cpu_max`: limits need a cgroup, and a cgroup kills whatever is
+/// left in it, which `orphans = "leave"` would contradict. The error names its key.
+fn apply_cgroup(
+    p: &mut ProgramConfig,
+    cgroup: Option<bool>,
+    memory_max: Option<String>,
+    cpu_max: Option<String>,
+) -> Result<(), (&'static str, String)> {
+    if cgroup != Some(true) {
+        for (key, given) in [("memory_max", &memory_max), ("cpu_max", &cpu_max)] {
+            if given.is_some() {
+                return Err((key, format!("{key} needs cgroup = true")));
+            }
+        }
+        return Ok(());
+    }
+    if p.orphans == Orphans::Leave {
+        return Err((
+            "cgroup",
+            "cgroup = true stops everything in the process's cgroup, which contradicts \
+             orphans = \"leave\""
+                .to_string(),
+        ));
+    }
+    p.cgroup = Some(CgroupLimits {
+        memory_max,
+        cpu_max,
+    });
     Ok(())
 }

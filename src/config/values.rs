@@ -231,6 +231,64 @@ impl Visitor<'_> for OrphansVisitor {
     }
 }
 
+/// `memory_max`: cgroup `memory.max` syntax, `max` or bytes with an optional K, M, G or T
+/// suffix (powers of 1024), as a string or an integer.
+pub(super) struct MemoryMax(pub String);
+struct MemoryMaxVisitor;
+deserialize_via!(MemoryMax, MemoryMaxVisitor, deserialize_any);
+
+impl Visitor<'_> for MemoryMaxVisitor {
+    type Value = MemoryMax;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("\"max\" or a size in bytes like \"512M\" (K, M, G, T: powers of 1024)")
+    }
+    fn visit_u64<E: Error>(self, v: u64) -> Result<MemoryMax, E> {
+        Ok(MemoryMax(v.to_string()))
+    }
+    fn visit_str<E: Error>(self, v: &str) -> Result<MemoryMax, E> {
+        let v = v.trim();
+        let digits = v.trim_end_matches(['K', 'M', 'G', 'T', 'k', 'm', 'g', 't']);
+        let suffixes = v.len() - digits.len();
+        if v == "max"
+            || (suffixes <= 1 && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Ok(MemoryMax(v.to_string()));
+        }
+        Err(E::custom(format!(
+            "bad memory_max '{v}' (expected \"max\" or bytes like \"512M\", cgroup syntax)"
+        )))
+    }
+}
+
+/// `cpu_max`: cgroup `cpu.max` syntax, `"QUOTA PERIOD"` in microseconds (`QUOTA` may be
+/// `max`; `PERIOD` defaults to 100000), like `"50000 100000"` for half a CPU.
+pub(super) struct CpuMax(pub String);
+struct CpuMaxVisitor;
+deserialize_via!(CpuMax, CpuMaxVisitor, deserialize_any);
+
+impl Visitor<'_> for CpuMaxVisitor {
+    type Value = CpuMax;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("\"QUOTA PERIOD\" in microseconds, like \"50000 100000\" (cgroup cpu.max)")
+    }
+    fn visit_str<E: Error>(self, v: &str) -> Result<CpuMax, E> {
+        let words: Vec<&str> = v.split_whitespace().collect();
+        let number = |w: &str| w.parse::<u64>().is_ok_and(|n| n > 0);
+        let ok = match words.as_slice() {
+            [quota] => *quota == "max" || number(quota),
+            [quota, period] => (*quota == "max" || number(quota)) && number(period),
+            _ => false,
+        };
+        if ok {
+            return Ok(CpuMax(words.join(" ")));
+        }
+        Err(E::custom(format!(
+            "bad cpu_max '{v}' (expected \"QUOTA PERIOD\" in microseconds like \"50000 100000\", \
+             or \"max\"; cgroup syntax)"
+        )))
+    }
+}
+
 /// `exitcodes`: one code or a list.
 pub(super) struct ExitCodes(pub Vec<i32>);
 struct ExitCodesVisitor;

@@ -29,6 +29,8 @@ pub(super) struct ChildPlan {
     /// `stdin` is a pty slave: the child leads a new session with it as controlling terminal
     /// (see `pty.rs`) instead of only a new process group.
     pub session: bool,
+    /// The `cgroup.procs` file of the process's own cgroup, joined before the exec.
+    pub cgroup: Option<CString>,
 }
 
 /// Where in the child a failure happened.
@@ -39,6 +41,7 @@ pub(super) enum Stage {
     Chdir = 3,
     Exec = 4,
     Terminal = 5,
+    Cgroup = 6,
 }
 
 impl Stage {
@@ -49,6 +52,7 @@ impl Stage {
             Stage::Chdir,
             Stage::Exec,
             Stage::Terminal,
+            Stage::Cgroup,
         ]
         .into_iter()
         .find(|s| *s as u8 == b)
@@ -139,6 +143,14 @@ unsafe fn child(
             }
         } else {
             libc::setpgid(0, 0);
+        }
+        // Into its cgroup before anything can fork: then nothing it starts is outside.
+        if let Some(procs) = &plan.cgroup {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                fail(Stage::Cgroup);
+            }
+            libc::close(fd);
         }
         // A clean signal state: nothing ignored (Rust ignores SIGPIPE, and ignored signals
         // survive exec), every handler back to default, then nothing blocked.

@@ -30,6 +30,9 @@ pub mod procfs;
 #[allow(unsafe_code)]
 pub mod pty;
 pub mod reaper;
+// cgroup v2: the guard process's fork (see its module doc).
+#[allow(unsafe_code)]
+pub mod cgroup;
 
 pub use pty::TtySize;
 
@@ -70,11 +73,13 @@ struct Identity {
 /// Starts one process of `prog` without waiting for its exec. Every failure a user can cause
 /// is a `SpawnError`, found here when possible (missing command, bad workingdir, unknown user)
 /// or reported by the child through `report` (see [`exec_failure`]). A `pty` program's
-/// terminal starts at `tty_size`. `process_num` fills `%(process_num)d` in log paths.
+/// terminal starts at `tty_size`. `process_num` fills `%(process_num)d` in log paths. With
+/// `cgroup`, the child joins that cgroup before its exec.
 pub fn spawn(
     prog: &ProgramConfig,
     tty_size: TtySize,
     process_num: u32,
+    cgroup: Option<&cgroup::Cgroup>,
 ) -> Result<Spawned, SpawnError> {
     let identity = match &prog.user {
         Some(name) => Some(resolve_user(name)?),
@@ -122,6 +127,7 @@ pub fn spawn(
         stdout: child_out,
         stderr: child_err,
         session: prog.pty,
+        cgroup: cgroup.map(|c| c.procs.clone()),
     };
     let (pid, report) =
         fork::fork_exec(plan).map_err(|e| SpawnError(format!("cannot fork: {}", plain(&e))))?;
@@ -217,6 +223,7 @@ pub fn exec_failure(report: &OwnedFd, prog: &ProgramConfig) -> Option<SpawnError
         ),
         fork::Stage::Exec => format!("couldn't exec {}: {why}", prog.argv[0]),
         fork::Stage::Terminal => format!("cannot give the child its terminal: {why}"),
+        fork::Stage::Cgroup => format!("cannot join its cgroup: {why}"),
     }))
 }
 

@@ -493,6 +493,7 @@ impl Engine {
     fn reread(&self) -> Result<ReloadReport, Fault> {
         let new = crate::config::load(&self.config.path)
             .map_err(|e| Fault::ReloadRefused(e.to_string()))?;
+        crate::spawn::cgroup::check(&new).map_err(Fault::ReloadRefused)?;
         let diff = crate::config::diff(&self.config, &new);
         Ok(ReloadReport {
             added: diff.added,
@@ -512,6 +513,18 @@ impl Engine {
                 autostart: p.autostart,
                 autorestart: autorestart_word(p.autorestart).to_string(),
                 cmd: p.cmd.clone(),
+                cgroup: p.cgroup.as_ref().map(|l| {
+                    let limits: Vec<String> =
+                        [("memory.max", &l.memory_max), ("cpu.max", &l.cpu_max)]
+                            .into_iter()
+                            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+                            .collect();
+                    if limits.is_empty() {
+                        "no limits".to_string()
+                    } else {
+                        limits.join(" ")
+                    }
+                }),
             })
             .collect()
     }

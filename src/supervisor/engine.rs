@@ -76,6 +76,8 @@ pub(super) struct Engine {
     pub output: Option<OutputHub>,
     /// Adopted orphans and what tells where they came from (see `orphans.rs`).
     pub orphans: OrphanBook,
+    /// The cgroups of `cgroup = true` processes (see `cgroups.rs`).
+    pub cgroups: super::cgroups::CgroupBook,
     /// The health checker pool (see `health`) and where `log` checks report a match.
     pub checkers: Option<crate::health::Checkers>,
     pub log_hits: Option<Sender<String>>,
@@ -156,6 +158,7 @@ impl Engine {
             reports: HashMap::new(),
             output: Some(output),
             orphans: OrphanBook::default(),
+            cgroups: Default::default(),
             checkers: None,
             log_hits: None,
             log_seen: std::collections::HashSet::new(),
@@ -379,6 +382,9 @@ impl Engine {
         if stopping && sig != Signal::SIGKILL {
             let _ = spawn::signal_group(pid, Signal::SIGCONT);
         }
+        if stopping {
+            self.signal_cgroup(name, pid, sig);
+        }
     }
 
     pub(super) fn spawn(&mut self, name: &str, now: Now) {
@@ -390,7 +396,27 @@ impl Engine {
             .get(name)
             .copied()
             .unwrap_or(TtySize::DEFAULT);
-        let effects = match spawn::spawn(&config, tty_size, config.process_num(name)) {
+        let cgroup = match &config.cgroup {
+            Some(limits) => match self.cgroups.prepare(name, limits) {
+                Ok(cg) => Some(cg),
+                Err(e) => {
+                    if let Some(effects) = self
+                        .procs
+                        .get_mut(name)
+                        .map(|p| p.on_spawn_failed(format!("cannot make its cgroup: {e}"), now))
+                    {
+                        self.apply(name, effects, now);
+                    }
+                    return;
+                }
+            },
+            None => None,
+        };
+        let spawned = spawn::spawn(&config, tty_size, config.process_num(name), cgroup);
+        if spawned.is_err() {
+            self.cgroups.discard(name);
+        }
+        let effects = match spawned {
             Ok(child) => {
                 self.by_pid.insert(child.pid, name.to_string());
                 let streams = [
@@ -654,6 +680,11 @@ impl Engine {
         let Some(name) = self.by_pid.remove(&pid) else {
             return true;
         };
+        let stopping = self.procs.get(&name).and_then(|p| match p.state() {
+            ProcState::Stopping { .. } => Some(p.deadline()),
+            _ => None,
+        });
+        self.cgroup_leader_gone(&name, stopping);
         self.stdins.remove(&name);
         let report = self.reports.remove(&name);
         let shutting_down = self.shutdown.is_some();
@@ -696,6 +727,7 @@ impl Engine {
             .chain(owed)
             .chain(self.stdins.deadline())
             .chain(self.orphans.deadline(!self.by_pid.is_empty()))
+            .chain(self.cgroups.deadline())
             .chain(Some(self.last_scan + RESCAN))
             .min()
     }
@@ -713,6 +745,7 @@ impl Engine {
     pub fn fire_deadlines(&mut self, now: Now) {
         self.stdins.flush_due(now.mono);
         self.orphan_deadlines(now.mono);
+        self.cgroup_deadlines(now.mono);
         if self.stale || self.proc_deadline.is_some_and(|d| d <= now.mono) {
             let due: Vec<String> = self
                 .procs
@@ -836,10 +869,14 @@ impl Engine {
     }
 
     pub fn is_finished(&self) -> bool {
-        self.shutdown.is_some() && self.by_pid.is_empty() && !self.orphans_stopping()
+        self.shutdown.is_some()
+            && self.by_pid.is_empty()
+            && !self.orphans_stopping()
+            && self.cgroups.is_idle()
     }
 
     pub fn finish(mut self) {
+        self.finish_cgroups();
         if let Some(hub) = self.output.take() {
             hub.finish(OUTPUT_DRAIN_TIMEOUT);
         }

@@ -3,6 +3,7 @@
 //! deadlines from one `select!`, applies reloads and publishes snapshots.
 
 mod api;
+mod cgroups;
 mod checks;
 mod clock;
 mod commands;
@@ -54,6 +55,7 @@ pub struct Supervisor {
 impl Supervisor {
     /// Starts the supervisor thread on a loaded config; autostart programs start at once.
     pub fn start(config: Config, options: Options) -> std::io::Result<Supervisor> {
+        crate::spawn::cgroup::check(&config).map_err(std::io::Error::other)?;
         raise_fd_limit();
         ensure_stdio_open();
         // A process attribute: only the binary, which owns its process, takes it. A program

@@ -19,16 +19,17 @@ impl Engine {
     }
 
     fn apply_config_file(&mut self, now: Now) -> Answer {
-        let new = match config::load(&self.config.path) {
+        let loaded = config::load(&self.config.path).map_err(|e| e.to_string());
+        let new = match loaded.and_then(|c| crate::spawn::cgroup::check(&c).map(|()| c)) {
             Ok(c) => c,
             Err(e) => {
                 let mut ev = Event::new(
                     EventKind::ReloadFailed,
                     format!("reload refused, nothing changed: {e}"),
                 );
-                ev.reason = Some(e.to_string());
+                ev.reason = Some(e.clone());
                 self.emit(ev);
-                return Err(Fault::ReloadRefused(e.to_string()));
+                return Err(Fault::ReloadRefused(e));
             }
         };
         let diff = config::diff(&self.config, &new);

@@ -222,6 +222,10 @@ pub struct ProgramSummary {
     /// `always` / `never` / `unexpected`.
     pub autorestart: String,
     pub cmd: String,
+    /// `cgroup = true`: its limits as written to each process's cgroup (`memory.max=512M
+    /// cpu.max=50000 100000`, or `no limits`); absent without a cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
 }
 
 /// One process in a `status` reply (`ctl --json status` prints an array of these).

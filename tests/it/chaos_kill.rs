@@ -1,6 +1,9 @@
-//! Abuse 1: a thousand SIGKILLs at random moments across 20 processes with mixed restart
-//! policies (each run is short, so every restart waits the never-spin delay, kept at 0.1 s). Every death must be seen, every restart must follow its policy, no zombie of
-//! ours may remain, and status must never list a reaped pid as alive.
+//! Abuse 1: SIGKILLs at random moments across processes with mixed restart policies (each
+//! run is short, so every restart waits the never-spin delay, kept at 0.1 s). Every death
+//! must be seen (one exit event per kill), every restart must follow its policy, no zombie of
+//! ours may remain, and status must never list a reaped pid as alive. A thousand kills over
+//! 20 processes in the normal suite; issue 13's 10,000 over 50 is `#[ignore]`d and run by
+//! scripts/chaos.sh (called by .ci/run).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -13,14 +16,13 @@ use taskmaster::supervisor::{Command, StateName, Update};
 use crate::chaos_util::{Rng, stat};
 use crate::util::{Tm, gone, wait_until};
 
-const KILLS: usize = 1000;
-
+/// Five programs of `{n}` processes each: the fifth (`alwaysslow`) only in the big run.
 const CONFIG: &str = r#"
 [taskmaster]
 socket = false
 [programs.always]
 cmd = "sleep 1000"
-numprocs = 5
+numprocs = {n}
 autorestart = "always"
 starttime = 0
 exitcodes = [0, 2]
@@ -28,7 +30,7 @@ stoptime = 1
 restart_delay_max = 0.1
 [programs.unexpected]
 cmd = "sleep 1000"
-numprocs = 5
+numprocs = {n}
 autorestart = "unexpected"
 starttime = 0
 exitcodes = [1]
@@ -36,7 +38,7 @@ stoptime = 1
 restart_delay_max = 0.1
 [programs.slowstart]
 cmd = "sleep 1000"
-numprocs = 5
+numprocs = {n}
 autorestart = "unexpected"
 starttime = 0.05
 startretries = 1000
@@ -44,10 +46,21 @@ stoptime = 1
 restart_delay_max = 0.1
 [programs.never]
 cmd = "sleep 1000"
-numprocs = 5
+numprocs = {n}
 autorestart = "never"
 starttime = 0
 stoptime = 1
+"#;
+
+const ALWAYS_SLOW: &str = r#"
+[programs.alwaysslow]
+cmd = "sleep 1000"
+numprocs = {n}
+autorestart = "always"
+starttime = 0.05
+startretries = 100000
+stoptime = 1
+restart_delay_max = 0.1
 "#;
 
 /// Collects every event line until the supervisor says it is gone.
@@ -79,11 +92,26 @@ fn count(lines: &Arc<Mutex<Vec<String>>>, prefix: &str, name: &str) -> usize {
 
 #[test]
 fn thousand_random_sigkills_every_death_seen_every_policy_obeyed() {
-    let tm = Tm::start(CONFIG);
+    chaos(1000, &CONFIG.replace("{n}", "5"), 20);
+}
+
+/// Issue 13's figure: 10,000 kills over 50 processes (minutes on a loaded 2-core machine).
+#[test]
+#[ignore = "heavy: run by scripts/chaos.sh"]
+fn ten_thousand_random_sigkills_over_fifty_processes() {
+    let config = format!("{CONFIG}{ALWAYS_SLOW}").replace("{n}", "10");
+    chaos(10_000, &config, 50);
+}
+
+fn chaos(kills_wanted: usize, config: &str, procs: usize) {
+    let started = std::time::Instant::now();
+    let tm = Tm::start(config);
     let events = record_events(&tm);
-    wait_until(Duration::from_secs(30), "20 processes running", || {
-        tm.status().count(StateName::Running) == 20
-    });
+    wait_until(
+        Duration::from_secs(60),
+        &format!("{procs} processes running"),
+        || tm.status().count(StateName::Running) == procs,
+    );
     let mut rng = Rng::new(0x5eed_c4a0_5001);
     let mut kills: HashMap<String, usize> = HashMap::new();
     let mut killed: Vec<u32> = Vec::new();
@@ -91,7 +119,7 @@ fn thousand_random_sigkills_every_death_seen_every_policy_obeyed() {
     let mut revived = 0;
     let mut skipped = 0;
     let mut probes = 0;
-    while killed.len() < KILLS {
+    while killed.len() < kills_wanted {
         let snap = tm.status();
         let p = &snap.processes[rng.below(snap.processes.len() as u64) as usize];
         if p.program == "never" && p.state == StateName::Exited {
@@ -157,7 +185,7 @@ fn thousand_random_sigkills_every_death_seen_every_policy_obeyed() {
                 assert_eq!(backoffs, 0, "{}: starttime 0 never backs off", p.name);
             }
             // A kill while STARTING backs off instead of restarting.
-            "slowstart" => assert_eq!(
+            "slowstart" | "alwaysslow" => assert_eq!(
                 p.restarts as usize + backoffs,
                 k,
                 "{}: each kill is a restart or a backoff",
@@ -169,8 +197,10 @@ fn thousand_random_sigkills_every_death_seen_every_policy_obeyed() {
         assert_ne!(p.state, StateName::Fatal, "{} must not give up", p.name);
     }
     eprintln!(
-        "chaos_kill: {KILLS} kills, {restarts_total} restarts, {backoffs_total} backoffs, \
-         {revived} manual starts, {skipped} skipped picks, {probes} reaped-pid probes"
+        "chaos_kill: {kills_wanted} kills over {procs} processes in {:.1} s, {restarts_total} \
+         restarts, {backoffs_total} backoffs, {revived} manual starts, {skipped} skipped \
+         picks, {probes} reaped-pid probes",
+        started.elapsed().as_secs_f64()
     );
 
     // No zombie of ours: every killed pid is reaped (gone from /proc entirely).

@@ -283,17 +283,24 @@ fn top_renders_its_header_in_the_pane_and_attached() {
     });
 }
 
+// The garbage is pseudo-random but fixed (seeded), so a failure replays. Random bytes leave an
+// emulator in any state: inside an unterminated OSC/DCS string (which swallows what follows),
+// in a scroll region or origin mode, on the line-drawing charset, with the cursor on a row
+// below what the pane shows. So the pty program ends like `reset` would: CAN aborts any
+// sequence, charset, margins and attributes are restored and the marker goes on the top row;
+// whether the marker shows never depends on what the garbage did (it did not, ~1 run in 10,
+// when the marker simply followed the garbage).
 const GARBAGE: &str = r#"
 [taskmaster]
 socket = "{dir}/tm.sock"
 logfile = "{dir}/tm.log"
 
 [programs.a_pipe]
-cmd = "sh -c 'head -c 6000 /dev/urandom; printf \"\\r\\n50%%\\r100%%\\n\"; exec sleep 1000'"
+cmd = '''python3 -c "import random,sys,time; r=random.Random(1); o=sys.stdout.buffer; o.write(bytes(r.randrange(256) for _ in range(6000))); o.write(b'\r\n50%\r100%\n'); o.flush(); time.sleep(1000)"'''
 starttime = 0.3
 
 [programs.b_pty]
-cmd = "sh -c 'head -c 6000 /dev/urandom; printf \"\\r\\nend-of-garbage\\r\\n\"; exec sleep 1000'"
+cmd = '''python3 -c "import random,sys,time; r=random.Random(2); o=sys.stdout.buffer; o.write(bytes(r.randrange(256) for _ in range(6000))); o.write(b'\x18\x0f\x1b(B\x1b[r\x1b[?6l\x1b[?7h\x1b[0m\x1b[H\x1b[2Kend-of-garbage\r\n'); o.flush(); time.sleep(1000)"'''
 pty = true
 starttime = 0.3
 "#;
@@ -307,7 +314,6 @@ fn borders_hold(scr: &str) -> bool {
 }
 
 #[test]
-#[ignore = "flaky: fails about 1 run in 4 even alone (a border cell read mid-redraw); run with --ignored"]
 fn binary_garbage_and_progress_lines_keep_the_panes_square() {
     let Some(s) = PtySession::start(GARBAGE, 100, 30) else {
         return;
