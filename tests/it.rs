@@ -1,6 +1,8 @@
 //! The one integration-test binary: real processes, real sockets, a real terminal.
 //! Each feature's tests live in tests/it/<feature>.rs.
 
+#[path = "it/harness/mod.rs"]
+mod harness;
 #[path = "it/util.rs"]
 mod util;
 
@@ -87,5 +89,7 @@ mod chaos_reload;
 mod chaos_security;
 #[path = "it/chaos_util.rs"]
 mod chaos_util;
+#[path = "it/scale.rs"]
+mod scale;
 #[path = "it/updates.rs"]
 mod updates;

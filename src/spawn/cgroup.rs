@@ -64,8 +64,10 @@ pub fn locate() -> Result<Hierarchy, String> {
             own.display()
         ));
     }
+    // Only the real root lacks `cgroup.type` (a cgroup namespace's root is not exempt from
+    // the rule against processes beside enabled controllers).
     Ok(Hierarchy {
-        is_root: rel.is_empty() && mount_root == "/",
+        is_root: !own.join("cgroup.type").exists(),
         own,
     })
 }

@@ -1,20 +1,29 @@
-//! The fork and the child's side of it, up to `execve`. After `fork` in a threaded program the
-//! child may only make async-signal-safe calls: everything (paths, argv, envp, pointer arrays,
-//! group lists, descriptors) is prepared by the parent, and the child only makes system calls.
+//! The spawn itself: a `clone(CLONE_VM | CLONE_VFORK)` child, the way glibc's `posix_spawn`
+//! and CPython's `_posixsubprocess` start programs. The child shares taskmaster's memory (no
+//! page tables copied, so a spawn costs the same however large taskmaster grows) and runs on
+//! a stack of its own until it execs; taskmaster's thread is suspended until then.
 //!
-//! The parent does not wait for the exec: the supervisor thread never blocks on a slow child.
+//! Sharing memory makes the child's side strict: it only makes raw system calls on data the
+//! parent prepared (paths, argv, envp, pointer arrays, group lists, descriptors, the resource
+//! limit), never allocates, never takes a lock, and never lets one of taskmaster's signal
+//! handlers run (every signal stays blocked until each handler is back to its default).
+//! Credentials change through raw syscalls: glibc's `setuid` would ask every thread of the
+//! "process" it believes it is in — taskmaster's own threads — to change too.
+//!
 //! A failure in the child (chdir, setuid, execve, ...) is written as `[stage, errno]` to a
-//! close-on-exec pipe whose read end the supervisor keeps; when the child dies it reads it
-//! (`exec_failure`) and reports a failed start with the reason, like a spawn error.
+//! close-on-exec pipe before it exits. Because the parent resumes only once the child has
+//! exec'd or exited, the pipe is read right after the clone and closed: no descriptor is held
+//! per child for it. The reason is kept and reported when the child is reaped (`read_failure`
+//! → `spawn::exec_failure`), as a failed start.
 
-use std::ffi::{CString, c_char};
+use std::ffi::{CString, c_char, c_int, c_void};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::fcntl::OFlag;
 use nix::libc;
 use nix::unistd::Pid;
 
-/// Everything the child needs, built before forking.
+/// Everything the child needs, built before the clone.
 pub(super) struct ChildPlan {
     pub path: CString,
     pub argv: Vec<CString>,
@@ -29,6 +38,9 @@ pub(super) struct ChildPlan {
     /// `stdin` is a pty slave: the child leads a new session with it as controlling terminal
     /// (see `pty.rs`) instead of only a new process group.
     pub session: bool,
+    /// The descriptor limit the program gets (the one taskmaster was started with, see
+    /// `limits.rs`), when taskmaster raised its own.
+    pub nofile: Option<libc::rlimit>,
     /// The `cgroup.procs` file of the process's own cgroup, joined before the exec.
     pub cgroup: Option<CString>,
 }
@@ -59,47 +71,64 @@ impl Stage {
     }
 }
 
-/// Forks and execs; returns the pid and the read end of the failure pipe (non-blocking).
-pub(super) fn fork_exec(plan: ChildPlan) -> std::io::Result<(Pid, OwnedFd)> {
+/// What the child said before it exec'd: nothing (it runs its program) or why it could not.
+pub(super) type Failure = Option<(Stage, nix::errno::Errno)>;
+
+/// The child's stack. Its code is a few system calls with small frames; 256 KiB leaves a wide
+/// margin (debug builds included) and costs only the pages touched.
+const STACK: usize = 256 * 1024;
+
+/// What the child reads, through the clone's argument pointer.
+struct ChildArgs<'a> {
+    plan: &'a ChildPlan,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    report: c_int,
+    parent: libc::pid_t,
+}
+
+/// Starts the child and returns once it has exec'd or failed: its pid, and the failure it
+/// reported if any (the child has then exited and waits to be reaped).
+pub(super) fn spawn(plan: ChildPlan) -> std::io::Result<(Pid, Failure)> {
     let argv = null_terminated(&plan.argv);
     let envp = null_terminated(&plan.envp);
     let (report_r, report_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-    let parent = std::process::id() as libc::pid_t;
-    // Signals stay blocked from before the fork until the child has reset every handler to
-    // its default: a stop signal sent in between is then delivered to the child as what it
-    // is, instead of running taskmaster's handler in the child and being lost.
-    // SAFETY: sigset manipulation on values we own.
-    let old_mask = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        old
+    let stack = Stack::new()?;
+    let args = ChildArgs {
+        plan: &plan,
+        argv: argv.as_ptr(),
+        envp: envp.as_ptr(),
+        report: report_w.as_raw_fd(),
+        parent: std::process::id() as libc::pid_t,
     };
-    // SAFETY: fork has no preconditions; the child branch below makes only async-signal-safe
-    // system calls on memory prepared before the fork and never returns.
-    let pid = unsafe { libc::fork() };
-    if pid != 0 {
-        // SAFETY: restores the mask saved above.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
+    // Every signal, glibc's internal ones included, stays blocked from before the clone
+    // until the child has reset every handler to its default: a handler of taskmaster's
+    // running in the child would write into taskmaster's memory, and a stop signal sent in
+    // between is then delivered to the child as what it is.
+    let old_mask = block_all_signals();
+    // SAFETY: the stack is a fresh mapping of STACK bytes and `top` its aligned upper end;
+    // `args` and everything it points to outlive the child's use of them, because
+    // CLONE_VFORK suspends this thread until the child has exec'd or exited. The child runs
+    // only `child_main`, which never returns.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&args as *const ChildArgs).cast_mut().cast::<c_void>(),
+        )
+    };
+    let clone_error = std::io::Error::last_os_error();
+    restore_signals(&old_mask);
+    drop(stack);
+    if pid == -1 {
+        return Err(clone_error);
     }
-    match pid {
-        -1 => Err(std::io::Error::last_os_error()),
-        // SAFETY: this is the freshly forked child; argv/envp point into `plan`, alive here.
-        0 => unsafe { child(&plan, &argv, &envp, report_w.as_raw_fd(), parent) },
-        pid => {
-            // Both sides set the group (as shells do): whichever runs first wins, and a
-            // signal to the group right after this returns can never miss the child.
-            // Not for a session leader-to-be: setsid fails in a process that already leads
-            // a group (`signal_group` covers the moment before its setsid instead).
-            if !plan.session {
-                // SAFETY: plain system call; EACCES after the child's exec is expected and fine.
-                unsafe { libc::setpgid(pid, pid) };
-            }
-            Ok((Pid::from_raw(pid), report_r))
-        }
-    }
-    // `plan` (the child's ends of its pipes) and `report_w` close here in the parent.
+    // The child has exec'd (its copy of the write end closed) or exited after writing its
+    // report: with our end closed too, what is in the pipe is all there will ever be.
+    drop(report_w);
+    Ok((Pid::from_raw(pid), read_failure(&report_r)))
+    // `plan` (the child's ends of its pipes) and the report pipe close here in the parent.
 }
 
 fn null_terminated(items: &[CString]) -> Vec<*const c_char> {
@@ -110,31 +139,119 @@ fn null_terminated(items: &[CString]) -> Vec<*const c_char> {
         .collect()
 }
 
-/// The child, from fork to exec.
+/// The child's stack: an anonymous mapping with an inaccessible guard page at its low end,
+/// so an overflow faults instead of writing over taskmaster's memory.
+struct Stack {
+    base: *mut c_void,
+    len: usize,
+}
+
+impl Stack {
+    fn new() -> std::io::Result<Stack> {
+        let guard = page_size();
+        let len = STACK + guard;
+        // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stack = Stack { base, len };
+        // SAFETY: the first page of the mapping just made.
+        if unsafe { libc::mprotect(base, guard, libc::PROT_NONE) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The high end (stacks grow down), 16-byte aligned as every ABI wants.
+    fn top(&self) -> *mut c_void {
+        let end = self.base as usize + self.len;
+        (end & !15) as *mut c_void
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; the child no longer runs on it.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096).max(4096)
+}
+
+/// Blocks every signal in the calling thread (a raw rt_sigprocmask: glibc's wrapper would
+/// leave its two internal signals open) and returns the previous mask.
+fn block_all_signals() -> [u64; 16] {
+    let all = [u64::MAX; 16];
+    let mut old = [0u64; 16];
+    // SAFETY: both sets are valid for the kernel's 8-byte sigset size passed.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            all.as_ptr(),
+            old.as_mut_ptr(),
+            8usize,
+        )
+    };
+    old
+}
+
+fn restore_signals(old: &[u64; 16]) {
+    // SAFETY: restores the mask saved by `block_all_signals`.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            old.as_ptr(),
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+}
+
+/// The clone's entry point, on the child's stack.
+extern "C" fn child_main(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `ChildArgs` the parent passed to clone; it stays alive and
+    // unchanged while the parent is suspended (CLONE_VFORK).
+    unsafe { child(&*arg.cast::<ChildArgs>()) }
+}
+
+/// The child, from clone to exec.
 ///
 /// # Safety
-/// Only to be called in a freshly forked child; `argv`/`envp` are null-terminated arrays of
-/// pointers into `plan`.
-unsafe fn child(
-    plan: &ChildPlan,
-    argv: &[*const c_char],
-    envp: &[*const c_char],
-    report: libc::c_int,
-    parent: libc::pid_t,
-) -> ! {
-    // SAFETY: the caller's contract (a fresh child, valid argv/envp); below are only
-    // async-signal-safe system calls on memory prepared before the fork.
+/// Only to be called in a freshly cloned CLONE_VM child; `argv`/`envp` are null-terminated
+/// arrays of pointers into `plan`.
+unsafe fn child(args: &ChildArgs) -> ! {
+    let plan = args.plan;
+    // SAFETY: the caller's contract; below are only async-signal-safe system calls on memory
+    // prepared before the clone, none of which allocates or writes shared memory other than
+    // errno (the suspended parent thread's, which it does not read after the clone).
     unsafe {
         let fail = |stage: Stage| -> ! {
             let errno = *libc::__errno_location();
             let mut msg = [0u8; 5];
             msg[0] = stage as u8;
             msg[1..].copy_from_slice(&errno.to_ne_bytes());
-            libc::write(report, msg.as_ptr().cast(), msg.len());
+            libc::write(args.report, msg.as_ptr().cast(), msg.len());
             libc::_exit(127)
         };
         // Its own process group, so stop and kill reach everything it starts; a pty program
-        // also its own session, with the pty as its controlling terminal.
+        // also its own session, with the pty as its controlling terminal. Done before the
+        // parent resumes, so a signal to the group right after the spawn cannot miss it.
         if plan.session {
             if !super::pty::new_session()
                 || !super::pty::take_controlling_terminal(plan.stdin.as_raw_fd())
@@ -153,8 +270,10 @@ unsafe fn child(
             libc::close(fd);
         }
         // A clean signal state: nothing ignored (Rust ignores SIGPIPE, and ignored signals
-        // survive exec), every handler back to default, then nothing blocked.
-        for sig in 1..libc::SIGRTMIN() {
+        // survive exec), every handler back to default — real-time ones too, as a handler
+        // here would run on taskmaster's memory — then nothing blocked. (glibc refuses its
+        // two internal signals; their handlers ignore signals not meant for their process.)
+        for sig in 1..=libc::SIGRTMAX() {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
                 libc::signal(sig, libc::SIG_DFL);
             }
@@ -176,13 +295,17 @@ unsafe fn child(
                 fail(Stage::Descriptors);
             }
         }
+        if let Some(limit) = &plan.nofile {
+            libc::setrlimit(libc::RLIMIT_NOFILE, limit);
+        }
         if let Some(mask) = plan.umask {
             libc::umask(mask);
         }
+        // Raw system calls: they change this (single-threaded) child only.
         if let Some((uid, gid, groups)) = &plan.creds
-            && (libc::setgroups(groups.len() as _, groups.as_ptr()) != 0
-                || libc::setgid(*gid) != 0
-                || libc::setuid(*uid) != 0)
+            && (libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0
+                || libc::syscall(libc::SYS_setgid, libc::c_long::from(*gid)) != 0
+                || libc::syscall(libc::SYS_setuid, libc::c_long::from(*uid)) != 0)
         {
             fail(Stage::Credentials);
         }
@@ -192,10 +315,10 @@ unsafe fn child(
             fail(Stage::Chdir);
         }
         // If taskmaster dies without stopping its children (SIGKILL), take them along. It
-        // fires when the forking *thread* ends: only the supervisor thread forks, and it lives
-        // as long as taskmaster.
+        // fires when the spawning *thread* ends: only the supervisor thread spawns, and it
+        // lives as long as taskmaster.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        if libc::getppid() != parent {
+        if libc::getppid() != args.parent {
             libc::_exit(127);
         }
         // Whoever opened a descriptor without O_CLOEXEC (a library, the program that started
@@ -206,14 +329,14 @@ unsafe fn child(
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
-        libc::execve(plan.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        libc::execve(plan.path.as_ptr(), args.argv, args.envp);
         fail(Stage::Exec)
     }
 }
 
-/// After the child died: what went wrong before or at its exec, if anything (`None` when it
-/// exec'd fine: the pipe closed on exec without a report).
-pub(super) fn read_failure(report: &OwnedFd) -> Option<(Stage, nix::errno::Errno)> {
+/// What the child reported before its exec, if anything (`None` when it exec'd fine: the
+/// pipe closed on exec without a report).
+fn read_failure(report: &OwnedFd) -> Failure {
     let mut msg = [0u8; 5];
     match nix::unistd::read(report.as_raw_fd(), &mut msg) {
         Ok(5) => {

@@ -20,9 +20,10 @@ use nix::unistd::{Gid, Pid, Uid, User};
 use crate::config::{OutputTarget, ProgramConfig, Rotation};
 use crate::output;
 
-// fork/exec: the child between fork and exec can only use raw, async-signal-safe calls.
+// clone/exec: the child between clone and exec can only use raw, async-signal-safe calls.
 #[allow(unsafe_code)]
 mod fork;
+pub mod limits;
 // /proc, and pidfds (pidfd_open, pidfd_send_signal) and the subreaper prctl nix does not wrap.
 #[allow(unsafe_code)]
 pub mod procfs;
@@ -45,9 +46,14 @@ pub struct Spawned {
     /// Read ends of stdout/stderr pipes, with the files the bytes also go to.
     pub stdout: Option<output::Pipe>,
     pub stderr: Option<output::Pipe>,
-    /// Where the child reports a failure before its program runs; see [`exec_failure`].
-    pub report: OwnedFd,
+    /// What the child reported before its program ran; see [`exec_failure`].
+    pub report: ExecReport,
 }
+
+/// A child's report from before its exec: empty when it runs its program, or why it could not
+/// (it has then exited). Read at spawn time; kept until the child is reaped.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecReport(fork::Failure);
 
 /// Why a child could not be started; shown in its status like supervisor's `spawnerr`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,16 +133,17 @@ pub fn spawn(
         stdout: child_out,
         stderr: child_err,
         session: prog.pty,
+        nofile: limits::for_child(),
         cgroup: cgroup.map(|c| c.procs.clone()),
     };
-    let (pid, report) =
-        fork::fork_exec(plan).map_err(|e| SpawnError(format!("cannot fork: {}", plain(&e))))?;
+    let (pid, failure) =
+        fork::spawn(plan).map_err(|e| SpawnError(format!("cannot fork: {}", plain(&e))))?;
     Ok(Spawned {
         pid,
         stdin: Some(File::from(ends.stdin)),
         stdout: ends.stdout,
         stderr: ends.stderr,
-        report,
+        report: ExecReport(failure),
     })
 }
 
@@ -205,8 +212,8 @@ fn check_workingdir(prog: &ProgramConfig) -> Result<(), SpawnError> {
 }
 
 /// Once the child has died: the reason it never ran its program, if that is what happened.
-pub fn exec_failure(report: &OwnedFd, prog: &ProgramConfig) -> Option<SpawnError> {
-    let (stage, errno) = fork::read_failure(report)?;
+pub fn exec_failure(report: &ExecReport, prog: &ProgramConfig) -> Option<SpawnError> {
+    let (stage, errno) = report.0?;
     let why = errno.desc();
     Some(SpawnError(match stage {
         fork::Stage::Descriptors => format!("cannot set up the child's descriptors: {why}"),

@@ -3,7 +3,6 @@
 //! in `reload.rs`; all of them run on the supervisor thread only.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -71,8 +70,10 @@ pub(super) struct Engine {
     pub stdins: Stdins,
     /// Terminal sizes of pty processes, set by the last attach; kept across restarts.
     pub tty_sizes: HashMap<String, TtySize>,
-    /// Each live child's failure-report pipe (see `spawn::exec_failure`).
-    pub reports: HashMap<String, OwnedFd>,
+    /// What each live child reported before its exec (see `spawn::exec_failure`).
+    pub reports: HashMap<String, spawn::ExecReport>,
+    /// Descriptors held for children, checked before each spawn (see `spawn::limits`).
+    pub fds: spawn::limits::Budget,
     pub output: Option<OutputHub>,
     /// Adopted orphans and what tells where they came from (see `orphans.rs`).
     pub orphans: OrphanBook,
@@ -156,6 +157,7 @@ impl Engine {
             stdins: Stdins::default(),
             tty_sizes: HashMap::new(),
             reports: HashMap::new(),
+            fds: spawn::limits::Budget::new(),
             output: Some(output),
             orphans: OrphanBook::default(),
             cgroups: Default::default(),
@@ -204,6 +206,11 @@ impl Engine {
             .filter(|p| p.config().autostart)
             .map(|p| p.name().to_string())
             .collect();
+        // Said before the first spawn that would fail, not after.
+        let starting = self.procs.values().filter(|p| p.config().autostart);
+        if let Some(warning) = self.fds.forecast(starting.map(|p| p.config().as_ref())) {
+            self.event(warning);
+        }
         for name in autostart {
             self.start_process(&name, now);
         }
@@ -396,6 +403,19 @@ impl Engine {
             .get(name)
             .copied()
             .unwrap_or(TtySize::DEFAULT);
+        if let Err(refusal) = self.fds.admit(&config, now.mono) {
+            if let Some(line) = refusal.announce {
+                self.event(line);
+            }
+            if let Some(effects) = self
+                .procs
+                .get_mut(name)
+                .map(|p| p.on_spawn_failed(refusal.why, now))
+            {
+                self.apply(name, effects, now);
+            }
+            return;
+        }
         let cgroup = match &config.cgroup {
             Some(limits) => match self.cgroups.prepare(name, limits) {
                 Ok(cg) => Some(cg),
@@ -418,6 +438,7 @@ impl Engine {
         }
         let effects = match spawned {
             Ok(child) => {
+                self.fds.spawned(child.pid, &config);
                 self.by_pid.insert(child.pid, name.to_string());
                 let streams = [
                     child
@@ -680,6 +701,7 @@ impl Engine {
         let Some(name) = self.by_pid.remove(&pid) else {
             return true;
         };
+        self.fds.reaped(pid);
         let stopping = self.procs.get(&name).and_then(|p| match p.state() {
             ProcState::Stopping { .. } => Some(p.deadline()),
             _ => None,
@@ -694,7 +716,7 @@ impl Engine {
         // A child that never got to run its program is a failed start with the reason.
         let never_ran = report
             .filter(|_| !shutting_down && p.is_started())
-            .and_then(|fd| spawn::exec_failure(&fd, p.config()));
+            .and_then(|report| spawn::exec_failure(&report, p.config()));
         let effects = match never_ran {
             Some(e) => p.on_spawn_failed(e.0, now),
             None => p.on_exit(kind, now, shutting_down),

@@ -56,7 +56,7 @@ impl Supervisor {
     /// Starts the supervisor thread on a loaded config; autostart programs start at once.
     pub fn start(config: Config, options: Options) -> std::io::Result<Supervisor> {
         crate::spawn::cgroup::check(&config).map_err(std::io::Error::other)?;
-        raise_fd_limit();
+        crate::spawn::limits::raise();
         ensure_stdio_open();
         // A process attribute: only the binary, which owns its process, takes it. A program
         // embedding supervisors (the tests) keeps its own orphan semantics — its daemonized
@@ -116,17 +116,6 @@ impl Supervisor {
     /// Waits until the supervisor thread has ended (after a shutdown).
     pub fn join(self) {
         let _ = self.thread.join();
-    }
-}
-
-/// Each child costs up to five descriptors (three pipes, two log files): lift the soft limit
-/// to the hard one so a thousand processes fit, like supervisord's `minfds`.
-fn raise_fd_limit() {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
-        && soft < hard
-    {
-        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
 

@@ -2,8 +2,6 @@
 //! by rcgen) listener that records every request and answers as told, and helpers to read the
 //! supervisor's event ring.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -36,20 +36,6 @@ fn events_total(text: &str) -> f64 {
         .sum()
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn an_event_storm_with_a_hung_webhook_leaves_supervision_alone() {
     let hook = Hook::http(Answer::Never);
@@ -79,7 +65,7 @@ fn an_event_storm_with_a_hung_webhook_leaves_supervision_alone() {
         !scrape(port).is_empty()
     });
     std::thread::sleep(Duration::from_millis(500));
-    let rss_before = rss_kib(bin.pid);
+    let rss_before = crate::harness::procfs::rss_kib_of(&bin.pid.to_string());
     let t0 = Instant::now();
     let before = events_total(&scrape(port));
     let mut worst_status = Duration::ZERO;
@@ -113,7 +99,7 @@ fn an_event_storm_with_a_hung_webhook_leaves_supervision_alone() {
     let rate = (events_total(&after) - before) / t0.elapsed().as_secs_f64();
     let dropped = sample(&after, "taskmaster_alerts_dropped_total{alert=\"hook\"}");
     let digest_dropped = sample(&after, "taskmaster_alerts_dropped_total{alert=\"digest\"}");
-    let rss_after = rss_kib(bin.pid);
+    let rss_after = crate::harness::procfs::rss_kib_of(&bin.pid.to_string());
     eprintln!(
         "chaos_alerts: {rate:.0} events/s, hook dropped {dropped}, digest dropped {digest_dropped}, \
          status worst {worst_status:?}, canary restart worst {worst_restart:?}, \

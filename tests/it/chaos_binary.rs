@@ -183,17 +183,10 @@ starttime = 0
     );
     for g in &survivors {
         assert_ne!(
-            parent_of(*g),
+            crate::harness::procfs::stat(*g).map(|s| s.ppid),
             Some(bin.pid),
             "grandchild {g} was reparented away from the dead taskmaster"
         );
     }
     // Drop kills the groups, grandchildren included.
-}
-
-/// The parent pid of a live process.
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(1)?.parse().ok()
 }

@@ -1,7 +1,6 @@
-//! Helpers for the chaos tests: a seeded PRNG, /proc readers, and a guard around a real
+//! Helpers for the chaos tests: a seeded PRNG and a guard around a real
 //! `taskmaster --headless` process that kills it and every process group it started on drop.
-
-#![allow(dead_code)]
+//! (The /proc readers live in the harness: tests/it/harness/procfs.rs.)
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -35,106 +34,7 @@ impl Rng {
     }
 }
 
-/// The fields of /proc/PID/stat that the tests need.
-#[derive(Debug, Clone)]
-pub struct Stat {
-    pub state: char,
-    pub ppid: u32,
-    pub pgrp: u32,
-    /// utime + stime, in clock ticks.
-    pub cpu_ticks: u64,
-}
-
-pub fn stat_at(path: &str) -> Option<Stat> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let (_, rest) = text.rsplit_once(')')?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the command: [0] state, [1] ppid, [2] pgrp, ... [11] utime, [12] stime.
-    Some(Stat {
-        state: f.first()?.chars().next()?,
-        ppid: f.get(1)?.parse().ok()?,
-        pgrp: f.get(2)?.parse().ok()?,
-        cpu_ticks: f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?,
-    })
-}
-
-pub fn stat(pid: u32) -> Option<Stat> {
-    stat_at(&format!("/proc/{pid}/stat"))
-}
-
-/// Every pid on the system with its stat.
-pub fn all_procs() -> Vec<(u32, Stat)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter_map(|pid| stat(pid).map(|s| (pid, s)))
-        .collect()
-}
-
-/// Live (non-zombie) children of `parent`.
-pub fn children_of(parent: u32) -> Vec<u32> {
-    all_procs()
-        .into_iter()
-        .filter(|(_, s)| s.ppid == parent && s.state != 'Z')
-        .map(|(pid, _)| pid)
-        .collect()
-}
-
-/// Zombie children of `parent`.
-pub fn zombies_of(parent: u32) -> Vec<u32> {
-    all_procs()
-        .into_iter()
-        .filter(|(_, s)| s.ppid == parent && s.state == 'Z')
-        .map(|(pid, _)| pid)
-        .collect()
-}
-
-/// Number of open descriptors of `pid`.
-pub fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
-/// The open descriptor numbers of `pid`, sorted.
-pub fn fds(pid: u32) -> Vec<u32> {
-    let mut v: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort_unstable();
-    v
-}
-
-pub fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            String::from_utf8_lossy(&b)
-                .replace('\0', " ")
-                .trim()
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
-/// VmRSS of this test process, in KiB.
-pub fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
+pub use crate::harness::procfs::{children_of, cmdline, fd_count, fds, rss_kib, stat};
 
 /// A `taskmaster --headless` process on a config in a temp dir. Dropping it SIGKILLs the
 /// binary and every process group its children lead, so no test leaves anything behind.

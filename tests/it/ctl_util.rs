@@ -1,13 +1,11 @@
 //! Helpers for the tests that run the real binary: a headless taskmaster on a temp config and
 //! socket, killed (with every child's process group) on drop, and `taskmaster ctl` runs.
 
-#![allow(dead_code)]
-
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
@@ -16,12 +14,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_taskmaster");
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Polls `cond` every 20 ms until it holds; panics naming `what` after `DEADLINE`.
-pub fn poll(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+pub fn poll(what: &str, cond: impl FnMut() -> bool) {
+    crate::harness::wait_until(DEADLINE, what, cond);
 }
 
 /// The result of one `taskmaster ctl` run.
@@ -53,25 +47,7 @@ pub struct Daemon {
     pub extra: String,
 }
 
-/// Pids whose parent is `ppid`.
-pub fn children_of(ppid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| {
-                    let rest = s.rsplit_once(')')?.1.to_string();
-                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(ppid)
-        })
-        .collect()
-}
+pub use crate::harness::procfs::children_of;
 
 impl Daemon {
     /// Writes a config (`[taskmaster]` with a socket and log in the temp dir, then `programs`,

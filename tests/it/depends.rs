@@ -216,10 +216,11 @@ depends_on = { api = "running" }
     let lines = events(&tm);
     let r = tm.actions(Command::stop(vec!["all".into()]));
     assert!(r.iter().all(|a| a.outcome.is_ok()), "{r:?}");
-    // The events reach the test's subscription on their own thread, maybe after the reply.
-    wait_until(LONG, "db's stop event", || {
-        let lines = lines.lock().expect("lines");
-        lines.iter().any(|l| l.starts_with("stopped: db"))
+    // The reply and the event stream are separate channels, read by separate threads: the
+    // last events may reach the collector after the reply.
+    wait_until(LONG, "db's stop in the event stream", || {
+        let seen = lines.lock().expect("lines");
+        seen.iter().any(|l| l.starts_with("stopped: db"))
     });
     let lines = lines.lock().expect("lines").clone();
     let worker = position(&lines, "stopped: worker:worker_01");

@@ -78,11 +78,7 @@ fn a_postrotate_kill_usr2_reopens_every_log_without_losing_a_line() {
     assert_eq!(d.ctl(&["status", "count"]).code, 0, "still running");
     let pid = d.pid();
     d.ctl(&["shutdown"]);
-    poll("taskmaster gone", || {
-        !Path::new(&format!("/proc/{pid}")).exists() || {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
-        }
-    });
+    poll("taskmaster gone", || !crate::harness::procfs::alive(pid));
     poll("the pidfile removed at exit", || !pidfile.exists());
 }
 

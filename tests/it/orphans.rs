@@ -130,7 +130,7 @@ fn assert_all_stopped_and_logged(rx: &Receiver<Update>, seen: &mut Vec<String>, 
             drain(rx, seen);
             let left: Vec<String> = pids
                 .iter()
-                .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+                .filter_map(|&p| crate::harness::procfs::stat(p).map(|s| format!("{p}: {s:?}")))
                 .collect();
             panic!("every level should be dead and reaped; left {left:#?}; events {seen:#?}");
         }

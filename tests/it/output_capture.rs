@@ -162,7 +162,7 @@ stdout = "{dir}/flood.out"
 stdout_maxbytes = 0
 "#,
     );
-    let rss_before = rss_kib();
+    let rss_before = crate::harness::procfs::rss_kib();
     let mut peak = rss_before;
     let mut answered = 0;
     let file = tm.path("flood.out");
@@ -174,7 +174,7 @@ stdout_maxbytes = 0
             "status answered within 1 s during the flood"
         );
         answered += 1;
-        peak = peak.max(rss_kib());
+        peak = peak.max(crate::harness::procfs::rss_kib());
         std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) >= 1 << 30
     });
     tm.wait_state("flood", StateName::Exited);
@@ -191,14 +191,4 @@ stdout_maxbytes = 0
         "RSS grew by at most 256 MiB while 1 GiB flowed: {rss_before} -> {peak} KiB"
     );
     let _ = std::fs::remove_file(&file);
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }

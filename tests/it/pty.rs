@@ -17,15 +17,6 @@ fn tail_text(tm: &Tm, name: &str) -> String {
         .collect()
 }
 
-/// Fields of /proc/PID/stat after the command name: [0] state, [1] ppid, [2] pgrp,
-/// [3] session, [4] tty_nr.
-fn stat_fields(pid: u32) -> Vec<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    stat.rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
 #[test]
 fn a_pty_program_has_a_terminal_in_a_session_of_its_own() {
     let tm = Tm::start(
@@ -54,10 +45,10 @@ stdout = "{dir}/term.log"
         "the ring has the same bytes as the file"
     );
     let pid = info.pid.expect("running has a pid");
-    let f = stat_fields(pid);
-    assert_eq!(f[2], pid.to_string(), "it leads its process group");
-    assert_eq!(f[3], pid.to_string(), "it leads its session");
-    assert_ne!(f[4], "0", "it has a controlling terminal");
+    let st = crate::harness::procfs::stat(pid).expect("the pty program is alive");
+    assert_eq!(st.pgrp, pid, "it leads its process group");
+    assert_eq!(st.session, pid, "it leads its session");
+    assert_ne!(st.tty_nr, 0, "it has a controlling terminal");
 }
 
 #[test]

@@ -43,12 +43,6 @@ pub fn strays() -> Vec<(i32, String)> {
     list
 }
 
-/// The one-letter state of a process in /proc (`S`, `R`, `T` when stopped...).
-fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
 /// Sends each stray signal to `pid` and checks that taskmaster is still there, not stopped,
 /// logged the signal, and still answers `status` with the same processes and pids.
 pub fn survive_every_stray_signal(
@@ -78,7 +72,7 @@ pub fn survive_every_stray_signal(
         }
         // The logged line proves the handler took the signal; SIGPIPE is discarded by the
         // kernel at once (SIG_IGN). Either way a default action would have acted by now.
-        let state = proc_state(pid);
+        let state = crate::harness::procfs::stat(pid).map(|s| s.state);
         assert!(
             state.is_some_and(|s| s != 'T' && s != 'Z'),
             "taskmaster alive and not stopped after signal {sig}: {state:?}"
@@ -142,7 +136,7 @@ fn in_mode(flags: &[&str]) {
     for (name, pid) in children {
         let pid = pid.expect("pid");
         assert!(
-            proc_state(pid).is_none(),
+            crate::harness::procfs::stat(pid).map(|s| s.state).is_none(),
             "{name} ({pid}) stopped at shutdown"
         );
     }

@@ -1,0 +1,132 @@
+//! A supervisor started in this test process on a config written to a temp dir: requests
+//! go straight to its handle; dropping it shuts it down (and SIGKILLs the groups it leaves).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use taskmaster::config;
+use taskmaster::supervisor::{
+    ActionResult, Answer, Command, Handle, Options, ProcessInfo, Reply, Snapshot, StateName,
+    Supervisor,
+};
+
+use super::{LONG, kill_group};
+
+/// A supervisor running in this test process on its own temp dir.
+pub struct Tm {
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    sup: Option<Supervisor>,
+    pub handle: Handle,
+}
+
+impl Tm {
+    /// Writes `toml` (with `{dir}` replaced by the temp dir) and starts a supervisor on it.
+    pub fn start(toml: &str) -> Tm {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config_path = dir.path().join("taskmaster.toml");
+        let tm_text = fill(toml, dir.path());
+        std::fs::write(&config_path, tm_text).expect("write config");
+        let config = config::load(&config_path).unwrap_or_else(|e| panic!("test config: {e}"));
+        let sup = Supervisor::start(
+            config,
+            Options {
+                handle_signals: false,
+                terminal: false,
+            },
+        )
+        .expect("supervisor starts");
+        let handle = sup.handle.clone();
+        Tm {
+            dir,
+            config_path,
+            sup: Some(sup),
+            handle,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Replaces the config file (same `{dir}` substitution).
+    pub fn rewrite(&self, toml: &str) {
+        std::fs::write(&self.config_path, fill(toml, self.dir.path())).expect("rewrite config");
+    }
+
+    pub fn call(&self, cmd: Command) -> Answer {
+        self.handle.call_timeout(cmd, LONG)
+    }
+
+    pub fn status(&self) -> Arc<Snapshot> {
+        match self.call(Command::Snapshot) {
+            Ok(Reply::Snapshot(s)) => s,
+            other => panic!("status should reply with a snapshot, got {other:?}"),
+        }
+    }
+
+    pub fn info(&self, name: &str) -> ProcessInfo {
+        self.status()
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("process {name} should exist"))
+    }
+
+    pub fn wait_state(&self, name: &str, state: StateName) -> ProcessInfo {
+        let deadline = Instant::now() + LONG;
+        loop {
+            let info = self.info(name);
+            if info.state == state {
+                return info;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} should reach {state}; last seen {info:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn actions(&self, cmd: Command) -> Vec<ActionResult> {
+        match self.call(cmd.clone()) {
+            Ok(Reply::Actions(a) | Reply::Restart(a)) => a,
+            other => panic!("{cmd:?} should reply with actions, got {other:?}"),
+        }
+    }
+
+    /// Every live pid the supervisor knows of.
+    pub fn pids(&self) -> Vec<u32> {
+        self.status()
+            .processes
+            .iter()
+            .filter_map(|p| p.pid)
+            .collect()
+    }
+
+    pub fn shutdown(mut self) {
+        self.stop_all();
+    }
+
+    fn stop_all(&mut self) {
+        let Some(sup) = self.sup.take() else { return };
+        let pids = self.pids();
+        let done = self.handle.call_timeout(Command::Shutdown, LONG);
+        if !matches!(done, Ok(Reply::Shutdown)) {
+            for pid in pids {
+                kill_group(pid);
+            }
+        }
+        sup.join();
+    }
+}
+
+impl Drop for Tm {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn fill(text: &str, dir: &Path) -> String {
+    text.replace("{dir}", &dir.display().to_string())
+}

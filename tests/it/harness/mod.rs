@@ -1,0 +1,40 @@
+//! The test harness: a supervisor in this process ([`inprocess`]), the real binary
+//! ([`binary`]), and what /proc says ([`procfs`]), with the one way to wait: [`wait_until`]
+//! polls a condition until a deadline (never a bare sleep).
+
+pub mod inprocess;
+pub mod procfs;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The deadline for anything that should happen "soon" (generous: a loaded 2-core machine).
+pub const LONG: Duration = Duration::from_secs(20);
+
+/// Polls `cond` until it holds or `timeout` passes; panics naming `what` on timeout.
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A file's text, empty when it cannot be read (yet).
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// SIGKILLs process group `pgid` (a child of ours leads its own).
+pub fn kill_group(pgid: u32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}

@@ -1,0 +1,175 @@
+//! Many processes on the real binary: two thousand reach RUNNING and stop; the descriptor
+//! limit is raised at start, children get the one taskmaster was started with, and when the
+//! limit cannot hold every process the event log says so once, status says why the others did
+//! not start, and taskmaster keeps answering.
+
+use std::os::unix::process::CommandExt;
+use std::time::Duration;
+
+use crate::chaos_util::{Bin, children_of, ctl, raw_request, status_rows};
+use crate::util::{read, wait_until};
+
+fn sleepers(n: u32, starttime: u32) -> String {
+    format!(
+        r#"
+[taskmaster]
+socket = "{{dir}}/tm.sock"
+logfile = "{{dir}}/events.log"
+[programs.sleeper]
+cmd = "sleep 100000"
+numprocs = {n}
+starttime = {starttime}
+stoptime = 5
+startretries = 0
+"#
+    )
+}
+
+/// linux/capability.h: CAP_SYS_RESOURCE (libc does not define the capability numbers).
+const CAP_SYS_RESOURCE: nix::libc::c_ulong = 24;
+
+/// Starts the binary with descriptor limits `soft`/`hard`, and without the privilege to raise
+/// the hard one (CAP_SYS_RESOURCE out of the bounding set: a root test runner would otherwise
+/// lift it away).
+fn start_limited(toml: &str, soft: u64, hard: u64) -> Bin {
+    Bin::start_with(toml, |bin, cfg| {
+        let mut c = std::process::Command::new(bin);
+        c.arg("--headless").arg("-c").arg(cfg);
+        // SAFETY: prctl and setrlimit are async-signal-safe system calls.
+        unsafe {
+            c.pre_exec(move || {
+                // EPERM without root: then the hard limit cannot be raised anyway.
+                nix::libc::prctl(nix::libc::PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
+                let limit = nix::libc::rlimit {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                };
+                if nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        c
+    })
+}
+
+/// The "Max open files" soft and hard limits of `pid`.
+fn open_files_limit(pid: u32) -> (String, String) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_default()
+        .to_string();
+    let mut words = line.split_whitespace().skip(3);
+    (
+        words.next().unwrap_or_default().to_string(),
+        words.next().unwrap_or_default().to_string(),
+    )
+}
+
+#[test]
+fn the_limit_is_raised_and_children_get_the_one_taskmaster_started_with() {
+    let mut bin = start_limited(&sleepers(1, 0), 1000, 4000);
+    let socket = bin.path("tm.sock");
+    bin.wait_socket(&socket);
+    assert_eq!(
+        open_files_limit(bin.pid),
+        ("4000".to_string(), "4000".to_string()),
+        "taskmaster's soft limit is raised to the hard one"
+    );
+    wait_until(Duration::from_secs(20), "the sleeper running", || {
+        status_rows(&socket).iter().any(|r| r.1 == "RUNNING")
+    });
+    let kids = bin.children();
+    assert_eq!(kids.len(), 1, "one child: {kids:?}");
+    assert_eq!(
+        open_files_limit(kids[0]),
+        ("1000".to_string(), "4000".to_string()),
+        "the child gets the soft limit taskmaster was started with"
+    );
+}
+
+#[test]
+fn a_descriptor_shortage_is_said_once_and_status_tells_why() {
+    // 100 processes at 3 descriptors each cannot fit in 200.
+    let mut bin = start_limited(&sleepers(100, 0), 200, 200);
+    let socket = bin.path("tm.sock");
+    let log = bin.path("events.log");
+    bin.wait_socket(&socket);
+    let mut rows = Vec::new();
+    wait_until(
+        Duration::from_secs(30),
+        "every process started or refused",
+        || {
+            rows = status_rows(&socket);
+            rows.len() == 100 && rows.iter().all(|r| r.1 == "RUNNING" || r.1 == "FATAL")
+        },
+    );
+    let running = rows.iter().filter(|r| r.1 == "RUNNING").count();
+    assert!(
+        (10..100).contains(&running),
+        "some run, not all: {running} RUNNING"
+    );
+    let text = ctl(&socket, "status", &[])["output"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let refused = text
+        .lines()
+        .find(|l| l.contains("FATAL"))
+        .unwrap_or_default();
+    assert!(
+        refused.contains("limit of 200 open files"),
+        "status says why: {refused}"
+    );
+    let events = read(&log);
+    assert_eq!(
+        events.matches("descriptor limit too low").count(),
+        1,
+        "a forecast before the first spawn:\n{events}"
+    );
+    assert_eq!(
+        events.matches("descriptor limit reached").count(),
+        1,
+        "said once when reached:\n{events}"
+    );
+    assert!(
+        events.find("descriptor limit too low") < events.find(" spawned: '"),
+        "the forecast comes before the first spawn"
+    );
+    assert_eq!(bin.children().len(), running, "no stray children");
+}
+
+#[test]
+fn two_thousand_processes_reach_running_and_stop() {
+    const N: usize = 2000;
+    let mut bin = Bin::start(&sleepers(N as u32, 1));
+    let socket = bin.path("tm.sock");
+    bin.wait_socket(&socket);
+    // The supervisor answers between spawns only in turns: a status may wait, so a reply
+    // that does not come in time is polled again rather than a failure.
+    wait_until(Duration::from_secs(180), "2000 processes RUNNING", || {
+        let rows = status_text(&socket).unwrap_or_default();
+        rows.lines().filter(|l| l.contains(" RUNNING ")).count() == N
+    });
+    assert_eq!(bin.children().len(), N, "one child per process");
+    let reply = ctl(&socket, "stop", &["all"]);
+    assert_eq!(reply["ok"], true, "stop all: {reply}");
+    let rows = status_rows(&socket);
+    assert!(
+        rows.iter().all(|r| r.1 == "STOPPED"),
+        "all stopped once `stop all` returns"
+    );
+    wait_until(Duration::from_secs(30), "every child reaped", || {
+        children_of(bin.pid).is_empty()
+    });
+}
+
+/// The text of a `status` reply, or `None` when none came in time.
+fn status_text(socket: &std::path::Path) -> Option<String> {
+    let line = raw_request(socket, b"{\"cmd\":\"status\",\"args\":[]}\n")?;
+    let reply: serde_json::Value = serde_json::from_str(&line).ok()?;
+    reply["output"].as_str().map(str::to_string)
+}
