@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Sender;
+
+use crate::output::logfile::Notice;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
@@ -118,7 +120,7 @@ pub(super) struct Engine {
     pub hangup_is_shutdown: bool,
     /// Where log-file notices go (see `Supervisor::start`); also used for the outcome of
     /// a SIGUSR2 reopen, which finishes on the I/O thread.
-    pub notices: Option<Sender<String>>,
+    pub notices: Option<Sender<Notice>>,
     dirty: bool,
     last_publish: Instant,
     /// When snapshot notices were last attempted (see `Subscriber::owes_snapshot`).
@@ -228,6 +230,17 @@ impl Engine {
     /// An event-log line about taskmaster itself that tells no transition: a note.
     pub fn event(&mut self, line: String) {
         self.emit(note(line, None));
+    }
+
+    /// A log file failed (a `log_failed` event, which front ends show as an error) or is
+    /// written again (a note).
+    pub fn on_notice(&mut self, notice: Notice) {
+        let kind = if notice.failed {
+            EventKind::LogFailed
+        } else {
+            EventKind::Note
+        };
+        self.emit(Event::new(kind, notice.text));
     }
 
     /// Stamps an event, writes it to the event log, shows it to front ends, queues it for

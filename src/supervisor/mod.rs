@@ -145,7 +145,7 @@ fn run(
     sub_rx: Receiver<crossbeam_channel::Sender<Update>>,
     sig_rx: Receiver<i32>,
     alert_rx: Receiver<events::Event>,
-    note_rx: Receiver<String>,
+    note_rx: Receiver<crate::output::logfile::Notice>,
     (health_rx, log_rx): (Receiver<Vec<crate::health::Outcome>>, Receiver<String>),
 ) {
     engine.boot(Now::current());
@@ -187,8 +187,8 @@ fn run(
             recv(alert_rx) -> msg => if let Ok(ev) = msg {
                 engine.emit(ev);
             },
-            recv(note_rx) -> msg => if let Ok(line) = msg {
-                engine.event(line);
+            recv(note_rx) -> msg => if let Ok(notice) = msg {
+                engine.on_notice(notice);
             },
             // Every outcome that arrived meanwhile, as one batch.
             recv(health_rx) -> msg => if let Ok(batch) = msg {

@@ -153,13 +153,19 @@ fn the_man_page_renders() {
         "SUBCOMMANDS",
         "COMMANDS",
         "EXIT STATUS",
+        "SIGNALS",
     ] {
         assert!(text.contains(heading), "{render} shows {heading}:\n{text}");
     }
     assert!(
         text.contains("reread") && text.contains("--headless"),
         "{render}:\n{text}"
-    );
+    ); // What ends taskmaster is what the signal thread does (src/signals.rs): QUIT too, HUP
+    // reloads, USR2 reopens, stray signals are only logged.
+    let signals = &text[text.find("SIGNALS").unwrap_or(0)..];
+    for what in ["QUIT", "HUP", "Reload", "USR2", "Reopen", "USR1", "Ignored"] {
+        assert!(signals.contains(what), "SIGNALS names {what}:\n{signals}");
+    }
 }
 
 #[test]

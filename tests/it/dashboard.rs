@@ -443,3 +443,48 @@ fn dashboard_survives_every_stray_signal_and_quits_on_sigquit() {
     wait_until(LONG, "taskmaster gone after SIGQUIT", || !alive(pid));
     s.taskmaster_pid = None;
 }
+
+/// `events -f` typed in the command bar streams into the output pane while the bar stays
+/// usable (typed lines are commands, never a process's stdin); Esc ends the stream, and so
+/// does another command, whose result shows. Wide, so a long host name cannot push the
+/// event kind off the pane.
+#[test]
+fn events_follow_in_the_command_bar_streams_into_the_output_pane_until_esc() {
+    let Some(s) = Session::start(300, 40) else {
+        return;
+    };
+    s.wait_screen("the table", |scr| scr.contains("processes (5)"));
+    wait_until(LONG, "web RUNNING", || s.pid_of("web").is_some());
+    s.keys(&[":"]);
+    s.text("events -f");
+    s.keys(&["Enter"]);
+    s.wait_screen("the backlog in the output pane", |scr| {
+        scr.contains("events -f (following)") && scr.contains(r#""event":"started""#)
+    });
+    // Live: what happens after the stream opened shows too.
+    assert_eq!(s.ctl(&["stop", "web"]).0, 0);
+    s.wait_screen("the live stopped event", |scr| {
+        scr.contains(r#""event":"stopped","program":"web""#)
+    });
+    s.keys(&["Escape"]);
+    let after = s.wait_screen("the process output back", |scr| {
+        !scr.contains("events -f (following)") && scr.contains("output of")
+    });
+    assert!(after.contains("stream ended"), "{after}");
+
+    s.keys(&[":"]);
+    s.text("events -f");
+    s.keys(&["Enter"]);
+    s.wait_screen("the stream again", |scr| {
+        scr.contains("events -f (following)")
+    });
+    // Another command ends it and runs as a command (not as input to some process).
+    s.keys(&[":"]);
+    s.text("start web");
+    s.keys(&["Enter"]);
+    let after = s.wait_screen("the command's result and the process output back", |scr| {
+        scr.contains("web: started") && !scr.contains("events -f (following)")
+    });
+    assert!(!after.contains("no such process"), "{after}");
+    wait_until(LONG, "web RUNNING again", || s.pid_of("web").is_some());
+}
