@@ -16,7 +16,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::config::Rotation;
-use crate::output::logfile::LogFile;
+use crate::output::logfile::{LogFile, Notice};
 use crate::output::{Chunk, Stream};
 
 /// Bytes of the event log kept in memory for `maintail`.
@@ -30,7 +30,7 @@ struct EventLog {
     ring: VecDeque<u8>,
     followers: Vec<Sender<Chunk>>,
     /// Where notices about the file itself go (the supervisor shows them to front ends).
-    notices: Option<Sender<String>>,
+    notices: Option<Sender<Notice>>,
     echo_stderr: bool,
 }
 
@@ -71,13 +71,13 @@ impl EventLog {
         });
     }
 
-    fn notify(&self, notice: String) {
+    fn notify(&self, notice: Notice) {
         match &self.notices {
             Some(tx) => {
                 let _ = tx.send(notice);
             }
             None => {
-                let _ = writeln!(std::io::stderr(), "taskmaster: {notice}");
+                let _ = writeln!(std::io::stderr(), "taskmaster: {}", notice.text);
             }
         }
     }
@@ -133,7 +133,7 @@ pub fn init(
 }
 
 /// Where problems with the event log file go from now on (instead of stderr).
-pub fn set_notices(tx: Sender<String>) {
+pub fn set_notices(tx: Sender<Notice>) {
     if let Some(mut log) = event_log() {
         log.notices = Some(tx);
     }

@@ -46,6 +46,30 @@ pub fn cpu_seconds(pid: i32) -> Option<f64> {
     Some(stat(pid)?.cpu_ticks as f64 / clock_ticks_per_sec())
 }
 
+/// User + system CPU seconds of the process's children it has reaped (cutime + cstime).
+pub fn reaped_children_cpu_seconds(pid: i32) -> Option<f64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = text.rfind(')')?;
+    let rest: Vec<&str> = text.get(close + 2..)?.split_whitespace().collect();
+    let field = |n: usize| rest.get(n - 3).and_then(|s| s.parse::<u64>().ok());
+    Some((field(16)? + field(17)?) as f64 / clock_ticks_per_sec())
+}
+
+/// Reaps `pid` and returns (exited 0, its user+system CPU-seconds).
+pub fn wait_with_cpu(pid: i32) -> crate::Res<(bool, f64)> {
+    use nix::libc;
+    let mut status = 0;
+    // SAFETY: wait4 writes into the status and rusage we own; an all-zero rusage is valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if r != pid {
+        return Err(format!("wait4 {pid}: {}", std::io::Error::last_os_error()).into());
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    Ok((ok, secs(usage.ru_utime) + secs(usage.ru_stime)))
+}
+
 /// User + system CPU seconds one thread of the process has used.
 pub fn thread_cpu_seconds(pid: i32, tid: i32) -> Option<f64> {
     Some(

@@ -41,7 +41,9 @@ pub struct Cli {
     /// The line shell instead of the dashboard
     #[arg(long, conflicts_with = "headless")]
     pub no_tui: bool,
-    /// No front end: run until SIGTERM/SIGINT or a `shutdown` over the socket
+    /// No front end: run until SIGTERM, SIGINT or SIGQUIT or a `shutdown` over the socket
+    /// (SIGHUP reloads the config, SIGUSR2 reopens the log files, other signals are logged
+    /// and ignored)
     #[arg(long)]
     pub headless: bool,
     /// The control socket, instead of the config's
@@ -185,6 +187,17 @@ fn extra_sections() -> String {
          $XDG_STATE_HOME/taskmaster/history (else ~/.taskmaster_history).\n\
          .TP\n\\fBNOTIFY_SOCKET\\fR\nUnder systemd, headless taskmaster reports READY=1, \
          RELOADING=1 and STOPPING=1 there.\n\
+         .SH SIGNALS\n\
+         .TP\n\\fBTERM\\fR, \\fBINT\\fR, \\fBQUIT\\fR\nShut down: every process is stopped \
+         gracefully, then taskmaster exits 0.\n\
+         .TP\n\\fBHUP\\fR\nReload the config (in the dashboard and the line shell, a hang-up of \
+         the terminal shuts down instead).\n\
+         .TP\n\\fBUSR2\\fR\nReopen every log file (for logrotate).\n\
+         .TP\n\\fBUSR1\\fR, \\fBALRM\\fR, \\fBVTALRM\\fR, \\fBPROF\\fR, \\fBPOLL\\fR, \\fBTSTP\\fR, \
+         \\fBTTIN\\fR, \\fBTTOU\\fR, \\fBXCPU\\fR, \\fBXFSZ\\fR, \\fBPWR\\fR, \\fBSTKFLT\\fR, \\fBSYS\\fR, \
+         \\fBTRAP\\fR, \\fBABRT\\fR, real-time signals\nIgnored and written to the event log: a \
+         stray signal never ends or stops taskmaster.\n\
+         .TP\n\\fBPIPE\\fR\nIgnored (writes to a closed socket fail with EPIPE instead).\n\
          .SH FILES\n\
          ./taskmaster.toml, ./configs/taskmaster.toml, \
          $XDG_CONFIG_HOME/taskmaster/taskmaster.toml, /etc/taskmaster/taskmaster.toml: \

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::LogSink;
-use super::logfile::LogFile;
+use super::logfile::{LogFile, Notice};
 
 /// Bytes a stream may wait with before it writes in the middle of another's line.
 pub const HOLD_MAX: usize = 64 * 1024;
@@ -28,7 +28,7 @@ struct OpenFile {
 }
 
 impl OpenFile {
-    fn write(&mut self, who: Writer, data: &[u8], now: Instant, notes: &mut Vec<String>) {
+    fn write(&mut self, who: Writer, data: &[u8], now: Instant, notes: &mut Vec<Notice>) {
         if data.is_empty() {
             return;
         }
@@ -52,7 +52,7 @@ impl OpenFile {
         self.drain(now, notes);
     }
 
-    fn put(&mut self, who: Writer, data: &[u8], now: Instant, notes: &mut Vec<String>) {
+    fn put(&mut self, who: Writer, data: &[u8], now: Instant, notes: &mut Vec<Notice>) {
         if data.is_empty() {
             return;
         }
@@ -61,7 +61,7 @@ impl OpenFile {
     }
 
     /// Writes what waited, in order, while no line is open.
-    fn drain(&mut self, now: Instant, notes: &mut Vec<String>) {
+    fn drain(&mut self, now: Instant, notes: &mut Vec<Notice>) {
         while self.owner.is_none() && !self.waiting.is_empty() {
             let (who, data) = self.waiting.remove(0);
             self.put(who, &data, now, notes);
@@ -69,7 +69,7 @@ impl OpenFile {
     }
 
     /// `who` writes no more: its open line (if any) is over and what it left waiting goes in.
-    fn release(&mut self, who: Writer, now: Instant, notes: &mut Vec<String>) {
+    fn release(&mut self, who: Writer, now: Instant, notes: &mut Vec<Notice>) {
         if self.owner == Some(who) {
             self.owner = None;
         }
@@ -77,7 +77,7 @@ impl OpenFile {
     }
 
     /// Everything that waits, now, whatever lines are open (shutdown, last writer gone).
-    fn flush_all(&mut self, now: Instant, notes: &mut Vec<String>) {
+    fn flush_all(&mut self, now: Instant, notes: &mut Vec<Notice>) {
         while !self.waiting.is_empty() {
             self.owner = None;
             self.drain(now, notes);
@@ -116,7 +116,7 @@ impl Files {
         who: Writer,
         data: &[u8],
         now: Instant,
-        notes: &mut Vec<String>,
+        notes: &mut Vec<Notice>,
     ) {
         if let Some(f) = self.open.get_mut(path) {
             f.write(who, data, now, notes);
@@ -124,7 +124,7 @@ impl Files {
     }
 
     /// A stream reached EOF: what it left goes in; the file closes with its last stream.
-    pub fn remove(&mut self, path: &Path, who: Writer, now: Instant, notes: &mut Vec<String>) {
+    pub fn remove(&mut self, path: &Path, who: Writer, now: Instant, notes: &mut Vec<Notice>) {
         let Some(f) = self.open.get_mut(path) else {
             return;
         };
@@ -144,7 +144,7 @@ impl Files {
         self.open.keys().cloned().collect()
     }
 
-    pub fn flush_all(&mut self, now: Instant, notes: &mut Vec<String>) {
+    pub fn flush_all(&mut self, now: Instant, notes: &mut Vec<Notice>) {
         for f in self.open.values_mut() {
             f.flush_all(now, notes);
         }

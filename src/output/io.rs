@@ -24,7 +24,7 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use nix::sys::eventfd::EventFd;
 
 use super::files::{Files, Writer};
-use super::logfile;
+use super::logfile::{self, Notice};
 use super::stamp::Stamper;
 use super::{Cmd, FileOp, FileResults, FileTarget, Pipe, Proc, Shared, Stream};
 use crate::config::Rotation;
@@ -41,7 +41,7 @@ pub(super) fn spawn(
     shared: Arc<Shared>,
     wake: Arc<EventFd>,
     cmds: Receiver<Cmd>,
-    notices: Option<Sender<String>>,
+    notices: Option<Sender<Notice>>,
 ) -> std::io::Result<JoinHandle<()>> {
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(wake.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
@@ -91,7 +91,7 @@ struct IoThread {
     files: Files,
     next_writer: Writer,
     /// Where notices about log files go (the supervisor's event log).
-    notices: Option<Sender<String>>,
+    notices: Option<Sender<Notice>>,
     free: Vec<usize>,
     /// Pipes not yet at EOF.
     live: usize,
@@ -141,7 +141,7 @@ impl IoThread {
         self.notify(notes);
     }
 
-    fn notify(&self, notices: impl IntoIterator<Item = String>) {
+    fn notify(&self, notices: impl IntoIterator<Item = Notice>) {
         if let Some(tx) = &self.notices {
             for line in notices {
                 let _ = tx.send(line);

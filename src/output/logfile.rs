@@ -6,8 +6,8 @@
 //!
 //! Owned by one thread at a time: the I/O thread for program logs, the event log's mutex for
 //! the event log. Methods return a notice line for the event log instead of logging, so the
-//! event log can use this type without logging into itself. Notices start with `log error:`
-//! or `log resumed:`, which front ends show as such.
+//! event log can use this type without logging into itself. A [`Notice`] says by its type,
+//! not its words, whether the file failed or came back: front ends show failures as errors.
 
 use std::fs::File;
 use std::io::{ErrorKind, Write};
@@ -23,6 +23,27 @@ pub const RETRY: Duration = Duration::from_secs(1);
 
 /// How far back from the size limit a line end is looked for.
 const LINE_SEARCH: usize = 64 * 1024;
+
+/// A line for the event log about a log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The file cannot be written or rotated (false: it is written again).
+    pub failed: bool,
+    pub text: String,
+}
+
+impl Notice {
+    pub fn failed(text: String) -> Notice {
+        Notice { failed: true, text }
+    }
+
+    pub fn resumed(text: String) -> Notice {
+        Notice {
+            failed: false,
+            text,
+        }
+    }
+}
 
 /// Why the file is not being written, since when bytes are lost.
 #[derive(Debug)]
@@ -163,7 +184,7 @@ impl LogFile {
     /// Appends `data`, rotating whenever the file reaches `maxbytes` (at a line end when the
     /// part that fits has one). Returns a notice for the event log when the file fails or
     /// comes back.
-    pub fn write(&mut self, data: &[u8], now: Instant) -> Option<String> {
+    pub fn write(&mut self, data: &[u8], now: Instant) -> Option<Notice> {
         if let Some(b) = &mut self.broken {
             if now < b.retry_at {
                 b.lost += data.len() as u64;
@@ -188,20 +209,23 @@ impl LogFile {
         let result = self.write_rotating(data, &mut notice);
         match result {
             Ok(()) => match self.broken.take() {
-                Some(b) => Some(format!(
-                    "log resumed: {} {}: writing again ({} bytes could not be written meanwhile)",
-                    self.label,
-                    self.path.display(),
-                    b.lost
-                )),
+                Some(b) => Some(self.resumed(b.lost)),
                 None => notice,
             },
             Err((e, unwritten)) => self.fail(&e, unwritten, now).or(notice),
         }
     }
 
+    fn resumed(&self, lost: u64) -> Notice {
+        Notice::resumed(format!(
+            "log resumed: {} {}: writing again ({lost} bytes could not be written meanwhile)",
+            self.label,
+            self.path.display(),
+        ))
+    }
+
     /// Marks the file failed; the notice only on the first failure of a series.
-    fn fail(&mut self, e: &std::io::Error, lost: u64, now: Instant) -> Option<String> {
+    fn fail(&mut self, e: &std::io::Error, lost: u64, now: Instant) -> Option<Notice> {
         self.file = None;
         self.id = None;
         match &mut self.broken {
@@ -215,12 +239,12 @@ impl LogFile {
                     retry_at: now + RETRY,
                     lost,
                 });
-                Some(format!(
+                Some(Notice::failed(format!(
                     "log error: {} {}: cannot write: {e}; output is still captured in memory, retrying \
                      every second",
                     self.label,
                     self.path.display()
-                ))
+                )))
             }
         }
     }
@@ -239,7 +263,7 @@ impl LogFile {
     fn write_rotating(
         &mut self,
         mut data: &[u8],
-        notice: &mut Option<String>,
+        notice: &mut Option<Notice>,
     ) -> Result<(), (std::io::Error, u64)> {
         let max = self.rotation.maxbytes;
         // A file that reached the size rotates when more comes, so the last write never
@@ -249,11 +273,11 @@ impl LogFile {
             if full && let Err(e) = self.rotate() {
                 if !self.rotate_failed {
                     self.rotate_failed = true;
-                    *notice = Some(format!(
+                    *notice = Some(Notice::failed(format!(
                         "log error: {} {}: cannot rotate: {e}; the file keeps growing",
                         self.label,
                         self.path.display()
-                    ));
+                    )));
                 }
                 if self.file.is_none() {
                     return Err((e, data.len() as u64));
@@ -321,16 +345,9 @@ impl LogFile {
 
     /// Closes and reopens the path (SIGUSR2, `reopen`); a failure leaves the file broken and
     /// retried like a failed write.
-    pub fn reopen(&mut self, now: Instant) -> Result<Option<String>, String> {
+    pub fn reopen(&mut self, now: Instant) -> Result<Option<Notice>, String> {
         match self.reopen_file() {
-            Ok(()) => Ok(self.broken.take().map(|b| {
-                format!(
-                    "log resumed: {} {}: writing again ({} bytes could not be written meanwhile)",
-                    self.label,
-                    self.path.display(),
-                    b.lost
-                )
-            })),
+            Ok(()) => Ok(self.broken.take().map(|b| self.resumed(b.lost))),
             Err(e) => {
                 let msg = format!("cannot reopen {}: {e}", self.path.display());
                 self.fail(&e, 0, now);
@@ -486,7 +503,9 @@ mod tests {
         std::fs::remove_dir_all(&sub).expect("rm -r");
         let first = f.write(b"a\n", t0 + RETRY);
         assert!(
-            first.as_deref().is_some_and(|n| n.contains("cannot write")),
+            first
+                .as_ref()
+                .is_some_and(|n| n.failed && n.text.contains("cannot write")),
             "{first:?}"
         );
         assert_eq!(f.write(b"b\n", t0 + RETRY * 2), None, "reported once");
@@ -494,7 +513,8 @@ mod tests {
         assert_eq!(f.write(b"c\n", t0 + RETRY * 2), None, "not retried yet");
         let back = f.write(b"d\n", t0 + RETRY * 3);
         assert!(
-            back.as_deref().is_some_and(|n| n.contains("writing again")),
+            back.as_ref()
+                .is_some_and(|n| !n.failed && n.text.contains("writing again")),
             "{back:?}"
         );
         assert_eq!(read(&path), b"d\n");

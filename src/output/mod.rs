@@ -32,6 +32,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use crate::config::Rotation;
+use logfile::Notice;
 use ring::Ring;
 
 /// Bytes of output kept in memory per process (stdout and stderr together).
@@ -322,7 +323,7 @@ impl OutputHub {
     /// when writing resumes) are sent to `notices` as event-log lines.
     pub fn start_with(
         ring_cap: usize,
-        notices: Option<Sender<String>>,
+        notices: Option<Sender<Notice>>,
     ) -> std::io::Result<(OutputHub, OutputReader)> {
         let shared = Arc::new(Shared {
             cap: ring_cap,

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Sender;
+
+use crate::output::logfile::Notice;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
@@ -31,6 +33,9 @@ const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
 const BOOT_BATCH: usize = 32;
 /// How often a snapshot notice that found a subscriber's channel full is tried again.
 const NOTICE_RETRY: Duration = Duration::from_millis(50);
+/// Every process is looked at again at least this often, whatever the `stale` flag says: a
+/// change that forgot to say so costs a late deadline, never a lost one.
+const RESCAN: Duration = Duration::from_secs(1);
 /// How long a shutdown waits for pipes held open by stray grandchildren.
 const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -86,6 +91,20 @@ pub(super) struct Engine {
     pub log_hits: Option<Sender<String>>,
     /// `log` checks whose text appeared while the process was still STARTING.
     pub log_seen: std::collections::HashSet<String>,
+    /// Health checks by due time (see `checks.rs`).
+    pub checks: super::checks::CheckQueue,
+    /// Something may have changed a process's deadline or check: `next_deadline` looks at
+    /// every process again. Health outcomes that change nothing leave it unset, so a
+    /// thousand checked processes cost no scan of them all per check.
+    stale: bool,
+    /// Something may have met a WAITING process's dependency: `advance` looks again.
+    changed: bool,
+    /// A reap stopped at a check command's zombie: reaped again once its checker is done.
+    pub reap_cut: bool,
+    /// The earliest deadline of any process (without health checks), as of the last scan.
+    proc_deadline: Option<Instant>,
+    /// When every process was last looked at (see `RESCAN`).
+    last_scan: Instant,
     pub reader: OutputReader,
     pub latest: Option<Arc<Mutex<Arc<Snapshot>>>>,
     pub subscribers: Vec<Subscriber>,
@@ -106,7 +125,7 @@ pub(super) struct Engine {
     pub hangup_is_shutdown: bool,
     /// Where log-file notices go (see `Supervisor::start`); also used for the outcome of
     /// a SIGUSR2 reopen, which finishes on the I/O thread.
-    pub notices: Option<Sender<String>>,
+    pub notices: Option<Sender<Notice>>,
     dirty: bool,
     last_publish: Instant,
     /// When snapshot notices were last attempted (see `Subscriber::owes_snapshot`).
@@ -153,6 +172,12 @@ impl Engine {
             checkers: None,
             log_hits: None,
             log_seen: std::collections::HashSet::new(),
+            checks: super::checks::CheckQueue::default(),
+            stale: true,
+            changed: true,
+            reap_cut: false,
+            proc_deadline: None,
+            last_scan: now.mono,
             reader,
             latest: None,
             subscribers: Vec::new(),
@@ -235,6 +260,17 @@ impl Engine {
     /// An event-log line about taskmaster itself that tells no transition: a note.
     pub fn event(&mut self, line: String) {
         self.emit(note(line, None));
+    }
+
+    /// A log file failed (a `log_failed` event, which front ends show as an error) or is
+    /// written again (a note).
+    pub fn on_notice(&mut self, notice: Notice) {
+        let kind = if notice.failed {
+            EventKind::LogFailed
+        } else {
+            EventKind::Note
+        };
+        self.emit(Event::new(kind, notice.text));
     }
 
     /// Stamps an event, writes it to the event log, shows it to front ends, queues it for
@@ -324,7 +360,10 @@ impl Engine {
 
     /// Carries out a process's effects, then settles its waiters and pending follow-ups.
     pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Now) {
-        self.dirty = true;
+        if !effects.is_empty() {
+            self.dirty = true;
+            self.touch();
+        }
         // Removal and a queued start come after the stop's waiters have their outcome.
         let mut then = None;
         // Lines wait for the transition that follows them (it tells what they are about).
@@ -345,7 +384,6 @@ impl Engine {
                     self.tell(name, std::mem::take(&mut lines), Some((from, to)), now);
                 }
                 Effect::StartAgain | Effect::Remove => then = Some(effect),
-                Effect::Check(pid) => self.send_check(name, pid),
                 Effect::WatchLog => self.log_check_running(name, now),
                 // `healthy`/`unhealthy` events: the log line before it is their text.
                 Effect::Health { healthy } => {
@@ -645,7 +683,10 @@ impl Engine {
                 }
                 // A health check's command: its checker reaps it, and its outcome brings us
                 // back here for any zombie of ours behind it.
-                Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => return,
+                Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => {
+                    self.reap_cut = true;
+                    return;
+                }
                 Some(st) if st.pid().is_some_and(|p| self.reap_orphan(p)) => {}
                 // Not ours: check each of ours (in a test process a zombie of ours may hide
                 // behind another's).
@@ -727,38 +768,63 @@ impl Engine {
         true
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
-        let procs = self.procs.values().filter_map(|p| p.deadline());
+    /// Something outside the health checks happened (a request, a signal, a transition):
+    /// every process's deadline and dependencies are looked at again.
+    pub fn touch(&mut self) {
+        self.stale = true;
+        self.changed = true;
+    }
+
+    pub fn next_deadline(&mut self, now: Instant) -> Option<Instant> {
+        if self.stale || now >= self.last_scan + RESCAN {
+            self.rescan(now);
+        }
         let publish = self.dirty.then_some(self.last_publish + PUBLISH_INTERVAL);
         let owed = self
             .subscribers
             .iter()
             .any(|s| s.owes_snapshot)
             .then_some(self.last_notice + NOTICE_RETRY);
-        procs
+        self.proc_deadline
+            .into_iter()
+            .chain(self.checks.first())
             .chain(publish)
             .chain(owed)
             .chain(self.stdins.deadline())
             .chain(self.orphans.deadline(!self.by_pid.is_empty()))
             .chain(self.cgroups.deadline())
+            .chain(Some(self.last_scan + RESCAN))
             .min()
+    }
+
+    /// Every process's deadline, and its next health check queued.
+    fn rescan(&mut self, now: Instant) {
+        self.stale = false;
+        self.last_scan = now;
+        self.proc_deadline = self.procs.values().filter_map(|p| p.deadline()).min();
+        for p in self.procs.values() {
+            self.checks.set(p.name(), p.check_due());
+        }
     }
 
     pub fn fire_deadlines(&mut self, now: Now) {
         self.stdins.flush_due(now.mono);
         self.orphan_deadlines(now.mono);
         self.cgroup_deadlines(now.mono);
-        let due: Vec<String> = self
-            .procs
-            .values()
-            .filter(|p| p.deadline().is_some_and(|d| d <= now.mono))
-            .map(|p| p.name().to_string())
-            .collect();
-        for name in due {
-            if let Some(effects) = self.procs.get_mut(&name).map(|p| p.on_deadline(now)) {
-                self.apply(&name, effects, now);
+        if self.stale || self.proc_deadline.is_some_and(|d| d <= now.mono) {
+            let due: Vec<String> = self
+                .procs
+                .values()
+                .filter(|p| p.deadline().is_some_and(|d| d <= now.mono))
+                .map(|p| p.name().to_string())
+                .collect();
+            for name in due {
+                if let Some(effects) = self.procs.get_mut(&name).map(|p| p.on_deadline(now)) {
+                    self.apply(&name, effects, now);
+                }
             }
         }
+        self.fire_checks(now);
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -863,7 +929,9 @@ impl Engine {
     /// What a turn's changes made possible: waiting processes whose dependencies are met
     /// start, queued stops whose dependents are stopped go ahead.
     pub fn advance(&mut self, now: Now) {
-        self.release_waiting(now);
+        if std::mem::take(&mut self.changed) {
+            self.release_waiting(now);
+        }
         self.advance_stops(now);
     }
 

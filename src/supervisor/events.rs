@@ -41,6 +41,9 @@ pub enum EventKind {
     Test,
     /// An alert could not be delivered (or dropped events); `reason` says why.
     AlertFailed,
+    /// A log file (a program's or the event log) cannot be written, rotated or reopened;
+    /// its recovery is a `note`.
+    LogFailed,
     /// An event-log line that tells no transition (`stop requested:`, `killing:`,
     /// `restarting:`, `spawnerr:`, `taskmaster stopped`...).
     Note,
@@ -66,7 +69,7 @@ impl EventKind {
     ];
 
     /// Every kind, for counting.
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::Spawned,
         EventKind::Running,
         EventKind::Backoff,
@@ -83,6 +86,7 @@ impl EventKind {
         EventKind::Stopping,
         EventKind::Test,
         EventKind::AlertFailed,
+        EventKind::LogFailed,
         EventKind::Note,
     ];
 
@@ -111,6 +115,7 @@ impl EventKind {
             EventKind::Stopping => "stopping",
             EventKind::Test => "test",
             EventKind::AlertFailed => "alert_failed",
+            EventKind::LogFailed => "log_failed",
             EventKind::Note => "note",
         }
     }
@@ -131,7 +136,10 @@ impl EventKind {
     pub fn severity(self) -> u8 {
         match self {
             EventKind::Fatal => 2,
-            EventKind::ExitedUnexpected | EventKind::AlertFailed | EventKind::ReloadFailed => 3,
+            EventKind::ExitedUnexpected
+            | EventKind::AlertFailed
+            | EventKind::ReloadFailed
+            | EventKind::LogFailed => 3,
             EventKind::Backoff | EventKind::Unhealthy => 4,
             EventKind::Recovered
             | EventKind::Healthy

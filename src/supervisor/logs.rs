@@ -7,6 +7,7 @@
 use crossbeam_channel::Sender;
 
 use crate::config::ProgramConfig;
+use crate::output::logfile::Notice;
 use crate::output::{Chunk, FileOp, FileResults, FileTarget, Stream};
 
 use super::engine::Engine;
@@ -188,7 +189,8 @@ impl Engine {
                 None => {
                     for f in failures {
                         if let Some(tx) = &notices {
-                            let _ = tx.send(format!("log error: reopen failed: {f}"));
+                            let _ =
+                                tx.send(Notice::failed(format!("log error: reopen failed: {f}")));
                         }
                     }
                 }

@@ -145,8 +145,8 @@ fn run(
     sub_rx: Receiver<crossbeam_channel::Sender<Update>>,
     sig_rx: Receiver<i32>,
     alert_rx: Receiver<events::Event>,
-    note_rx: Receiver<String>,
-    (health_rx, log_rx): (Receiver<crate::health::Outcome>, Receiver<String>),
+    note_rx: Receiver<crate::output::logfile::Notice>,
+    (health_rx, log_rx): (Receiver<Vec<crate::health::Outcome>>, Receiver<String>),
 ) {
     engine.boot(Now::current());
     let mut req_rx = Some(req_rx);
@@ -156,7 +156,7 @@ fn run(
     loop {
         let now = Now::current();
         engine.start_queued(now);
-        let timer = match engine.next_deadline() {
+        let timer = match engine.next_deadline(now.mono) {
             // Boot batches left: serve what is waiting, then come back at once.
             _ if engine.boot_pending() => after(std::time::Duration::ZERO),
             Some(at) => after(at.saturating_duration_since(now.mono)),
@@ -164,7 +164,11 @@ fn run(
         };
         select! {
             recv(req_rx.as_ref().unwrap_or(&never_req)) -> msg => match msg {
-                Ok(req) => engine.on_request(req, Now::current()),
+                Ok(req) => {
+                    // A request may change any process (a reload, a config in place).
+                    engine.touch();
+                    engine.on_request(req, Now::current());
+                }
                 // Every handle is gone: nobody can ever stop us, so stop now.
                 Err(_) => {
                     req_rx = None;
@@ -176,17 +180,26 @@ fn run(
                 Err(_) => sub_rx = None,
             },
             recv(sig_rx) -> msg => if let Ok(sig) = msg {
+                // SIGCHLD (a check command's, often) changes only what a reap applies.
+                if sig != nix::libc::SIGCHLD {
+                    engine.touch();
+                }
                 engine.on_signal(sig, Now::current());
             },
             // A failed alert delivery, reported by its worker.
             recv(alert_rx) -> msg => if let Ok(ev) = msg {
                 engine.emit(ev);
             },
-            recv(note_rx) -> msg => if let Ok(line) = msg {
-                engine.event(line);
+            recv(note_rx) -> msg => if let Ok(notice) = msg {
+                engine.on_notice(notice);
             },
-            recv(health_rx) -> msg => if let Ok(outcome) = msg {
-                engine.on_health_outcome(outcome, Now::current());
+            // Every outcome that arrived meanwhile, as one batch.
+            recv(health_rx) -> msg => if let Ok(batch) = msg {
+                let mut outcomes = batch;
+                while let Ok(more) = health_rx.try_recv() {
+                    outcomes.extend(more);
+                }
+                engine.on_health_outcomes(outcomes, Now::current());
             },
             recv(log_rx) -> msg => if let Ok(name) = msg {
                 engine.on_log_hit(&name, Now::current());

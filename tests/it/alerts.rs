@@ -472,3 +472,52 @@ fn the_readme_mail_example_sends_a_digest_with_a_subject() {
     let batch = json(&std::fs::read_to_string(&body).expect("body"));
     assert_eq!(batch.as_array().map(Vec::len), Some(2), "{batch}");
 }
+
+/// taskmaster's own `started` and `stopping` reach the alerts, also through a digest whose
+/// window is still open at shutdown: the real binary, stopped by SIGTERM, delivers what is
+/// queued before it exits (the digest goes out at once, not after its 30 s).
+#[test]
+fn started_and_stopping_are_delivered_before_the_binary_exits() {
+    let mut d = crate::ctl_util::Daemon::start(
+        "[programs.web]\ncmd = \"sleep 100\"\nstarttime = 0\n\
+         [alerts.each]\non = [\"started\", \"stopping\"]\n\
+         exec = \"sh -c 'cat >> {dir}/each.json; echo >> {dir}/each.json'\"\n\
+         [alerts.batch]\non = [\"started\", \"stopping\"]\ndigest = 30\n\
+         exec = \"sh -c 'cat > {dir}/batch.json'\"\n",
+    );
+    let each = d.path("each.json");
+    let batch = d.path("batch.json");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    wait_until(Duration::from_secs(10), "started delivered", || {
+        read(&each).contains(r#""event":"started""#)
+    });
+    assert!(!batch.exists(), "the digest's window is still open");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.pid() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let t0 = Instant::now();
+    assert_eq!(d.wait_exit(), 0, "TERM exits 0");
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "shutdown is not held up by the digest's window"
+    );
+    // The shutdown waits up to a second for the workers; polled all the same, for a loaded
+    // machine.
+    wait_until(Duration::from_secs(5), "stopping delivered", || {
+        read(&each).contains(r#""event":"stopping""#)
+    });
+    let lines: Vec<serde_json::Value> = read(&each).lines().map(json).collect();
+    let kinds: Vec<&str> = lines.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(kinds, ["started", "stopping"], "{lines:?}");
+    // The command may still be writing as taskmaster exits: poll for the whole array.
+    wait_until(Duration::from_secs(5), "the digest delivered", || {
+        serde_json::from_str::<serde_json::Value>(&read(&batch)).is_ok()
+    });
+    let digest = json(&read(&batch));
+    let kinds: Vec<&str> = digest
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["event"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(kinds, ["started", "stopping"], "{digest}");
+}

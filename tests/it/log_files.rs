@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use taskmaster::supervisor::events::EventKind;
 use taskmaster::supervisor::{Command, Reply, StateName, Update};
 
 use crate::util::{LONG, Tm, wait_until};
@@ -300,16 +301,19 @@ stdout_maxbytes = 0
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match updates.recv_timeout(left) {
-                Ok(Update::Event(ev)) if ev.text.contains(what) => return ev.text.clone(),
+                Ok(Update::Event(ev)) if ev.text.contains(what) => {
+                    return (ev.kind, ev.text.clone());
+                }
                 Ok(_) => {}
                 Err(_) => panic!("no event with {what:?}"),
             }
         }
     };
-    let line = saw("log error: fill's stdout log");
+    // Typed: front ends show it as an error by its kind.
+    let (kind, line) = saw("log error: fill's stdout log");
     assert!(
-        line.contains("fill.log") && line.contains("No space left"),
-        "{line}"
+        kind == EventKind::LogFailed && line.contains("fill.log") && line.contains("No space left"),
+        "{kind:?} {line}"
     );
     let seq = tm.handle.output().seq("fill");
     wait_until(LONG, "output still captured", || {
@@ -317,8 +321,11 @@ stdout_maxbytes = 0
     });
     assert_eq!(tm.info("fill").pid, pid, "the program keeps running");
     std::fs::remove_file(fs.0.join("fill.log")).expect("free the space");
-    let line = saw("log resumed: fill's stdout log");
-    assert!(line.contains("fill.log"), "{line}");
+    let (kind, line) = saw("log resumed: fill's stdout log");
+    assert!(
+        kind == EventKind::Note && line.contains("fill.log"),
+        "{kind:?} {line}"
+    );
     wait_until(LONG, "the file grows again", || {
         std::fs::metadata(fs.0.join("fill.log")).is_ok_and(|m| m.len() > 1000)
     });

@@ -1,8 +1,9 @@
 //! Alerts (taskmaster only; supervisord has no equivalent without an event listener):
 //! how soon an exec alert starts and a webhook is received after a SIGKILL, and whether a
 //! webhook that never answers slows the restart down (compared in the same run with the
-//! same program and no alert). Kills are 1.2 s apart: a run shorter than 1 s is followed by
-//! a restart delay (the never-spin rule), which would otherwise be what is measured.
+//! same program and no alert, the two daemons killed in turn). Kills of one victim are 1.2 s
+//! apart: a run shorter than 1 s is followed by a restart delay (the never-spin rule), which
+//! would otherwise be what is measured.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -42,27 +43,31 @@ fn victim_pid(d: &mut dyn Daemon) -> Res<i32> {
         .ok_or("no pid")?)
 }
 
-/// Kills the victim `n` times; per kill, the time until `done(kill instant)` holds.
-fn kills(
-    d: &mut dyn Daemon,
-    n: usize,
-    mut done: impl FnMut(Instant, &mut NewChildWatch) -> Res<Instant>,
-    mut each: impl FnMut(f64),
-) -> Res<()> {
+type Done<'a> = dyn FnMut(Instant, &mut NewChildWatch) -> Res<Instant> + 'a;
+
+/// Kills the victim `pid` once: the time until `done(kill instant)` holds, and the new
+/// victim's pid once it is RUNNING.
+fn kill_once(d: &mut dyn Daemon, pid: i32, done: &mut Done) -> Res<(f64, i32)> {
+    let mut watch = NewChildWatch::new(d.pid(), "sleep");
+    let t0 = Instant::now();
+    kill(Pid::from_raw(pid), Signal::SIGKILL)?;
+    let t1 = done(t0, &mut watch)?;
+    spin_until(Duration::from_secs(10), "the new victim", || {
+        Ok(d.status()?
+            .iter()
+            .any(|p| p.running_pid().is_some_and(|p| p != pid)))
+    })?;
+    Ok((ms(t1 - t0), victim_pid(d)?))
+}
+
+/// Kills the victim `n` times, [`GAP`] apart; `each` gets every time.
+fn kills(d: &mut dyn Daemon, n: usize, done: &mut Done, mut each: impl FnMut(f64)) -> Res<()> {
     let mut pid = victim_pid(d)?;
     for _ in 0..n {
         std::thread::sleep(GAP);
-        let mut watch = NewChildWatch::new(d.pid(), "sleep");
-        let t0 = Instant::now();
-        kill(Pid::from_raw(pid), Signal::SIGKILL)?;
-        let t1 = done(t0, &mut watch)?;
-        each(ms(t1 - t0));
-        pid = spin_until(Duration::from_secs(10), "the new victim", || {
-            Ok(d.status()?
-                .iter()
-                .any(|p| p.running_pid().is_some_and(|p| p != pid)))
-        })
-        .and_then(|_| victim_pid(d))?;
+        let (v, next) = kill_once(d, pid, done)?;
+        each(v);
+        pid = next;
     }
     Ok(())
 }
@@ -101,7 +106,7 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
         kills(
             &mut tm,
             n,
-            |_, _| {
+            &mut |_, _| {
                 let mut w = NewChildWatch::new(tm_pid, "tail");
                 spin_until(Duration::from_secs(10), "the alert command", || {
                     Ok(w.poll().is_some())
@@ -134,41 +139,41 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
         kills(
             &mut tm,
             n,
-            |_, _| Ok(rx.recv_timeout(Duration::from_secs(10))?),
+            &mut |_, _| Ok(rx.recv_timeout(Duration::from_secs(10))?),
             |v| report.add(S, hook, "taskmaster", v),
         )
     });
-    let mut medians = [None, None];
-    for (i, (name, blackhole)) in [(plain, false), (holed, true)].into_iter().enumerate() {
-        run(name, &mut |report| {
-            // Bound, never accepted: connections complete in the kernel, no answer ever comes.
-            let hole = TcpListener::bind("127.0.0.1:0")?;
-            let extra = if blackhole {
-                format!(
-                    "[alerts.hole]\non = [\"exited\", \"spawned\", \"running\", \"recovered\"]\n\
-                     webhook = \"http://127.0.0.1:{}/x\"\ntimeout = 30\n",
-                    hole.local_addr()?.port()
-                )
-            } else {
-                String::new()
-            };
-            let (mut tm, _dir) = launch(ctx, &extra)?;
-            let mut values = Vec::new();
-            kills(
-                &mut tm,
-                n,
-                |_, watch| restart(watch),
-                |v| {
-                    values.push(v);
-                    report.add(S, name, "taskmaster", v);
-                },
-            )?;
-            medians[i] = crate::report::summarize(&values).map(|s| s.median);
-            drop(hole);
-            Ok(())
-        });
-    }
-    if let [Some(a), Some(b)] = medians {
-        report.add(S, ratio, "taskmaster", b / a);
-    }
+    run("restart", &mut |report| {
+        // Both daemons run side by side and are killed in turn, so they see the same load;
+        // the hole is bound but never accepts: connections complete in the kernel and no
+        // answer ever comes.
+        let hole = TcpListener::bind("127.0.0.1:0")?;
+        let extra = format!(
+            "[alerts.hole]\non = [\"exited\", \"spawned\", \"running\", \"recovered\"]\n\
+             webhook = \"http://127.0.0.1:{}/x\"\ntimeout = 30\n",
+            hole.local_addr()?.port()
+        );
+        let (mut bare, _d1) = launch(ctx, "")?;
+        let (mut holed_tm, _d2) = launch(ctx, &extra)?;
+        let mut pids = [victim_pid(&mut bare)?, victim_pid(&mut holed_tm)?];
+        let mut values = [Vec::new(), Vec::new()];
+        for _ in 0..n {
+            for (i, d) in [&mut bare as &mut dyn Daemon, &mut holed_tm]
+                .into_iter()
+                .enumerate()
+            {
+                std::thread::sleep(GAP / 2);
+                let (v, pid) = kill_once(d, pids[i], &mut |_, watch| restart(watch))?;
+                pids[i] = pid;
+                values[i].push(v);
+                report.add(S, [plain, holed][i], "taskmaster", v);
+            }
+        }
+        let median = |v: &[f64]| crate::report::summarize(v).map(|s| s.median);
+        if let (Some(a), Some(b)) = (median(&values[0]), median(&values[1])) {
+            report.add(S, ratio, "taskmaster", b / a);
+        }
+        drop(hole);
+        Ok(())
+    });
 }

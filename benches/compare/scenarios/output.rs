@@ -38,7 +38,7 @@ fn plain_pipe(dir: &Path) -> Res<(f64, f64)> {
         .stdin(head_out)
         .stdout(std::fs::File::create(&file)?)
         .spawn()?;
-    let (cat_ok, cat_cpu) = wait_with_cpu(cat.id() as i32)?;
+    let (cat_ok, cat_cpu) = procfs::wait_with_cpu(cat.id() as i32)?;
     let head_ok = head.wait()?.success();
     let secs = t0.elapsed().as_secs_f64();
     let written = std::fs::metadata(&file).map_or(0, |m| m.len());
@@ -47,21 +47,6 @@ fn plain_pipe(dir: &Path) -> Res<(f64, f64)> {
         return Err(format!("plain pipe failed: {written} bytes").into());
     }
     Ok((secs, cat_cpu))
-}
-
-/// Reaps `pid` and returns (exited 0, its user+system CPU-seconds).
-fn wait_with_cpu(pid: i32) -> Res<(bool, f64)> {
-    use nix::libc;
-    let mut status = 0;
-    // SAFETY: wait4 writes into the status and rusage we own; an all-zero rusage is valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if r != pid {
-        return Err(format!("wait4 {pid}: {}", std::io::Error::last_os_error()).into());
-    }
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    Ok((ok, secs(usage.ru_utime) + secs(usage.ru_stime)))
 }
 
 fn launch(ctx: &Ctx, kind: Kind, out: PathBuf) -> Res<Running> {

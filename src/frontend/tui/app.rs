@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::attach::Attach;
 use super::command_bar::CommandBar;
+use super::stream::StreamView;
 use super::tail::TailLines;
 use super::term::TermPane;
 use crate::command::{self, Exit};
@@ -55,7 +56,10 @@ pub enum Effect {
     Attach(String),
     /// The live output of the process to attach to: the loop follows it, the view opens.
     Follow(Follow),
-    /// Back from the attach view to the dashboard.
+    /// A stream that is no process's output (`events -f`), opened by this command line: the
+    /// loop follows it, the output pane shows it.
+    Stream(Follow, String),
+    /// Back from the attach view to the dashboard, or the stream ended (Esc).
     Detach,
     /// Leave the dashboard now.
     Exit,
@@ -103,6 +107,8 @@ pub struct App {
     pub bar: CommandBar,
     /// The emulated terminal of the pty program on show (selected or attached), if any.
     pub term: Option<TermPane>,
+    /// `events -f` or `maintail -f` in the output pane, until Esc or another command.
+    pub stream: Option<StreamView>,
     pub message: Message,
     /// A long reply that arrived while the user was typing in the bar: `o` shows it.
     pub held: Option<Overlay>,
@@ -127,6 +133,7 @@ impl App {
             bar,
             held: None,
             term: None,
+            stream: None,
             message: Message {
                 text: "Welcome to taskmaster. Press ? for help.".to_string(),
                 error: false,
@@ -178,12 +185,14 @@ impl App {
         // A refused reload (a SIGHUP with a broken file), a program giving up, an alert that
         // could not be delivered or a log file that cannot be written (a note from the I/O
         // thread) is news the user must see: it takes the line like a command result, in the
-        // error style.
+        // error style. Told by the event's kind, never by its words.
         if matches!(
             ev.kind,
-            EventKind::ReloadFailed | EventKind::Fatal | EventKind::AlertFailed
-        ) || (ev.kind == EventKind::Note && line.starts_with("log error:"))
-        {
+            EventKind::ReloadFailed
+                | EventKind::Fatal
+                | EventKind::AlertFailed
+                | EventKind::LogFailed
+        ) {
             self.set_message(line, true, now);
             return;
         }
@@ -224,6 +233,18 @@ impl App {
 
     pub fn enter_attach(&mut self, name: String, lines: TailLines) {
         self.mode = Mode::Attach(Box::new(Attach::new(name, lines)));
+    }
+
+    /// Shows a stream in the output pane (the loop follows its receiver).
+    pub fn open_stream(&mut self, title: String, lines: TailLines, now: Instant) {
+        self.set_message(format!("{title}: following (Esc ends it)"), false, now);
+        self.stream = Some(StreamView::new(title, lines));
+    }
+
+    /// Whether the loop must keep its follow receiver: a line attach or a stream is open.
+    /// Anything that closes either (Esc, a detach, another command) drops the stream with it.
+    pub fn follows(&self) -> bool {
+        matches!(self.mode, Mode::Attach(_)) || self.stream.is_some()
     }
 
     pub fn leave_attach(&mut self) {
@@ -268,7 +289,12 @@ impl App {
     /// ([`command::render`]). Returns `Some(Effect::Exit)` when the dashboard must leave.
     pub fn on_reply(&mut self, ctx: ReplyCtx, answer: Answer, now: Instant) -> Option<Effect> {
         if let Ok(Reply::Follow(f)) = answer {
-            return Some(Effect::Follow(f));
+            // A command line's stream is never a process's output: the dashboard's own
+            // `tail -f` and attach do not go through here.
+            return Some(match ctx {
+                ReplyCtx::Line(line) => Effect::Stream(f, line),
+                _ => Effect::Follow(f),
+            });
         }
         let outcome = command::render(&answer);
         let error = matches!(outcome.exit(), Exit::Error | Exit::Unknown);

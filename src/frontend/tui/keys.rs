@@ -102,6 +102,16 @@ impl App {
                 self.on_filter_key(key);
                 None
             }
+            // Esc out of the bar leaves the bar; elsewhere it ends a stream on show.
+            Mode::Normal
+                if key.code == KeyCode::Esc
+                    && self.focus != Focus::Bar
+                    && self.stream.is_some() =>
+            {
+                self.stream = None;
+                self.set_message("stream ended", false, now);
+                Some(Effect::Detach)
+            }
             Mode::Normal => match self.focus {
                 Focus::Bar => self.on_bar_key(key, now),
                 Focus::Tail => self.on_tail_key(key, now),
@@ -162,7 +172,12 @@ impl App {
     /// A line from the command bar: parsed here, sent by the loop, its answer rendered by
     /// [`App::on_reply`]. `quit` and `tail -f` (the tail pane) are the dashboard's own.
     fn on_line(&mut self, line: String, now: Instant) -> Option<Effect> {
-        let cmd = match command::parse(&line) {
+        let parsed = command::parse(&line);
+        // Another command ends a stream on show (a new `events -f` replaces it).
+        if matches!(parsed, Ok(Line::Command(_) | Line::Quit)) {
+            self.stream = None;
+        }
+        let cmd = match parsed {
             Ok(Line::Command(cmd)) => cmd,
             Ok(Line::Empty) => return None,
             Ok(Line::Quit) => {
@@ -209,16 +224,21 @@ impl App {
 
     fn on_tail_key(&mut self, key: KeyEvent, now: Instant) -> Option<Effect> {
         let page = self.tail_page();
-        let max = self.tail_rows();
-        match key.code {
-            KeyCode::PageUp => self.tail_scroll = (self.tail_scroll + page).min(max),
-            KeyCode::PageDown => self.tail_scroll = self.tail_scroll.saturating_sub(page),
-            KeyCode::Up | KeyCode::Char('k') => self.tail_scroll = (self.tail_scroll + 1).min(max),
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.tail_scroll = self.tail_scroll.saturating_sub(1)
+        // The pane shows a stream instead of the process's output: it scrolls the stream.
+        let (scroll, max) = match &mut self.stream {
+            Some(s) => (&mut s.scroll, s.lines.len().saturating_sub(1)),
+            None => {
+                let max = self.tail_rows();
+                (&mut self.tail_scroll, max)
             }
-            KeyCode::Home => self.tail_scroll = max,
-            KeyCode::End => self.tail_scroll = 0,
+        };
+        match key.code {
+            KeyCode::PageUp => *scroll = (*scroll + page).min(max),
+            KeyCode::PageDown => *scroll = scroll.saturating_sub(page),
+            KeyCode::Up | KeyCode::Char('k') => *scroll = (*scroll + 1).min(max),
+            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_sub(1),
+            KeyCode::Home => *scroll = max,
+            KeyCode::End => *scroll = 0,
             KeyCode::Esc => self.set_focus(Focus::Table),
             _ => return self.on_table_key(key, now),
         }

@@ -13,6 +13,7 @@ mod attach;
 mod command_bar;
 mod keybytes;
 mod keys;
+mod stream;
 mod tail;
 mod term;
 mod terminal;
@@ -213,6 +214,9 @@ impl Dashboard {
             }
             Incoming::Follow(None) => {
                 self.follow = None;
+                if let Some(s) = &mut self.app.stream {
+                    s.ended = true;
+                }
                 None
             }
             Incoming::Reply(k, reply) => {
@@ -224,10 +228,16 @@ impl Dashboard {
             Incoming::Frame => return false,
         };
         self.dirty = true;
-        match effect {
+        let leave = match effect {
             Some(e) => self.perform(e),
             None => false,
+        };
+        // Whatever closed the attach view or the stream (Esc, a detach, another command),
+        // the follow receiver goes with it: the supervisor then drops its sender.
+        if !self.app.follows() {
+            self.follow = None;
         }
+        leave
     }
 
     fn on_term(&mut self, ev: Event, now: Instant) -> Option<Effect> {
@@ -257,7 +267,14 @@ impl Dashboard {
 
     fn on_chunk(&mut self, chunk: Chunk) {
         let follow = self.follow.clone();
-        if let Some(a) = self.app.attached() {
+        if let Some(s) = &mut self.app.stream {
+            s.push(chunk.stream, &chunk.data);
+            if let Some(rx) = follow {
+                for c in rx.try_iter().take(1024) {
+                    s.push(c.stream, &c.data);
+                }
+            }
+        } else if let Some(a) = self.app.attached() {
             a.push(chunk.stream, &chunk.data);
             // Drain what else is queued: one redraw for a burst.
             if let Some(rx) = follow {
@@ -347,9 +364,15 @@ impl Dashboard {
                 self.pending.push((ReplyCtx::Attach, self.handle.send(cmd)));
             }
             Effect::Follow(f) => {
+                self.app.stream = None;
                 self.follow = Some(f.rx);
                 self.app
                     .enter_attach(f.name, TailLines::from_chunks(&f.backlog));
+            }
+            Effect::Stream(f, title) => {
+                self.follow = Some(f.rx);
+                let lines = TailLines::from_chunks(&f.backlog);
+                self.app.open_stream(title, lines, Instant::now());
             }
             Effect::Detach => {
                 self.follow = None;

@@ -11,6 +11,7 @@ use ratatui::widgets::{Paragraph, Row, Table, TableState};
 
 use super::app::{App, Focus};
 use super::attach::Attach;
+use super::stream::StreamView;
 use super::tail::TailLines;
 use super::term::{TermPane, render_screen};
 use super::view::{error_style, focus_block, key_style, state_style};
@@ -249,6 +250,10 @@ fn meets(q: &ProcessInfo, cond: Condition) -> bool {
 }
 
 pub fn render_tail(frame: &mut Frame, app: &App, area: Rect, now: SystemTime) {
+    if let Some(s) = &app.stream {
+        render_stream(frame, app, s, area);
+        return;
+    }
     let name = app.selected_name();
     if let Some(pane) = app.term.as_ref().filter(|t| Some(&t.name) == name.as_ref()) {
         render_term_pane(frame, app, pane, area);
@@ -277,6 +282,28 @@ pub fn render_tail(frame: &mut Frame, app: &App, area: Rect, now: SystemTime) {
     {
         block = block.title_top(Line::from(format!(" {d} ")).right_aligned());
     }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// `events -f` (or `maintail -f`) in the output pane.
+fn render_stream(frame: &mut Frame, app: &App, s: &StreamView, area: Rect) {
+    let height = area.height.saturating_sub(2) as usize;
+    let back = s.scroll.min(s.lines.len().saturating_sub(height));
+    let state = if s.ended {
+        "ended".to_string()
+    } else {
+        follow_note(back)
+    };
+    let lines = if s.lines.is_empty() {
+        vec![Line::styled(
+            "  (nothing yet)",
+            Style::default().add_modifier(Modifier::DIM),
+        )]
+    } else {
+        tail_lines(&s.lines, height, back, app.color)
+    };
+    let block = focus_block(format!(" {} ({state}) ", s.title), app.focus == Focus::Tail)
+        .title_bottom(" Esc ends the stream · another command too ");
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 

@@ -343,7 +343,7 @@ fn a_log_file_that_cannot_be_written_shows_as_an_error_at_once() {
     a.set_message("web: started", false, t0);
     a.on_event(
         &ev(
-            EventKind::Note,
+            EventKind::LogFailed,
             "log error: web's stdout log /full/web.out: cannot write: No space left on device",
         ),
         t0,
@@ -351,6 +351,31 @@ fn a_log_file_that_cannot_be_written_shows_as_an_error_at_once() {
     assert!(
         a.message.text.contains("No space left") && a.message.error,
         "a full disk is news: {:?}",
+        a.message
+    );
+}
+
+#[test]
+fn a_note_is_never_an_error_whatever_its_words() {
+    // The kind decides, not a prefix: a note that happens to read like a failure (a
+    // `signalled:` line naming a program called `log`) stays plain, and does not hide a
+    // fresh command result.
+    let mut a = app();
+    let t0 = Instant::now();
+    a.set_message("web: started", false, t0);
+    a.on_event(
+        &ev(EventKind::Note, "log error: looks bad but is a note"),
+        t0,
+    );
+    assert_eq!(
+        (a.message.text.as_str(), a.message.error),
+        ("web: started", false)
+    );
+    let later = t0 + Duration::from_secs(60);
+    a.on_event(&ev(EventKind::Note, "log error: still a note"), later);
+    assert!(
+        !a.message.error,
+        "a note is never an error: {:?}",
         a.message
     );
 }

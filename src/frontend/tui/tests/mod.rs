@@ -3,6 +3,7 @@
 
 mod keys;
 mod render;
+mod stream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
