@@ -93,11 +93,21 @@ impl Ctx {
 
     /// Starts `kind` with `programs` in a fresh directory; `programs` may mention `{dir}`.
     pub fn launch(&self, kind: Kind, programs: impl Fn(&Path) -> Vec<Program>) -> Res<Running> {
+        self.launch_bin(&self.tm_bin, kind, programs)
+    }
+
+    /// `launch`, with another taskmaster binary (an earlier build, as a baseline).
+    pub fn launch_bin(
+        &self,
+        tm_bin: &Path,
+        kind: Kind,
+        programs: impl Fn(&Path) -> Vec<Program>,
+    ) -> Res<Running> {
         let dir = self.dir()?;
         let programs = programs(dir.path());
         let d: Box<dyn Daemon> = match kind {
             Kind::Taskmaster => Box::new(taskmaster::Taskmaster::launch(
-                &self.tm_bin,
+                tm_bin,
                 dir.path(),
                 &programs,
             )?),

@@ -11,13 +11,19 @@
 //! client, connect state machine and child waiting would be far more code to get right than
 //! `connect_timeout` and `set_read_timeout`. A check that hangs holds one checker for at most
 //! its timeout; with [`CHECKERS`] threads, checks queue (never pile up threads) when many
-//! hang at once. `log` checks need no thread: the I/O thread matches the text as it captures
+//! hang at once. `tcp` checks to an address (no name to resolve), the common case and the one
+//! run by the thousand, skip the pool: one poller thread starts each batch's non-blocking
+//! connects together and waits for them in one `poll` (`poller.rs`); outcomes go back in
+//! batches. `log` checks need no thread: the I/O thread matches the text as it captures
 //! the output (`output::OutputReader::watch_text`).
 
 mod cmd;
 mod net;
+mod poller;
 
 use std::collections::HashSet;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,15 +57,20 @@ pub struct Outcome {
 /// supervisor's to reap (the checker that started one waits for it).
 pub type Helpers = Arc<Mutex<HashSet<Pid>>>;
 
-/// The supervisor's side of the pool.
+/// The supervisor's side of the checkers.
 pub struct Checkers {
+    /// `cmd`, `http` and `tcp` to a name: one job at a time per pool thread.
     jobs: Sender<Job>,
+    /// `tcp` to an address: the poller, a batch at a time.
+    tcp: Sender<Vec<Job>>,
+    /// Written after each batch sent to the poller, which may be in `poll`.
+    wake: UnixStream,
     pub helpers: Helpers,
 }
 
 impl Checkers {
-    /// Starts the pool; outcomes arrive on the returned receiver.
-    pub fn start() -> std::io::Result<(Checkers, Receiver<Outcome>)> {
+    /// Starts the pool and the poller; outcomes arrive on the returned receiver, in batches.
+    pub fn start() -> std::io::Result<(Checkers, Receiver<Vec<Outcome>>)> {
         let (jobs, job_rx) = crossbeam_channel::unbounded::<Job>();
         let (out_tx, out_rx) = crossbeam_channel::unbounded();
         let helpers: Helpers = Arc::default();
@@ -78,17 +89,47 @@ impl Checkers {
                             pid: job.pid,
                             result,
                         };
-                        if out_tx.send(outcome).is_err() {
+                        if out_tx.send(vec![outcome]).is_err() {
                             return;
                         }
                     }
                 })?;
         }
-        Ok((Checkers { jobs, helpers }, out_rx))
+        let (tcp, tcp_rx) = crossbeam_channel::unbounded();
+        let (wake, wake_rx) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        let poller = poller::Poller {
+            jobs: tcp_rx,
+            wake: wake_rx,
+            outcomes: out_tx,
+        };
+        std::thread::Builder::new()
+            .name("taskmaster-health-tcp".to_string())
+            .spawn(move || poller.run())?;
+        Ok((
+            Checkers {
+                jobs,
+                tcp,
+                wake,
+                helpers,
+            },
+            out_rx,
+        ))
     }
 
-    pub fn send(&self, job: Job) {
-        let _ = self.jobs.send(job);
+    /// Hands out a batch of due checks: `tcp` ones to an address to the poller in one
+    /// message, the others to the pool.
+    pub fn send(&self, batch: Vec<Job>) {
+        let (tcp, others): (Vec<Job>, Vec<Job>) =
+            batch.into_iter().partition(|j| poller::takes(j).is_some());
+        for job in others {
+            let _ = self.jobs.send(job);
+        }
+        if !tcp.is_empty() && self.tcp.send(tcp).is_ok() {
+            // A full socket already has a wake-up in it.
+            let _ = (&self.wake).write(&[1]);
+        }
     }
 }
 

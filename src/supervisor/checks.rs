@@ -1,28 +1,96 @@
-//! Health checks on the supervisor thread: sending due checks to the checker pool
-//! (`crate::health`), arming `log` checks on the I/O thread, and feeding outcomes back to the
-//! state machine. The state machine decides when a check is due, so at most one per process
-//! is in flight.
+//! Health checks on the supervisor thread: queuing checks by due time, sending the due ones
+//! to the checkers (`crate::health`) in batches, arming `log` checks on the I/O thread, and
+//! feeding outcomes back to the state machine. The state machine decides when a check is due,
+//! so at most one per process is in flight.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
 
 use nix::unistd::Pid;
 
 use super::clock::Now;
 use super::engine::Engine;
-use super::process::ProcState;
+use super::process::{MAX_CHECK_SLACK, ProcState};
 use crate::config::{Probe, ProgramConfig};
 use crate::health::{Job, Outcome};
 
-impl Engine {
-    pub(super) fn send_check(&mut self, name: &str, pid: Pid) {
-        let Some(health) = self.procs.get(name).and_then(|p| p.config().health.clone()) else {
+/// Health checks by due time: the supervisor wakes for the first one and takes every check
+/// due by then in one go, instead of looking at every process for each.
+#[derive(Default)]
+pub(super) struct CheckQueue {
+    due: BTreeSet<(Instant, String)>,
+    at: HashMap<String, Instant>,
+}
+
+impl CheckQueue {
+    /// `name`'s next check is due at `due` (`None`: no check pending).
+    pub fn set(&mut self, name: &str, due: Option<Instant>) {
+        let old = self.at.get(name).copied();
+        if old == due {
             return;
-        };
+        }
+        if let Some(old) = old {
+            self.due.remove(&(old, name.to_string()));
+            self.at.remove(name);
+        }
+        if let Some(new) = due {
+            self.due.insert((new, name.to_string()));
+            self.at.insert(name.to_string(), new);
+        }
+    }
+
+    pub fn first(&self) -> Option<Instant> {
+        self.due.first().map(|(at, _)| *at)
+    }
+
+    /// Takes out the checks due by `until`.
+    fn take_until(&mut self, until: Instant) -> Vec<String> {
+        let mut names = Vec::new();
+        while let Some((at, _)) = self.due.first()
+            && *at <= until
+        {
+            if let Some((_, name)) = self.due.pop_first() {
+                self.at.remove(&name);
+                names.push(name);
+            }
+        }
+        names
+    }
+}
+
+impl Engine {
+    /// Sends every check that is due, each within its slack (`Process::check_slack`), to
+    /// the checkers as one batch.
+    pub(super) fn fire_checks(&mut self, now: Now) {
+        if self
+            .checks
+            .first()
+            .is_none_or(|at| at > now.mono + MAX_CHECK_SLACK)
+        {
+            return;
+        }
+        let mut jobs = Vec::new();
+        for name in self.checks.take_until(now.mono + MAX_CHECK_SLACK) {
+            let Some(p) = self.procs.get_mut(&name) else {
+                continue;
+            };
+            match p.on_check_due(now) {
+                Some(pid) => {
+                    if let Some(health) = &p.config().health {
+                        jobs.push(Job {
+                            name,
+                            pid,
+                            probe: health.probe.clone(),
+                            timeout: health.timeout,
+                        });
+                    }
+                }
+                // Not within its own slack yet: back in the queue.
+                None => self.checks.set(&name, p.check_due()),
+            }
+        }
         if let Some(checkers) = &self.checkers {
-            checkers.send(Job {
-                name: name.to_string(),
-                pid,
-                probe: health.probe,
-                timeout: health.timeout,
-            });
+            checkers.send(jobs);
         }
     }
 
@@ -58,19 +126,28 @@ impl Engine {
         }
     }
 
-    /// A checker's outcome. A check command was a child of ours: reap again in case one of
-    /// our zombies waited behind it (see `reap`).
-    pub fn on_health_outcome(&mut self, outcome: Outcome, now: Now) {
-        self.on_outcome(&outcome.name, outcome.pid, outcome.result, now);
-        self.reap(now);
+    /// The checkers' outcomes. A check command was a child of ours: if a reap stopped at
+    /// its zombie, reap again in case one of ours waited behind it (see `reap`). Only then:
+    /// each reap asks the kernel to look through every child of ours.
+    pub fn on_health_outcomes(&mut self, outcomes: Vec<Outcome>, now: Now) {
+        for o in outcomes {
+            self.on_outcome(&o.name, o.pid, o.result, now);
+        }
+        if std::mem::take(&mut self.reap_cut) {
+            self.reap(now);
+        }
     }
 
+    /// One outcome: the next check is queued; a change of health is applied (an outcome
+    /// that changes nothing costs no more than that).
     fn on_outcome(&mut self, name: &str, pid: Pid, result: Result<(), String>, now: Now) {
-        let effects = self
-            .procs
-            .get_mut(name)
-            .map(|p| p.on_health(pid, result, now));
-        if let Some(effects) = effects.filter(|e| !e.is_empty()) {
+        let Some(p) = self.procs.get_mut(name) else {
+            return;
+        };
+        let effects = p.on_health(pid, result, now);
+        let due = p.check_due();
+        self.checks.set(name, due);
+        if !effects.is_empty() {
             self.apply(name, effects, now);
         }
     }
@@ -90,5 +167,29 @@ impl Engine {
                     .unwrap_or_else(|e| e.into_inner())
                     .contains(&pid)
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CheckQueue;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_queue_keeps_one_due_time_per_process_in_order() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut q = CheckQueue::default();
+        q.set("a", Some(ms(30)));
+        q.set("b", Some(ms(10)));
+        q.set("c", Some(ms(20)));
+        q.set("a", Some(ms(5)));
+        q.set("c", None);
+        assert_eq!(q.first(), Some(ms(5)), "a's new time replaced its old one");
+        assert_eq!(q.take_until(ms(10)), ["a", "b"]);
+        assert_eq!(q.first(), None, "taken out, c unset");
+        q.set("b", Some(ms(40)));
+        assert_eq!(q.take_until(ms(39)), Vec::<String>::new());
+        assert_eq!(q.first(), Some(ms(40)));
     }
 }

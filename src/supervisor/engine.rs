@@ -31,6 +31,9 @@ use crate::spawn::{self, TtySize, procfs};
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
 /// How often a snapshot notice that found a subscriber's channel full is tried again.
 const NOTICE_RETRY: Duration = Duration::from_millis(50);
+/// Every process is looked at again at least this often, whatever the `stale` flag says: a
+/// change that forgot to say so costs a late deadline, never a lost one.
+const RESCAN: Duration = Duration::from_secs(1);
 /// How long a shutdown waits for pipes held open by stray grandchildren.
 const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -83,6 +86,20 @@ pub(super) struct Engine {
     pub log_hits: Option<Sender<String>>,
     /// `log` checks whose text appeared while the process was still STARTING.
     pub log_seen: std::collections::HashSet<String>,
+    /// Health checks by due time (see `checks.rs`).
+    pub checks: super::checks::CheckQueue,
+    /// Something may have changed a process's deadline or check: `next_deadline` looks at
+    /// every process again. Health outcomes that change nothing leave it unset, so a
+    /// thousand checked processes cost no scan of them all per check.
+    stale: bool,
+    /// Something may have met a WAITING process's dependency: `advance` looks again.
+    changed: bool,
+    /// A reap stopped at a check command's zombie: reaped again once its checker is done.
+    pub reap_cut: bool,
+    /// The earliest deadline of any process (without health checks), as of the last scan.
+    proc_deadline: Option<Instant>,
+    /// When every process was last looked at (see `RESCAN`).
+    last_scan: Instant,
     pub reader: OutputReader,
     pub latest: Option<Arc<Mutex<Arc<Snapshot>>>>,
     pub subscribers: Vec<Subscriber>,
@@ -149,6 +166,12 @@ impl Engine {
             checkers: None,
             log_hits: None,
             log_seen: std::collections::HashSet::new(),
+            checks: super::checks::CheckQueue::default(),
+            stale: true,
+            changed: true,
+            reap_cut: false,
+            proc_deadline: None,
+            last_scan: now.mono,
             reader,
             latest: None,
             subscribers: Vec::new(),
@@ -307,7 +330,10 @@ impl Engine {
 
     /// Carries out a process's effects, then settles its waiters and pending follow-ups.
     pub fn apply(&mut self, name: &str, effects: Vec<Effect>, now: Now) {
-        self.dirty = true;
+        if !effects.is_empty() {
+            self.dirty = true;
+            self.touch();
+        }
         // Removal and a queued start come after the stop's waiters have their outcome.
         let mut then = None;
         // Lines wait for the transition that follows them (it tells what they are about).
@@ -328,7 +354,6 @@ impl Engine {
                     self.tell(name, std::mem::take(&mut lines), Some((from, to)), now);
                 }
                 Effect::StartAgain | Effect::Remove => then = Some(effect),
-                Effect::Check(pid) => self.send_check(name, pid),
                 Effect::WatchLog => self.log_check_running(name, now),
                 // `healthy`/`unhealthy` events: the log line before it is their text.
                 Effect::Health { healthy } => {
@@ -628,7 +653,10 @@ impl Engine {
                 }
                 // A health check's command: its checker reaps it, and its outcome brings us
                 // back here for any zombie of ours behind it.
-                Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => return,
+                Some(st) if st.pid().is_some_and(|p| self.is_helper(p)) => {
+                    self.reap_cut = true;
+                    return;
+                }
                 Some(st) if st.pid().is_some_and(|p| self.reap_orphan(p)) => {}
                 // Not ours: check each of ours (in a test process a zombie of ours may hide
                 // behind another's).
@@ -710,38 +738,63 @@ impl Engine {
         true
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
-        let procs = self.procs.values().filter_map(|p| p.deadline());
+    /// Something outside the health checks happened (a request, a signal, a transition):
+    /// every process's deadline and dependencies are looked at again.
+    pub fn touch(&mut self) {
+        self.stale = true;
+        self.changed = true;
+    }
+
+    pub fn next_deadline(&mut self, now: Instant) -> Option<Instant> {
+        if self.stale || now >= self.last_scan + RESCAN {
+            self.rescan(now);
+        }
         let publish = self.dirty.then_some(self.last_publish + PUBLISH_INTERVAL);
         let owed = self
             .subscribers
             .iter()
             .any(|s| s.owes_snapshot)
             .then_some(self.last_notice + NOTICE_RETRY);
-        procs
+        self.proc_deadline
+            .into_iter()
+            .chain(self.checks.first())
             .chain(publish)
             .chain(owed)
             .chain(self.stdins.deadline())
             .chain(self.orphans.deadline(!self.by_pid.is_empty()))
             .chain(self.cgroups.deadline())
+            .chain(Some(self.last_scan + RESCAN))
             .min()
+    }
+
+    /// Every process's deadline, and its next health check queued.
+    fn rescan(&mut self, now: Instant) {
+        self.stale = false;
+        self.last_scan = now;
+        self.proc_deadline = self.procs.values().filter_map(|p| p.deadline()).min();
+        for p in self.procs.values() {
+            self.checks.set(p.name(), p.check_due());
+        }
     }
 
     pub fn fire_deadlines(&mut self, now: Now) {
         self.stdins.flush_due(now.mono);
         self.orphan_deadlines(now.mono);
         self.cgroup_deadlines(now.mono);
-        let due: Vec<String> = self
-            .procs
-            .values()
-            .filter(|p| p.deadline().is_some_and(|d| d <= now.mono))
-            .map(|p| p.name().to_string())
-            .collect();
-        for name in due {
-            if let Some(effects) = self.procs.get_mut(&name).map(|p| p.on_deadline(now)) {
-                self.apply(&name, effects, now);
+        if self.stale || self.proc_deadline.is_some_and(|d| d <= now.mono) {
+            let due: Vec<String> = self
+                .procs
+                .values()
+                .filter(|p| p.deadline().is_some_and(|d| d <= now.mono))
+                .map(|p| p.name().to_string())
+                .collect();
+            for name in due {
+                if let Some(effects) = self.procs.get_mut(&name).map(|p| p.on_deadline(now)) {
+                    self.apply(&name, effects, now);
+                }
             }
         }
+        self.fire_checks(now);
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -844,7 +897,9 @@ impl Engine {
     /// What a turn's changes made possible: waiting processes whose dependencies are met
     /// start, queued stops whose dependents are stopped go ahead.
     pub fn advance(&mut self, now: Now) {
-        self.release_waiting(now);
+        if std::mem::take(&mut self.changed) {
+            self.release_waiting(now);
+        }
         self.advance_stops(now);
     }
 

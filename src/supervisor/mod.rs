@@ -146,7 +146,7 @@ fn run(
     sig_rx: Receiver<i32>,
     alert_rx: Receiver<events::Event>,
     note_rx: Receiver<crate::output::logfile::Notice>,
-    (health_rx, log_rx): (Receiver<crate::health::Outcome>, Receiver<String>),
+    (health_rx, log_rx): (Receiver<Vec<crate::health::Outcome>>, Receiver<String>),
 ) {
     engine.boot(Now::current());
     let mut req_rx = Some(req_rx);
@@ -155,13 +155,17 @@ fn run(
     let never_sub = never();
     loop {
         let now = Now::current();
-        let timer = match engine.next_deadline() {
+        let timer = match engine.next_deadline(now.mono) {
             Some(at) => after(at.saturating_duration_since(now.mono)),
             None => never(),
         };
         select! {
             recv(req_rx.as_ref().unwrap_or(&never_req)) -> msg => match msg {
-                Ok(req) => engine.on_request(req, Now::current()),
+                Ok(req) => {
+                    // A request may change any process (a reload, a config in place).
+                    engine.touch();
+                    engine.on_request(req, Now::current());
+                }
                 // Every handle is gone: nobody can ever stop us, so stop now.
                 Err(_) => {
                     req_rx = None;
@@ -173,6 +177,10 @@ fn run(
                 Err(_) => sub_rx = None,
             },
             recv(sig_rx) -> msg => if let Ok(sig) = msg {
+                // SIGCHLD (a check command's, often) changes only what a reap applies.
+                if sig != nix::libc::SIGCHLD {
+                    engine.touch();
+                }
                 engine.on_signal(sig, Now::current());
             },
             // A failed alert delivery, reported by its worker.
@@ -182,8 +190,13 @@ fn run(
             recv(note_rx) -> msg => if let Ok(notice) = msg {
                 engine.on_notice(notice);
             },
-            recv(health_rx) -> msg => if let Ok(outcome) = msg {
-                engine.on_health_outcome(outcome, Now::current());
+            // Every outcome that arrived meanwhile, as one batch.
+            recv(health_rx) -> msg => if let Ok(batch) = msg {
+                let mut outcomes = batch;
+                while let Ok(more) = health_rx.try_recv() {
+                    outcomes.extend(more);
+                }
+                engine.on_health_outcomes(outcomes, Now::current());
             },
             recv(log_rx) -> msg => if let Ok(name) = msg {
                 engine.on_log_hit(&name, Now::current());

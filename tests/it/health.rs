@@ -272,3 +272,109 @@ fn healthy_and_unhealthy_are_events_for_the_stream_and_the_alerts() {
     assert_eq!(seen, ["unhealthy", "healthy", "unhealthy"]);
     tm.shutdown();
 }
+
+/// A listener that accepts and drops every connection, counting them.
+fn tcp_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            drop(conn);
+        }
+    });
+    (port, count)
+}
+
+/// `tcp` checks to an address run together on the poller: a hundred processes checked ten
+/// times a second all become healthy, and keep being checked.
+#[test]
+fn a_hundred_tcp_checks_pass_together_and_keep_running() {
+    let (port, count) = tcp_server();
+    let tm = Tm::start(&format!(
+        "[taskmaster]\nsocket = false\n[programs.svc]\ncmd = \"sleep 1000\"\nstarttime = 0\n\
+         numprocs = 100\nhealth = {{ tcp = \"127.0.0.1:{port}\" }}\nhealth_interval = 0.1\n"
+    ));
+    wait_until(LONG, "all hundred healthy", || {
+        let s = tm.status();
+        s.processes.len() == 100
+            && s.processes
+                .iter()
+                .all(|p| p.health == Some(HealthStatus::Healthy))
+    });
+    let before = count.load(std::sync::atomic::Ordering::Relaxed);
+    wait_until(LONG, "another round of checks for each", || {
+        count.load(std::sync::atomic::Ordering::Relaxed) >= before + 200
+    });
+    tm.shutdown();
+}
+
+/// A refused port fails at once with the kernel's words; a name (not an address) is still
+/// checked (by the pool, which resolves it).
+#[test]
+fn a_refused_tcp_port_is_unhealthy_with_the_reason_and_a_name_is_resolved() {
+    let port = free_port();
+    let tm = checked(
+        "sleep 1000",
+        &format!("{{ tcp = \"127.0.0.1:{port}\" }}"),
+        "",
+    );
+    let why = unhealthy_reason(&tm);
+    assert!(
+        why.starts_with(&format!("127.0.0.1:{port}: Connection refused")),
+        "{why}"
+    );
+    tm.shutdown();
+    let (port, _) = tcp_server();
+    let tm = checked(
+        "sleep 1000",
+        &format!("{{ tcp = \"localhost:{port}\" }}"),
+        "",
+    );
+    wait_health(&tm, "healthy by name", |h| *h == HealthStatus::Healthy);
+    tm.shutdown();
+}
+
+/// A port whose accept queue is full drops the SYN: the connect hangs, and the check fails
+/// at its timeout without holding the other checks.
+#[test]
+fn a_tcp_connect_that_hangs_fails_at_the_timeout() {
+    use nix::sys::socket::{
+        AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, bind, listen, socket,
+    };
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    let any = SockaddrIn::new(127, 0, 0, 1, 0);
+    bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &any).expect("bind");
+    listen(&fd, Backlog::new(0).expect("backlog")).expect("listen");
+    let listener = TcpListener::from(fd);
+    let port = listener.local_addr().expect("addr").port();
+    // Fill the queue (never accepted): later SYNs are dropped.
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let fillers: Vec<_> = (0..3)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200)).ok()
+        })
+        .collect();
+    let (ok_port, _) = tcp_server();
+    let tm = Tm::start(&format!(
+        "[taskmaster]\nsocket = false\n\
+         [programs.svc]\ncmd = \"sleep 1000\"\nstarttime = 0\nhealth = {{ tcp = \"127.0.0.1:{port}\" }}\n\
+         health_interval = 0.1\nhealth_timeout = 0.3\nhealth_retries = 2\n\
+         [programs.ok]\ncmd = \"sleep 1000\"\nstarttime = 0\nhealth = {{ tcp = \"127.0.0.1:{ok_port}\" }}\n\
+         health_interval = 0.1\n"
+    ));
+    wait_until(LONG, "ok healthy while svc's connect hangs", || {
+        tm.info("ok").health == Some(HealthStatus::Healthy)
+    });
+    assert_eq!(unhealthy_reason(&tm), "no connection within the timeout");
+    drop(fillers);
+    tm.shutdown();
+}

@@ -127,6 +127,12 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
     report.declare_info(S, cmd_cpu, "%");
     report.declare(S, tcp_cpu, "%", Goal::AtMost(0.5), None);
     let n = ctx.repeats(1);
+    // TM_BENCH_BEFORE=/path/to/an/earlier/taskmaster: its checks' CPU is measured in the same
+    // run, as the baseline column (before/after a change).
+    let before = std::env::var_os("TM_BENCH_BEFORE").map(std::path::PathBuf::from);
+    if let Some(b) = &before {
+        report.note(format!("stack: baseline = TM_BENCH_BEFORE {}", b.display()));
+    }
     each_kind(ctx, report, S, |kind, report| {
         if kind != Kind::Taskmaster {
             return Ok(());
@@ -148,27 +154,36 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
             report.add(S, per_link, kind.name(), over);
             drop(r);
 
-            let mut r = ctx.launch(kind, |_| {
+            // The earlier build first, then this one, each scenario in turn: the same load.
+            let cmd = || {
                 checked(
                     1000,
                     "health = { cmd = \"true\" }\nhealth_interval = 5\n",
                     None,
                 )
-            })?;
-            wait_running(r.d.as_mut(), 1000, Duration::from_secs(120))?;
-            report.add(S, cmd_cpu, kind.name(), idle_cpu(&mut r)?);
-            r.d.shutdown()?;
-
-            let mut r = ctx.launch(kind, |_| {
+            };
+            let tcp = || {
                 checked(
                     1000,
                     "health = { tcp = \"127.0.0.1:21100\" }\nhealth_interval = 1\n",
                     Some(21100),
                 )
-            })?;
-            wait_running(r.d.as_mut(), 1001, Duration::from_secs(120))?;
-            report.add(S, tcp_cpu, kind.name(), idle_cpu(&mut r)?);
-            r.d.shutdown()?;
+            };
+            for (figure, procs, programs) in [
+                (cmd_cpu, 1000, &cmd as &dyn Fn() -> Vec<Program>),
+                (tcp_cpu, 1001, &tcp),
+            ] {
+                let mut runs = vec![(ctx.tm_bin.clone(), kind.name())];
+                if let Some(before) = &before {
+                    runs.insert(0, (before.clone(), "baseline"));
+                }
+                for (bin, subject) in runs {
+                    let mut r = ctx.launch_bin(&bin, kind, |_| programs())?;
+                    wait_running(r.d.as_mut(), procs, Duration::from_secs(120))?;
+                    report.add(S, figure, subject, idle_cpu(&mut r)?);
+                    r.d.shutdown()?;
+                }
+            }
         }
         Ok(())
     });

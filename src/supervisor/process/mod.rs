@@ -109,8 +109,6 @@ pub enum AfterStop {
 pub enum Effect {
     /// Start a child now and report back with `on_spawned` or `on_spawn_failed`.
     Spawn,
-    /// Run the program's health check on this child now; report with `on_health`.
-    Check(Pid),
     /// Watch this child's output for the `log` health check's text; report with `on_health`.
     WatchLog,
     /// The health changed (the hook for `healthy`/`unhealthy` events).
@@ -126,6 +124,9 @@ pub enum Effect {
     /// The process is at rest and was retired by a reload: drop it.
     Remove,
 }
+
+/// The most a health check runs before its due time (see `Process::check_slack`).
+pub const MAX_CHECK_SLACK: Duration = Duration::from_millis(50);
 
 pub struct Process {
     name: String,
@@ -293,8 +294,46 @@ impl Process {
             ProcState::Backoff { .. } | ProcState::Exited { .. } | ProcState::Fatal { .. } => {
                 self.retry_at()
             }
-            ProcState::Running { ref health, .. } => health.as_ref().and_then(|h| h.next_at),
-            ProcState::Stopped | ProcState::Waiting { .. } => None,
+            // Health checks have their own queue (`check_due`).
+            ProcState::Running { .. } | ProcState::Stopped | ProcState::Waiting { .. } => None,
+        }
+    }
+
+    /// When the next health check is due (RUNNING, none in flight, not a `log` check). Kept
+    /// apart from `deadline`: the engine queues checks by due time, so a thousand checked
+    /// processes cost no scan of every process per check.
+    pub fn check_due(&self) -> Option<Instant> {
+        match &self.state {
+            ProcState::Running {
+                health: Some(h), ..
+            } => h.next_at,
+            _ => None,
+        }
+    }
+
+    /// How early a due check may run: checks due close together run together, so their
+    /// outcomes come back together and the supervisor wakes once for them, not once each.
+    /// A sixteenth of the interval, at most 50 ms.
+    pub fn check_slack(&self) -> Duration {
+        self.config
+            .health
+            .as_ref()
+            .map_or(Duration::ZERO, |h| (h.interval / 16).min(MAX_CHECK_SLACK))
+    }
+
+    /// RUNNING: a health check is due (within its slack; none is in flight): run it now.
+    pub fn on_check_due(&mut self, now: Now) -> Option<Pid> {
+        let slack = self.check_slack();
+        match &mut self.state {
+            ProcState::Running {
+                pid,
+                health: Some(h),
+                ..
+            } if h.next_at.is_some_and(|at| now.mono + slack >= at) => {
+                h.next_at = None;
+                Some(*pid)
+            }
+            _ => None,
         }
     }
 
@@ -525,23 +564,6 @@ impl Process {
                 ];
                 effects.extend(self.watch_log());
                 effects
-            }
-            // RUNNING: a health check is due (none is in flight)
-            ProcState::Running {
-                pid,
-                health:
-                    Some(HealthRun {
-                        next_at: Some(at), ..
-                    }),
-                ..
-            } if now.mono >= at => {
-                if let ProcState::Running {
-                    health: Some(h), ..
-                } = &mut self.state
-                {
-                    h.next_at = None;
-                }
-                vec![Effect::Check(pid)]
             }
             // BACKOFF -> (spawn) STARTING; EXITED -> (spawn) after the restart delay
             ProcState::Backoff { retry_at, .. }

@@ -645,20 +645,40 @@ fn entering_running_schedules_a_check_at_once_and_one_at_a_time() {
     let mut p = checked("", t0);
     assert_eq!(p.info(t0).health, Some(HealthStatus::Checking));
     assert_eq!(
-        p.deadline(),
+        p.check_due(),
         Some(t0.mono),
         "the first check is due at once"
     );
-    assert_eq!(p.on_deadline(t0), vec![Effect::Check(pid(100))]);
-    assert_eq!(p.deadline(), None, "no second check while one is in flight");
-    assert!(p.on_deadline(t0.after(secs(10.0))).is_empty());
+    assert_eq!(p.deadline(), None, "checks are queued apart");
+    assert_eq!(p.on_check_due(t0), Some(pid(100)));
+    assert_eq!(
+        p.check_due(),
+        None,
+        "no second check while one is in flight"
+    );
+    assert_eq!(p.on_check_due(t0.after(secs(10.0))), None);
+}
+
+#[test]
+fn a_check_runs_up_to_a_sixteenth_of_its_interval_early_at_most_50_ms() {
+    let t0 = Now::current();
+    let mut p = checked("health_interval = 1.6", t0);
+    assert_eq!(p.check_slack(), secs(0.1).min(MAX_CHECK_SLACK));
+    p.on_check_due(t0);
+    p.on_health(pid(100), Ok(()), t0);
+    let due = t0.mono + secs(1.6);
+    assert_eq!(p.check_due(), Some(due));
+    assert_eq!(p.on_check_due(t0.after(secs(1.54))), None, "too early");
+    assert_eq!(p.on_check_due(t0.after(secs(1.56))), Some(pid(100)));
+    let q = checked("health_interval = 0.16", t0);
+    assert_eq!(q.check_slack(), secs(0.01));
 }
 
 #[test]
 fn a_passing_check_makes_it_healthy_once_and_schedules_the_next() {
     let t0 = Now::current();
     let mut p = checked("health_interval = 5", t0);
-    p.on_deadline(t0);
+    p.on_check_due(t0);
     let effects = p.on_health(pid(100), Ok(()), t0);
     assert_eq!(
         effects,
@@ -668,8 +688,8 @@ fn a_passing_check_makes_it_healthy_once_and_schedules_the_next() {
         ]
     );
     assert!(p.is_healthy());
-    assert_eq!(p.deadline(), Some(t0.mono + secs(5.0)));
-    p.on_deadline(t0.after(secs(5.0)));
+    assert_eq!(p.check_due(), Some(t0.mono + secs(5.0)));
+    p.on_check_due(t0.after(secs(5.0)));
     assert!(
         p.on_health(pid(100), Ok(()), t0.after(secs(5.0)))
             .is_empty(),
@@ -733,7 +753,7 @@ fn a_log_check_waits_for_its_text_instead_of_a_timer() {
     assert_eq!(p.on_start(t0), Ok(vec![Effect::Spawn]));
     let effects = p.on_spawned(pid(5), t0);
     assert!(effects.contains(&Effect::WatchLog));
-    assert_eq!(p.deadline(), None, "no timer for a log check");
+    assert_eq!(p.check_due(), None, "no timer for a log check");
     p.on_health(pid(5), Ok(()), t0);
     assert!(p.is_healthy());
 }
