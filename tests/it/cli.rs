@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::ctl_util::{BIN, Ctl, Daemon};
+use crate::harness::terminal::{self, Terminal};
 
 /// Each subcommand whose `--help` is kept, and the golden file's name.
 const HELPS: [(&[&str], &str); 6] = [
@@ -218,52 +218,9 @@ fn completion_scripts_load_without_a_daemon() {
     );
 }
 
-/// A tmux server of its own, killed on drop.
-struct Tmux {
-    server: String,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.server]).args(args);
-        c.stdin(Stdio::null()).stderr(Stdio::null());
-        c
-    }
-
-    fn screen(&self) -> String {
-        self.cmd(&["capture-pane", "-p", "-t", "t"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    }
-
-    fn wait(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let s = self.screen();
-            if cond(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]).status();
-    }
-}
-
 #[test]
 fn bash_completes_live_process_names() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        println!("skipped: tmux is not installed");
+    if !terminal::available() {
         return;
     }
     let tm = Daemon::start(
@@ -272,9 +229,6 @@ fn bash_completes_live_process_names() {
     let script = tm.path("completion.bash");
     std::fs::write(&script, run(&["completions", "bash"]).out).expect("script written");
     let bin_dir = Path::new(BIN).parent().expect("bin dir");
-    let tmux = Tmux {
-        server: format!("tm-compl-{}", std::process::id()),
-    };
     let rc = tm.path("bashrc");
     std::fs::write(
         &rc,
@@ -285,25 +239,24 @@ fn bash_completes_live_process_names() {
         ),
     )
     .expect("rc written");
-    let started = tmux
-        .cmd(&["new-session", "-d", "-s", "t", "-x", "150", "-y", "20"])
-        .arg(format!("bash --noprofile --rcfile '{}' -i", rc.display()))
-        .status()
-        .expect("tmux runs");
-    assert!(started.success(), "tmux session started");
-    tmux.wait("the prompt", |s| s.contains('$'));
+    let tmux = Terminal::start(
+        format!("tm-compl-{}", std::process::id()),
+        "t",
+        150,
+        20,
+        &format!("bash --noprofile --rcfile '{}' -i", rc.display()),
+    );
+    tmux.wait_screen("the prompt", |s| s.contains('$'));
     let sock = tm.socket.display().to_string();
     let line = format!("taskmaster ctl -s {sock} stop slee");
-    let _ = tmux.cmd(&["send-keys", "-t", "t", "-l", &line]).status();
-    let _ = tmux.cmd(&["send-keys", "-t", "t", "Tab"]).status();
-    tmux.wait("sleeper completed from the running taskmaster", |s| {
+    tmux.text(&line);
+    tmux.keys(&["Tab"]);
+    tmux.wait_screen("sleeper completed from the running taskmaster", |s| {
         s.contains(&format!("{sock} stop sleeper"))
     });
-    let _ = tmux
-        .cmd(&["send-keys", "-t", "t", "-l", "trio_01"])
-        .status();
-    let _ = tmux.cmd(&["send-keys", "-t", "t", "Tab"]).status();
-    tmux.wait("trio_01 completed to its full name", |s| {
+    tmux.text("trio_01");
+    tmux.keys(&["Tab"]);
+    tmux.wait_screen("trio_01 completed to its full name", |s| {
         s.contains("stop sleeper trio:trio_01")
     });
 }

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
+use crate::harness::terminal::{self, Terminal};
 use crate::util::{LONG, alive, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_taskmaster");
@@ -42,21 +42,20 @@ const NAMES: [&str; 5] = [
     "worker:worker_01",
 ];
 
-/// taskmaster running in a detached tmux session of its own tmux server. Drop shuts
-/// taskmaster down (tmux's SIGHUP would mean "reload" to it), kills it if it lingers, then
-/// kills the tmux server.
+/// taskmaster running in a detached tmux session of its own tmux server. Drop kills
+/// taskmaster (and its children's groups) before the tmux server, whose SIGHUP would mean
+/// "reload" to it.
 struct Session {
     /// Holds the config, socket and log until the session is dropped.
     _dir: tempfile::TempDir,
-    server: String,
+    term: Terminal,
     socket: PathBuf,
     taskmaster_pid: Option<u32>,
 }
 
 impl Session {
     fn start(width: u16, height: u16) -> Option<Session> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            println!("skipped: tmux is not installed");
+        if !terminal::available() {
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
@@ -81,62 +80,32 @@ impl Session {
             d = dir.path().display(),
             c = config.display(),
         );
-        let session = Session {
-            socket: dir.path().join("tm.sock"),
+        let socket = dir.path().join("tm.sock");
+        let mut term = Terminal::start(server, "dash", width, height, &script);
+        term.socket = Some(socket.clone());
+        Some(Session {
+            socket,
             _dir: dir,
-            server,
+            term,
             taskmaster_pid: None,
-        };
-        let ok = session
-            .tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "dash"])
-            .args(["-x", &width.to_string(), "-y", &height.to_string(), &script])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "tmux new-session starts");
-        let _ = session
-            .tmux(&["set-option", "-sg", "escape-time", "0"])
-            .status();
-        Some(session)
+        })
     }
 
     fn tmux(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.server]).args(args);
-        c.stdin(Stdio::null()).stderr(Stdio::null());
-        c
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "dash"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
+        self.term.tmux(args)
     }
 
     fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "dash"];
-        args.extend_from_slice(keys);
-        let _ = self.tmux(&args).status();
+        self.term.keys(keys);
     }
 
     fn text(&self, text: &str) {
-        let _ = self.tmux(&["send-keys", "-t", "dash", "-l", text]).status();
+        self.term.text(text);
     }
 
     /// Waits until the screen satisfies `cond`; the failure message shows the last screen.
     fn wait_screen(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + LONG;
-        loop {
-            let s = self.screen();
-            if cond(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for the screen to show {what}; last screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.term.wait_screen(what, cond)
     }
 
     fn ctl(&self, args: &[&str]) -> (i32, String) {
@@ -179,30 +148,13 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.socket.exists() {
-            let mut child = Command::new(BIN)
-                .args(["ctl", "-s"])
-                .arg(&self.socket)
-                .arg("shutdown")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            if let Ok(c) = &mut child {
-                let deadline = Instant::now() + LONG;
-                while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
+        // The socket may be gone (a test quit taskmaster): then its pid is the way.
         if let Some(pid) = self.taskmaster_pid.filter(|p| alive(*p)) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid as i32),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        let _ = self.tmux(&["kill-server"]).status();
     }
 }
 
@@ -467,10 +419,15 @@ fn events_follow_in_the_command_bar_streams_into_the_output_pane_until_esc() {
         scr.contains(r#""event":"stopped","program":"web""#)
     });
     s.keys(&["Escape"]);
-    let after = s.wait_screen("the process output back", |scr| {
-        !scr.contains("events -f (following)") && scr.contains("output of")
-    });
-    assert!(after.contains("stream ended"), "{after}");
+    // All three in one wait: a screen can show the new title before the rest is redrawn.
+    s.wait_screen(
+        "the process output back, and the stream's end said",
+        |scr| {
+            !scr.contains("events -f (following)")
+                && scr.contains("output of")
+                && scr.contains("stream ended")
+        },
+    );
 
     s.keys(&[":"]);
     s.text("events -f");

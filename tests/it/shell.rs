@@ -4,10 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
-
-use crate::ctl_util::{BIN, Daemon, children_of, ctl_at, poll};
+use crate::ctl_util::{BIN, Daemon, ctl_at, poll};
+use crate::harness::terminal::{self, Terminal};
 
 const PROGRAMS: &str = r#"
 [programs.web]
@@ -100,61 +98,6 @@ fn remote_shell_over_ctl_on_a_pipe() {
     );
 }
 
-/// A tmux server of our own, killed on drop together with the taskmaster inside.
-struct Tmux {
-    server: String,
-    socket: std::path::PathBuf,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.server])
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "t"])
-    }
-
-    fn wait_screen(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let mut last = String::new();
-        poll(what, || {
-            last = self.screen();
-            cond(&last)
-        });
-        last
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        self.run(&args);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        if let Ok(pid) = ctl_at(&self.socket, &["pid"]).out.trim().parse::<i32>() {
-            for child in children_of(pid as u32) {
-                let _ = killpg(Pid::from_raw(child as i32), Signal::SIGKILL);
-            }
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        self.run(&["kill-server"]);
-    }
-}
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn last_prompt(screen: &str) -> &str {
     screen
         .lines()
@@ -166,7 +109,7 @@ fn last_prompt(screen: &str) -> &str {
 
 /// The line shell on a tmux terminal (history under `dir/state`), once its prompt is up and
 /// `web` is RUNNING.
-fn terminal_shell(dir: &std::path::Path, tag: &str) -> (Tmux, std::path::PathBuf) {
+fn terminal_shell(dir: &std::path::Path, tag: &str) -> (Terminal, std::path::PathBuf) {
     let socket = dir.join("tm.sock");
     let config = dir.join("taskmaster.toml");
     std::fs::write(
@@ -182,21 +125,14 @@ fn terminal_shell(dir: &std::path::Path, tag: &str) -> (Tmux, std::path::PathBuf
         dir.join("state").display(),
         config.display()
     );
-    let tmux = Tmux {
-        server: format!("tm-{tag}-{}", std::process::id()),
-        socket: socket.clone(),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
+    let mut tmux = Terminal::start(
+        format!("tm-{tag}-{}", std::process::id()),
         "t",
-        "-x",
-        "120",
-        "-y",
-        "30",
+        120,
+        30,
         &cmd,
-    ]);
+    );
+    tmux.socket = Some(socket.clone());
     // capture-pane drops trailing blanks: the prompt shows as `taskmaster>`.
     tmux.wait_screen("the prompt", |s| s.contains("taskmaster>"));
     poll("web RUNNING", || {
@@ -207,8 +143,7 @@ fn terminal_shell(dir: &std::path::Path, tag: &str) -> (Tmux, std::path::PathBuf
 
 #[test]
 fn terminal_shell_recalls_history_and_completes_names() {
-    if !tmux_available() {
-        eprintln!("skipped: tmux is not installed");
+    if !terminal::available() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -261,8 +196,7 @@ fn terminal_shell_recalls_history_and_completes_names() {
 /// full CPU on a dead tty, forever. It must shut taskmaster down instead.
 #[test]
 fn closing_the_terminal_shuts_the_local_shell_down() {
-    if !tmux_available() {
-        eprintln!("skipped: tmux is not installed");
+    if !terminal::available() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -277,7 +211,7 @@ fn closing_the_terminal_shuts_the_local_shell_down() {
         .trim()
         .parse()
         .expect("web pid");
-    tmux.run(&["kill-server"]);
+    let _ = tmux.tmux(&["kill-server"]).status();
     poll("taskmaster exits once its terminal is gone", || {
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
     });

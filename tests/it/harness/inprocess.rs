@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use taskmaster::config;
 use taskmaster::supervisor::{
@@ -11,7 +10,7 @@ use taskmaster::supervisor::{
     Supervisor,
 };
 
-use super::{LONG, kill_group};
+use super::{LONG, kill_group, wait_until_showing};
 
 /// A supervisor running in this test process on its own temp dir.
 pub struct Tm {
@@ -73,19 +72,22 @@ impl Tm {
             .unwrap_or_else(|| panic!("process {name} should exist"))
     }
 
+    /// Waits until `name` is in `state`; its info then (a timeout shows the last seen).
     pub fn wait_state(&self, name: &str, state: StateName) -> ProcessInfo {
-        let deadline = Instant::now() + LONG;
-        loop {
-            let info = self.info(name);
-            if info.state == state {
-                return info;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} should reach {state}; last seen {info:?}"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let last = std::cell::RefCell::new(None);
+        wait_until_showing(
+            LONG,
+            &format!("{name} to reach {state}"),
+            || {
+                let info = self.info(name);
+                let done = info.state == state;
+                *last.borrow_mut() = Some(info);
+                done
+            },
+            || format!("last seen {:?}", last.borrow()),
+        );
+        last.into_inner()
+            .unwrap_or_else(|| panic!("{name} was seen"))
     }
 
     pub fn actions(&self, cmd: Command) -> Vec<ActionResult> {

@@ -2,8 +2,10 @@
 //! ([`binary`]), and what /proc says ([`procfs`]), with the one way to wait: [`wait_until`]
 //! polls a condition until a deadline (never a bare sleep).
 
+pub mod binary;
 pub mod inprocess;
 pub mod procfs;
+pub mod terminal;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,6 +25,25 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
             "timed out after {timeout:?} waiting for: {what}"
         );
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// [`wait_until`], whose timeout message ends with what `last` tells then (the last screen,
+/// the last status seen).
+pub fn wait_until_showing(
+    timeout: Duration,
+    what: &str,
+    cond: impl FnMut() -> bool,
+    last: impl Fn() -> String,
+) {
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(timeout, what, cond)
+    }));
+    if waited.is_err() {
+        panic!(
+            "timed out after {timeout:?} waiting for: {what}; {}",
+            last()
+        );
     }
 }
 
