@@ -44,6 +44,12 @@ impl Engine {
             }
             return;
         }
+        if !matches!(
+            cmd,
+            Command::Status { .. } | Command::Pid { .. } | Command::Avail
+        ) {
+            self.finish_boot(now);
+        }
         match cmd {
             Command::Status { targets } => send(reply, Ok(self.status(&targets))),
             Command::Start { targets } => {

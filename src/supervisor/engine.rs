@@ -29,6 +29,8 @@ use crate::spawn::{self, TtySize, procfs};
 
 /// Snapshots are published at most this often; `status` always builds a fresh one.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
+/// Autostart processes started per turn of the loop at boot.
+const BOOT_BATCH: usize = 32;
 /// How often a snapshot notice that found a subscriber's channel full is tried again.
 const NOTICE_RETRY: Duration = Duration::from_millis(50);
 /// Every process is looked at again at least this often, whatever the `stale` flag says: a
@@ -76,6 +78,9 @@ pub(super) struct Engine {
     pub reports: HashMap<String, spawn::ExecReport>,
     /// Descriptors held for children, checked before each spawn (see `spawn::limits`).
     pub fds: spawn::limits::Budget,
+    /// Autostart processes not started yet: the boot starts them a batch per turn of the
+    /// loop, so `status` is answered while 10,000 spawn (see `start_queued`).
+    boot_queue: std::collections::VecDeque<String>,
     pub output: Option<OutputHub>,
     /// Adopted orphans and what tells where they came from (see `orphans.rs`).
     pub orphans: OrphanBook,
@@ -160,6 +165,7 @@ impl Engine {
             tty_sizes: HashMap::new(),
             reports: HashMap::new(),
             fds: spawn::limits::Budget::new(),
+            boot_queue: Default::default(),
             output: Some(output),
             orphans: OrphanBook::default(),
             cgroups: Default::default(),
@@ -202,7 +208,7 @@ impl Engine {
                 self.config.path.display()
             ),
         ));
-        let autostart: Vec<String> = self
+        self.boot_queue = self
             .procs
             .values()
             .filter(|p| p.config().autostart)
@@ -213,8 +219,32 @@ impl Engine {
         if let Some(warning) = self.fds.forecast(starting.map(|p| p.config().as_ref())) {
             self.event(warning);
         }
-        for name in autostart {
-            self.start_process(&name, now);
+        self.start_queued(now);
+    }
+
+    /// Starts the next batch of autostart processes; the loop comes back at once while some
+    /// are left (see `boot_pending`), serving read-only requests in between.
+    pub fn start_queued(&mut self, now: Now) {
+        for _ in 0..BOOT_BATCH {
+            let Some(name) = self.boot_queue.pop_front() else {
+                return;
+            };
+            if self.procs.get(&name).is_some_and(|p| !p.is_started()) {
+                self.start_process(&name, now);
+            }
+        }
+    }
+
+    pub fn boot_pending(&self) -> bool {
+        !self.boot_queue.is_empty()
+    }
+
+    /// Starts every autostart process still queued: a command that changes anything (stop,
+    /// start, reload, ...) acts on a fully started configuration, as if the boot had been
+    /// one step.
+    pub fn finish_boot(&mut self, now: Now) {
+        while self.boot_pending() {
+            self.start_queued(now);
         }
     }
 
@@ -870,6 +900,8 @@ impl Engine {
     }
 
     pub fn begin_shutdown(&mut self, reply: Option<Sender<Answer>>, now: Now) {
+        // What was never started stays stopped.
+        self.boot_queue.clear();
         if self.shutdown.is_none() {
             crate::notify::send("STOPPING=1");
             self.shutdown = Some(Vec::new());

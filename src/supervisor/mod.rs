@@ -155,7 +155,10 @@ fn run(
     let never_sub = never();
     loop {
         let now = Now::current();
+        engine.start_queued(now);
         let timer = match engine.next_deadline(now.mono) {
+            // Boot batches left: serve what is waiting, then come back at once.
+            _ if engine.boot_pending() => after(std::time::Duration::ZERO),
             Some(at) => after(at.saturating_duration_since(now.mono)),
             None => never(),
         };

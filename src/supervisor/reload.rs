@@ -12,6 +12,7 @@ use crate::config::{self, ProgramConfig};
 impl Engine {
     /// Applies the config file anew, telling systemd (when it listens) it is reloading.
     pub fn reload(&mut self, now: Now) -> Answer {
+        self.finish_boot(now);
         crate::notify::reloading();
         let answer = self.apply_config_file(now);
         crate::notify::send("READY=1");

@@ -18,10 +18,10 @@ use screen::Screen;
 
 const S: &str = "dashboard";
 const GIB: u64 = 1 << 30;
-const COLS: u16 = 120;
-const ROWS: u16 = 40;
+pub(super) const COLS: u16 = 120;
+pub(super) const ROWS: u16 = 40;
 /// Key samples (each an open and a close of the help overlay) taken during floods.
-const KEY_PAIRS: usize = 10;
+pub(super) const KEY_PAIRS: usize = 10;
 /// Drawn only by the help overlay (its `: command bar (Tab completes, ...)` line).
 const HELP_TEXT: &[u8] = b"completes";
 /// Drawn only by the normal key hints at the bottom (`q quit`), far right of the short
@@ -242,7 +242,7 @@ fn percent(cpu_secs: f64, wall: Duration) -> f64 {
 /// Opens the help overlay with `?` and closes it with `?` again: the two key → screen
 /// times in ms. Each key waits a different 0-32 ms first, so keys land at every phase of
 /// the 33 ms frame schedule instead of always just after a frame (the worst case).
-fn help_round_trip(screen: &mut Screen, i: usize) -> Res<[f64; 2]> {
+pub(super) fn help_round_trip(screen: &mut Screen, i: usize) -> Res<[f64; 2]> {
     let limit = Duration::from_secs(5);
     let mut one = |k: usize, needle: &[u8]| -> Res<f64> {
         std::thread::sleep(Duration::from_millis((k * 13 % 33) as u64));

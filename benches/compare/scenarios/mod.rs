@@ -10,6 +10,7 @@ mod pty;
 mod reload;
 mod restart;
 mod rotation;
+mod scale;
 mod stack;
 mod stopall;
 
@@ -53,7 +54,7 @@ pub const ALL: &[Scenario] = &[
     },
     Scenario {
         name: "many",
-        about: "1,000 `sleep` processes: start-up, RSS, idle CPU, threads",
+        about: "1,000 `sleep` processes: start-up, RSS, idle CPU, threads; then 10,000 (taskmaster): start-up, RSS, idle CPU, status, stop all, dashboard key → frame",
         run: many::run,
     },
     Scenario {

@@ -55,7 +55,14 @@ pub fn render_table(frame: &mut Frame, app: &App, area: Rect, now: SystemTime) {
         .max()
         .unwrap_or(4)
         .clamp(4, 24) as u16;
-    let rows = visible.iter().map(|p| {
+    // Only the rows on screen are built (10,000 processes must not cost 10,000 rows a
+    // frame). The window is the one the table itself would scroll to from the top: the
+    // selected row at the bottom once it is below the first screenful.
+    let height = usize::from(area.height.saturating_sub(3)).max(1);
+    let selected = app.selected.min(visible.len().saturating_sub(1));
+    let first = (selected + 1).saturating_sub(height);
+    let shown = &visible[first..visible.len().min(first + height)];
+    let rows = shown.iter().map(|p| {
         Row::new(vec![
             Line::from(p.name.clone()),
             Line::from(Span::styled(
@@ -94,7 +101,7 @@ pub fn render_table(frame: &mut Frame, app: &App, area: Rect, now: SystemTime) {
         .block(focus_block(title, app.focus == Focus::Table))
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
     let mut state =
-        TableState::default().with_selected((!visible.is_empty()).then_some(app.selected));
+        TableState::default().with_selected((!visible.is_empty()).then_some(selected - first));
     frame.render_stateful_widget(table, area, &mut state);
 }
 

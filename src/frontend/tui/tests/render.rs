@@ -345,3 +345,41 @@ fn waiting_has_a_colour_of_its_own() {
     let screen = draw(&mut a, 120, 40).join("\n");
     assert!(screen.contains("waiting for db (healthy)"), "{screen}");
 }
+
+#[test]
+fn a_table_of_ten_thousand_shows_the_screenful_around_the_selection() {
+    let mut snap = snapshot();
+    snap.processes = (0..10_000)
+        .map(|i| {
+            process(
+                &format!("sleeper:sleeper_{i:04}"),
+                StateName::Running,
+                Some(i + 1),
+            )
+        })
+        .collect();
+    let mut a = app();
+    a.on_snapshot(Arc::new(snap));
+    let top = draw(&mut a, 120, 40);
+    assert!(top[1].contains("processes (10000)"), "{}", top[1]);
+    assert!(top[3].contains("sleeper:sleeper_0000"), "{}", dump(&top));
+    // Selecting far down scrolls as the table would: the selection on the last row shown.
+    a.selected = 5_000;
+    let screen = draw(&mut a, 120, 40);
+    let rows: Vec<&String> = screen
+        .iter()
+        .filter(|l| l.starts_with("│sleeper:sleeper_"))
+        .collect();
+    let last = rows.last().expect("rows shown");
+    assert!(last.contains("sleeper:sleeper_5000"), "{}", dump(&screen));
+    assert!(
+        rows[0].contains(&format!("sleeper:sleeper_{:04}", 5001 - rows.len())),
+        "a full screenful up to the selection:\n{}",
+        dump(&screen)
+    );
+    let style = style_of(&mut a, 120, 40, "sleeper:sleeper_5000").expect("selected row");
+    assert!(
+        style.add_modifier.contains(Modifier::REVERSED),
+        "the selection is highlighted"
+    );
+}
