@@ -285,7 +285,11 @@ impl LogFile {
                 return self.append(data);
             }
             let room = max.saturating_sub(self.size);
-            if max == 0 || data.len() as u64 <= room {
+            let len = data.len() as u64;
+            // A write that fills the file exactly is cut too unless it ends a line: the
+            // I/O thread reads up to 1 MiB at once, so with `maxbytes = "1MB"` one read can
+            // fill a fresh file to the byte, inside a line.
+            if max == 0 || len < room || (len == room && data.last() == Some(&b'\n')) {
                 return self.append(data);
             }
             // This write fills the file: end it at the last line end that fits, if one is
@@ -451,6 +455,23 @@ mod tests {
         // A line longer than the file may be is cut at the size.
         assert_eq!(read(&numbered(&path, 1)), b"ghijklmnop");
         assert_eq!(read(&path), b"\n");
+    }
+
+    #[test]
+    fn a_write_filling_the_file_exactly_inside_a_line_is_cut_at_its_last_line_end() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.log");
+        let mut f = LogFile::open(path.clone(), "w".into(), rot(10, 5)).expect("open");
+        f.write(b"abc\ndefghi", Instant::now());
+        f.write(b"jk\n", Instant::now());
+        assert_eq!(read(&numbered(&path, 1)), b"abc\n");
+        assert_eq!(read(&path), b"defghijk\n");
+        // Filling it exactly at a line end needs no cut.
+        let other = dir.path().join("x.log");
+        let mut f = LogFile::open(other.clone(), "x".into(), rot(10, 5)).expect("open");
+        f.write(b"abcdefghi\n", Instant::now());
+        assert_eq!(read(&other), b"abcdefghi\n");
+        assert!(!numbered(&other, 1).exists());
     }
 
     #[test]
