@@ -60,6 +60,9 @@ pub struct LogFile {
     file: Option<File>,
     /// Bytes in the file now (we are its only writer).
     size: u64,
+    /// Bytes after the file's last line end, when it has one we wrote (`None`: no line end
+    /// known, as in an empty or adopted file).
+    tail: Option<u64>,
     /// (device, inode) of the open file, to notice when its path names another file.
     id: Option<(u64, u64)>,
     rotation: Rotation,
@@ -150,6 +153,7 @@ impl LogFile {
         let meta = file.metadata().ok();
         LogFile {
             size: meta.as_ref().map_or(0, |m| m.len()),
+            tail: None,
             id: meta.map(|m| (m.dev(), m.ino())),
             path,
             label,
@@ -271,33 +275,79 @@ impl LogFile {
         let mut full = max > 0 && self.size >= max;
         while !data.is_empty() {
             if full && let Err(e) = self.rotate() {
-                if !self.rotate_failed {
-                    self.rotate_failed = true;
-                    *notice = Some(Notice::failed(format!(
-                        "log error: {} {}: cannot rotate: {e}; the file keeps growing",
-                        self.label,
-                        self.path.display()
-                    )));
-                }
+                self.rotate_failed(&e, notice);
                 if self.file.is_none() {
                     return Err((e, data.len() as u64));
                 }
                 return self.append(data);
             }
             let room = max.saturating_sub(self.size);
-            if max == 0 || data.len() as u64 <= room {
+            let len = data.len() as u64;
+            // A write that fills the file exactly is cut too unless it ends a line: the
+            // I/O thread reads up to 1 MiB at once, so with `maxbytes = "1MB"` one read can
+            // fill a fresh file to the byte, inside a line.
+            if max == 0 || len < room || (len == room && data.last() == Some(&b'\n')) {
                 return self.append(data);
             }
             // This write fills the file: end it at the last line end that fits, if one is
             // near enough (a line longer than that is cut at the size anyway).
             let room = room as usize;
             let from = room.saturating_sub(LINE_SEARCH);
-            let cut = memchr::memrchr(b'\n', &data[from..room]).map_or(room, |i| from + i + 1);
+            let cut = memchr::memrchr(b'\n', &data[from..room]).map(|i| from + i + 1);
+            if cut.is_none()
+                && let Some(line) = self.take_partial_line()
+            {
+                // None fits, but the file had a line end near its size: it ends there, and the
+                // line begun after it opens the next file.
+                let lost = |(e, n): (std::io::Error, u64)| (e, n + data.len() as u64);
+                if let Err(e) = self.rotate() {
+                    self.rotate_failed(&e, notice);
+                    if self.file.is_none() {
+                        return Err((e, (line.len() + data.len()) as u64));
+                    }
+                    self.append(&line).map_err(lost)?;
+                    return self.append(data);
+                }
+                self.append(&line).map_err(lost)?;
+                full = false;
+                continue;
+            }
+            let cut = cut.unwrap_or(room);
             self.append(&data[..cut])?;
             data = &data[cut..];
             full = true;
         }
         Ok(())
+    }
+
+    fn rotate_failed(&mut self, e: &std::io::Error, notice: &mut Option<Notice>) {
+        if !self.rotate_failed {
+            self.rotate_failed = true;
+            *notice = Some(Notice::failed(format!(
+                "log error: {} {}: cannot rotate: {e}; the file keeps growing",
+                self.label,
+                self.path.display()
+            )));
+        }
+    }
+
+    /// Cuts the bytes after the file's last line end off the file and returns them, when
+    /// there are few enough (`LINE_SEARCH`); `None` leaves the file as it was.
+    fn take_partial_line(&mut self) -> Option<Vec<u8>> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::FileExt;
+        let tail = self.tail.filter(|&t| t <= LINE_SEARCH as u64)?;
+        let file = self.file.as_ref()?;
+        // The file is open for appending only: read it through a second, read-only open of
+        // the same file (its path may name another file by now).
+        let reader = File::open(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+        let mut line = vec![0; tail as usize];
+        let at = self.size.checked_sub(tail)?;
+        reader.read_exact_at(&mut line, at).ok()?;
+        file.set_len(at).ok()?;
+        self.size = at;
+        self.tail = Some(0);
+        Some(line)
     }
 
     fn append(&mut self, mut data: &[u8]) -> Result<(), (std::io::Error, u64)> {
@@ -313,6 +363,10 @@ impl LogFile {
                 }
                 Ok(n) => {
                     self.size += n as u64;
+                    self.tail = match memchr::memrchr(b'\n', &data[..n]) {
+                        Some(i) => Some((n - i - 1) as u64),
+                        None => self.tail.map(|t| t + n as u64),
+                    };
                     data = &data[n..];
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -329,6 +383,7 @@ impl LogFile {
                 f.set_len(0)?;
             }
             self.size = 0;
+            self.tail = None;
             return Ok(());
         }
         let backups = self.rotation.backups;
@@ -361,6 +416,7 @@ impl LogFile {
         let file = open_append(&self.path)?;
         let meta = file.metadata()?;
         self.size = meta.len();
+        self.tail = None;
         self.id = Some((meta.dev(), meta.ino()));
         self.file = Some(file);
         self.kept = None;
@@ -372,6 +428,7 @@ impl LogFile {
         if let Some(f) = &self.file {
             f.set_len(0)?;
             self.size = 0;
+            self.tail = None;
             return Ok(());
         }
         truncate_closed(&self.path)
@@ -433,7 +490,8 @@ mod tests {
             stream.ends_with(&all),
             "kept files are the end of the stream"
         );
-        assert!(all.len() > 300, "four files kept: {}", all.len());
+        // Three backups over 50 bytes each (lines of up to 46 bytes end them), and the file.
+        assert!(all.len() > 200, "four files kept: {}", all.len());
         for n in 1..=3 {
             let len = read(&numbered(&path, n)).len();
             assert!(len <= 100 && len > 50, "backup {n} has {len} bytes");
@@ -451,6 +509,40 @@ mod tests {
         // A line longer than the file may be is cut at the size.
         assert_eq!(read(&numbered(&path, 1)), b"ghijklmnop");
         assert_eq!(read(&path), b"\n");
+    }
+
+    #[test]
+    fn a_line_begun_near_the_size_moves_whole_to_the_next_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("p.log");
+        let mut f = LogFile::open(path.clone(), "p".into(), rot(10, 5)).expect("open");
+        f.write(b"abc\ndef", Instant::now());
+        // No line end among the 2 bytes that fit: the file ends at its own last one.
+        f.write(b"ghijk\n", Instant::now());
+        assert_eq!(read(&numbered(&path, 1)), b"abc\n");
+        assert_eq!(read(&path), b"defghijk\n");
+        // A file ending at a line end rotates before a line that would not fit.
+        f.write(b"x\n", Instant::now());
+        assert_eq!(read(&numbered(&path, 1)), b"defghijk\n");
+        assert_eq!(read(&path), b"x\n");
+        assert_eq!(kept(&path, 5), b"abc\ndefghijk\nx\n");
+    }
+
+    #[test]
+    fn a_write_filling_the_file_exactly_inside_a_line_is_cut_at_its_last_line_end() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.log");
+        let mut f = LogFile::open(path.clone(), "w".into(), rot(10, 5)).expect("open");
+        f.write(b"abc\ndefghi", Instant::now());
+        f.write(b"jk\n", Instant::now());
+        assert_eq!(read(&numbered(&path, 1)), b"abc\n");
+        assert_eq!(read(&path), b"defghijk\n");
+        // Filling it exactly at a line end needs no cut.
+        let other = dir.path().join("x.log");
+        let mut f = LogFile::open(other.clone(), "x".into(), rot(10, 5)).expect("open");
+        f.write(b"abcdefghi\n", Instant::now());
+        assert_eq!(read(&other), b"abcdefghi\n");
+        assert!(!numbered(&other, 1).exists());
     }
 
     #[test]

@@ -157,6 +157,9 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
         let (mut holed_tm, _d2) = launch(ctx, &extra)?;
         let mut pids = [victim_pid(&mut bare)?, victim_pid(&mut holed_tm)?];
         let mut values = [Vec::new(), Vec::new()];
+        // The first victims must have run a full second too (launching the second daemon
+        // takes a moment), or the first kill of the first daemon meets the restart delay.
+        std::thread::sleep(GAP);
         for _ in 0..n {
             for (i, d) in [&mut bare as &mut dyn Daemon, &mut holed_tm]
                 .into_iter()
