@@ -72,12 +72,14 @@ fn stop_and_restart_leave_no_grandchild() {
 /// the orphan when the process is restarted by policy?
 #[test]
 fn leader_exit_and_autorestart_leave_no_grandchild() {
+    // Each run lasts 2 s: long enough to be seen under load (a /proc scan may take a while
+    // beside thousands of processes), and a run over 1 s is restarted without delay.
     let tm = Tm::start(
         r#"
 [taskmaster]
 socket = false
 [programs.orphaner]
-cmd = "sh -c 'sleep 1000 & sleep 0.3; exit 1'"
+cmd = "sh -c 'sleep 1000 & sleep 2; exit 1'"
 starttime = 0
 autorestart = "unexpected"
 stoptime = 1
