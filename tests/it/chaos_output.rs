@@ -106,8 +106,10 @@ fn twenty_writers_of_100_mb_lose_nothing_and_replies_stay_quick() {
         "chaos_output: 20 x 100 MB in {wrote:?}, {rounds} rounds; worst status {worst_status:?}, \
          tail {worst_tail:?}, reload {worst_reload:?}; RSS +{growth_mib} MiB"
     );
+    // RSS is the whole test binary's: other tests beside this one (log_files holds 64 MiB
+    // streams several times over) grow it too. Buffering the flood would be ~2 GB.
     assert!(
-        growth_mib < 100,
+        growth_mib < 512,
         "RSS grew by {growth_mib} MiB while 2 GB streamed through"
     );
     assert_eq!(tm.info("late").state, StateName::Running);
