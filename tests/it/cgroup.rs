@@ -4,13 +4,14 @@
 //! writable cgroup2 mount: elsewhere each test says why it skips, except the ones checking
 //! the error a config asking for cgroups gets there.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use taskmaster::config;
 use taskmaster::spawn::cgroup;
 use taskmaster::supervisor::{Command, Options, Reply, StateName, Supervisor, Update};
 
 use crate::ctl_util::Daemon;
+use crate::harness::file_pid;
 use crate::util::{LONG, Tm, alive, wait_until};
 
 /// Why cgroup tests cannot run here, if they cannot.
@@ -50,18 +51,6 @@ fn escaper(trap: bool, cgroup: bool) -> String {
     } else {
         text.replace("cgroup = true\n", "")
     }
-}
-
-fn file_pid(path: &Path) -> u32 {
-    let mut pid = 0;
-    wait_until(LONG, &format!("{} written", path.display()), || {
-        pid = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(0);
-        pid != 0
-    });
-    pid
 }
 
 /// The cgroup directory `pid` is in (cgroup v2), read from /proc.

@@ -8,6 +8,7 @@ use crossbeam_channel::Receiver;
 use taskmaster::supervisor::{Command, StateName, Update};
 
 use crate::ctl_util::Daemon;
+use crate::harness::file_pid;
 use crate::util::{LONG, Tm, alive, gone, wait_until};
 
 /// The pid a test program wrote into the file `DIR/file`.
@@ -33,18 +34,6 @@ cmd = "sh -c '(setsid sh -c \"echo \\$\\$ > {dir}/orphan; exec sleep 1000\" &); 
 starttime = 0
 stoptime = 2
 "#;
-
-fn file_pid(path: &std::path::Path) -> u32 {
-    let mut pid = 0;
-    wait_until(LONG, &format!("{} written", path.display()), || {
-        pid = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(0);
-        pid != 0
-    });
-    pid
-}
 
 #[test]
 fn stop_takes_a_double_forked_setsid_orphan_along() {

@@ -28,6 +28,19 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
     }
 }
 
+/// The pid a test program wrote into `path`, once it is there.
+pub fn file_pid(path: &Path) -> u32 {
+    let mut pid = 0;
+    wait_until(LONG, &format!("{} written", path.display()), || {
+        pid = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        pid != 0
+    });
+    pid
+}
+
 /// [`wait_until`], whose timeout message ends with what `last` tells then (the last screen,
 /// the last status seen).
 pub fn wait_until_showing(
