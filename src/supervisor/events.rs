@@ -68,27 +68,27 @@ impl EventKind {
         EventKind::Stopping,
     ];
 
-    /// Every kind, for counting.
-    pub const ALL: [EventKind; 18] = [
-        EventKind::Spawned,
-        EventKind::Running,
-        EventKind::Backoff,
-        EventKind::Fatal,
-        EventKind::Exited,
-        EventKind::ExitedUnexpected,
-        EventKind::Stopped,
-        EventKind::Recovered,
-        EventKind::Unhealthy,
-        EventKind::Healthy,
-        EventKind::Reload,
-        EventKind::ReloadFailed,
-        EventKind::Started,
-        EventKind::Stopping,
-        EventKind::Test,
-        EventKind::AlertFailed,
-        EventKind::LogFailed,
-        EventKind::Note,
-    ];
+    /// Every kind, for counting: the subscribable ones and those no alert may ask for.
+    pub const ALL: [EventKind; 18] = {
+        let rest = [
+            EventKind::Test,
+            EventKind::AlertFailed,
+            EventKind::LogFailed,
+            EventKind::Note,
+        ];
+        let sub = EventKind::SUBSCRIBABLE;
+        let mut all = [EventKind::Note; 18];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = if i < sub.len() {
+                sub[i]
+            } else {
+                rest[i - sub.len()]
+            };
+            i += 1;
+        }
+        all
+    };
 
     /// What an alert listens to when its `on` is left out.
     pub const DEFAULT_ON: [EventKind; 3] = [
