@@ -437,3 +437,41 @@ fn ctl_attach_to_a_stopped_process_says_why_and_exits_1() {
         "it says why: {text}"
     );
 }
+
+// 22 lines and a prompt on the 23rd row of the default 80x24 screen: nothing scrolled off its
+// top. The pane on a 100x30 terminal is 20 rows tall, so the screen's top shows neither the
+// prompt nor the last lines.
+const PROMPT_BELOW: &str = r#"
+[taskmaster]
+socket = "{dir}/tm.sock"
+logfile = "{dir}/tm.log"
+
+[programs.prompt]
+cmd = "sh -c 'seq 101 122; exec sh -i'"
+pty = true
+starttime = 0.3
+env = { PS1 = "sh$ " }
+"#;
+
+#[test]
+fn the_pane_shows_the_cursor_row_of_a_screen_taller_than_it() {
+    let Some(s) = PtySession::start(PROMPT_BELOW, 100, 30) else {
+        return;
+    };
+    select(&s, 0, "prompt");
+    let scr = s.wait_on(DASH, "the prompt and the last line in the pane", |scr| {
+        scr.contains(" prompt (terminal 80x24") && scr.contains("sh$") && scr.contains("122")
+    });
+    // The pane is shorter than the screen (else this test shows nothing).
+    let rows = scr
+        .lines()
+        .skip_while(|l| !l.contains(" prompt (terminal"))
+        .skip(1)
+        .take_while(|l| l.starts_with('│'))
+        .count();
+    assert!((1..23).contains(&rows), "a pane of {rows} rows:\n{scr}");
+    assert!(
+        !scr.lines().any(|l| l.starts_with("│101")),
+        "the screen's first row is cut, not the cursor's:\n{scr}"
+    );
+}
