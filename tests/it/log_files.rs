@@ -214,7 +214,8 @@ stderr = "{dir}/t.err"
 
 const TICKER: &str = r#"
 [programs.tick]
-cmd = "sh -c 'while :; do echo 0123456789012345678901234567890123456789; sleep 0.01; done'"
+# Ten lines per turn: each turn forks a `sleep`, slow on a loaded machine; the echoes are free.
+cmd = "sh -c 'while :; do for i in 0 1 2 3 4 5 6 7 8 9; do echo 0123456789012345678901234567890123456789; done; sleep 0.01; done'"
 starttime = 0
 stdout = "{dir}/tick.log"
 "#;
