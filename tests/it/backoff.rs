@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 
 use taskmaster::supervisor::{Command, StateName};
 
-use crate::chaos_util::{Bin, stat};
-use crate::util::{Tm, read, wait_until};
+use crate::harness::binary::Bin;
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::stat;
+use crate::harness::{read, wait_until};
 
 /// Regression: with starttime 0 a command that exits at once was restarted ~960 times a
 /// second forever (each run counted as RUNNING, so startretries never applied).

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use taskmaster::supervisor::{Command, Reply, StateName};
 
-use crate::alert_util::{Answer, Hook, counters};
-use crate::chaos_util::{Bin, status_rows};
-use crate::util::{kill_group, wait_until};
+use crate::harness::binary::{Bin, status_rows};
+use crate::harness::inprocess::alert_counters;
+use crate::harness::webhook::{Answer, Hook};
+use crate::harness::{kill_group, wait_until};
 
 fn scrape(port: u16) -> String {
     let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
@@ -131,7 +132,7 @@ fn an_event_storm_with_a_hung_webhook_leaves_supervision_alone() {
 #[test]
 fn ten_thousand_events_at_once_are_dropped_and_counted_not_queued() {
     let hook = Hook::http(Answer::Never);
-    let tm = crate::util::Tm::start(&format!(
+    let tm = crate::harness::inprocess::Tm::start(&format!(
         "[programs.canary]\ncmd = \"sleep 1000\"\nstarttime = 0\n\
          [alerts.hook]\nwebhook = \"{}\"\ntimeout = 60\n",
         hook.url("http")
@@ -163,7 +164,7 @@ fn ten_thousand_events_at_once_are_dropped_and_counted_not_queued() {
     });
     let restart = killed.elapsed();
     hook.wait_for(1, Duration::from_secs(10));
-    let (sent, failed, dropped) = counters(&tm.handle, "hook");
+    let (sent, failed, dropped) = alert_counters(&tm.handle, "hook");
     eprintln!(
         "chaos_alerts: 10,000 events queued in {burst:?}; dropped {dropped}; restart after \
          the burst {restart:?}"

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use taskmaster::supervisor::StateName;
 
-use crate::chaos_util::{Bin, ctl, fd_count, fds, status_rows};
-use crate::util::{Tm, alive, group_members, read, wait_until};
+use crate::harness::binary::{Bin, ctl, status_rows};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::{alive, fd_count, fds, group_members};
+use crate::harness::{read, wait_until};
 
 const SPAWNS: usize = 1000;
 
@@ -115,7 +117,7 @@ starttime = 0
     let pid = pid.expect("running has a pid");
     // The supervisor does not wait for the exec: look once the child sleeps in `sleep` —
     // not merely exec'd, when the dynamic loader may still hold a library open on fd 3.
-    crate::util::wait_until(crate::util::LONG, "the child sleeps in sleep", || {
+    crate::harness::wait_until(crate::harness::LONG, "the child sleeps in sleep", || {
         std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
             && std::fs::read_to_string(format!("/proc/{pid}/wchan"))
                 .is_ok_and(|w| w.contains("nanosleep"))

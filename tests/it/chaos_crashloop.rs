@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use taskmaster::supervisor::StateName;
 
-use crate::chaos_util::{Bin, stat};
-use crate::util::{Tm, read, wait_until};
+use crate::harness::binary::Bin;
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::stat;
+use crate::harness::{read, wait_until};
 
 const PROGRAMS: usize = 50;
 

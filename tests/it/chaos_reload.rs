@@ -8,8 +8,11 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use taskmaster::supervisor::{Command, Reply, StateName};
 
-use crate::chaos_util::{Bin, Rng, cmdline, status_rows};
-use crate::util::{Tm, wait_until};
+use crate::harness::binary::{Bin, status_rows};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::cmdline;
+use crate::harness::rng::Rng;
+use crate::harness::wait_until;
 
 const COMMON: &str = r#"
 [taskmaster]

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use taskmaster::supervisor::StateName;
 
-use crate::chaos_util::{Bin, ctl};
-use crate::util::{Tm, read, wait_until};
+use crate::harness::binary::{Bin, ctl};
+use crate::harness::inprocess::Tm;
+use crate::harness::{read, wait_until};
 
 const SOCKETED: &str = r#"
 [taskmaster]

@@ -1,7 +1,7 @@
 //! `taskmaster ctl` against a real headless taskmaster: every command, the status format of
 //! every state, exit codes, reload by command and by SIGHUP.
 
-use crate::ctl_util::{BIN, Daemon, ctl_at, poll};
+use crate::harness::binary::{BIN, Daemon, ctl_at, poll};
 
 const PROGRAMS: &str = r#"
 [programs.running]
@@ -423,7 +423,11 @@ fn status_format_of_every_state_is_supervisorctls() {
     );
 }
 
-fn run_bin(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> crate::ctl_util::Ctl {
+fn run_bin(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> crate::harness::binary::Ctl {
     let mut cmd = std::process::Command::new(BIN);
     cmd.args(args)
         .current_dir(dir)

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use crate::harness::procfs::alive;
 use crate::harness::terminal::{self, Terminal};
-use crate::util::{LONG, alive, wait_until};
+use crate::harness::{LONG, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_taskmaster");
 

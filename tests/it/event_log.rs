@@ -1,7 +1,7 @@
 //! The event log of interface.md section 6: one line per event, millisecond timestamps,
 //! supervisor's words — checked on the real binary's logfile.
 
-use crate::ctl_util::{Daemon, poll};
+use crate::harness::binary::{Daemon, poll};
 
 const PROGRAMS: &str = r#"
 [programs.web]

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::ctl_util::{BIN, Daemon, poll};
+use crate::harness::binary::{BIN, Daemon, poll};
 
 const PROGRAMS: &str = r#"
 [programs.talk]

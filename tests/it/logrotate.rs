@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::ctl_util::{Daemon, poll};
+use crate::harness::binary::{Daemon, poll};
 
 /// Prints a counter line every 5 ms: any lost or repeated line shows as a gap or a repeat.
 const COUNTER: &str = r#"

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use taskmaster::supervisor::{Command, StateName};
 
-use crate::ctl_util::{BIN, Daemon, poll};
-use crate::util::{Tm, kill_group, wait_until};
+use crate::harness::binary::{BIN, Daemon, poll};
+use crate::harness::inprocess::Tm;
+use crate::harness::{kill_group, wait_until};
 
 /// `GET /metrics` over a fresh connection: (status line, body).
 fn scrape(port: u16, path: &str) -> (String, String) {

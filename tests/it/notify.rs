@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
-use crate::ctl_util::{BIN, ctl_at, poll};
+use crate::harness::binary::{BIN, ctl_at, poll};
 
 /// Headless taskmaster with `NOTIFY_SOCKET`; its process groups killed on drop.
 struct Service {
@@ -48,7 +48,7 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        for pid in crate::ctl_util::children_of(self.child.id()) {
+        for pid in crate::harness::procfs::children_of(self.child.id()) {
             let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
         let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);

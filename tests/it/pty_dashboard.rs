@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{LONG, alive, wait_until};
+use crate::harness::procfs::alive;
+use crate::harness::{LONG, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_taskmaster");
 

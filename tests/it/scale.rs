@@ -6,8 +6,9 @@
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
-use crate::chaos_util::{Bin, children_of, ctl, raw_request, status_rows};
-use crate::util::{read, wait_until};
+use crate::harness::binary::{Bin, ctl, raw_request, status_rows};
+use crate::harness::procfs::children_of;
+use crate::harness::{read, wait_until};
 
 fn sleepers(n: u32, starttime: u32) -> String {
     format!(

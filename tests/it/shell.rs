@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::ctl_util::{BIN, Daemon, ctl_at, poll};
+use crate::harness::binary::{BIN, Daemon, ctl_at, poll};
 use crate::harness::terminal::{self, Terminal};
 
 const PROGRAMS: &str = r#"

@@ -6,7 +6,7 @@ use nix::libc;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::ctl_util::{Daemon, poll};
+use crate::harness::binary::{Daemon, poll};
 
 /// Every signal the test sends, with the name the event log gives it.
 pub fn strays() -> Vec<(i32, String)> {

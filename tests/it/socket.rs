@@ -6,7 +6,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::ctl_util::{BIN, Daemon, poll};
+use crate::harness::binary::{BIN, Daemon, poll};
 
 const PROGRAMS: &str = r#"
 [programs.web]
@@ -230,9 +230,9 @@ fn stale_socket_is_replaced() {
         .spawn()
         .expect("taskmaster starts");
     poll("taskmaster answers on the old path", || {
-        crate::ctl_util::ctl_at(&path, &["version"]).code == 0
+        crate::harness::binary::ctl_at(&path, &["version"]).code == 0
     });
-    let _ = crate::ctl_util::ctl_at(&path, &["shutdown"]);
+    let _ = crate::harness::binary::ctl_at(&path, &["shutdown"]);
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -5,7 +5,9 @@
 pub mod binary;
 pub mod inprocess;
 pub mod procfs;
+pub mod rng;
 pub mod terminal;
+pub mod webhook;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
