@@ -235,6 +235,29 @@ fn a_python_repl_attached_raw_in_the_dashboard() {
     );
 }
 
+/// Has the attached shell print its terminal's size until it is `want`: the resize goes from
+/// the dashboard through the supervisor to the pty, and the shell may run `tput` before it
+/// lands (a loaded machine), so one answer with the old size proves nothing.
+fn ask_size_until(s: &PtySession, want: &str) {
+    let deadline = Instant::now() + LONG;
+    loop {
+        s.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
+        s.keys_to(DASH, &["Enter"]);
+        let asked = Instant::now();
+        while asked.elapsed() < Duration::from_secs(2) {
+            if s.screen_of(DASH).contains(want) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the shell never saw {want}; last screen:\n{}",
+            s.screen_of(DASH)
+        );
+    }
+}
+
 #[test]
 fn the_attached_program_gets_the_view_size_and_follows_resizes() {
     let Some(s) = PtySession::start(CONFIG, 100, 30) else {
@@ -246,18 +269,14 @@ fn the_attached_program_gets_the_view_size_and_follows_resizes() {
     s.wait_on(DASH, "the raw attach view", |scr| {
         scr.contains("Ctrl-] detaches")
     });
-    s.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
-    s.keys_to(DASH, &["Enter"]);
-    s.wait_on(DASH, "the view's size", |scr| scr.contains("C=100 L=29"));
+    ask_size_until(&s, "C=100 L=29");
     let _ = s
         .tmux(&["resize-window", "-t", DASH, "-x", "90", "-y", "26"])
         .status();
     s.wait_on(DASH, "the resized view", |scr| {
         scr.lines().count() == 26 && scr.lines().all(|l| l.chars().count() <= 90)
     });
-    s.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
-    s.keys_to(DASH, &["Enter"]);
-    s.wait_on(DASH, "the new size", |scr| scr.contains("C=90 L=25"));
+    ask_size_until(&s, "C=90 L=25");
     s.keys_to(DASH, &["C-]"]);
     s.wait_on(DASH, "the pane keeps the last size", |scr| {
         scr.contains(" shell (terminal 90x25")
