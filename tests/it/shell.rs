@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::binary::{BIN, Daemon, ctl_at, poll};
+use crate::harness::binary::{BIN, Daemon, ctl_at};
 use crate::harness::terminal::{self, Terminal};
+use crate::harness::{LONG, wait_until};
 
 const PROGRAMS: &str = r#"
 [programs.web]
@@ -20,14 +21,16 @@ autostart = false
 #[test]
 fn pipe_shell_prints_plain_replies_and_shuts_down_at_eof() {
     // No front-end flag: stdin is a pipe, so the line shell runs.
-    let mut tm = Daemon::start_with(PROGRAMS, &[]);
+    let mut tm = Daemon::launch(PROGRAMS).flags(&[]).start();
     tm.wait_state("web", "RUNNING");
     tm.send_line("status web");
     tm.send_line("bogus words");
     tm.send_line("");
     tm.send_line("start idle");
     tm.send_line("pid");
-    poll("replies printed", || tm.stdout_text().lines().count() >= 4);
+    wait_until(LONG, "replies printed", || {
+        tm.stdout_text().lines().count() >= 4
+    });
     drop(tm.child.stdin.take());
     assert_eq!(
         tm.wait_exit(),
@@ -54,7 +57,7 @@ fn pipe_shell_prints_plain_replies_and_shuts_down_at_eof() {
 
 #[test]
 fn quit_on_a_pipe_shuts_down_without_asking() {
-    let mut tm = Daemon::start_with(PROGRAMS, &["--no-tui"]);
+    let mut tm = Daemon::launch(PROGRAMS).flags(&["--no-tui"]).start();
     tm.send_line("quit");
     assert_eq!(tm.wait_exit(), 0, "quit exits");
     assert_eq!(
@@ -135,7 +138,7 @@ fn terminal_shell(dir: &std::path::Path, tag: &str) -> (Terminal, std::path::Pat
     tmux.socket = Some(socket.clone());
     // capture-pane drops trailing blanks: the prompt shows as `taskmaster>`.
     tmux.wait_screen("the prompt", |s| s.contains("taskmaster>"));
-    poll("web RUNNING", || {
+    wait_until(LONG, "web RUNNING", || {
         ctl_at(&socket, &["status", "web"]).code == 0
     });
     (tmux, socket)
@@ -189,7 +192,7 @@ fn terminal_shell_recalls_history_and_completes_names() {
         s.contains("Really shut down? [y/N]")
     });
     tmux.keys(&["y", "Enter"]);
-    poll("taskmaster gone", || !Path::new(&socket).exists());
+    wait_until(LONG, "taskmaster gone", || !Path::new(&socket).exists());
 }
 
 /// Regression: when its terminal hung up (window closed, tmux killed), the line shell spun at
@@ -212,7 +215,7 @@ fn closing_the_terminal_shuts_the_local_shell_down() {
         .parse()
         .expect("web pid");
     let _ = tmux.tmux(&["kill-server"]).status();
-    poll("taskmaster exits once its terminal is gone", || {
+    wait_until(LONG, "taskmaster exits once its terminal is gone", || {
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
     });
     assert!(

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The deadline for anything that should happen "soon" (generous: a loaded 2-core machine).
-pub const LONG: Duration = Duration::from_secs(20);
+pub const LONG: Duration = Duration::from_secs(30);
 
 /// Polls `cond` until it holds or `timeout` passes; panics naming `what` on timeout.
 pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
