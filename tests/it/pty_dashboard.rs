@@ -3,10 +3,11 @@
 //! following the view's size, full-screen programs. Skipped, with a printed reason, without
 //! tmux or python3.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::harness::binary::{BIN, Ctl, Daemon};
 use crate::harness::terminal;
+use crate::harness::{LONG, wait_until_showing};
 
 const CONFIG: &str = r#"
 [programs.repl]
@@ -93,6 +94,27 @@ fn a_python_repl_attached_raw_in_the_dashboard() {
     );
 }
 
+/// Has the attached shell print its terminal's size until it is `want`: the resize goes from
+/// the dashboard through the supervisor to the pty, and the shell may run `tput` before it
+/// lands (a loaded machine), so one answer with the old size proves nothing.
+fn ask_size_until(s: &Daemon, want: &str) {
+    let term = s.term();
+    let mut asked: Option<Instant> = None;
+    wait_until_showing(
+        LONG,
+        &format!("the shell to see {want}"),
+        || {
+            if asked.is_none_or(|t| t.elapsed() >= Duration::from_secs(2)) {
+                term.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
+                term.keys_to(DASH, &["Enter"]);
+                asked = Some(Instant::now());
+            }
+            term.screen_of(DASH).contains(want)
+        },
+        || format!("last screen:\n{}", term.screen_of(DASH)),
+    );
+}
+
 #[test]
 fn the_attached_program_gets_the_view_size_and_follows_resizes() {
     let Some(s) = start(CONFIG, 100, 30) else {
@@ -104,18 +126,14 @@ fn the_attached_program_gets_the_view_size_and_follows_resizes() {
     s.wait_screen_of(DASH, "the raw attach view", |scr| {
         scr.contains("Ctrl-] detaches")
     });
-    s.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
-    s.keys_to(DASH, &["Enter"]);
-    s.wait_screen_of(DASH, "the view's size", |scr| scr.contains("C=100 L=29"));
+    ask_size_until(&s, "C=100 L=29");
     let _ = s
         .tmux(&["resize-window", "-t", DASH, "-x", "90", "-y", "26"])
         .status();
     s.wait_screen_of(DASH, "the resized view", |scr| {
         scr.lines().count() == 26 && scr.lines().all(|l| l.chars().count() <= 90)
     });
-    s.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
-    s.keys_to(DASH, &["Enter"]);
-    s.wait_screen_of(DASH, "the new size", |scr| scr.contains("C=90 L=25"));
+    ask_size_until(&s, "C=90 L=25");
     s.keys_to(DASH, &["C-]"]);
     s.wait_screen_of(DASH, "the pane keeps the last size", |scr| {
         scr.contains(" shell (terminal 90x25")
@@ -292,5 +310,39 @@ fn ctl_attach_to_a_stopped_process_says_why_and_exits_1() {
     assert!(
         text.contains("repl: ERROR (not running"),
         "it says why: {text}"
+    );
+}
+
+// 22 lines and a prompt on the 23rd row of the default 80x24 screen: nothing scrolled off its
+// top. The pane on a 100x30 terminal is 20 rows tall, so the screen's top shows neither the
+// prompt nor the last lines.
+const PROMPT_BELOW: &str = r#"
+[programs.prompt]
+cmd = "sh -c 'seq 101 122; exec sh -i'"
+pty = true
+starttime = 0.3
+env = { PS1 = "sh$ " }
+"#;
+
+#[test]
+fn the_pane_shows_the_cursor_row_of_a_screen_taller_than_it() {
+    let Some(s) = start(PROMPT_BELOW, 100, 30) else {
+        return;
+    };
+    select(&s, 0, "prompt");
+    let scr = s.wait_screen_of(DASH, "the prompt and the last line in the pane", |scr| {
+        scr.contains(" prompt (terminal 80x24") && scr.contains("sh$") && scr.contains("122")
+    });
+    // The pane is shorter than the screen (else this test shows nothing).
+    let rows = scr
+        .lines()
+        .skip_while(|l| !l.contains(" prompt (terminal"))
+        .skip(1)
+        .take_while(|l| l.starts_with('│'))
+        .count();
+    assert!((1..23).contains(&rows), "a pane of {rows} rows:\n{scr}");
+    assert!(
+        !scr.lines().any(|l| l.starts_with("│101")),
+        "the screen's first row is cut, not the cursor's:\n{scr}"
     );
 }
