@@ -7,9 +7,11 @@
 use crossbeam_channel::Receiver;
 use taskmaster::supervisor::{Command, StateName, Update};
 
-use crate::ctl_util::Daemon;
+use crate::harness::binary::Daemon;
 use crate::harness::file_pid;
-use crate::util::{LONG, Tm, alive, gone, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::{alive, gone};
+use crate::harness::{LONG, wait_until};
 
 /// The pid a test program wrote into the file `DIR/file`.
 fn pid_in(tm: &Tm, file: &str) -> u32 {
