@@ -44,7 +44,21 @@ impl Stdins {
     }
 
     pub fn remove(&mut self, name: &str) {
-        self.pipes.remove(name);
+        if self
+            .pipes
+            .remove(name)
+            .is_some_and(|s| !s.backlog.is_empty())
+        {
+            self.forget_flush_if_idle();
+        }
+    }
+
+    /// No backlog waits any more: `deadline` need not look (it is asked at every wake-up of
+    /// the supervisor, which may own thousands of pipes).
+    fn forget_flush_if_idle(&mut self) {
+        if self.pipes.values().all(|s| s.backlog.is_empty()) {
+            self.last_flush = None;
+        }
     }
 
     /// The pipe itself (a pty's master, for its size), unless it is closing.
@@ -80,14 +94,18 @@ impl Stdins {
             }
         }
         stdin.backlog.extend(data);
-        self.last_flush = Some(Instant::now());
-        flush(stdin).map_err(|e| format!("{name}: cannot write to stdin: {e}"))
+        let result = flush(stdin).map_err(|e| format!("{name}: cannot write to stdin: {e}"));
+        if !stdin.backlog.is_empty() {
+            self.last_flush = Some(Instant::now());
+        }
+        result
     }
 
     /// When the backlogs should be offered to their pipes again, if any waits.
     pub fn deadline(&self) -> Option<Instant> {
-        let waiting = self.pipes.values().any(|s| !s.backlog.is_empty());
+        // `None` whenever no backlog waits: no look at every pipe at each wake-up.
         let last = self.last_flush?;
+        let waiting = self.pipes.values().any(|s| !s.backlog.is_empty());
         waiting.then_some(last + RETRY)
     }
 
@@ -107,6 +125,7 @@ impl Stdins {
         }
         self.pipes
             .retain(|_, s| !(s.closing && s.backlog.is_empty()));
+        self.forget_flush_if_idle();
     }
 }
 
