@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use taskmaster::config;
 use taskmaster::spawn::cgroup;
-use taskmaster::supervisor::{Command, Options, Reply, StateName, Supervisor, Update};
+use taskmaster::supervisor::{Command, Options, Reply, StateName, Supervisor};
 
 use crate::harness::binary::Daemon;
 use crate::harness::file_pid;
@@ -123,32 +123,17 @@ fn a_grandchild_ignoring_the_stop_signal_is_killed_with_the_cgroup_after_stoptim
         "[taskmaster]\nsocket = false\n{}",
         escaper(true, true)
     ));
-    let rx = tm.handle.subscribe();
+    let events = tm.event_lines();
     tm.wait_state("escaper", StateName::Running);
     let gc = file_pid(&tm.path("gc"));
     tm.actions(Command::stop(vec!["escaper".into()]));
     wait_until(LONG, "the grandchild is dead", || !alive(gc));
-    let mut seen = Vec::new();
-    let found = std::time::Instant::now() + LONG;
-    while std::time::Instant::now() < found
-        && !{
-            while let Ok(u) = rx.try_recv() {
-                if let Update::Event(e) = u {
-                    seen.push(e.text.clone());
-                }
-            }
-            seen.iter().any(|l| {
-                l.contains("killing: 1 process(es) left in the cgroup of escaper")
-                    && l.contains(&gc.to_string())
-            })
-        }
-    {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    assert!(
-        seen.iter()
-            .any(|l| l.contains("killing: 1 process(es) left in the cgroup of escaper")),
-        "the cgroup kill is an event naming the pid {gc}: {seen:#?}"
+    events.wait_for(
+        &format!("the cgroup kill as an event naming the pid {gc}"),
+        |l| {
+            l.contains("killing: 1 process(es) left in the cgroup of escaper")
+                && l.contains(&gc.to_string())
+        },
     );
 }
 

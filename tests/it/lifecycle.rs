@@ -141,6 +141,8 @@ autorestart = "unexpected"
             .status_line(std::time::SystemTime::now())
             .contains("(exit status 2; expected)")
     );
+    // Nothing is to happen: a restart would follow the exit within milliseconds, so 300 ms
+    // of nothing is the check (a sleep on purpose; there is no condition to wait for).
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         tm.info("batch").state,
@@ -194,6 +196,8 @@ autorestart = "never"
             .status_line(std::time::SystemTime::now())
             .contains("(exit status 7; not expected)")
     );
+    // Nothing is to happen: `always` restarts within milliseconds of its exit, so 400 ms of
+    // `never` staying EXITED is the check (a sleep on purpose).
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(
         tm.info("never").state,

@@ -26,6 +26,7 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for: {what}"
         );
+        // The poll interval: the one sleep every wait of the tests goes through.
         std::thread::sleep(Duration::from_millis(5));
     }
 }

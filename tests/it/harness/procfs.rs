@@ -120,3 +120,31 @@ pub fn rss_kib_of(pid: &str) -> u64 {
 pub fn rss_kib() -> u64 {
     rss_kib_of("self")
 }
+
+/// The command name of `pid` (`comm`: the executable's name, 15 bytes at most).
+pub fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// True when `pid` runs `name` and sleeps in a timed sleep (`sleep`, `time.sleep`): past its
+/// exec and start-up, where the dynamic loader may still hold a file open.
+pub fn sleeping_in(pid: u32, name: &str) -> bool {
+    comm(pid) == name
+        && std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+            .is_ok_and(|w| w.contains("nanosleep"))
+}
+
+/// How many threads of `pid` have a name starting with `prefix` (the kernel keeps 15 bytes).
+pub fn threads_named(pid: u32, prefix: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
+        })
+        .count()
+}
