@@ -94,10 +94,7 @@ fn stop_kills_a_setsid_double_fork_the_subreaper_cannot_attribute() {
         "[taskmaster]\nsocket = false\n{}",
         escaper(false, true)
     ));
-    let leader = tm
-        .wait_state("escaper", StateName::Running)
-        .pid
-        .expect("pid");
+    let leader = tm.running_pid("escaper");
     let gc = file_pid(&tm.path("gc"));
     let cg = cgroup_of(leader);
     assert!(
@@ -144,10 +141,7 @@ fn the_leaders_death_stops_what_is_left_in_its_cgroup() {
         "[taskmaster]\nsocket = false\n{}",
         escaper(false, true)
     ));
-    let leader = tm
-        .wait_state("escaper", StateName::Running)
-        .pid
-        .expect("pid");
+    let leader = tm.running_pid("escaper");
     let gc = file_pid(&tm.path("gc"));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(leader as i32),
@@ -227,10 +221,7 @@ fn limits_are_written_or_refused_by_name_when_their_controller_is_off() {
         return;
     }
     let tm = Tm::start(toml);
-    let leader = tm
-        .wait_state("capped", StateName::Running)
-        .pid
-        .expect("pid");
+    let leader = tm.running_pid("capped");
     let max = std::fs::read_to_string(cgroup_of(leader).join("memory.max")).unwrap_or_default();
     assert_eq!(max.trim(), (64u64 << 20).to_string());
 }
@@ -315,7 +306,7 @@ fn three_setsid_levels_die_with_the_leader_the_restart_and_the_shutdown() {
         }
         pids.to_vec()
     };
-    let leader = tm.wait_state("deep", StateName::Running).pid.expect("pid");
+    let leader = tm.running_pid("deep");
     let first = levels(&tm);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(leader as i32),

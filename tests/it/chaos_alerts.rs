@@ -140,10 +140,7 @@ fn ten_thousand_events_at_once_are_dropped_and_counted_not_queued() {
          [alerts.hook]\nwebhook = \"{}\"\ntimeout = 60\n",
         hook.url("http")
     ));
-    let pid = tm
-        .wait_state("canary", StateName::Running)
-        .pid
-        .expect("pid");
+    let pid = tm.running_pid("canary");
     let t0 = Instant::now();
     let replies: Vec<_> = (0..10_000)
         .map(|_| {

@@ -78,10 +78,7 @@ fn user_drops_uid_gid_and_groups_when_root() {
     let tm = Tm::start(
         "[taskmaster]\nsocket = false\n[programs.nobody]\ncmd = \"sleep 1000\"\nuser = \"nobody\"\nstarttime = 0\n",
     );
-    let pid = tm
-        .wait_state("nobody", StateName::Running)
-        .pid
-        .expect("pid");
+    let pid = tm.running_pid("nobody");
     // The supervisor does not wait for the exec: look once the child runs `sleep`.
     wait_until(LONG, "the child exec'd sleep", || comm(pid) == "sleep");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");

@@ -91,6 +91,12 @@ impl Tm {
             .unwrap_or_else(|| panic!("{name} was seen"))
     }
 
+    /// The pid of `name` once it is RUNNING.
+    pub fn running_pid(&self, name: &str) -> u32 {
+        let info = self.wait_state(name, StateName::Running);
+        info.pid.expect("a RUNNING process has a pid")
+    }
+
     pub fn actions(&self, cmd: Command) -> Vec<ActionResult> {
         match self.call(cmd.clone()) {
             Ok(Reply::Actions(a) | Reply::Restart(a)) => a,
