@@ -9,7 +9,9 @@ use taskmaster::supervisor::StateName;
 
 use crate::harness::binary::{Daemon, ctl, status_rows};
 use crate::harness::inprocess::Tm;
-use crate::harness::procfs::{alive, fd_count, fds, group_members, sleeping_in, threads_named};
+use crate::harness::procfs::{
+    alive, fd_count, fd_links, fds, group_members, sleeping_in, threads_named,
+};
 use crate::harness::{LONG, read, wait_until, wait_until_showing};
 
 const SPAWNS: usize = 1000;
@@ -44,13 +46,26 @@ fn descriptors_return_to_baseline_after_1000_spawns_and_100_reloads() {
             .iter()
             .any(|r| r.0 == "sleeper" && r.1 == "RUNNING")
     });
-    // Settled: nothing spawning (sleeper is RUNNING, spinner waits for a start) and no client
+    // Settled: nothing spawning (sleeper is RUNNING, spinner waits for a start), no client
     // connection open — each has a thread of its own, and the status above may still be
-    // closing: a connection's descriptor is gone once its thread is.
+    // closing: a connection's descriptor is gone once its thread is — and the same count on
+    // 20 polls in a row (100 ms): a baseline read while something short-lived was open (a
+    // /proc read of the census, say) would make the end look like a leak, once, in a while.
     let pid = bin.pid();
     let no_client = || threads_named(pid, "taskmaster-clie") == 0;
-    wait_until(LONG, "no client connection open", no_client);
-    let baseline = fd_count(pid);
+    let (mut last, mut same) = (usize::MAX, 0);
+    wait_until(LONG, "taskmaster's descriptors settled", || {
+        let now = fd_count(pid);
+        same = if no_client() && now == last {
+            same + 1
+        } else {
+            0
+        };
+        last = now;
+        same >= 20
+    });
+    let baseline = last;
+    let before = fd_links(pid);
 
     let t0 = Instant::now();
     // Started by hand each time: autorestart would spin, which the never-spin rule (section
@@ -76,7 +91,7 @@ fn descriptors_return_to_baseline_after_1000_spawns_and_100_reloads() {
         LONG,
         &format!("taskmaster's descriptors back to the {baseline} before"),
         || no_client() && fd_count(pid) == baseline,
-        || format!("a descriptor leaked: {:?}", fds(pid)),
+        || format!("before: {before:?}; now: {:?}", fd_links(pid)),
     );
     eprintln!(
         "chaos_binary: {spawns} spawns in {spun:?} and 100 reloads; fds {baseline} before and \

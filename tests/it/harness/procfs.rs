@@ -92,6 +92,20 @@ pub fn fds(pid: u32) -> Vec<u32> {
     v
 }
 
+/// The open descriptors of `pid` with what each is (`pipe:[…]`, a path), sorted.
+pub fn fd_links(pid: u32) -> Vec<(u32, String)> {
+    fds(pid)
+        .into_iter()
+        .map(|fd| {
+            let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"));
+            (
+                fd,
+                link.map(|l| l.display().to_string()).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 pub fn cmdline(pid: u32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| {
