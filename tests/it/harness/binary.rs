@@ -62,20 +62,31 @@ impl Daemon {
 
     /// Like [`Daemon::start`] with other front-end flags; stdin is a pipe kept open.
     pub fn start_with(programs: &str, flags: &[&str]) -> Daemon {
-        Daemon::start_full("", programs, flags, None)
+        Daemon::start_full("", programs, flags, None, &[])
+    }
+
+    /// Headless, with `env` added to taskmaster's environment.
+    pub fn start_env(programs: &str, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_full("", programs, &["--headless"], None, env)
     }
 
     /// Headless, with the event log at `log` instead of the temp dir.
     pub fn start_with_log(programs: &str, log: &Path) -> Daemon {
-        Daemon::start_full("", programs, &["--headless"], Some(log.to_path_buf()))
+        Daemon::start_full("", programs, &["--headless"], Some(log.to_path_buf()), &[])
     }
 
     /// Headless, with `extra` lines in `[taskmaster]` (`{dir}` is the temp dir).
     pub fn start_extra(extra: &str, programs: &str) -> Daemon {
-        Daemon::start_full(extra, programs, &["--headless"], None)
+        Daemon::start_full(extra, programs, &["--headless"], None, &[])
     }
 
-    fn start_full(extra: &str, programs: &str, flags: &[&str], log: Option<PathBuf>) -> Daemon {
+    fn start_full(
+        extra: &str,
+        programs: &str,
+        flags: &[&str],
+        log: Option<PathBuf>,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("tm.sock");
         let log = log.unwrap_or_else(|| dir.path().join("tm.log"));
@@ -94,6 +105,7 @@ impl Daemon {
             .args(flags)
             .env("HOME", dir.path())
             .env("XDG_STATE_HOME", dir.path().join("state"))
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(std::fs::File::create(dir.path().join("stdout")).expect("stdout file"))
             .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr file"))
