@@ -3,11 +3,7 @@
 
 #[path = "it/harness/mod.rs"]
 mod harness;
-#[path = "it/util.rs"]
-mod util;
 
-#[path = "it/alert_util.rs"]
-mod alert_util;
 #[path = "it/alerts.rs"]
 mod alerts;
 #[path = "it/backoff.rs"]
@@ -24,8 +20,6 @@ mod config_check;
 mod ctl;
 #[path = "it/ctl_typed.rs"]
 mod ctl_typed;
-#[path = "it/ctl_util.rs"]
-mod ctl_util;
 #[path = "it/dashboard.rs"]
 mod dashboard;
 #[path = "it/depends.rs"]
@@ -87,8 +81,6 @@ mod chaos_procs;
 mod chaos_reload;
 #[path = "it/chaos_security.rs"]
 mod chaos_security;
-#[path = "it/chaos_util.rs"]
-mod chaos_util;
 #[path = "it/scale.rs"]
 mod scale;
 #[path = "it/updates.rs"]

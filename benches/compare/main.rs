@@ -2,7 +2,8 @@
 //! [--compare supervisord]`: taskmaster's release binary driven from the outside as a user
 //! would (config file, `--headless`, control socket), beside a baseline measured in the same
 //! run and, on request, supervisord given the equivalent config. Prints min/median/max and a
-//! pass/miss verdict per target; never fails on a figure. Runs on the main thread; a signal
+//! pass/miss verdict per target; never fails on a figure. `TM_BENCH_BIN=PATH` drives another
+//! taskmaster binary (an earlier build) through the same scenarios. Runs on the main thread; a signal
 //! thread kills every daemon on Ctrl-C.
 
 mod daemon;
@@ -181,7 +182,11 @@ fn run() -> Res<()> {
     }
     let machine = machine(venv.as_deref());
     let ctx = Ctx {
-        tm_bin: PathBuf::from(env!("CARGO_BIN_EXE_taskmaster")),
+        // TM_BENCH_BIN: an earlier build measured by the same scenarios, for before/after
+        // figures on one machine in one session.
+        tm_bin: std::env::var_os("TM_BENCH_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_taskmaster"))),
         venv,
         kinds,
         repeat: opts.repeat,

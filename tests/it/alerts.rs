@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use taskmaster::supervisor::StateName;
 use taskmaster::supervisor::events::{Event, EventKind};
 
-use crate::alert_util::{Answer, Hook, counters, wait_event};
-use crate::util::{Tm, kill_group, wait_until};
+use crate::harness::inprocess::{Tm, alert_counters, wait_event};
+use crate::harness::webhook::{Answer, Hook};
+use crate::harness::{kill_group, wait_until};
 
 const CRASH: &str = "[programs.crash]\ncmd = \"sh -c 'exit 3'\"\nstarttime = 0.5\nstartretries = 0\nautostart = false\n";
 
@@ -51,7 +52,7 @@ fn exec_alert_gets_the_json_on_stdin_and_the_variables() {
         assert!(env.lines().any(|l| l == want), "{want} in:\n{env}");
     }
     wait_until(Duration::from_secs(5), "the delivery counted", || {
-        counters(&tm.handle, "page").0 == 1
+        alert_counters(&tm.handle, "page").0 == 1
     });
 }
 
@@ -164,7 +165,7 @@ fn webhook_over_https_trusts_the_configured_ca_and_refuses_an_unknown_one() {
         !why.contains("secret"),
         "the URL's path (a secret for chat hooks) is not logged: {why}"
     );
-    assert_eq!(counters(&tm.handle, "good"), (1, 0, 0));
+    assert_eq!(alert_counters(&tm.handle, "good"), (1, 0, 0));
 }
 
 #[test]
@@ -194,7 +195,7 @@ fn webhook_500_is_retried_three_times_then_reported() {
         got[3].at - got[0].at >= Duration::from_millis(250 + 500 + 1000),
         "retries back off"
     );
-    assert_eq!(counters(&tm.handle, "hook"), (0, 1, 0));
+    assert_eq!(alert_counters(&tm.handle, "hook"), (0, 1, 0));
 }
 
 #[test]
@@ -329,7 +330,7 @@ fn exec_failures_are_reported_and_a_hung_command_is_killed() {
     wait_until(
         Duration::from_secs(20),
         "10 MB of output read to the end",
-        || counters(&tm.handle, "chatty").0 == 1,
+        || alert_counters(&tm.handle, "chatty").0 == 1,
     );
 }
 
@@ -478,7 +479,7 @@ fn the_readme_mail_example_sends_a_digest_with_a_subject() {
 /// queued before it exits (the digest goes out at once, not after its 30 s).
 #[test]
 fn started_and_stopping_are_delivered_before_the_binary_exits() {
-    let mut d = crate::ctl_util::Daemon::start(
+    let mut d = crate::harness::binary::Daemon::start(
         "[programs.web]\ncmd = \"sleep 100\"\nstarttime = 0\n\
          [alerts.each]\non = [\"started\", \"stopping\"]\n\
          exec = \"sh -c 'cat >> {dir}/each.json; echo >> {dir}/each.json'\"\n\

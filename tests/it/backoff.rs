@@ -5,24 +5,23 @@ use std::time::{Duration, Instant};
 
 use taskmaster::supervisor::{Command, StateName};
 
-use crate::chaos_util::{Bin, stat};
-use crate::util::{Tm, read, wait_until};
+use crate::harness::binary::Daemon;
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::stat;
+use crate::harness::{read, wait_until};
 
 /// Regression: with starttime 0 a command that exits at once was restarted ~960 times a
 /// second forever (each run counted as RUNNING, so startretries never applied).
 #[test]
 fn starttime_zero_and_an_instant_exit_never_spin() {
-    let mut bin = Bin::start(
+    let mut bin = Daemon::start(
         r#"
-[taskmaster]
-socket = false
-logfile = "{dir}/events.log"
 [programs.spin]
 cmd = "sh -c 'exit 1'"
 starttime = 0
 "#,
     );
-    let log = bin.path("events.log");
+    let log = bin.log.clone();
     let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
@@ -31,7 +30,7 @@ starttime = 0
         read(&log).contains("spawned: 'spin'")
     });
     let t0 = Instant::now();
-    let cpu0 = stat(bin.pid).expect("taskmaster is alive").cpu_ticks;
+    let cpu0 = stat(bin.pid()).expect("taskmaster is alive").cpu_ticks;
     let spawns0 = read(&log).matches("spawned: 'spin'").count();
     // Let it loop for 4 s of wall time: a poll of the log, not a bare sleep.
     wait_until(Duration::from_secs(10), "4 s of looping", || {
@@ -39,7 +38,7 @@ starttime = 0
     });
     let wall = t0.elapsed().as_secs_f64();
     let spawns = read(&log).matches("spawned: 'spin'").count() - spawns0;
-    let cpu = (stat(bin.pid).expect("taskmaster is alive").cpu_ticks - cpu0) as f64 / ticks;
+    let cpu = (stat(bin.pid()).expect("taskmaster is alive").cpu_ticks - cpu0) as f64 / ticks;
     assert!(bin.running(), "taskmaster survives");
     eprintln!(
         "backoff: {spawns} restarts in {wall:.1} s, binary CPU {:.2} % of a core",

@@ -10,9 +10,11 @@ use taskmaster::config;
 use taskmaster::spawn::cgroup;
 use taskmaster::supervisor::{Command, Options, Reply, StateName, Supervisor, Update};
 
-use crate::ctl_util::Daemon;
+use crate::harness::binary::Daemon;
 use crate::harness::file_pid;
-use crate::util::{LONG, Tm, alive, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::alive;
+use crate::harness::{LONG, wait_until};
 
 /// Why cgroup tests cannot run here, if they cannot.
 fn unusable() -> Option<String> {

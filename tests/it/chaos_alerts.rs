@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use taskmaster::supervisor::{Command, Reply, StateName};
 
-use crate::alert_util::{Answer, Hook, counters};
-use crate::chaos_util::{Bin, status_rows};
-use crate::util::{kill_group, wait_until};
+use crate::harness::binary::{Daemon, status_rows};
+use crate::harness::inprocess::alert_counters;
+use crate::harness::webhook::{Answer, Hook};
+use crate::harness::{kill_group, wait_until};
 
 fn scrape(port: u16) -> String {
     let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
@@ -45,9 +46,7 @@ fn an_event_storm_with_a_hung_webhook_leaves_supervision_alone() {
         .expect("addr")
         .port();
     let mut toml = format!(
-        "[taskmaster]\nsocket = \"{{dir}}/tm.sock\"\nlogfile = \"{{dir}}/tm.log\"\n\
-         metrics = \"127.0.0.1:{port}\"\n\
-         [programs.canary]\ncmd = \"sleep 1000\"\nstarttime = 0\n\
+        "[programs.canary]\ncmd = \"sleep 1000\"\nstarttime = 0\n\
          [alerts.hook]\non = [\"exited\", \"spawned\", \"running\"]\nwebhook = \"{}\"\ntimeout = 60\n\
          [alerts.digest]\non = [\"exited\"]\ndigest = 60\nexec = \"true\"\n",
         hook.url("http")
@@ -58,14 +57,15 @@ fn an_event_storm_with_a_hung_webhook_leaves_supervision_alone() {
             "[programs.loop{i:02}]\ncmd = \"sleep 0.5\"\nstarttime = 0\nautorestart = \"always\"\n"
         );
     }
-    let mut bin = Bin::start(&toml);
-    let socket = bin.path("tm.sock");
-    bin.wait_socket(&socket);
+    let bin = Daemon::launch(&toml)
+        .extra(&format!("metrics = \"127.0.0.1:{port}\"\n"))
+        .start();
+    let socket = bin.socket.clone();
     wait_until(Duration::from_secs(10), "metrics answer", || {
         !scrape(port).is_empty()
     });
     std::thread::sleep(Duration::from_millis(500));
-    let rss_before = crate::harness::procfs::rss_kib_of(&bin.pid.to_string());
+    let rss_before = crate::harness::procfs::rss_kib_of(&bin.pid().to_string());
     let t0 = Instant::now();
     let before = events_total(&scrape(port));
     let mut worst_status = Duration::ZERO;
@@ -99,7 +99,7 @@ fn an_event_storm_with_a_hung_webhook_leaves_supervision_alone() {
     let rate = (events_total(&after) - before) / t0.elapsed().as_secs_f64();
     let dropped = sample(&after, "taskmaster_alerts_dropped_total{alert=\"hook\"}");
     let digest_dropped = sample(&after, "taskmaster_alerts_dropped_total{alert=\"digest\"}");
-    let rss_after = crate::harness::procfs::rss_kib_of(&bin.pid.to_string());
+    let rss_after = crate::harness::procfs::rss_kib_of(&bin.pid().to_string());
     eprintln!(
         "chaos_alerts: {rate:.0} events/s, hook dropped {dropped}, digest dropped {digest_dropped}, \
          status worst {worst_status:?}, canary restart worst {worst_restart:?}, \
@@ -131,7 +131,7 @@ fn an_event_storm_with_a_hung_webhook_leaves_supervision_alone() {
 #[test]
 fn ten_thousand_events_at_once_are_dropped_and_counted_not_queued() {
     let hook = Hook::http(Answer::Never);
-    let tm = crate::util::Tm::start(&format!(
+    let tm = crate::harness::inprocess::Tm::start(&format!(
         "[programs.canary]\ncmd = \"sleep 1000\"\nstarttime = 0\n\
          [alerts.hook]\nwebhook = \"{}\"\ntimeout = 60\n",
         hook.url("http")
@@ -163,7 +163,7 @@ fn ten_thousand_events_at_once_are_dropped_and_counted_not_queued() {
     });
     let restart = killed.elapsed();
     hook.wait_for(1, Duration::from_secs(10));
-    let (sent, failed, dropped) = counters(&tm.handle, "hook");
+    let (sent, failed, dropped) = alert_counters(&tm.handle, "hook");
     eprintln!(
         "chaos_alerts: 10,000 events queued in {burst:?}; dropped {dropped}; restart after \
          the burst {restart:?}"

@@ -7,17 +7,16 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use taskmaster::supervisor::StateName;
 
-use crate::chaos_util::{Bin, ctl, fd_count, fds, status_rows};
-use crate::util::{Tm, alive, group_members, read, wait_until};
+use crate::harness::binary::{Daemon, ctl, status_rows};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::{alive, fd_count, fds, group_members};
+use crate::harness::{read, wait_until};
 
 const SPAWNS: usize = 1000;
 
 fn fd_config(extra: bool) -> String {
     let mut t = String::from(
         r#"
-[taskmaster]
-socket = "{dir}/tm.sock"
-logfile = "{dir}/events.log"
 [programs.spinner]
 cmd = "true"
 autostart = false
@@ -37,10 +36,9 @@ stoptime = 1
 
 #[test]
 fn descriptors_return_to_baseline_after_1000_spawns_and_100_reloads() {
-    let bin = Bin::start(&fd_config(false));
-    let socket = bin.path("tm.sock");
-    let log = bin.path("events.log");
-    bin.wait_socket(&socket);
+    let bin = Daemon::start(&fd_config(false));
+    let socket = bin.socket.clone();
+    let log = bin.log.clone();
     wait_until(Duration::from_secs(20), "sleeper running", || {
         status_rows(&socket)
             .iter()
@@ -48,7 +46,7 @@ fn descriptors_return_to_baseline_after_1000_spawns_and_100_reloads() {
     });
     // Settled: no client connection open, nothing spawning.
     std::thread::sleep(Duration::from_millis(200));
-    let baseline = fd_count(bin.pid);
+    let baseline = fd_count(bin.pid());
 
     let t0 = Instant::now();
     // Started by hand each time: autorestart would spin, which the never-spin rule (section
@@ -72,7 +70,7 @@ fn descriptors_return_to_baseline_after_1000_spawns_and_100_reloads() {
     let mut now = 0;
     let settled = Instant::now() + Duration::from_secs(10);
     while Instant::now() < settled {
-        now = fd_count(bin.pid);
+        now = fd_count(bin.pid());
         if now == baseline {
             break;
         }
@@ -82,7 +80,7 @@ fn descriptors_return_to_baseline_after_1000_spawns_and_100_reloads() {
         "chaos_binary: {spawns} spawns in {spun:?} and 100 reloads; fds {baseline} before, \
          {now} after"
     );
-    assert_eq!(now, baseline, "no descriptor leaked: {:?}", fds(bin.pid));
+    assert_eq!(now, baseline, "no descriptor leaked: {:?}", fds(bin.pid()));
     let rows = status_rows(&socket);
     let sleeper = rows.iter().find(|r| r.0 == "sleeper").and_then(|r| r.2);
     let sleeper = sleeper.expect("sleeper still running");
@@ -115,7 +113,7 @@ starttime = 0
     let pid = pid.expect("running has a pid");
     // The supervisor does not wait for the exec: look once the child sleeps in `sleep` —
     // not merely exec'd, when the dynamic loader may still hold a library open on fd 3.
-    crate::util::wait_until(crate::util::LONG, "the child sleeps in sleep", || {
+    crate::harness::wait_until(crate::harness::LONG, "the child sleeps in sleep", || {
         std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
             && std::fs::read_to_string(format!("/proc/{pid}/wchan"))
                 .is_ok_and(|w| w.contains("nanosleep"))
@@ -126,10 +124,8 @@ starttime = 0
 
 #[test]
 fn sigkilled_taskmaster_takes_its_children_along() {
-    let mut bin = Bin::start(
+    let mut bin = Daemon::start(
         r#"
-[taskmaster]
-socket = false
 [programs.plain]
 cmd = "sleep 1000"
 numprocs = 5
@@ -154,7 +150,7 @@ starttime = 0
         },
     );
     bin.signal(Signal::SIGKILL);
-    bin.wait_exit(Duration::from_secs(10));
+    bin.wait_exit();
     // PR_SET_PDEATHSIG=SIGKILL, set in every child, fires when taskmaster dies.
     wait_until(Duration::from_secs(10), "every direct child dies", || {
         kids.iter().all(|&k| !alive(k))
@@ -184,7 +180,7 @@ starttime = 0
     for g in &survivors {
         assert_ne!(
             crate::harness::procfs::stat(*g).map(|s| s.ppid),
-            Some(bin.pid),
+            Some(bin.pid()),
             "grandchild {g} was reparented away from the dead taskmaster"
         );
     }

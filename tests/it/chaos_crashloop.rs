@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 
 use taskmaster::supervisor::StateName;
 
-use crate::chaos_util::{Bin, stat};
-use crate::util::{Tm, read, wait_until};
+use crate::harness::binary::Daemon;
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::stat;
+use crate::harness::{read, wait_until};
 
 const PROGRAMS: usize = 50;
 
-fn crash_config(with_log: bool) -> String {
-    let mut toml = String::from("[taskmaster]\nsocket = false\n");
-    if with_log {
-        toml.push_str("logfile = \"{dir}/events.log\"\n");
-    }
+/// The programs, after `header` (a `[taskmaster]` table or nothing).
+fn crash_config(header: &str) -> String {
+    let mut toml = header.to_string();
     for i in 0..PROGRAMS {
         let cmd = if i % 2 == 0 {
             "false"
@@ -35,7 +35,7 @@ fn crash_config(with_log: bool) -> String {
 #[test]
 fn fifty_crash_loops_reach_fatal_after_exactly_four_attempts() {
     let t0 = Instant::now();
-    let tm = Tm::start(&crash_config(false));
+    let tm = Tm::start(&crash_config("[taskmaster]\nsocket = false\n"));
     wait_until(Duration::from_secs(40), "all 50 FATAL", || {
         tm.status().count(StateName::Fatal) == PROGRAMS
     });
@@ -57,18 +57,18 @@ fn fifty_crash_loops_reach_fatal_after_exactly_four_attempts() {
 /// counted apart, in cutime/cstime).
 #[test]
 fn fifty_crash_loops_cost_little_supervisor_cpu() {
-    let mut bin = Bin::start(&crash_config(true));
+    let mut bin = Daemon::start(&crash_config(""));
     let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .unwrap_or(100) as f64;
     let t0 = Instant::now();
-    let log = bin.path("events.log");
+    let log = bin.log.clone();
     wait_until(Duration::from_secs(40), "50 'gave up' lines", || {
         read(&log).matches("gave up: ").count() == PROGRAMS
     });
     let wall = t0.elapsed();
-    let cpu = stat(bin.pid).expect("taskmaster is alive").cpu_ticks as f64 / ticks;
+    let cpu = stat(bin.pid()).expect("taskmaster is alive").cpu_ticks as f64 / ticks;
     assert!(bin.running(), "taskmaster survives the crash loops");
     let text = read(&log);
     for i in 0..PROGRAMS {

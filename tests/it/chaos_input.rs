@@ -12,8 +12,10 @@ use taskmaster::frontend::socket::{MAX_CLIENTS, RESERVED_CLIENTS, SocketServer};
 use taskmaster::protocol::{self, ClientMsg, FrameError, MAX_LINE};
 use taskmaster::supervisor::{Command, StateName};
 
-use crate::chaos_util::{Rng, ctl, raw_request};
-use crate::util::{Tm, wait_until};
+use crate::harness::binary::{ctl, raw_request};
+use crate::harness::inprocess::Tm;
+use crate::harness::rng::Rng;
+use crate::harness::wait_until;
 
 const WORDS: &[&str] = &[
     "status",

@@ -13,8 +13,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use taskmaster::supervisor::{Command, StateName, Update};
 
-use crate::chaos_util::{Rng, stat};
-use crate::util::{Tm, gone, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::{gone, stat};
+use crate::harness::rng::Rng;
+use crate::harness::wait_until;
 
 /// Five programs of `{n}` processes each: the fifth (`alwaysslow`) only in the big run.
 const CONFIG: &str = r#"

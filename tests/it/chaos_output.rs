@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use taskmaster::supervisor::{Command, Reply, StateName};
 
-use crate::chaos_util::rss_kib;
-use crate::util::{Tm, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::rss_kib;
+use crate::harness::wait_until;
 
 const WRITERS: usize = 20;
 const BYTES: u64 = 100_000_000;

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use taskmaster::supervisor::{Command, StateName};
 
-use crate::util::{Tm, alive, group_members, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::{alive, group_members};
+use crate::harness::wait_until;
 
 const FAMILY: &str = r#"
 [taskmaster]

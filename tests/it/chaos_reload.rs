@@ -8,12 +8,13 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use taskmaster::supervisor::{Command, Reply, StateName};
 
-use crate::chaos_util::{Bin, Rng, cmdline, status_rows};
-use crate::util::{Tm, wait_until};
+use crate::harness::binary::{Daemon, status_rows};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::cmdline;
+use crate::harness::rng::Rng;
+use crate::harness::wait_until;
 
 const COMMON: &str = r#"
-[taskmaster]
-socket = "{dir}/tm.sock"
 [programs.stable]
 cmd = "sleep 1000"
 numprocs = 3
@@ -59,15 +60,13 @@ autorestart = "sometimes"
 cmd = "sleep 1006"
 "#;
 
-fn text(which: usize, socket: bool) -> String {
+/// Config `which` after `header` (a `[taskmaster]` table, or nothing for a [`Daemon`]).
+fn text(which: usize, header: &str) -> String {
     let body = [A, B, BAD][which];
-    let common = if socket {
-        COMMON.to_string()
-    } else {
-        COMMON.replace("socket = \"{dir}/tm.sock\"", "socket = false")
-    };
-    format!("{common}{body}")
+    format!("{header}{COMMON}{body}")
 }
+
+const IN_PROCESS: &str = "[taskmaster]\nsocket = false\n";
 
 /// What the end state must be under config A (0) or B (1): process name -> cmdline.
 fn expected(which: usize) -> BTreeMap<String, String> {
@@ -88,7 +87,7 @@ fn expected(which: usize) -> BTreeMap<String, String> {
 
 #[test]
 fn hundred_reloads_while_flapping_end_on_the_last_valid_config() {
-    let tm = Tm::start(&text(0, false));
+    let tm = Tm::start(&text(0, IN_PROCESS));
     wait_until(Duration::from_secs(20), "stable running", || {
         tm.status().count(StateName::Running) >= 5
     });
@@ -107,7 +106,7 @@ fn hundred_reloads_while_flapping_end_on_the_last_valid_config() {
             which
         };
         let avail_before = tm.call(Command::Avail);
-        tm.rewrite(&text(which, false));
+        tm.rewrite(&text(which, IN_PROCESS));
         let reply = tm.call(Command::Reload);
         if which == 2 {
             refused += 1;
@@ -161,9 +160,8 @@ fn hundred_reloads_while_flapping_end_on_the_last_valid_config() {
 /// valid for the end state to be known.
 #[test]
 fn sighup_storm_on_the_binary_ends_on_the_last_config() {
-    let mut bin = Bin::start(&text(0, true));
-    let socket = bin.path("tm.sock");
-    bin.wait_socket(&socket);
+    let mut bin = Daemon::start(&text(0, ""));
+    let socket = bin.socket.clone();
     let stable = |rows: &[(String, String, Option<u32>)]| -> Vec<Option<u32>> {
         rows.iter()
             .filter(|r| r.0.starts_with("stable"))
@@ -178,7 +176,7 @@ fn sighup_storm_on_the_binary_ends_on_the_last_config() {
     let mut which = 0;
     for i in 0..100 {
         which = if i == 99 { 1 } else { rng.below(3) as usize };
-        bin.rewrite(&text(which, true));
+        bin.rewrite(&text(which, ""));
         bin.signal(Signal::SIGHUP);
         std::thread::sleep(Duration::from_millis(rng.below(40)));
         assert!(bin.running(), "taskmaster survives SIGHUP {i}");

@@ -3,34 +3,37 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
+use nix::sys::stat::{Mode, umask};
 use taskmaster::supervisor::StateName;
 
-use crate::chaos_util::{Bin, ctl};
-use crate::util::{Tm, read, wait_until};
+use crate::harness::binary::{Daemon, ctl};
+use crate::harness::inprocess::Tm;
+use crate::harness::{read, wait_until};
 
-const SOCKETED: &str = r#"
-[taskmaster]
-socket = "{dir}/tm.sock"
-logfile = "{dir}/events.log"
+const WRITER: &str = r#"
 [programs.writer]
 cmd = "sh -c 'echo hello; sleep 1000'"
 starttime = 0
 stdout = "{dir}/writer.out"
 "#;
 
-/// taskmaster started through a shell that sets `umask` first.
-fn start_with_umask(mask: &str) -> Bin {
-    let mask = mask.to_string();
-    Bin::start_with(SOCKETED, move |bin, cfg| {
-        let mut c = std::process::Command::new("sh");
-        c.arg("-c")
-            .arg(format!("umask {mask}; exec \"$0\" --headless -c \"$1\""))
-            .arg(bin)
-            .arg(cfg);
-        c
-    })
+/// taskmaster started under `umask mask`.
+fn start_with_umask(mask: u32) -> Daemon {
+    let mask = Mode::from_bits_truncate(mask);
+    Daemon::launch(WRITER)
+        .setup(move |_, cmd| {
+            // SAFETY: umask is async-signal-safe and cannot fail.
+            unsafe {
+                cmd.pre_exec(move || {
+                    umask(mask);
+                    Ok(())
+                });
+            }
+        })
+        .start()
 }
 
 fn mode(path: &std::path::Path) -> u32 {
@@ -41,11 +44,10 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[test]
 fn socket_is_0600_even_under_umask_000_and_files_follow_umask_027() {
-    for (mask, file_mode) in [("000", 0o666), ("027", 0o640)] {
+    for (mask, file_mode) in [(0o000, 0o666), (0o027, 0o640)] {
         let bin = start_with_umask(mask);
-        let socket = bin.path("tm.sock");
-        bin.wait_socket(&socket);
-        assert_eq!(mode(&socket), 0o600, "umask {mask}: socket mode");
+        let socket = bin.socket.clone();
+        assert_eq!(mode(&socket), 0o600, "umask {mask:03o}: socket mode");
         let meta = std::fs::metadata(&socket).expect("socket exists");
         assert_eq!(meta.uid(), nix::unistd::getuid().as_raw(), "owned by us");
         let out = bin.path("writer.out");
@@ -53,14 +55,14 @@ fn socket_is_0600_even_under_umask_000_and_files_follow_umask_027() {
             read(&out).contains("hello")
         });
         assert_eq!(ctl(&socket, "status", &["writer"])["ok"], true);
-        assert_eq!(mode(&out), file_mode, "umask {mask}: program output file");
         assert_eq!(
-            mode(&bin.path("events.log")),
+            mode(&out),
             file_mode,
-            "umask {mask}: event log"
+            "umask {mask:03o}: program output file"
         );
+        assert_eq!(mode(&bin.log), file_mode, "umask {mask:03o}: event log");
         eprintln!(
-            "chaos_security: umask {mask}: socket {:o}, files {:o}",
+            "chaos_security: umask {mask:03o}: socket {:o}, files {:o}",
             mode(&socket),
             file_mode
         );
@@ -70,19 +72,17 @@ fn socket_is_0600_even_under_umask_000_and_files_follow_umask_027() {
 #[test]
 fn a_symlink_at_the_socket_path_is_refused_and_its_target_untouched() {
     for target_exists in [true, false] {
-        let mut bin = Bin::start_with(SOCKETED, |bin, cfg| {
-            let dir = cfg.parent().expect("config dir");
-            let victim = dir.join("victim");
-            if target_exists {
-                std::fs::write(&victim, "precious").expect("victim file");
-            }
-            std::os::unix::fs::symlink(&victim, dir.join("tm.sock")).expect("plant symlink");
-            let mut c = std::process::Command::new(bin);
-            c.arg("--headless").arg("-c").arg(cfg);
-            c
-        });
-        let code = bin.wait_exit(Duration::from_secs(20));
-        assert_ne!(code, Some(0), "taskmaster must refuse to start");
+        let mut bin = Daemon::launch(WRITER)
+            .setup(move |dir, _| {
+                let victim = dir.join("victim");
+                if target_exists {
+                    std::fs::write(&victim, "precious").expect("victim file");
+                }
+                std::os::unix::fs::symlink(&victim, dir.join("tm.sock")).expect("plant symlink");
+            })
+            .spawn();
+        let code = bin.wait_exit();
+        assert_ne!(code, 0, "taskmaster must refuse to start");
         let victim = bin.path("victim");
         if target_exists {
             assert_eq!(read(&victim), "precious", "the symlink target is untouched");

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::ctl_util::{BIN, Ctl, Daemon};
+use crate::harness::binary::{BIN, Ctl, Daemon};
 use crate::harness::terminal::{self, Terminal};
 
 /// Each subcommand whose `--help` is kept, and the golden file's name.

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::ctl_util::{BIN, Ctl};
+use crate::harness::binary::{BIN, Ctl};
 
 fn check_in(dir: &Path, args: &[&str], xdg: &Path) -> Ctl {
     std::process::Command::new(BIN)

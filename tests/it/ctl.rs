@@ -1,7 +1,8 @@
 //! `taskmaster ctl` against a real headless taskmaster: every command, the status format of
 //! every state, exit codes, reload by command and by SIGHUP.
 
-use crate::ctl_util::{BIN, Daemon, ctl_at, poll};
+use crate::harness::binary::{BIN, Daemon, ctl_at};
+use crate::harness::{LONG, wait_until};
 
 const PROGRAMS: &str = r#"
 [programs.running]
@@ -137,7 +138,7 @@ fn pid_tail_clear_signal_avail_help_version() {
         "pid all: one per process"
     );
 
-    poll("chatty output captured", || {
+    wait_until(LONG, "chatty output captured", || {
         tm.ctl(&["tail", "chatty"]).out.contains("out-line")
     });
     assert_eq!(
@@ -160,7 +161,7 @@ fn pid_tail_clear_signal_avail_help_version() {
 
     let sig = tm.ctl(&["signal", "KILL", "running"]);
     assert_eq!(sig.code, 0, "{sig:?}");
-    poll("running killed", || {
+    wait_until(LONG, "running killed", || {
         tm.ctl(&["status", "running"])
             .out
             .contains("terminated by SIGKILL")
@@ -219,7 +220,7 @@ fn attach_sends_stdin_and_shows_output() {
         let stdin = attach.stdin.as_mut().expect("piped stdin");
         writeln!(stdin, "typed-by-user").expect("write to ctl");
     }
-    poll("typed line echoed by cat", || {
+    wait_until(LONG, "typed line echoed by cat", || {
         tm.ctl(&["tail", "chatty"]).out.contains("typed-by-user")
     });
     drop(attach.stdin.take());
@@ -292,14 +293,16 @@ fn reload_by_command_and_by_sighup_report_alike() {
         ("extra: added process group", 0),
         "{reply:?}"
     );
-    poll("reload logged", || tm.log_text().contains("added [extra]"));
+    wait_until(LONG, "reload logged", || {
+        tm.log_text().contains("added [extra]")
+    });
 
     tm.rewrite(&format!(
         "{PROGRAMS}\n[programs.extra2]\ncmd = \"sleep 1000\"\n"
     ));
     let pid = nix::unistd::Pid::from_raw(tm.pid() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).expect("SIGHUP sent");
-    poll("SIGHUP reload logged", || {
+    wait_until(LONG, "SIGHUP reload logged", || {
         tm.log_text().contains("added [extra2]")
     });
     let log = tm.log_text();
@@ -423,7 +426,11 @@ fn status_format_of_every_state_is_supervisorctls() {
     );
 }
 
-fn run_bin(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> crate::ctl_util::Ctl {
+fn run_bin(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> crate::harness::binary::Ctl {
     let mut cmd = std::process::Command::new(BIN);
     cmd.args(args)
         .current_dir(dir)

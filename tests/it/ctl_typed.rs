@@ -5,7 +5,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::ctl_util::{BIN, Daemon, poll};
+use crate::harness::binary::{BIN, Daemon};
+use crate::harness::{LONG, wait_until};
 
 const PROGRAMS: &str = r#"
 [programs.running]
@@ -222,7 +223,7 @@ fn output_travels_as_bytes() {
             .expect("ctl runs")
             .stdout
     };
-    poll("output captured", || !raw().is_empty());
+    wait_until(LONG, "output captured", || !raw().is_empty());
     assert_eq!(raw(), b"a\xff\xfeb\n", "tail gives the bytes as they were");
 
     // tail -f over the socket: chunks are base64 of the exact bytes.

@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use taskmaster::supervisor::{Command, Reply, StateName, Update};
 
-use crate::util::{LONG, Tm, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::{LONG, wait_until};
 
 /// Collects event lines in order (the test's own subscription).
 fn events(tm: &Tm) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {

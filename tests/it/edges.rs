@@ -3,7 +3,9 @@
 
 use taskmaster::supervisor::{Command, Reply, StateName};
 
-use crate::util::{LONG, Tm, alive, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::alive;
+use crate::harness::{LONG, wait_until};
 
 /// A write bigger than the pipe's room used to deliver its first 64 KiB and reply with an
 /// error, so a retry sent those bytes twice. Now the rest is queued and delivered in order.

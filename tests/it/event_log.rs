@@ -1,7 +1,8 @@
 //! The event log of interface.md section 6: one line per event, millisecond timestamps,
 //! supervisor's words — checked on the real binary's logfile.
 
-use crate::ctl_util::{Daemon, poll};
+use crate::harness::binary::Daemon;
+use crate::harness::{LONG, wait_until};
 
 const PROGRAMS: &str = r#"
 [programs.web]
@@ -78,7 +79,7 @@ fn every_event_is_one_timestamped_line() {
         refused.contains("numprocs") && refused.contains("taskmaster.toml"),
         "the refusal names the file and key: {refused}"
     );
-    poll("log complete", || {
+    wait_until(LONG, "log complete", || {
         d.log_text().contains("taskmaster stopped")
     });
 }

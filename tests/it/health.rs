@@ -11,8 +11,8 @@ use taskmaster::supervisor::{Command, StateName};
 
 use taskmaster::supervisor::events::EventKind;
 
-use crate::alert_util::{events, wait_event};
-use crate::util::{LONG, Tm, wait_until};
+use crate::harness::inprocess::{Tm, events, wait_event};
+use crate::harness::{LONG, wait_until};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -96,7 +96,9 @@ fn a_hanging_check_command_is_killed_at_the_timeout() {
     );
     let pids = std::fs::read_to_string(tm.path("pids")).expect("the check ran");
     for pid in pids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
-        wait_until(LONG, "the hung check is gone", || crate::util::gone(pid));
+        wait_until(LONG, "the hung check is gone", || {
+            crate::harness::procfs::gone(pid)
+        });
     }
     assert_eq!(
         tm.info("svc").state,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use taskmaster::config::{self, Config, OutputTarget};
 use taskmaster::import::{Translation, translate_with_env};
 
-use crate::ctl_util::{BIN, Ctl};
+use crate::harness::binary::{BIN, Ctl};
 
 /// Writes `files` (relative path, text) under a temp dir.
 fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use taskmaster::supervisor::{Command, ExitKind, StateName};
 
-use crate::util::{LONG, Tm, alive, gone, group_members, read, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::{alive, gone, group_members};
+use crate::harness::{LONG, read, wait_until};
 
 #[test]
 fn autostart_process_goes_starting_then_running_after_starttime() {
@@ -216,7 +218,7 @@ exitcodes = [0, 1, 2, 9, 137]
         .wait_state("victim", StateName::Running)
         .pid
         .expect("pid");
-    crate::util::kill_group(pid);
+    crate::harness::kill_group(pid);
     wait_until(LONG, "victim restarted with a new pid", || {
         let i = tm.info("victim");
         i.state == StateName::Running && i.pid != Some(pid)
@@ -248,7 +250,7 @@ restart_delay_max = 0.1
         .pid
         .expect("pid");
     for round in 0..100 {
-        crate::util::kill_group(pid);
+        crate::harness::kill_group(pid);
         let deadline = Instant::now() + LONG;
         loop {
             // Check the kernel first: if the old pid is reaped, status must not show it.

@@ -6,7 +6,8 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::ctl_util::{BIN, Daemon, poll};
+use crate::harness::binary::{BIN, Daemon};
+use crate::harness::{LONG, wait_until};
 
 const PROGRAMS: &str = r#"
 [programs.talk]
@@ -35,7 +36,7 @@ fn start() -> Daemon {
     let d = Daemon::start(PROGRAMS);
     d.wait_state("talk", "RUNNING");
     d.wait_state("quiet", "RUNNING");
-    poll("talk writing", || size(&d.path("talk.out")) > 200);
+    wait_until(LONG, "talk writing", || size(&d.path("talk.out")) > 200);
     d
 }
 
@@ -46,7 +47,7 @@ fn rotate_rotates_the_named_files_or_everything_and_the_event_log() {
     let r = d.ctl(&["rotate", "talk"]);
     assert_eq!((r.out.trim(), r.code), ("talk: rotated", 0), "{r:?}");
     assert!(d.path("talk.out.1").exists(), "renamed when the reply came");
-    poll("new lines in talk.out", || lines(&out).len() > 10);
+    wait_until(LONG, "new lines in talk.out", || lines(&out).len() > 10);
     let mut all = lines(&d.path("talk.out.1"));
     all.extend(lines(&out));
     assert!(
@@ -70,7 +71,7 @@ fn rotate_rotates_the_named_files_or_everything_and_the_event_log() {
         "the event log's old lines in tm.log.1"
     );
     d.ctl(&["restart", "quiet"]);
-    poll("new events in the new event log", || {
+    wait_until(LONG, "new events in the new event log", || {
         d.log_text().contains("spawned: 'quiet'")
     });
 }
@@ -89,7 +90,7 @@ fn reopen_answers_once_every_file_is_open_again() {
     );
     assert!(out.exists(), "talk.out is back when the reply came");
     assert!(d.log.exists(), "and so is the event log");
-    poll("lines in the new talk.out", || lines(&out).len() > 10);
+    wait_until(LONG, "lines in the new talk.out", || lines(&out).len() > 10);
     let mut all = lines(&d.path("talk.out.moved"));
     all.extend(lines(&out));
     assert!(all.windows(2).all(|w| w[1] == w[0] + 1), "nothing lost");
@@ -99,13 +100,13 @@ fn reopen_answers_once_every_file_is_open_again() {
 fn clear_empties_the_capture_and_truncates_the_log_files() {
     let d = start();
     let out = d.path("talk.out");
-    poll("a few KB", || size(&out) > 3000);
+    wait_until(LONG, "a few KB", || size(&out) > 3000);
     let r = d.ctl(&["clear", "talk", "quiet"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.out.trim(), "talk: cleared\nquiet: cleared", "{r:?}");
     let after = size(&out);
     assert!(after < 1000, "truncated when the reply came: {after} bytes");
-    poll("writing goes on at the start", || {
+    wait_until(LONG, "writing goes on at the start", || {
         let l = lines(&out);
         l.len() > 5 && l.windows(2).all(|w| w[1] == w[0] + 1)
     });
@@ -148,7 +149,7 @@ fn maintail_shows_and_follows_the_event_log() {
         }
         String::from_utf8_lossy(&seen).into_owned()
     });
-    poll("a new spawn followed", || {
+    wait_until(LONG, "a new spawn followed", || {
         d.ctl(&["restart", "quiet"]);
         reader.is_finished()
     });
@@ -191,7 +192,7 @@ fn tail_f_never_splits_a_character() {
         }
         seen
     });
-    poll("the whole write followed", || reader.is_finished());
+    wait_until(LONG, "the whole write followed", || reader.is_finished());
     let _ = follower.kill();
     let _ = follower.wait();
     let seen = reader.join().expect("reader");
@@ -232,7 +233,7 @@ starttime = 0
         }
         seen
     });
-    poll("the line followed", || reader.is_finished());
+    wait_until(LONG, "the line followed", || reader.is_finished());
     let _ = follower.kill();
     let _ = follower.wait();
     let seen = String::from_utf8(reader.join().expect("reader")).expect("valid UTF-8");

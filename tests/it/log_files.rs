@@ -8,7 +8,8 @@ use std::time::Duration;
 use taskmaster::supervisor::events::EventKind;
 use taskmaster::supervisor::{Command, Reply, StateName, Update};
 
-use crate::util::{LONG, Tm, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::{LONG, wait_until};
 
 /// `path.N`.
 fn numbered(path: &Path, n: u32) -> PathBuf {
@@ -137,7 +138,7 @@ stdout_backups = 50
         );
     }
     assert!(backups >= 3, "{backups} backups of {} bytes", text.len());
-    assert!(crate::util::read(&path).len() < 20_480);
+    assert!(crate::harness::read(&path).len() < 20_480);
     tm.shutdown();
 }
 
@@ -159,8 +160,8 @@ stderr = "%(here)s/%(program_name)s-%(process_num)d.err"
         let out = tm.path(&format!("w.{n:02}.out"));
         let err = tm.path(&format!("w-{n}.err"));
         wait_until(LONG, "both files written", || {
-            crate::util::read(&out) == format!("out-{pid}\n")
-                && crate::util::read(&err) == format!("err-{pid}\n")
+            crate::harness::read(&out) == format!("out-{pid}\n")
+                && crate::harness::read(&err) == format!("err-{pid}\n")
         });
     }
     tm.shutdown();
@@ -194,13 +195,13 @@ stderr = "{dir}/t.err"
     );
     let out = tm.path("t.out");
     wait_until(LONG, "four lines", || {
-        crate::util::read(&out).lines().count() == 4
+        crate::harness::read(&out).lines().count() == 4
     });
-    let text = crate::util::read(&out);
+    let text = crate::harness::read(&out);
     let rest: Vec<&str> = text.lines().filter_map(strip_stamp).collect();
     assert_eq!(rest, ["one", "two", "three", "four"], "{text}");
     wait_until(LONG, "stderr line", || {
-        strip_stamp(crate::util::read(&tm.path("t.err")).trim_end()) == Some("err")
+        strip_stamp(crate::harness::read(&tm.path("t.err")).trim_end()) == Some("err")
     });
     // The ring keeps the bytes as written.
     let tail = tm.handle.output().tail("t", None, 1000).expect("ring");
@@ -214,7 +215,8 @@ stderr = "{dir}/t.err"
 
 const TICKER: &str = r#"
 [programs.tick]
-cmd = "sh -c 'while :; do echo 0123456789012345678901234567890123456789; sleep 0.01; done'"
+# Ten lines per turn: each turn forks a `sleep`, slow on a loaded machine; the echoes are free.
+cmd = "sh -c 'while :; do for i in 0 1 2 3 4 5 6 7 8 9; do echo 0123456789012345678901234567890123456789; done; sleep 0.01; done'"
 starttime = 0
 stdout = "{dir}/tick.log"
 "#;
@@ -225,7 +227,7 @@ fn reload_applies_rotation_and_timestamps_in_place() {
     let pid = tm.wait_state("tick", StateName::Running).pid;
     let path = tm.path("tick.log");
     wait_until(LONG, "some output", || {
-        crate::util::read(&path).len() > 2000
+        crate::harness::read(&path).len() > 2000
     });
     assert!(!numbered(&path, 1).exists(), "maxbytes 0 never rotates");
     tm.rewrite(&format!(
@@ -238,7 +240,7 @@ fn reload_applies_rotation_and_timestamps_in_place() {
     wait_until(LONG, "two backups", || numbered(&path, 2).exists());
     assert_eq!(tm.info("tick").pid, pid, "the process kept running");
     wait_until(LONG, "stamped lines", || {
-        let text = crate::util::read(&path);
+        let text = crate::harness::read(&path);
         text.lines().count() > 3 && text.lines().all(|l| strip_stamp(l).is_some())
     });
     let size = std::fs::metadata(&path).expect("stat").len();

@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::ctl_util::{Daemon, poll};
+use crate::harness::binary::Daemon;
+use crate::harness::{LONG, wait_until};
 
 /// Prints a counter line every 5 ms: any lost or repeated line shows as a gap or a repeat.
 const COUNTER: &str = r#"
@@ -44,7 +45,9 @@ fn lines_in(path: &Path) -> usize {
 }
 
 fn start() -> Daemon {
-    Daemon::start_extra("pidfile = \"{dir}/tm.pid\"\n", COUNTER)
+    Daemon::launch(COUNTER)
+        .extra("pidfile = \"{dir}/tm.pid\"\n")
+        .start()
 }
 
 #[test]
@@ -52,11 +55,11 @@ fn a_postrotate_kill_usr2_reopens_every_log_without_losing_a_line() {
     let d = start();
     d.wait_state("count", "RUNNING");
     let pidfile = d.path("tm.pid");
-    poll("the pidfile", || {
+    wait_until(LONG, "the pidfile", || {
         std::fs::read_to_string(&pidfile).is_ok_and(|s| s.trim() == d.pid().to_string())
     });
     let log = d.path("count.log");
-    poll("some lines", || lines_in(&log) > 20);
+    wait_until(LONG, "some lines", || lines_in(&log) > 20);
     // What logrotate does in its default `create` mode, then its postrotate script.
     for f in ["count.log", "tm.log"] {
         std::fs::rename(d.path(f), d.path(&format!("{f}.1"))).expect("rename");
@@ -64,10 +67,12 @@ fn a_postrotate_kill_usr2_reopens_every_log_without_losing_a_line() {
     let postrotate = format!("kill -USR2 $(cat {})", pidfile.display());
     let ok = Command::new("sh").arg("-c").arg(&postrotate).status();
     assert!(ok.is_ok_and(|s| s.success()), "postrotate runs");
-    poll("the event log reopened", || {
+    wait_until(LONG, "the event log reopened", || {
         std::fs::read_to_string(&d.log).is_ok_and(|t| t.contains("SIGUSR2: reopened"))
     });
-    poll("new lines in the new count.log", || lines_in(&log) > 20);
+    wait_until(LONG, "new lines in the new count.log", || {
+        lines_in(&log) > 20
+    });
     let old = d.path("count.log.1");
     let n = assert_consecutive(&[&old, &log]);
     assert!(n > 40, "{n} lines");
@@ -78,8 +83,10 @@ fn a_postrotate_kill_usr2_reopens_every_log_without_losing_a_line() {
     assert_eq!(d.ctl(&["status", "count"]).code, 0, "still running");
     let pid = d.pid();
     d.ctl(&["shutdown"]);
-    poll("taskmaster gone", || !crate::harness::procfs::alive(pid));
-    poll("the pidfile removed at exit", || !pidfile.exists());
+    wait_until(LONG, "taskmaster gone", || {
+        !crate::harness::procfs::alive(pid)
+    });
+    wait_until(LONG, "the pidfile removed at exit", || !pidfile.exists());
 }
 
 #[test]
@@ -91,9 +98,9 @@ fn the_real_logrotate_with_a_supervisord_postrotate_script_works() {
     let d = start();
     d.wait_state("count", "RUNNING");
     let pidfile = d.path("tm.pid");
-    poll("the pidfile", || pidfile.exists());
+    wait_until(LONG, "the pidfile", || pidfile.exists());
     let log = d.path("count.log");
-    poll("some lines", || lines_in(&log) > 20);
+    wait_until(LONG, "some lines", || lines_in(&log) > 20);
     let conf = d.path("logrotate.conf");
     std::fs::write(
         &conf,
@@ -117,10 +124,12 @@ fn the_real_logrotate_with_a_supervisord_postrotate_script_works() {
         "logrotate: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    poll("new lines in the new count.log", || lines_in(&log) > 20);
+    wait_until(LONG, "new lines in the new count.log", || {
+        lines_in(&log) > 20
+    });
     let n = assert_consecutive(&[&d.path("count.log.1"), &log]);
     assert!(n > 40, "{n} lines");
-    poll("the new event log written", || {
+    wait_until(LONG, "the new event log written", || {
         std::fs::read_to_string(&d.log).is_ok_and(|t| t.contains("SIGUSR2: reopened"))
     });
 }
@@ -130,15 +139,14 @@ fn the_event_log_comes_back_after_its_directory_is_deleted_and_made_again() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).expect("mkdir");
-    let d = Daemon::start_with_log(
-        "[programs.web]\ncmd = \"sleep 1000\"\nstarttime = 0.1\n",
-        &logs.join("tm.log"),
-    );
+    let d = Daemon::launch("[programs.web]\ncmd = \"sleep 1000\"\nstarttime = 0.1\n")
+        .log(&logs.join("tm.log"))
+        .start();
     d.wait_state("web", "RUNNING");
     std::fs::remove_dir_all(&logs).expect("rm -r logs");
     std::fs::create_dir(&logs).expect("mkdir logs");
     // Events keep coming; within a second or so they land in the new file.
-    poll("events in the new event log", || {
+    wait_until(LONG, "events in the new event log", || {
         d.ctl(&["restart", "web"]);
         std::fs::read_to_string(logs.join("tm.log")).is_ok_and(|t| t.contains("spawned: 'web'"))
     });
@@ -163,17 +171,16 @@ fn the_event_log_on_a_full_disk_is_reported_and_written_again_once_there_is_room
         return;
     };
     let log = fs.0.join("tm.log");
-    let d = Daemon::start_with_log(
-        "[programs.web]\ncmd = \"sleep 1000\"\nstarttime = 0\n",
-        &log,
-    );
+    let d = Daemon::launch("[programs.web]\ncmd = \"sleep 1000\"\nstarttime = 0\n")
+        .log(&log)
+        .start();
     d.wait_state("web", "RUNNING");
     // Fill the rest of the 1 MiB; events go on until the event log's last page is full.
     let filler = fs.0.join("filler");
     let _ = std::fs::write(&filler, vec![b'x'; 2 << 20]);
     // Headless taskmaster echoes the event log on stderr, which is not on the full disk.
     let stderr = || std::fs::read_to_string(d.path("stderr")).unwrap_or_default();
-    poll("the event log reported as failing", || {
+    wait_until(LONG, "the event log reported as failing", || {
         d.ctl(&["restart", "web"]);
         stderr().contains("log error: the event log")
     });
@@ -185,7 +192,7 @@ fn the_event_log_on_a_full_disk_is_reported_and_written_again_once_there_is_room
         "it could not be written there"
     );
     std::fs::remove_file(&filler).expect("free the space");
-    poll("the event log written again", || {
+    wait_until(LONG, "the event log written again", || {
         d.ctl(&["restart", "web"]);
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         text.len() > before.len() && text.contains("log resumed: the event log")

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use taskmaster::supervisor::{Command, StateName};
 
-use crate::ctl_util::{BIN, Daemon, poll};
-use crate::util::{Tm, kill_group, wait_until};
+use crate::harness::binary::{BIN, Daemon};
+use crate::harness::inprocess::Tm;
+use crate::harness::{LONG, kill_group, wait_until};
 
 /// `GET /metrics` over a fresh connection: (status line, body).
 fn scrape(port: u16, path: &str) -> (String, String) {
@@ -210,14 +211,14 @@ fn the_real_binary_serves_metrics_and_logs_failed_deliveries() {
     ));
     d.wait_state("web", "RUNNING");
     // /metrics serves the latest published snapshot, which may trail `status` by one publish.
-    poll("web up in /metrics", || {
+    wait_until(LONG, "web up in /metrics", || {
         parse(&scrape(port, "/metrics").1)
             .get("taskmaster_process_up{process=\"web\",program=\"web\"}")
             == Some(&1.0)
     });
     let pid: u32 = d.ctl(&["pid", "web"]).out.trim().parse().expect("a pid");
     kill_group(pid);
-    poll("the failed delivery in the event log", || {
+    wait_until(LONG, "the failed delivery in the event log", || {
         d.log_text().contains("alert hook: event")
     });
     let log = d.log_text();
@@ -284,7 +285,7 @@ fn events_and_alert_test_through_ctl() {
     let _ = follow.kill();
     let _ = follow.wait();
     assert!(seen, "events -f streams the test event");
-    poll("the exec alert got the test event", || {
+    wait_until(LONG, "the exec alert got the test event", || {
         std::fs::read_to_string(d.path("got.json")).is_ok_and(|t| t.contains("\"event\":\"test\""))
     });
     let bad = d.ctl(&["alert", "test", "nope"]);

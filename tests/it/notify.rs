@@ -2,58 +2,23 @@
 //! socket named by `NOTIFY_SOCKET` and reads what headless taskmaster reports.
 
 use std::os::unix::net::UnixDatagram;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
-use crate::ctl_util::{BIN, ctl_at, poll};
+use crate::harness::binary::{Daemon, ctl_at};
 
-/// Headless taskmaster with `NOTIFY_SOCKET`; its process groups killed on drop.
-struct Service {
-    child: Child,
-}
+const PROGRAMS: &str = "[programs.sleeper]\ncmd = \"sleep 1000\"\nstarttime = 0\n\n\
+                        [programs.manual]\ncmd = \"sleep 1000\"\nautostart = false\n";
 
-impl Service {
-    fn start(dir: &Path, notify_socket: &str) -> Service {
-        let config = dir.join("taskmaster.toml");
-        let text = format!(
-            "[taskmaster]\nsocket = \"{0}/tm.sock\"\nlogfile = \"{0}/tm.log\"\n\n\
-             [programs.sleeper]\ncmd = \"sleep 1000\"\nstarttime = 0\n\n\
-             [programs.manual]\ncmd = \"sleep 1000\"\nautostart = false\n",
-            dir.display()
-        );
-        std::fs::write(&config, text).expect("write config");
-        let child = Command::new(BIN)
-            .arg("-c")
-            .arg(&config)
-            .arg("--headless")
-            .env("NOTIFY_SOCKET", notify_socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("taskmaster starts");
-        Service { child }
-    }
-
-    fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), sig).expect("signal sent");
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        for pid in crate::ctl_util::children_of(self.child.id()) {
-            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        }
-        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
-        let _ = self.child.wait();
-    }
+/// Headless taskmaster with `NOTIFY_SOCKET`, not waited for: READY=1 is the signal.
+fn service(notify_socket: &str) -> Daemon {
+    let notify_socket = notify_socket.to_string();
+    Daemon::launch(PROGRAMS)
+        .setup(move |_, cmd| {
+            cmd.env("NOTIFY_SOCKET", notify_socket);
+        })
+        .spawn()
 }
 
 fn receive(socket: &UnixDatagram, waiting_for: &str) -> String {
@@ -76,11 +41,11 @@ fn headless_taskmaster_reports_ready_reloading_and_stopping_to_systemd() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("notify.sock");
     let systemd = listener(UnixDatagram::bind(&path).expect("bind notify socket"));
-    let mut service = Service::start(dir.path(), &path.display().to_string());
+    let mut service = service(&path.display().to_string());
 
     assert_eq!(receive(&systemd, "READY=1"), "READY=1");
     // Ready means spawned and reachable: no waiting after READY=1.
-    let socket = dir.path().join("tm.sock");
+    let socket = service.socket.clone();
     let status = ctl_at(&socket, &["status", "sleeper"]);
     assert!(
         status.out.contains("pid "),
@@ -104,12 +69,7 @@ fn headless_taskmaster_reports_ready_reloading_and_stopping_to_systemd() {
 
     service.signal(Signal::SIGTERM);
     assert_eq!(receive(&systemd, "STOPPING=1"), "STOPPING=1");
-    let mut code = None;
-    poll("taskmaster to exit after SIGTERM", || {
-        code = service.child.try_wait().ok().flatten().map(|s| s.code());
-        code.is_some()
-    });
-    assert_eq!(code, Some(Some(0)), "clean exit");
+    assert_eq!(service.wait_exit(), 0, "clean exit");
     systemd
         .set_nonblocking(true)
         .expect("nonblocking notify socket");
@@ -133,7 +93,7 @@ fn abstract_notify_socket_names_are_understood() {
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
         .expect("abstract address");
     let systemd = listener(UnixDatagram::bind_addr(&addr).expect("bind abstract socket"));
-    let service = Service::start(dir.path(), &format!("@{name}"));
+    let service = service(&format!("@{name}"));
     assert_eq!(receive(&systemd, "READY=1"), "READY=1");
     service.signal(Signal::SIGTERM);
     assert_eq!(receive(&systemd, "STOPPING=1"), "STOPPING=1");

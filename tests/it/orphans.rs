@@ -7,9 +7,11 @@
 use crossbeam_channel::Receiver;
 use taskmaster::supervisor::{Command, StateName, Update};
 
-use crate::ctl_util::Daemon;
+use crate::harness::binary::Daemon;
 use crate::harness::file_pid;
-use crate::util::{LONG, Tm, alive, gone, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::{alive, gone};
+use crate::harness::{LONG, wait_until};
 
 /// The pid a test program wrote into the file `DIR/file`.
 fn pid_in(tm: &Tm, file: &str) -> u32 {
@@ -295,8 +297,12 @@ fn a_setsid_grandchild_whose_parent_exits_at_once_is_stopped_with_its_process() 
 /// (its stdout pipe names it) and three levels whose leader dies (adopted at the death).
 #[test]
 fn with_the_census_only_double_forks_and_a_dead_leaders_descendants_are_still_stopped() {
-    let off = [(taskmaster_env_no_events(), "1")];
-    let tm = Daemon::start_env(DOUBLE_FORK, &off);
+    let census = |programs: &str| {
+        Daemon::launch(programs)
+            .env("TASKMASTER_NO_PROC_EVENTS", "1")
+            .start()
+    };
+    let tm = census(DOUBLE_FORK);
     assert!(
         !follows_events(&tm),
         "the census is forced: {}",
@@ -316,14 +322,11 @@ fn with_the_census_only_double_forks_and_a_dead_leaders_descendants_are_still_st
     let scripts = tempfile::tempdir().expect("temp dir");
     let script = scripts.path().join("deep.sh");
     std::fs::write(&script, DEEP_SCRIPT).expect("write script");
-    let tm = Daemon::start_env(
-        &format!(
-            "[programs.deep]\ncmd = \"sh {} 0 {{dir}}\"\nstarttime = 0\nstoptime = 2\n\
-             autorestart = false\n",
-            script.display()
-        ),
-        &off,
-    );
+    let tm = census(&format!(
+        "[programs.deep]\ncmd = \"sh {} 0 {{dir}}\"\nstarttime = 0\nstoptime = 2\n\
+         autorestart = false\n",
+        script.display()
+    ));
     tm.wait_state("deep", "RUNNING");
     let pids: Vec<u32> = ["l1", "l2", "l3"]
         .iter()
@@ -339,8 +342,4 @@ fn with_the_census_only_double_forks_and_a_dead_leaders_descendants_are_still_st
     wait_until(LONG, "every level is dead and reaped", || {
         pids.iter().all(|&p| gone(p))
     });
-}
-
-fn taskmaster_env_no_events() -> &'static str {
-    "TASKMASTER_NO_PROC_EVENTS"
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 use taskmaster::output::Stream;
 use taskmaster::supervisor::{Command, Reply, StateName};
 
-use crate::util::{LONG, Tm, read, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::{LONG, read, wait_until};
 
 fn tail_text(tm: &Tm, name: &str, stream: Option<Stream>) -> String {
     tm.handle

@@ -5,7 +5,9 @@
 use taskmaster::spawn::TtySize;
 use taskmaster::supervisor::{Command, Reply, StateName};
 
-use crate::util::{LONG, Tm, alive, group_members, read, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::procfs::{alive, group_members};
+use crate::harness::{LONG, read, wait_until};
 
 fn tail_text(tm: &Tm, name: &str) -> String {
     tm.handle

@@ -2,7 +2,8 @@
 
 use taskmaster::supervisor::{Command, ReloadReport, Reply, StateName};
 
-use crate::util::{LONG, Tm, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::{LONG, wait_until};
 
 const BASE: &str = r#"
 [taskmaster]
@@ -124,8 +125,8 @@ fn reload_applies_only_the_difference() {
         "numprocs lowered: kept process untouched"
     );
     wait_until(LONG, "removed processes are dead", || {
-        crate::util::group_members(gone).is_empty()
-            && g2.is_none_or(|p| crate::util::group_members(p).is_empty())
+        crate::harness::procfs::group_members(gone).is_empty()
+            && g2.is_none_or(|p| crate::harness::procfs::group_members(p).is_empty())
     });
 }
 
@@ -138,7 +139,7 @@ fn monitoring_change_applies_in_place() {
     let before = pid(&tm, "monitor").expect("pid");
     // autorestart became "always": an expected exit (SIGTERM is not, but exit 0 would be)
     // is restarted now, which the old "unexpected" policy would not do for exit 0.
-    crate::util::kill_group(before);
+    crate::harness::kill_group(before);
     wait_until(LONG, "monitor restarted under the new policy", || {
         let i = tm.info("monitor");
         i.state == StateName::Running && i.pid != Some(before)

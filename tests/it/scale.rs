@@ -6,15 +6,13 @@
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
-use crate::chaos_util::{Bin, children_of, ctl, raw_request, status_rows};
-use crate::util::{read, wait_until};
+use crate::harness::binary::{Daemon, ctl, raw_request, status_rows};
+use crate::harness::procfs::children_of;
+use crate::harness::{read, wait_until};
 
 fn sleepers(n: u32, starttime: u32) -> String {
     format!(
         r#"
-[taskmaster]
-socket = "{{dir}}/tm.sock"
-logfile = "{{dir}}/events.log"
 [programs.sleeper]
 cmd = "sleep 100000"
 numprocs = {n}
@@ -31,27 +29,26 @@ const CAP_SYS_RESOURCE: nix::libc::c_ulong = 24;
 /// Starts the binary with descriptor limits `soft`/`hard`, and without the privilege to raise
 /// the hard one (CAP_SYS_RESOURCE out of the bounding set: a root test runner would otherwise
 /// lift it away).
-fn start_limited(toml: &str, soft: u64, hard: u64) -> Bin {
-    Bin::start_with(toml, |bin, cfg| {
-        let mut c = std::process::Command::new(bin);
-        c.arg("--headless").arg("-c").arg(cfg);
-        // SAFETY: prctl and setrlimit are async-signal-safe system calls.
-        unsafe {
-            c.pre_exec(move || {
-                // EPERM without root: then the hard limit cannot be raised anyway.
-                nix::libc::prctl(nix::libc::PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
-                let limit = nix::libc::rlimit {
-                    rlim_cur: soft,
-                    rlim_max: hard,
-                };
-                if nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        c
-    })
+fn start_limited(toml: &str, soft: u64, hard: u64) -> Daemon {
+    Daemon::launch(toml)
+        .setup(move |_, c| {
+            // SAFETY: prctl and setrlimit are async-signal-safe system calls.
+            unsafe {
+                c.pre_exec(move || {
+                    // EPERM without root: then the hard limit cannot be raised anyway.
+                    nix::libc::prctl(nix::libc::PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
+                    let limit = nix::libc::rlimit {
+                        rlim_cur: soft,
+                        rlim_max: hard,
+                    };
+                    if nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        })
+        .start()
 }
 
 /// The "Max open files" soft and hard limits of `pid`.
@@ -71,11 +68,10 @@ fn open_files_limit(pid: u32) -> (String, String) {
 
 #[test]
 fn the_limit_is_raised_and_children_get_the_one_taskmaster_started_with() {
-    let mut bin = start_limited(&sleepers(1, 0), 1000, 4000);
-    let socket = bin.path("tm.sock");
-    bin.wait_socket(&socket);
+    let bin = start_limited(&sleepers(1, 0), 1000, 4000);
+    let socket = bin.socket.clone();
     assert_eq!(
-        open_files_limit(bin.pid),
+        open_files_limit(bin.pid()),
         ("4000".to_string(), "4000".to_string()),
         "taskmaster's soft limit is raised to the hard one"
     );
@@ -94,10 +90,9 @@ fn the_limit_is_raised_and_children_get_the_one_taskmaster_started_with() {
 #[test]
 fn a_descriptor_shortage_is_said_once_and_status_tells_why() {
     // 100 processes at 3 descriptors each cannot fit in 200.
-    let mut bin = start_limited(&sleepers(100, 0), 200, 200);
-    let socket = bin.path("tm.sock");
-    let log = bin.path("events.log");
-    bin.wait_socket(&socket);
+    let bin = start_limited(&sleepers(100, 0), 200, 200);
+    let socket = bin.socket.clone();
+    let log = bin.log.clone();
     let mut rows = Vec::new();
     wait_until(
         Duration::from_secs(30),
@@ -145,9 +140,8 @@ fn a_descriptor_shortage_is_said_once_and_status_tells_why() {
 #[test]
 fn two_thousand_processes_reach_running_and_stop() {
     const N: usize = 2000;
-    let mut bin = Bin::start(&sleepers(N as u32, 1));
-    let socket = bin.path("tm.sock");
-    bin.wait_socket(&socket);
+    let bin = Daemon::start(&sleepers(N as u32, 1));
+    let socket = bin.socket.clone();
     // The supervisor answers between spawns only in turns: a status may wait, so a reply
     // that does not come in time is polled again rather than a failure.
     wait_until(Duration::from_secs(180), "2000 processes RUNNING", || {
@@ -163,7 +157,7 @@ fn two_thousand_processes_reach_running_and_stop() {
         "all stopped once `stop all` returns"
     );
     wait_until(Duration::from_secs(30), "every child reaped", || {
-        children_of(bin.pid).is_empty()
+        children_of(bin.pid()).is_empty()
     });
 }
 

@@ -6,7 +6,8 @@ use nix::libc;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::ctl_util::{Daemon, poll};
+use crate::harness::binary::Daemon;
+use crate::harness::{LONG, wait_until};
 
 /// Every signal the test sends, with the name the event log gives it.
 pub fn strays() -> Vec<(i32, String)> {
@@ -66,7 +67,7 @@ pub fn survive_every_stray_signal(
             } else {
                 format!("ignored {logged}:")
             };
-            poll(&format!("the event log to show {want:?}"), || {
+            wait_until(LONG, &format!("the event log to show {want:?}"), || {
                 log().contains(&want)
             });
         }
@@ -119,7 +120,7 @@ starttime = 0.2
 "#;
 
 fn in_mode(flags: &[&str]) {
-    let mut d = Daemon::start_with(PROGRAMS, flags);
+    let mut d = Daemon::launch(PROGRAMS).flags(flags).start();
     for name in ["web", "worker:worker_00", "worker:worker_01"] {
         d.wait_state(name, "RUNNING");
     }

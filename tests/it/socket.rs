@@ -6,7 +6,8 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::ctl_util::{BIN, Daemon, poll};
+use crate::harness::binary::{BIN, Daemon};
+use crate::harness::{LONG, wait_until};
 
 const PROGRAMS: &str = r#"
 [programs.web]
@@ -229,10 +230,10 @@ fn stale_socket_is_replaced() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("taskmaster starts");
-    poll("taskmaster answers on the old path", || {
-        crate::ctl_util::ctl_at(&path, &["version"]).code == 0
+    wait_until(LONG, "taskmaster answers on the old path", || {
+        crate::harness::binary::ctl_at(&path, &["version"]).code == 0
     });
-    let _ = crate::ctl_util::ctl_at(&path, &["shutdown"]);
+    let _ = crate::harness::binary::ctl_at(&path, &["shutdown"]);
     let _ = child.kill();
     let _ = child.wait();
 }

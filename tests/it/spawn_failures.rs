@@ -2,7 +2,7 @@
 
 use taskmaster::supervisor::{Command, StateName};
 
-use crate::util::Tm;
+use crate::harness::inprocess::Tm;
 
 fn fatal_reason(program_toml: &str) -> String {
     let tm = Tm::start(&format!(
@@ -81,7 +81,7 @@ fn user_drops_uid_gid_and_groups_when_root() {
         .pid
         .expect("pid");
     // The supervisor does not wait for the exec: look once the child runs `sleep`.
-    crate::util::wait_until(crate::util::LONG, "the child exec'd sleep", || {
+    crate::harness::wait_until(crate::harness::LONG, "the child exec'd sleep", || {
         std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
     });
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");

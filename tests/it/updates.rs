@@ -3,7 +3,8 @@
 
 use taskmaster::supervisor::{StateName, Update};
 
-use crate::util::{LONG, Tm, wait_until};
+use crate::harness::inprocess::Tm;
+use crate::harness::{LONG, wait_until};
 
 /// Regression: a dashboard that subscribed after the last publish was never told to read the
 /// snapshot, and showed every process STOPPED forever.

@@ -122,18 +122,69 @@ impl TermPane {
     }
 
     /// Which row of the screen to show first in an area `height` tall (smaller than the
-    /// screen): the top for a full-screen program (the alternate screen, or one that never
-    /// scrolled: `top` draws by cursor motion on the main screen), and for a shell-like
-    /// one that scrolls, the part that ends at its cursor, where it writes.
+    /// screen), see [`row_window`].
     pub fn first_row(&self, height: u16) -> u16 {
         let screen = self.parser.screen();
-        let (rows, _) = screen.size();
-        if rows <= height || screen.alternate_screen() || !self.scrolled_off {
-            return 0;
-        }
+        let (rows, cols) = screen.size();
         let (cursor_row, _) = screen.cursor_position();
-        (cursor_row + 1).saturating_sub(height).min(rows - height)
+        // Only looked for when it can matter: a screen that never scrolled, its cursor
+        // below what the area shows.
+        let last_used = if rows > height && !self.scrolled_off && cursor_row >= height {
+            (cursor_row..rows)
+                .rev()
+                .find(|&r| (0..cols).any(|c| screen.cell(r, c).is_some_and(|x| x.has_contents())))
+                .unwrap_or(cursor_row)
+        } else {
+            cursor_row
+        };
+        row_window(Window {
+            rows,
+            height,
+            cursor_row,
+            last_used,
+            scrolled_off: self.scrolled_off,
+            alternate: screen.alternate_screen(),
+        })
     }
+}
+
+/// What [`row_window`] chooses from.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// The emulated screen's height.
+    pub rows: u16,
+    /// The area's height.
+    pub height: u16,
+    pub cursor_row: u16,
+    /// The lowest row with something on it (at least the cursor's).
+    pub last_used: u16,
+    /// Whether anything scrolled off the top yet.
+    pub scrolled_off: bool,
+    /// Whether the program is on the alternate screen.
+    pub alternate: bool,
+}
+
+/// The first row to show of a screen taller than the area, as a terminal would keep it in
+/// sight: the top for a full-screen program (the alternate screen) and for any screen whose
+/// cursor is on the rows the top shows (`top` draws by cursor motion on the main screen, a
+/// shell that printed a few lines has its prompt there); for one that scrolls, the part that
+/// ends at its cursor, where it writes; for one that never scrolled with its cursor below the
+/// area (a 40-row screen in a 20-row pane, 30 lines printed), the bottom of the used screen,
+/// always with the cursor's row in it.
+pub fn row_window(w: Window) -> u16 {
+    if w.rows <= w.height || w.alternate || w.height == 0 {
+        return 0;
+    }
+    let most = w.rows - w.height;
+    let cursor = w.cursor_row.min(w.rows - 1);
+    if w.scrolled_off {
+        return (cursor + 1).saturating_sub(w.height).min(most);
+    }
+    if cursor < w.height {
+        return 0;
+    }
+    let bottom = w.last_used.clamp(cursor, w.rows - 1);
+    (bottom + 1).saturating_sub(w.height).min(cursor).min(most)
 }
 
 /// Draws `screen` from row `top` on into `area` of `buf`; returns where the cursor is, when
@@ -303,6 +354,93 @@ mod tests {
             "line 29             ",
             "rows above the cursor"
         );
+    }
+
+    #[test]
+    fn a_screen_that_never_scrolled_shows_its_cursor_row_in_a_smaller_pane() {
+        // A 40-row screen, 29 lines and a prompt on row 30: nothing scrolled off the top.
+        let mut text = Vec::new();
+        for i in 1..30 {
+            text.extend_from_slice(format!("line {i}\r\n").as_bytes());
+        }
+        text.extend_from_slice(b"sh$ ");
+        let pane = pane_of(screen_of(40, 20, &text));
+        assert!(!pane.scrolled_off);
+        let mut buf = Buffer::empty(Rect::new(0, 0, 20, 20));
+        let top = pane.first_row(20);
+        assert_eq!(top, 10, "the 20 rows that end on the cursor's");
+        let cursor = render_screen(pane.screen(), top, buf.area, &mut buf, true);
+        assert_eq!(row_text(&buf, 19), "sh$                 ", "the prompt");
+        assert_eq!(row_text(&buf, 18), "line 29             ");
+        assert_eq!(cursor, Some(Position::new(4, 19)), "the cursor after it");
+        // The same screen in a pane tall enough for the cursor: from the top, as before.
+        assert_eq!(pane.first_row(30), 0);
+    }
+
+    #[test]
+    fn the_row_window_keeps_the_cursor_in_sight() {
+        let w = |cursor_row, last_used, scrolled_off, alternate| Window {
+            rows: 40,
+            height: 20,
+            cursor_row,
+            last_used,
+            scrolled_off,
+            alternate,
+        };
+        // (cursor row, lowest used row, scrolled off, alternate screen) -> first row.
+        let cases = [
+            ((5, 5, false, false), 0, "a few lines: from the top"),
+            (
+                (19, 19, false, false),
+                0,
+                "the cursor on the last row the top shows",
+            ),
+            (
+                (20, 20, false, false),
+                1,
+                "one row lower: the window ends on it",
+            ),
+            (
+                (29, 29, false, false),
+                10,
+                "30 lines printed, prompt on row 30",
+            ),
+            (
+                (25, 39, false, false),
+                20,
+                "text below the cursor: the used screen's bottom",
+            ),
+            ((39, 39, false, false), 20, "the last row"),
+            ((30, 39, false, true), 0, "full screen (alternate): its top"),
+            ((39, 39, true, false), 20, "scrolling: ends at the cursor"),
+            (
+                (10, 39, true, false),
+                0,
+                "scrolled, cursor moved up: ends at it",
+            ),
+            ((25, 39, true, false), 6, "scrolled, cursor mid-screen"),
+        ];
+        for ((cursor, last, scrolled, alt), want, why) in cases {
+            let first = row_window(w(cursor, last, scrolled, alt));
+            assert_eq!(first, want, "{why}");
+            if !alt {
+                assert!(
+                    (first..first + 20).contains(&cursor),
+                    "{why}: cursor in sight"
+                );
+            }
+        }
+        let fits = Window {
+            rows: 24,
+            height: 30,
+            ..w(23, 23, false, false)
+        };
+        assert_eq!(row_window(fits), 0, "a screen that fits the area");
+        let empty = Window {
+            height: 0,
+            ..w(23, 23, false, false)
+        };
+        assert_eq!(row_window(empty), 0, "no area");
     }
 
     #[test]

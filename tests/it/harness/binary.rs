@@ -1,8 +1,11 @@
-//! The real binary: `taskmaster --headless` on a config in a temp dir, killed (with every
-//! process group its children lead) on drop — [`Daemon`] writes the `[taskmaster]` table
-//! (socket, event log) and talks through `taskmaster ctl`; [`Bin`] takes the whole config and
-//! talks JSON to the socket — and one-off `taskmaster ctl` runs.
+//! The real binary: [`Daemon`] is `taskmaster` on a config in a temp dir (the `[taskmaster]`
+//! table names a socket and an event log there), killed on drop with every process group its
+//! children led. [`Daemon::start`] covers most tests; [`Daemon::launch`] is the builder for
+//! the rest (other flags, more `[taskmaster]` keys, variables, a hook before the spawn, no
+//! waiting for the socket, a tmux terminal instead of pipes — see `terminal.rs` for what a
+//! test does with the screen). Also one-off `taskmaster ctl` runs and raw socket requests.
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -13,16 +16,11 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
-use super::procfs::children_of;
-use super::wait_until;
+use super::procfs::{alive, children_of};
+use super::terminal::Terminal;
+use super::{LONG, wait_until};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_taskmaster");
-pub const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Polls `cond` every 20 ms until it holds; panics naming `what` after `DEADLINE`.
-pub fn poll(what: &str, cond: impl FnMut() -> bool) {
-    super::wait_until(DEADLINE, what, cond);
-}
 
 /// The result of one `taskmaster ctl` run.
 #[derive(Debug)]
@@ -42,88 +40,209 @@ impl From<Output> for Ctl {
     }
 }
 
-/// A taskmaster process with its temp dir; see [`Daemon::start`].
+type Setup = Box<dyn FnOnce(&Path, &mut Command)>;
+
+/// How to start a [`Daemon`]; see [`Daemon::launch`].
+pub struct Launch {
+    programs: String,
+    extra: String,
+    flags: Vec<String>,
+    log: Option<PathBuf>,
+    env: Vec<(String, String)>,
+    setup: Vec<Setup>,
+    /// Width and height of a tmux terminal to run in, instead of pipes.
+    terminal: Option<(u16, u16)>,
+}
+
+impl Launch {
+    /// Front-end flags instead of `--headless` (stdin is a pipe kept open either way).
+    pub fn flags(mut self, flags: &[&str]) -> Launch {
+        self.flags = flags.iter().map(|f| f.to_string()).collect();
+        self
+    }
+
+    /// More `[taskmaster]` lines (`{dir}` is the temp dir), kept by [`Daemon::rewrite`].
+    pub fn extra(mut self, lines: &str) -> Launch {
+        self.extra = lines.to_string();
+        self
+    }
+
+    /// The event log at `log` instead of the temp dir.
+    pub fn log(mut self, log: &Path) -> Launch {
+        self.log = Some(log.to_path_buf());
+        self
+    }
+
+    /// An environment variable for taskmaster.
+    pub fn env(mut self, key: &str, value: &str) -> Launch {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Runs taskmaster on a tmux terminal of `width`x`height` (default flags: none, so the
+    /// dashboard). When it exits, the shell there prints `EXIT=<code>` and the terminal's
+    /// modes (`stty -a`), and the pane stays for the test to read.
+    pub fn in_terminal(mut self, width: u16, height: u16) -> Launch {
+        self.terminal = Some((width, height));
+        if self.flags == ["--headless"] {
+            self.flags.clear();
+        }
+        self
+    }
+
+    /// `f(temp dir, command)` runs after the config is written, before the spawn: it may put
+    /// files in the dir, set variables, or add a `pre_exec` to the command.
+    pub fn setup(mut self, f: impl FnOnce(&Path, &mut Command) + 'static) -> Launch {
+        self.setup.push(Box::new(f));
+        self
+    }
+
+    /// Starts taskmaster and waits until its control socket accepts connections (a request
+    /// sent from then on is answered: the socket is the barrier, not a sleep).
+    pub fn start(self) -> Daemon {
+        let in_terminal = self.terminal.is_some();
+        let mut daemon = self.launch();
+        wait_until(LONG, "the control socket to accept", || {
+            UnixStream::connect(&daemon.socket).is_ok()
+        });
+        if in_terminal {
+            let pid = daemon.ctl(&["pid"]).out.trim().parse();
+            daemon.pid = pid.expect("`ctl pid` gives taskmaster's pid");
+        }
+        daemon
+    }
+
+    /// Starts taskmaster without waiting for anything (a test of what happens first).
+    pub fn spawn(self) -> Daemon {
+        assert!(
+            self.terminal.is_none(),
+            "a taskmaster on a terminal is found through its socket: start it"
+        );
+        self.launch()
+    }
+
+    fn launch(self) -> Daemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("tm.sock");
+        let log = self.log.unwrap_or_else(|| dir.path().join("tm.log"));
+        let config = dir.path().join("taskmaster.toml");
+        let extra = fill(&self.extra, dir.path());
+        let text = config_text(&socket, &log, &extra, &fill(&self.programs, dir.path()));
+        std::fs::write(&config, text).expect("write config");
+        let mut daemon = Daemon {
+            config,
+            socket,
+            log,
+            child: None,
+            pid: 0,
+            term: None,
+            extra,
+            groups: RefCell::new(Vec::new()),
+            dir,
+        };
+        match self.terminal {
+            Some((width, height)) => {
+                assert!(self.setup.is_empty(), "a terminal runs no setup hook");
+                daemon.term = Some(on_terminal(&daemon, &self.flags, &self.env, width, height));
+            }
+            None => {
+                let child = spawn(&daemon, &self.flags, &self.env, self.setup);
+                daemon.pid = child.id();
+                daemon.child = Some(child);
+            }
+        }
+        daemon
+    }
+}
+
+/// Taskmaster on pipes: stdin kept open, stdout and stderr to files in the temp dir, in a
+/// process group of its own (so that the test's group is never signalled).
+fn spawn(daemon: &Daemon, flags: &[String], env: &[(String, String)], setup: Vec<Setup>) -> Child {
+    let dir = daemon.dir.path();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("-c")
+        .arg(&daemon.config)
+        .args(flags)
+        .env("HOME", dir)
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(dir.join("stdout")).expect("stdout file"))
+        .stderr(std::fs::File::create(dir.join("stderr")).expect("stderr file"))
+        .process_group(0);
+    for f in setup {
+        f(dir, &mut cmd);
+    }
+    cmd.spawn().expect("taskmaster starts")
+}
+
+/// Taskmaster on a new tmux server of its own, through a shell that tells how it ended.
+fn on_terminal(
+    daemon: &Daemon,
+    flags: &[String],
+    env: &[(String, String)],
+    width: u16,
+    height: u16,
+) -> Terminal {
+    let dir = daemon.dir.path();
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = format!(
+        "env HOME={} XDG_STATE_HOME={}",
+        quote(&dir.display().to_string()),
+        quote(&dir.join("state").display().to_string())
+    );
+    for (k, v) in env {
+        line.push_str(&format!(" {k}={}", quote(v)));
+    }
+    line.push_str(&format!(
+        " {} -c {}",
+        quote(BIN),
+        quote(&daemon.config.display().to_string())
+    ));
+    for f in flags {
+        line.push_str(&format!(" {}", quote(f)));
+    }
+    line.push_str("; echo \"EXIT=$?\"; stty -a; exec sleep 600");
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string());
+    let server = format!("tm-{}-{}", std::process::id(), name.unwrap_or_default());
+    Terminal::start(server, "dash", width, height, &line)
+}
+
+/// A taskmaster process with its temp dir; see the module doc.
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub socket: PathBuf,
     pub log: PathBuf,
-    pub child: Child,
-    /// More `[taskmaster]` lines (with `{dir}` filled in), kept by `rewrite`.
-    pub extra: String,
+    /// Taskmaster itself, unless it runs on a terminal (then a grandchild: see `pid`).
+    pub child: Option<Child>,
+    pid: u32,
+    /// The tmux terminal it runs on ([`Launch::in_terminal`]).
+    pub term: Option<Terminal>,
+    extra: String,
+    /// Process groups its children led, seen so far: killed at drop even when taskmaster is
+    /// gone by then and they are no longer its children.
+    groups: RefCell<Vec<u32>>,
 }
 
 impl Daemon {
-    /// Writes a config (`[taskmaster]` with a socket and log in the temp dir, then `programs`,
-    /// where `{dir}` is the temp dir) and starts `taskmaster --headless` on it.
+    /// `taskmaster --headless` on `programs` (`{dir}` is the temp dir), once its socket
+    /// accepts connections.
     pub fn start(programs: &str) -> Daemon {
-        Daemon::start_with(programs, &["--headless"])
+        Daemon::launch(programs).start()
     }
 
-    /// Like [`Daemon::start`] with other front-end flags; stdin is a pipe kept open.
-    pub fn start_with(programs: &str, flags: &[&str]) -> Daemon {
-        Daemon::start_full("", programs, flags, None, &[])
-    }
-
-    /// Headless, with `env` added to taskmaster's environment.
-    pub fn start_env(programs: &str, env: &[(&str, &str)]) -> Daemon {
-        Daemon::start_full("", programs, &["--headless"], None, env)
-    }
-
-    /// Headless, with the event log at `log` instead of the temp dir.
-    pub fn start_with_log(programs: &str, log: &Path) -> Daemon {
-        Daemon::start_full("", programs, &["--headless"], Some(log.to_path_buf()), &[])
-    }
-
-    /// Headless, with `extra` lines in `[taskmaster]` (`{dir}` is the temp dir).
-    pub fn start_extra(extra: &str, programs: &str) -> Daemon {
-        Daemon::start_full(extra, programs, &["--headless"], None, &[])
-    }
-
-    fn start_full(
-        extra: &str,
-        programs: &str,
-        flags: &[&str],
-        log: Option<PathBuf>,
-        env: &[(&str, &str)],
-    ) -> Daemon {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let socket = dir.path().join("tm.sock");
-        let log = log.unwrap_or_else(|| dir.path().join("tm.log"));
-        let config = dir.path().join("taskmaster.toml");
-        let extra = extra.replace("{dir}", &dir.path().display().to_string());
-        let text = format!(
-            "[taskmaster]\nsocket = \"{}\"\nlogfile = \"{}\"\n{extra}\n{}",
-            socket.display(),
-            log.display(),
-            programs.replace("{dir}", &dir.path().display().to_string())
-        );
-        std::fs::write(&config, text).expect("write config");
-        let child = Command::new(BIN)
-            .arg("-c")
-            .arg(&config)
-            .args(flags)
-            .env("HOME", dir.path())
-            .env("XDG_STATE_HOME", dir.path().join("state"))
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(std::fs::File::create(dir.path().join("stdout")).expect("stdout file"))
-            .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr file"))
-            .process_group(0)
-            .spawn()
-            .expect("taskmaster starts");
-        let daemon = Daemon {
-            dir,
-            config,
-            socket,
-            log,
-            child,
-            extra,
-        };
-        poll("the control socket to answer", || {
-            daemon.ctl(&["version"]).code == 0
-        });
-        daemon
+    /// The builder: [`Launch::start`] or [`Launch::spawn`] it.
+    pub fn launch(programs: &str) -> Launch {
+        Launch {
+            programs: programs.to_string(),
+            extra: String::new(),
+            flags: vec!["--headless".to_string()],
+            log: None,
+            env: Vec::new(),
+            setup: Vec::new(),
+            terminal: None,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -131,7 +250,7 @@ impl Daemon {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     pub fn ctl(&self, args: &[&str]) -> Ctl {
@@ -141,43 +260,93 @@ impl Daemon {
     /// Waits until `status NAME` shows `state`; returns that status line.
     pub fn wait_state(&self, name: &str, state: &str) -> String {
         let mut line = String::new();
-        poll(&format!("{name} to be {state}"), || {
+        wait_until(LONG, &format!("{name} to be {state}"), || {
             line = self.ctl(&["status", name]).out.trim_end().to_string();
             line.split_whitespace().nth(1) == Some(state)
         });
         line
     }
 
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+    /// `status` as (name, state, pid) rows.
+    pub fn status_rows(&self) -> Vec<(String, String, Option<u32>)> {
+        status_rows(&self.socket)
     }
 
-    /// Replaces the programs of the config (same `{dir}` substitution).
+    /// The pid of `name` if it is RUNNING.
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        self.status_rows()
+            .into_iter()
+            .find(|(n, state, _)| n == name && state == "RUNNING")
+            .and_then(|(_, _, pid)| pid)
+    }
+
+    /// The pid of `name` once it is RUNNING.
+    pub fn running_pid(&self, name: &str) -> u32 {
+        let mut pid = None;
+        wait_until(LONG, &format!("{name} RUNNING"), || {
+            pid = self.pid_of(name);
+            pid.is_some()
+        });
+        pid.unwrap_or_default()
+    }
+
+    pub fn log_text(&self) -> String {
+        super::read(&self.log)
+    }
+
+    pub fn stdout_text(&self) -> String {
+        super::read(&self.path("stdout"))
+    }
+
+    /// Replaces the programs of the config (same `{dir}` substitution), atomically (write +
+    /// rename): a SIGHUP that lands mid-write must not read a truncated file, which an empty
+    /// file would make a valid "no programs" config.
     pub fn rewrite(&self, programs: &str) {
-        let text = format!(
-            "[taskmaster]\nsocket = \"{}\"\nlogfile = \"{}\"\n{}\n{}",
-            self.socket.display(),
-            self.log.display(),
-            self.extra,
-            programs.replace("{dir}", &self.dir.path().display().to_string())
+        let text = config_text(
+            &self.socket,
+            &self.log,
+            &self.extra,
+            &fill(programs, self.dir.path()),
         );
-        std::fs::write(&self.config, text).expect("rewrite config");
+        let tmp = self.path(".taskmaster.toml.new");
+        std::fs::write(&tmp, text).expect("write config");
+        std::fs::rename(&tmp, &self.config).expect("replace config");
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.child
+            .as_mut()
+            .expect("taskmaster on pipes (on a terminal, read the screen)")
     }
 
     /// Writes to taskmaster's stdin (for the line shell on a pipe).
     pub fn send_line(&mut self, line: &str) {
-        if let Some(stdin) = self.child.stdin.as_mut() {
+        if let Some(stdin) = self.child().stdin.as_mut() {
             let _ = writeln!(stdin, "{line}");
             let _ = stdin.flush();
         }
     }
 
-    /// Waits for taskmaster to exit by itself; its exit code.
+    /// Closes taskmaster's stdin (end of input for the line shell on a pipe).
+    pub fn close_stdin(&mut self) {
+        drop(self.child().stdin.take());
+    }
+
+    pub fn signal(&self, sig: Signal) {
+        let _ = kill(Pid::from_raw(self.pid() as i32), sig);
+    }
+
+    /// True while taskmaster has not exited (reaps it when it has).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child().try_wait(), Ok(None))
+    }
+
+    /// Waits for taskmaster to exit; its exit code (-1 when a signal ended it).
     pub fn wait_exit(&mut self) -> i32 {
         let mut code = None;
-        poll("taskmaster to exit", || {
+        wait_until(LONG, "taskmaster to exit", || {
             code = self
-                .child
+                .child()
                 .try_wait()
                 .ok()
                 .flatten()
@@ -187,21 +356,58 @@ impl Daemon {
         code.unwrap_or(-1)
     }
 
-    pub fn stdout_text(&self) -> String {
-        std::fs::read_to_string(self.path("stdout")).unwrap_or_default()
+    /// Taskmaster's live children, remembered for the cleanup.
+    pub fn children(&self) -> Vec<u32> {
+        if self.pid == 0 {
+            // Not known (a terminal's taskmaster that never answered): pid 0's children are
+            // init and kthreadd.
+            return Vec::new();
+        }
+        let kids = children_of(self.pid);
+        let mut groups = self.groups.borrow_mut();
+        for k in &kids {
+            if !groups.contains(k) {
+                groups.push(*k);
+            }
+        }
+        kids
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
         // Children lead their own process groups: kill each group, then taskmaster's.
-        for pid in children_of(self.child.id()) {
-            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        self.children();
+        for g in self.groups.borrow().iter() {
+            let _ = killpg(Pid::from_raw(*g as i32), Signal::SIGKILL);
         }
-        let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
-        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
-        let _ = self.child.wait();
+        match self.child.as_mut() {
+            Some(child) => {
+                let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            // Not our child: gone by now when a test made it exit (then its pid is not
+            // signalled, it could be another process's already). Killed before the terminal
+            // (dropped next), whose hang-up taskmaster would otherwise have to handle.
+            None if alive(self.pid) => {
+                let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+            }
+            None => {}
+        }
     }
+}
+
+fn fill(text: &str, dir: &Path) -> String {
+    text.replace("{dir}", &dir.display().to_string())
+}
+
+fn config_text(socket: &Path, log: &Path, extra: &str, programs: &str) -> String {
+    format!(
+        "[taskmaster]\nsocket = \"{}\"\nlogfile = \"{}\"\n{extra}\n{programs}",
+        socket.display(),
+        log.display(),
+    )
 }
 
 pub fn ctl_at(socket: &Path, args: &[&str]) -> Ctl {
@@ -214,120 +420,6 @@ pub fn ctl_at(socket: &Path, args: &[&str]) -> Ctl {
         .output()
         .expect("ctl runs")
         .into()
-}
-
-/// A `taskmaster --headless` process on a config in a temp dir. Dropping it SIGKILLs the
-/// binary and every process group its children lead, so no test leaves anything behind.
-pub struct Bin {
-    pub dir: tempfile::TempDir,
-    pub config: PathBuf,
-    pub child: Option<Child>,
-    pub pid: u32,
-    /// Process groups seen so far (children lead their own group).
-    groups: Vec<u32>,
-}
-
-impl Bin {
-    /// Writes `toml` (`{dir}` replaced) and starts the binary on it.
-    pub fn start(toml: &str) -> Bin {
-        Self::start_with(toml, |bin, cfg| {
-            let mut c = Command::new(bin);
-            c.arg("--headless").arg("-c").arg(cfg);
-            c
-        })
-    }
-
-    /// Like `start`, with the command built by `make(binary, config)`.
-    pub fn start_with(toml: &str, make: impl FnOnce(&str, &Path) -> Command) -> Bin {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = dir.path().join("taskmaster.toml");
-        Bin::write(&config, dir.path(), toml);
-        let mut cmd = make(env!("CARGO_BIN_EXE_taskmaster"), &config);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let child = cmd.spawn().expect("taskmaster starts");
-        let pid = child.id();
-        Bin {
-            dir,
-            config,
-            child: Some(child),
-            pid,
-            groups: Vec::new(),
-        }
-    }
-
-    fn write(config: &Path, dir: &Path, toml: &str) {
-        let text = toml.replace("{dir}", &dir.display().to_string());
-        std::fs::write(config, text).expect("write config");
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Replaces the config atomically (write + rename): a SIGHUP that lands mid-write must
-    /// not read a truncated file, which an empty file would make a valid "no programs" config.
-    pub fn rewrite(&self, toml: &str) {
-        let tmp = self.dir.path().join(".taskmaster.toml.new");
-        Bin::write(&tmp, self.dir.path(), toml);
-        std::fs::rename(&tmp, &self.config).expect("replace config");
-    }
-
-    /// The binary's live children, remembered for the cleanup.
-    pub fn children(&mut self) -> Vec<u32> {
-        let kids = children_of(self.pid);
-        for k in &kids {
-            if !self.groups.contains(k) {
-                self.groups.push(*k);
-            }
-        }
-        kids
-    }
-
-    pub fn signal(&self, sig: Signal) {
-        let _ = kill(Pid::from_raw(self.pid as i32), sig);
-    }
-
-    /// True while the binary has not exited (reaps it when it has).
-    pub fn running(&mut self) -> bool {
-        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
-    }
-
-    /// Waits for the binary to exit; its exit status code.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let mut code = None;
-        wait_until(timeout, "taskmaster exits", || {
-            match self.child.as_mut().map(|c| c.try_wait()) {
-                Some(Ok(Some(status))) => {
-                    code = status.code();
-                    true
-                }
-                _ => false,
-            }
-        });
-        code
-    }
-
-    /// Waits for the socket to accept connections.
-    pub fn wait_socket(&self, socket: &Path) {
-        wait_until(Duration::from_secs(20), "control socket accepts", || {
-            UnixStream::connect(socket).is_ok()
-        });
-    }
-}
-
-impl Drop for Bin {
-    fn drop(&mut self) {
-        self.children();
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for g in &self.groups {
-            let _ = killpg(Pid::from_raw(*g as i32), Signal::SIGKILL);
-        }
-    }
 }
 
 /// Sends one request line over a fresh connection and reads one reply line.

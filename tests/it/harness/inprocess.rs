@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use taskmaster::config;
+use taskmaster::supervisor::events::{Event, EventKind};
 use taskmaster::supervisor::{
     ActionResult, Answer, Command, Handle, Options, ProcessInfo, Reply, Snapshot, StateName,
     Supervisor,
 };
 
-use super::{LONG, kill_group, wait_until_showing};
+use super::{LONG, kill_group, wait_until, wait_until_showing};
 
 /// A supervisor running in this test process on its own temp dir.
 pub struct Tm {
@@ -131,4 +132,34 @@ impl Drop for Tm {
 
 fn fill(text: &str, dir: &Path) -> String {
     text.replace("{dir}", &dir.display().to_string())
+}
+
+/// The supervisor's kept events.
+pub fn events(handle: &Handle) -> Vec<Arc<Event>> {
+    match handle.call_timeout(Command::Events { follow: false }, LONG) {
+        Ok(Reply::Events(evs)) => evs.into_iter().map(Arc::new).collect(),
+        other => panic!("events should reply with events, got {other:?}"),
+    }
+}
+
+/// Waits for an event of `kind` (and `pred`) in the ring.
+pub fn wait_event(handle: &Handle, kind: EventKind, pred: impl Fn(&Event) -> bool) -> Arc<Event> {
+    let mut found = None;
+    wait_until(LONG, &format!("a {kind} event"), || {
+        found = events(handle)
+            .into_iter()
+            .find(|e| e.kind == kind && pred(e));
+        found.is_some()
+    });
+    found.expect("found")
+}
+
+/// `alert`'s (sent, failed, dropped).
+pub fn alert_counters(handle: &Handle, alert: &str) -> (u64, u64, u64) {
+    handle
+        .alert_counters()
+        .into_iter()
+        .find(|(n, _)| n == alert)
+        .map(|(_, c)| c)
+        .unwrap_or_default()
 }

@@ -5,13 +5,15 @@
 pub mod binary;
 pub mod inprocess;
 pub mod procfs;
+pub mod rng;
 pub mod terminal;
+pub mod webhook;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The deadline for anything that should happen "soon" (generous: a loaded 2-core machine).
-pub const LONG: Duration = Duration::from_secs(20);
+pub const LONG: Duration = Duration::from_secs(30);
 
 /// Polls `cond` until it holds or `timeout` passes; panics naming `what` on timeout.
 pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {

@@ -1,7 +1,6 @@
-//! Helpers for the chaos tests: a seeded PRNG; the old names of the harness's binary launcher
-//! and /proc readers (tests/it/harness/), kept while tests migrate.
+//! A seeded PRNG for the chaos tests: the same seed gives the same run, without a dependency.
 
-/// xorshift64*: repeatable chaos without a dependency.
+/// xorshift64*.
 pub struct Rng(u64);
 
 impl Rng {
@@ -21,6 +20,3 @@ impl Rng {
         self.next() % n
     }
 }
-
-pub use crate::harness::binary::{Bin, ctl, raw_request, status_rows};
-pub use crate::harness::procfs::{children_of, cmdline, fd_count, fds, rss_kib, stat};

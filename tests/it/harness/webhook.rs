@@ -1,15 +1,12 @@
-//! Real endpoints for the alert tests: an HTTP (or HTTPS, with a self-signed certificate made
-//! by rcgen) listener that records every request and answers as told, and helpers to read the
-//! supervisor's event ring.
+//! A real endpoint for the alert tests: an HTTP (or HTTPS, with a self-signed certificate
+//! made by rcgen) listener that records every request and answers as told. It is here, not
+//! in alerts.rs, because chaos_alerts.rs sends to it too.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use taskmaster::supervisor::events::{Event, EventKind};
-use taskmaster::supervisor::{Command, Handle, Reply};
 
 /// How the test server answers.
 #[derive(Debug, Clone, Copy)]
@@ -107,7 +104,7 @@ impl Hook {
     }
 
     pub fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
-        crate::util::wait_until(within, &format!("{n} requests at the test server"), || {
+        super::wait_until(within, &format!("{n} requests at the test server"), || {
             self.received().len() >= n
         });
         self.received()
@@ -189,34 +186,4 @@ fn exchange<S: Read + Write>(
         "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
     );
     let _ = stream.flush();
-}
-
-/// The supervisor's kept events.
-pub fn events(handle: &Handle) -> Vec<Arc<Event>> {
-    match handle.call_timeout(Command::Events { follow: false }, Duration::from_secs(10)) {
-        Ok(Reply::Events(evs)) => evs.into_iter().map(Arc::new).collect(),
-        other => panic!("events should reply with events, got {other:?}"),
-    }
-}
-
-/// Waits for an event of `kind` (and `pred`) in the ring.
-pub fn wait_event(handle: &Handle, kind: EventKind, pred: impl Fn(&Event) -> bool) -> Arc<Event> {
-    let mut found = None;
-    crate::util::wait_until(Duration::from_secs(20), &format!("a {kind} event"), || {
-        found = events(handle)
-            .into_iter()
-            .find(|e| e.kind == kind && pred(e));
-        found.is_some()
-    });
-    found.expect("found")
-}
-
-/// `alert`'s (sent, failed, dropped).
-pub fn counters(handle: &Handle, alert: &str) -> (u64, u64, u64) {
-    handle
-        .alert_counters()
-        .into_iter()
-        .find(|(n, _)| n == alert)
-        .map(|(_, c)| c)
-        .unwrap_or_default()
 }
