@@ -14,10 +14,13 @@
 //! hang at once. `tcp` checks to an address (no name to resolve), the common case and the one
 //! run by the thousand, skip the pool: one poller thread starts each batch's non-blocking
 //! connects together and waits for them in one `poll` (`poller.rs`); outcomes go back in
-//! batches. `log` checks need no thread: the I/O thread matches the text as it captures
+//! batches. To a local address, the kernel's listening table answers first, without a
+//! connect (`local.rs`, `diag.rs`; what it can and cannot see is said there). `log` checks need no thread: the I/O thread matches the text as it captures
 //! the output (`output::OutputReader::watch_text`).
 
 mod cmd;
+mod diag;
+mod local;
 mod net;
 mod poller;
 
@@ -103,6 +106,7 @@ impl Checkers {
             jobs: tcp_rx,
             wake: wake_rx,
             outcomes: out_tx,
+            reuse: local::REUSE,
         };
         std::thread::Builder::new()
             .name("taskmaster-health-tcp".to_string())

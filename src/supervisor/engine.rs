@@ -33,9 +33,6 @@ const PUBLISH_INTERVAL: Duration = Duration::from_millis(20);
 const BOOT_BATCH: usize = 32;
 /// How often a snapshot notice that found a subscriber's channel full is tried again.
 const NOTICE_RETRY: Duration = Duration::from_millis(50);
-/// Every process is looked at again at least this often, whatever the `stale` flag says: a
-/// change that forgot to say so costs a late deadline, never a lost one.
-const RESCAN: Duration = Duration::from_secs(1);
 /// How long a shutdown waits for pipes held open by stray grandchildren.
 const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -102,9 +99,9 @@ pub(super) struct Engine {
     /// A reap stopped at a check command's zombie: reaped again once its checker is done.
     pub reap_cut: bool,
     /// The earliest deadline of any process (without health checks), as of the last scan.
+    /// Deadlines change only with what marks the engine `stale` (a request, a signal, a
+    /// transition, a deadline fired), so an idle supervisor never looks at its processes.
     proc_deadline: Option<Instant>,
-    /// When every process was last looked at (see `RESCAN`).
-    last_scan: Instant,
     pub reader: OutputReader,
     pub latest: Option<Arc<Mutex<Arc<Snapshot>>>>,
     pub subscribers: Vec<Subscriber>,
@@ -177,7 +174,6 @@ impl Engine {
             changed: true,
             reap_cut: false,
             proc_deadline: None,
-            last_scan: now.mono,
             reader,
             latest: None,
             subscribers: Vec::new(),
@@ -745,6 +741,7 @@ impl Engine {
             return true;
         };
         self.fds.reaped(pid);
+        self.forget_group(pid);
         let stopping = self.procs.get(&name).and_then(|p| match p.state() {
             ProcState::Stopping { .. } => Some(p.deadline()),
             _ => None,
@@ -775,9 +772,9 @@ impl Engine {
         self.changed = true;
     }
 
-    pub fn next_deadline(&mut self, now: Instant) -> Option<Instant> {
-        if self.stale || now >= self.last_scan + RESCAN {
-            self.rescan(now);
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        if self.stale {
+            self.rescan();
         }
         let publish = self.dirty.then_some(self.last_publish + PUBLISH_INTERVAL);
         let owed = self
@@ -793,14 +790,12 @@ impl Engine {
             .chain(self.stdins.deadline())
             .chain(self.orphans.deadline(!self.by_pid.is_empty()))
             .chain(self.cgroups.deadline())
-            .chain(Some(self.last_scan + RESCAN))
             .min()
     }
 
     /// Every process's deadline, and its next health check queued.
-    fn rescan(&mut self, now: Instant) {
+    fn rescan(&mut self) {
         self.stale = false;
-        self.last_scan = now;
         self.proc_deadline = self.procs.values().filter_map(|p| p.deadline()).min();
         for p in self.procs.values() {
             self.checks.set(p.name(), p.check_due());
@@ -818,6 +813,8 @@ impl Engine {
                 .filter(|p| p.deadline().is_some_and(|d| d <= now.mono))
                 .map(|p| p.name().to_string())
                 .collect();
+            // A deadline that fired moved, even when it said nothing.
+            self.stale |= !due.is_empty();
             for name in due {
                 if let Some(effects) = self.procs.get_mut(&name).map(|p| p.on_deadline(now)) {
                     self.apply(&name, effects, now);

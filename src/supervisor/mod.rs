@@ -10,6 +10,7 @@ mod commands;
 mod deps;
 mod engine;
 pub mod events;
+mod lineage;
 mod logs;
 mod orphans;
 pub mod process;
@@ -80,6 +81,17 @@ impl Supervisor {
         let mut engine = Engine::new(config, hub, reader.clone(), alerts, Now::current());
         // The binary is the only supervisor in its process: every stray child is its own.
         engine.orphans.sole = options.handle_signals;
+        // Subscribed before the first spawn, so no fork in a supervised tree is missed.
+        let (proc_tx, proc_rx) = crossbeam_channel::unbounded();
+        if engine.orphans.sole {
+            if lineage::events_allowed() {
+                crate::spawn::proc_events::start(proc_tx)?;
+                engine.orphans.source = orphans::Source::Probing;
+            } else {
+                let why = format!("{} is set", lineage::NO_EVENTS_ENV);
+                let _ = proc_tx.send(vec![crate::spawn::proc_events::ProcEvent::Unavailable(why)]);
+            }
+        }
         let latest = Arc::new(Mutex::new(Arc::new(engine.snapshot())));
         engine.latest = Some(latest.clone());
         engine.hangup_is_shutdown = options.terminal;
@@ -106,7 +118,7 @@ impl Supervisor {
                     sig_rx,
                     alert_rx,
                     note_rx,
-                    (health_rx, log_rx),
+                    (health_rx, log_rx, proc_rx),
                 );
                 drop(signals);
             })?;
@@ -146,17 +158,23 @@ fn run(
     sig_rx: Receiver<i32>,
     alert_rx: Receiver<events::Event>,
     note_rx: Receiver<crate::output::logfile::Notice>,
-    (health_rx, log_rx): (Receiver<Vec<crate::health::Outcome>>, Receiver<String>),
+    (health_rx, log_rx, proc_rx): (
+        Receiver<Vec<crate::health::Outcome>>,
+        Receiver<String>,
+        Receiver<Vec<crate::spawn::proc_events::ProcEvent>>,
+    ),
 ) {
     engine.boot(Now::current());
     let mut req_rx = Some(req_rx);
     let mut sub_rx = Some(sub_rx);
     let never_req = never();
     let never_sub = never();
+    let never_proc = never();
+    let mut proc_rx = Some(proc_rx);
     loop {
         let now = Now::current();
         engine.start_queued(now);
-        let timer = match engine.next_deadline(now.mono) {
+        let timer = match engine.next_deadline() {
             // Boot batches left: serve what is waiting, then come back at once.
             _ if engine.boot_pending() => after(std::time::Duration::ZERO),
             Some(at) => after(at.saturating_duration_since(now.mono)),
@@ -203,6 +221,11 @@ fn run(
             },
             recv(log_rx) -> msg => if let Ok(name) = msg {
                 engine.on_log_hit(&name, Now::current());
+            },
+            // Forks and exits in the supervised trees (see `lineage`).
+            recv(proc_rx.as_ref().unwrap_or(&never_proc)) -> msg => match msg {
+                Ok(batch) => engine.on_proc_events(batch, Now::current().mono),
+                Err(_) => proc_rx = None,
             },
             recv(timer) -> _ => {}
         }

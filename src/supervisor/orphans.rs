@@ -6,17 +6,27 @@
 //!
 //! Attribution, first match wins (an orphan's parent is gone, so its origin must be recorded
 //! or inferred):
-//! 1. lineage: the descendants seen in a process's tree (`/proc/PID/task/*/children`) while
-//!    it lived — at every stop, and by a census every second (a window of processes per tick);
+//! 1. lineage: the descendants recorded while their parent lived. In the binary, from the
+//!    kernel's process events (`lineage.rs`): every fork under a leader or a member, in order,
+//!    so a child whose parent exits a microsecond after forking it is recorded too, and the
+//!    parent's exit event adopts it at once. Where there are no events (not root, another pid
+//!    namespace, no CONFIG_PROC_EVENTS, `TASKMASTER_NO_PROC_EVENTS` set; and in the tests'
+//!    in-process supervisors), from the trees in /proc (`/proc/PID/task/*/children`): at
+//!    every stop, and by a census every second (a window of processes per tick). After lost
+//!    events (the socket's buffer overflowed) one full census catches up;
 //! 2. its process group or session is one a process of ours leads (it never called setsid);
 //! 3. its stdin/stdout/stderr is one of the pipes taskmaster gave a process (kept through
 //!    fork and setsid unless the daemon redirected them);
 //! 4. it was adopted when a leader died and started after that leader: that leader (the
 //!    binary only, where every child that is not a leader is an orphan).
 //!
-//! Impossible without cgroups: a descendant that calls setsid, redirects its standard streams
-//! and whose parent exits before the census sees it, while no leader dies — it is adopted,
-//! reaped when it ends, logged as of unknown origin, and left running.
+//! Impossible with the events: a process forked while events were being lost (the census
+//! after the overflow sees it only if its parent still lives or it kept a stream or group);
+//! a thread-group leader that exits while its other threads go on (the kernel reports it as
+//! the process's exit: its later forks are not followed). Impossible without the events (the
+//! census): a descendant that calls setsid, redirects its standard streams and whose parent
+//! exits before the census sees it, while no leader dies — it is adopted, reaped when it
+//! ends, logged as of unknown origin, and left running.
 //!
 //! Only the binary becomes the subreaper (a process attribute, and it is the sole supervisor
 //! of its process: `sole`), so only it adopts orphans and also reaps strays it cannot
@@ -53,9 +63,27 @@ const DEATH_MEMORY: Duration = Duration::from_secs(2);
 const PIPE_GENERATIONS: usize = 4;
 
 #[derive(Debug, Clone)]
-struct Member {
-    process: String,
-    start: u64,
+pub(super) struct Member {
+    pub process: String,
+    /// Its start time (0: it was gone before it could be read; never signalled).
+    pub start: u64,
+    /// The process it was forked by, when known (its exit reparents this one to us).
+    pub parent: Option<Pid>,
+    /// The leader of the run it came from, when known (the run ends when that one dies).
+    pub run: Option<Pid>,
+}
+
+/// Where the lineage comes from (see `lineage.rs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Source {
+    /// The /proc census and the periodic look for orphans (not the sole supervisor, no
+    /// connector, or it gave no event).
+    #[default]
+    Census,
+    /// The kernel's process events are subscribed, not proven yet: the census goes on.
+    Probing,
+    /// Every fork and exit of the supervised trees arrives as an event: no census, no scan.
+    Events,
 }
 
 /// An orphan being stopped: SIGKILL at `kill_at`.
@@ -70,9 +98,15 @@ pub(super) struct OrphanBook {
     /// This process holds no children but ours (the binary): reap every stray.
     pub sole: bool,
     /// Descendants seen in a live process's tree.
-    lineage: HashMap<Pid, Member>,
+    pub lineage: HashMap<Pid, Member>,
+    /// Leaders of ours by pid, until their exit event (the forks of a leader already reaped
+    /// may still be on their way).
+    pub leaders: HashMap<Pid, String>,
+    pub source: Source,
+    /// Events were lost once already (said once).
+    pub lost_told: bool,
     /// Orphans now our children, with the process they came from (`None`: unknown).
-    adopted: HashMap<Pid, Option<Member>>,
+    pub adopted: HashMap<Pid, Option<Member>>,
     /// Process group / session id (= the leader's pid) -> process name.
     groups: HashMap<Pid, String>,
     /// `pipe:[N]` -> process name, the last few generations of each process.
@@ -87,9 +121,10 @@ pub(super) struct OrphanBook {
 }
 
 impl OrphanBook {
-    /// The next scan (while `active`: some process runs, or orphans are adopted) or SIGKILL.
+    /// The next scan (while `active`: some process runs, or orphans are adopted, and the
+    /// lineage comes from the census) or SIGKILL.
     pub fn deadline(&self, active: bool) -> Option<Instant> {
-        let active = active || !self.adopted.is_empty();
+        let active = (active || !self.adopted.is_empty()) && self.source != Source::Events;
         let scan = self.last_scan.filter(|_| active).map(|t| t + SCAN_INTERVAL);
         let kill = self.doomed.values().map(|d| d.kill_at).min();
         scan.into_iter().chain(kill).min()
@@ -98,6 +133,9 @@ impl OrphanBook {
     /// A leader was spawned: its group id and its pipes now name it.
     pub fn note_spawn(&mut self, name: &str, pid: Pid, streams: Vec<String>) {
         self.groups.insert(pid, name.to_string());
+        if self.source != Source::Census {
+            self.leaders.insert(pid, name.to_string());
+        }
         for s in &streams {
             self.pipes.insert(s.clone(), name.to_string());
         }
@@ -121,6 +159,7 @@ impl OrphanBook {
             }
         };
         self.groups.values_mut().for_each(fix);
+        self.leaders.values_mut().for_each(fix);
         self.pipes.values_mut().for_each(fix);
         self.lineage.values_mut().for_each(|m| fix(&mut m.process));
         self.adopted
@@ -136,12 +175,18 @@ impl OrphanBook {
     }
 
     /// Records every descendant now in `leader`'s tree as belonging to `name`.
-    fn census(&mut self, name: &str, leader: Pid) {
+    pub fn census(&mut self, name: &str, leader: Pid) {
         for pid in procfs::descendants(leader, TREE_LIMIT) {
             if let Some(st) = procfs::stat(pid) {
+                // What the events recorded (its parent) is kept.
+                if self.lineage.get(&pid).is_some_and(|m| m.start == st.start) {
+                    continue;
+                }
                 let member = Member {
                     process: name.to_string(),
                     start: st.start,
+                    parent: Some(Pid::from_raw(st.ppid)),
+                    run: Some(leader),
                 };
                 self.lineage.insert(pid, member);
             }
@@ -149,10 +194,17 @@ impl OrphanBook {
     }
 
     /// Who `pid` (alive or a zombie) came from, if that can be told.
-    fn attribute(&self, pid: Pid, st: &procfs::Stat, died: Option<(&str, u64)>) -> Option<Member> {
+    pub fn attribute(
+        &self,
+        pid: Pid,
+        st: &procfs::Stat,
+        died: Option<(&str, u64)>,
+    ) -> Option<Member> {
         let member = |process: &str| Member {
             process: process.to_string(),
             start: st.start,
+            parent: None,
+            run: None,
         };
         if let Some(m) = self.lineage.get(&pid).filter(|m| m.start == st.start) {
             return Some(m.clone());
@@ -219,23 +271,40 @@ impl Engine {
                 }
                 continue;
             };
-            self.event(format!(
-                "adopted: orphan pid {pid} ({}) of {}",
-                st.comm, member.process
-            ));
             let leader = self.procs.get(&member.process).and_then(|p| p.pid());
             let origin_died = died.is_some_and(|(n, _)| n == member.process);
             // Members of a dead leader's group are SIGKILLed with the group.
             let in_group = leader.is_some_and(|l| st.pgrp == l.as_raw());
-            let policy = self.policy_of(&member.process);
-            self.orphans.adopted.insert(pid, Some(member.clone()));
-            if policy == Policy::Kill
-                && (leader.is_none() || origin_died)
-                && !in_group
-                && !st.zombie
-            {
-                self.doom(pid, member, st.comm, now);
-            }
+            self.take_orphan(
+                pid,
+                st,
+                member,
+                leader.is_none() || origin_died,
+                in_group,
+                now,
+            );
+        }
+    }
+
+    /// An orphan of `member`'s process, now our child: logged, kept, and stopped at once
+    /// when the run it came from is over (`run_over`) unless its group dies with its leader.
+    pub(super) fn take_orphan(
+        &mut self,
+        pid: Pid,
+        st: procfs::Stat,
+        member: Member,
+        run_over: bool,
+        in_group: bool,
+        now: Instant,
+    ) {
+        self.event(format!(
+            "adopted: orphan pid {pid} ({}) of {}",
+            st.comm, member.process
+        ));
+        let policy = self.policy_of(&member.process);
+        self.orphans.adopted.insert(pid, Some(member.clone()));
+        if policy == Policy::Kill && run_over && !in_group && !st.zombie {
+            self.doom(pid, member, st.comm, now);
         }
     }
 
@@ -256,6 +325,8 @@ impl Engine {
                 let m = Member {
                     process: member.process.clone(),
                     start: st.start,
+                    parent: Some(Pid::from_raw(st.ppid)),
+                    run: member.run,
                 };
                 self.orphans.lineage.insert(d, m.clone());
                 self.doom_one(d, m, st.comm, now);
@@ -339,7 +410,8 @@ impl Engine {
         let due = book
             .last_death_scan
             .is_none_or(|t| now.duration_since(t) >= DEATH_SCAN_INTERVAL);
-        if due {
+        // With process events, the leader's exit event adopts its children (see `lineage`).
+        if due && book.source != Source::Events {
             book.last_death_scan = Some(now);
             self.adopt_orphans(Some((name, start)), now);
         }
@@ -366,10 +438,11 @@ impl Engine {
                 ));
             }
         }
-        if self
-            .orphans
-            .deadline(!self.by_pid.is_empty())
-            .is_some_and(|t| now >= t)
+        if self.orphans.source != Source::Events
+            && self
+                .orphans
+                .deadline(!self.by_pid.is_empty())
+                .is_some_and(|t| now >= t)
             && self
                 .orphans
                 .last_scan
@@ -382,7 +455,7 @@ impl Engine {
         }
     }
 
-    fn census_tick(&mut self) {
+    pub(super) fn census_tick(&mut self) {
         let live: Vec<(String, Pid)> = self
             .procs
             .values()
@@ -404,7 +477,7 @@ impl Engine {
         self.orphans.census_from = from + CENSUS_WINDOW;
     }
 
-    fn forget_dead_lineage(&mut self) {
+    pub(super) fn forget_dead_lineage(&mut self) {
         self.orphans
             .lineage
             .retain(|pid, m| procfs::stat(*pid).is_some_and(|s| s.start == m.start));
@@ -416,6 +489,20 @@ impl Engine {
             {
                 self.orphans.groups.remove(&pgid);
             }
+        }
+        let by_pid = &self.by_pid;
+        self.orphans
+            .leaders
+            .retain(|pid, _| by_pid.contains_key(pid));
+    }
+
+    /// A leader was reaped: its group id is forgotten once nothing is left in the group
+    /// (with process events there is no periodic look to do it).
+    pub(super) fn forget_group(&mut self, pgid: Pid) {
+        if self.orphans.source == Source::Events
+            && nix::sys::signal::killpg(pgid, None) == Err(nix::errno::Errno::ESRCH)
+        {
+            self.orphans.groups.remove(&pgid);
         }
     }
 

@@ -3,7 +3,7 @@
 //! backlog, flushed in order as the child reads (a partial write reported as a failure made
 //! a retry send its first bytes twice).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -23,6 +23,9 @@ struct Stdin {
 #[derive(Default)]
 pub(super) struct Stdins {
     pipes: HashMap<String, Stdin>,
+    /// The names whose backlog is not empty: the loop asks for a deadline every turn, and
+    /// 10,000 pipes must not be looked at for it.
+    waiting: HashSet<String>,
     /// When backlogs were last offered to their pipes.
     last_flush: Option<Instant>,
 }
@@ -35,16 +38,21 @@ impl Stdins {
             closing: false,
         };
         self.pipes.insert(name.to_string(), stdin);
+        self.waiting.remove(name);
     }
 
     pub fn rename(&mut self, from: &str, to: &str) {
         if let Some(stdin) = self.pipes.remove(from) {
             self.pipes.insert(to.to_string(), stdin);
         }
+        if self.waiting.remove(from) {
+            self.waiting.insert(to.to_string());
+        }
     }
 
     pub fn remove(&mut self, name: &str) {
         self.pipes.remove(name);
+        self.waiting.remove(name);
     }
 
     /// The pipe itself (a pty's master, for its size), unless it is closing.
@@ -81,14 +89,19 @@ impl Stdins {
         }
         stdin.backlog.extend(data);
         self.last_flush = Some(Instant::now());
-        flush(stdin).map_err(|e| format!("{name}: cannot write to stdin: {e}"))
+        let flushed = flush(stdin).map_err(|e| format!("{name}: cannot write to stdin: {e}"));
+        if stdin.backlog.is_empty() {
+            self.waiting.remove(name);
+        } else {
+            self.waiting.insert(name.to_string());
+        }
+        flushed
     }
 
     /// When the backlogs should be offered to their pipes again, if any waits.
     pub fn deadline(&self) -> Option<Instant> {
-        let waiting = self.pipes.values().any(|s| !s.backlog.is_empty());
         let last = self.last_flush?;
-        waiting.then_some(last + RETRY)
+        (!self.waiting.is_empty()).then_some(last + RETRY)
     }
 
     /// Offers every backlog to its pipe; a pipe that broke drops its backlog.
@@ -97,16 +110,24 @@ impl Stdins {
             return;
         }
         self.last_flush = Some(now);
-        for (name, stdin) in &mut self.pipes {
-            if !stdin.backlog.is_empty()
-                && let Err(e) = flush(stdin)
-            {
+        let pipes = &mut self.pipes;
+        self.waiting.retain(|name| {
+            let Some(stdin) = pipes.get_mut(name) else {
+                return false;
+            };
+            if let Err(e) = flush(stdin) {
                 log::warn!("{name}: stdin backlog dropped: {e}");
                 stdin.backlog.clear();
             }
-        }
-        self.pipes
-            .retain(|_, s| !(s.closing && s.backlog.is_empty()));
+            if stdin.backlog.is_empty() {
+                // Closed by a user: closes now that everything accepted is delivered.
+                if stdin.closing {
+                    pipes.remove(name);
+                }
+                return false;
+            }
+            true
+        });
     }
 }
 

@@ -291,24 +291,44 @@ fn tcp_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
 }
 
 /// `tcp` checks to an address run together on the poller: a hundred processes checked ten
-/// times a second all become healthy, and keep being checked.
+/// times a second all become healthy, and keep being checked: once the listener closes, all
+/// hundred turn unhealthy. (To a local address the kernel's listening table answers most
+/// checks without a connect; the connects of any others are accepted by the thread.)
 #[test]
 fn a_hundred_tcp_checks_pass_together_and_keep_running() {
-    let (port, count) = tcp_server();
+    use nix::sys::socket::{Shutdown, shutdown};
+    use std::os::fd::AsRawFd;
+    let listener = TcpListener::bind("[::]:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let raw = listener.as_raw_fd();
+    let acceptor = std::thread::spawn(move || {
+        // Ends when the listening socket is shut down (accept fails).
+        for conn in listener.incoming() {
+            if conn.is_err() {
+                return;
+            }
+        }
+    });
+    // IPv4 to a dual-stack [::] listener.
     let tm = Tm::start(&format!(
         "[taskmaster]\nsocket = false\n[programs.svc]\ncmd = \"sleep 1000\"\nstarttime = 0\n\
          numprocs = 100\nhealth = {{ tcp = \"127.0.0.1:{port}\" }}\nhealth_interval = 0.1\n"
     ));
-    wait_until(LONG, "all hundred healthy", || {
+    let all = |want: &dyn Fn(&HealthStatus) -> bool| {
         let s = tm.status();
         s.processes.len() == 100
             && s.processes
                 .iter()
-                .all(|p| p.health == Some(HealthStatus::Healthy))
+                .all(|p| p.health.as_ref().is_some_and(want))
+    };
+    wait_until(LONG, "all hundred healthy", || {
+        all(&|h| *h == HealthStatus::Healthy)
     });
-    let before = count.load(std::sync::atomic::Ordering::Relaxed);
-    wait_until(LONG, "another round of checks for each", || {
-        count.load(std::sync::atomic::Ordering::Relaxed) >= before + 200
+    // On Linux, shutting a listening socket down stops it listening (and wakes `accept`).
+    shutdown(raw, Shutdown::Both).expect("shutdown the listener");
+    acceptor.join().expect("acceptor ends");
+    wait_until(LONG, "all hundred unhealthy: still checked", || {
+        all(&|h| matches!(h, HealthStatus::Unhealthy(_)))
     });
     tm.shutdown();
 }

@@ -37,23 +37,31 @@ starttime = 0
 stoptime = 2
 "#;
 
+/// The log says `pid` was adopted as `process`'s. Its command is what it was then: with the
+/// kernel's events the orphan is adopted as its parent exits, maybe before its own exec.
+fn adopted(log: &str, pid: u32, process: &str) -> bool {
+    log.lines().any(|l| {
+        l.contains(&format!("adopted: orphan pid {pid} ("))
+            && l.ends_with(&format!(" of {process}"))
+    })
+}
+
 #[test]
 fn stop_takes_a_double_forked_setsid_orphan_along() {
     let tm = Daemon::start(DOUBLE_FORK);
     tm.wait_state("daemonish", "RUNNING");
     let orphan = file_pid(&tm.path("orphan"));
     wait_until(LONG, "the orphan is adopted", || {
-        tm.log_text().contains(&format!(
-            "adopted: orphan pid {orphan} (sleep) of daemonish"
-        ))
+        adopted(&tm.log_text(), orphan, "daemonish")
     });
     assert_eq!(tm.ctl(&["stop", "daemonish"]).code, 0);
     wait_until(LONG, "the orphan is dead and reaped", || gone(orphan));
     let log = tm.log_text();
     assert!(
-        log.contains(&format!(
-            "stopping orphan: daemonish's pid {orphan} (sleep) with SIGTERM"
-        )),
+        log.lines().any(
+            |l| l.contains(&format!("stopping orphan: daemonish's pid {orphan} ("))
+                && l.ends_with(" with SIGTERM")
+        ),
         "the orphan's stop is an event-log line: {log}"
     );
     wait_until(LONG, "its end is logged", || {
@@ -213,4 +221,128 @@ fn reload_removal_and_shutdown_stop_three_levels_of_setsid_descendants() {
         second.iter().all(|&p| gone(p)),
         "a shutdown leaves no orphan behind, alive or zombie"
     );
+}
+
+/// The leader lives on; a middle process starts a grandchild that calls setsid with its
+/// streams on /dev/null, and exits at once. Nothing of the grandchild names the program: only
+/// a record of the fork made while the middle lived does, which the kernel's process events
+/// give and a census every second almost never sees. The grandchild writes its pid to
+/// `DIR/grandchild`.
+const QUICK_SCRIPT: &str = r#"dir=$1
+sh -c 'setsid sh -c "echo \$\$ > \"$0/grandchild\"; exec sleep 1000" </dev/null >/dev/null 2>&1 &' "$dir"
+exec sleep 1000
+"#;
+
+/// Kills a pid on drop, so a failed test leaves no orphan running.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if alive(self.0) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0 as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Which lineage the daemon says it uses: true for the kernel's process events, false for
+/// the census (it says so at start-up either way, within the probe's 2 s).
+fn follows_events(tm: &Daemon) -> bool {
+    wait_until(LONG, "the daemon says where its lineage comes from", || {
+        tm.log_text().contains("process events")
+    });
+    tm.log_text()
+        .contains("process events: orphan lineage follows")
+}
+
+#[test]
+fn a_setsid_grandchild_whose_parent_exits_at_once_is_stopped_with_its_process() {
+    let scripts = tempfile::tempdir().expect("temp dir");
+    let script = scripts.path().join("quick.sh");
+    std::fs::write(&script, QUICK_SCRIPT).expect("write script");
+    let tm = Daemon::start(&format!(
+        "[programs.quick]\ncmd = \"sh {} {{dir}}\"\nstarttime = 0\nstoptime = 2\n\
+         autorestart = false\n",
+        script.display()
+    ));
+    if !follows_events(&tm) {
+        eprintln!(
+            "skipped: no kernel process events here (not root, or another pid namespace): {}",
+            tm.log_text()
+        );
+        return;
+    }
+    tm.wait_state("quick", "RUNNING");
+    let grandchild = file_pid(&tm.path("grandchild"));
+    let _cleanup = KillOnDrop(grandchild);
+    wait_until(LONG, "the grandchild is adopted", || {
+        tm.log_text()
+            .contains(&format!("adopted: orphan pid {grandchild} ("))
+    });
+    let log = tm.log_text();
+    assert!(
+        adopted(&log, grandchild, "quick"),
+        "attributed to its program, not of unknown origin: {log}"
+    );
+    assert_eq!(tm.ctl(&["stop", "quick"]).code, 0);
+    wait_until(LONG, "the grandchild is dead and reaped", || {
+        gone(grandchild)
+    });
+    assert!(
+        tm.log_text()
+            .contains(&format!("stopping orphan: quick's pid {grandchild} ")),
+        "its stop is logged: {}",
+        tm.log_text()
+    );
+}
+
+/// The census, where the kernel gives no process events, still stops a classic double fork
+/// (its stdout pipe names it) and three levels whose leader dies (adopted at the death).
+#[test]
+fn with_the_census_only_double_forks_and_a_dead_leaders_descendants_are_still_stopped() {
+    let census = |programs: &str| {
+        Daemon::launch(programs)
+            .env("TASKMASTER_NO_PROC_EVENTS", "1")
+            .start()
+    };
+    let tm = census(DOUBLE_FORK);
+    assert!(
+        !follows_events(&tm),
+        "the census is forced: {}",
+        tm.log_text()
+    );
+    tm.wait_state("daemonish", "RUNNING");
+    let orphan = file_pid(&tm.path("orphan"));
+    let _cleanup = KillOnDrop(orphan);
+    wait_until(LONG, "the orphan is adopted", || {
+        adopted(&tm.log_text(), orphan, "daemonish")
+    });
+    assert_eq!(tm.ctl(&["stop", "daemonish"]).code, 0);
+    wait_until(LONG, "the orphan is dead and reaped", || gone(orphan));
+
+    let scripts = tempfile::tempdir().expect("temp dir");
+    let script = scripts.path().join("deep.sh");
+    std::fs::write(&script, DEEP_SCRIPT).expect("write script");
+    let tm = census(&format!(
+        "[programs.deep]\ncmd = \"sh {} 0 {{dir}}\"\nstarttime = 0\nstoptime = 2\n\
+         autorestart = false\n",
+        script.display()
+    ));
+    tm.wait_state("deep", "RUNNING");
+    let pids: Vec<u32> = ["l1", "l2", "l3"]
+        .iter()
+        .map(|f| file_pid(&tm.path(f)))
+        .collect();
+    let _cleanup: Vec<KillOnDrop> = pids.iter().map(|&p| KillOnDrop(p)).collect();
+    let leader: i32 = tm.ctl(&["pid", "deep"]).out.trim().parse().expect("pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(leader),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the leader");
+    wait_until(LONG, "every level is dead and reaped", || {
+        pids.iter().all(|&p| gone(p))
+    });
 }

@@ -3,20 +3,13 @@
 //! following the view's size, full-screen programs. Skipped, with a printed reason, without
 //! tmux or python3.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::procfs::alive;
-use crate::harness::{LONG, wait_until};
-
-const BIN: &str = env!("CARGO_BIN_EXE_taskmaster");
+use crate::harness::binary::{BIN, Ctl, Daemon};
+use crate::harness::terminal;
+use crate::harness::{LONG, wait_until_showing};
 
 const CONFIG: &str = r#"
-[taskmaster]
-socket = "{dir}/tm.sock"
-logfile = "{dir}/tm.log"
-
 [programs.repl]
 cmd = "python3 -i -q"
 pty = true
@@ -36,186 +29,52 @@ starttime = 0.3
 env = { TERM = "xterm" }
 "#;
 
-/// taskmaster's dashboard in a tmux session of its own server; drop shuts both down.
-pub struct PtySession {
-    pub dir: tempfile::TempDir,
-    server: String,
-    pub socket: PathBuf,
-    taskmaster_pid: Option<u32>,
-}
-
-impl PtySession {
-    pub fn start(config: &str, width: u16, height: u16) -> Option<PtySession> {
-        for tool in ["tmux", "python3"] {
-            if Command::new(tool).arg("-V").output().is_err() {
-                println!("skipped: {tool} is not installed");
-                return None;
-            }
-        }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("taskmaster.toml");
-        let text = config.replace("{dir}", &dir.path().display().to_string());
-        std::fs::write(&path, text).expect("write config");
-        let server = format!(
-            "tm-pty-{}-{}",
-            std::process::id(),
-            dir.path()
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default()
-        );
-        let script = format!(
-            "XDG_STATE_HOME='{d}' TERM=xterm '{BIN}' -c '{c}'; exec sleep 600",
-            d = dir.path().display(),
-            c = path.display(),
-        );
-        let mut s = PtySession {
-            socket: dir.path().join("tm.sock"),
-            dir,
-            server,
-            taskmaster_pid: None,
-        };
-        let ok = s
-            .tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "dash"])
-            .args(["-x", &width.to_string(), "-y", &height.to_string(), &script])
-            .status()
-            .is_ok_and(|st| st.success());
-        assert!(ok, "tmux new-session starts");
-        let _ = s.tmux(&["set-option", "-sg", "escape-time", "0"]).status();
-        wait_until(LONG, "the control socket", || s.socket.exists());
-        let (_, pid) = s.ctl(&["pid"]);
-        s.taskmaster_pid = pid.trim().parse().ok();
-        Some(s)
+/// taskmaster's dashboard on a tmux terminal of `width`x`height`, or `None` (the test
+/// skips) without tmux or python3.
+fn start(config: &str, width: u16, height: u16) -> Option<Daemon> {
+    if !terminal::available() || !terminal::installed("python3") {
+        return None;
     }
-
-    pub fn tmux(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.server]).args(args);
-        c.stdin(Stdio::null()).stderr(Stdio::null());
-        c
-    }
-
-    pub fn screen_of(&self, target: &str) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", target])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    }
-
-    pub fn keys_to(&self, target: &str, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", target];
-        args.extend_from_slice(keys);
-        let _ = self.tmux(&args).status();
-    }
-
-    pub fn text_to(&self, target: &str, text: &str) {
-        let _ = self.tmux(&["send-keys", "-t", target, "-l", text]).status();
-    }
-
-    pub fn wait_on(&self, target: &str, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + LONG;
-        loop {
-            let s = self.screen_of(target);
-            if cond(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {target} to show {what}; last screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn ctl(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(BIN)
-            .arg("ctl")
-            .arg("-s")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run taskmaster ctl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        (out.status.code().unwrap_or(-1), text)
-    }
-
-    /// The pid once `name` is RUNNING.
-    pub fn running_pid(&self, name: &str) -> u32 {
-        let mut pid = None;
-        wait_until(LONG, &format!("{name} RUNNING"), || {
-            pid = self.pid_of(name);
-            pid.is_some()
-        });
-        pid.unwrap_or_default()
-    }
-
-    pub fn pid_of(&self, name: &str) -> Option<u32> {
-        let (_, text) = self.ctl(&["status", name]);
-        let mut w = text.split_whitespace();
-        (w.next() == Some(name) && w.next() == Some("RUNNING") && w.next() == Some("pid"))
-            .then(|| w.next()?.trim_end_matches(',').parse().ok())
-            .flatten()
-    }
-}
-
-impl Drop for PtySession {
-    fn drop(&mut self) {
-        if self.socket.exists() {
-            let _ = Command::new(BIN)
-                .args(["ctl", "-s"])
-                .arg(&self.socket)
-                .arg("shutdown")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-        if let Some(pid) = self.taskmaster_pid.filter(|p| alive(*p)) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-        let _ = self.tmux(&["kill-server"]).status();
-    }
+    let launch = Daemon::launch(config).env("TERM", "xterm");
+    Some(launch.in_terminal(width, height).start())
 }
 
 const DASH: &str = "dash";
 
 /// Selects the process at `row` of the table (sorted by name), named `name`.
-fn select(s: &PtySession, row: usize, name: &str) {
-    s.wait_on(DASH, "the table", |scr| scr.contains("processes ("));
+fn select(s: &Daemon, row: usize, name: &str) {
+    s.wait_screen_of(DASH, "the table", |scr| scr.contains("processes ("));
     s.keys_to(DASH, &["Home"]);
     for _ in 0..row {
         s.keys_to(DASH, &["j"]);
     }
-    s.wait_on(DASH, &format!("{name}'s pane"), |scr| {
+    s.wait_screen_of(DASH, &format!("{name}'s pane"), |scr| {
         scr.contains(&format!(" {name} (terminal")) || scr.contains(&format!("output of {name} "))
     });
 }
 
 #[test]
 fn a_python_repl_attached_raw_in_the_dashboard() {
-    let Some(s) = PtySession::start(CONFIG, 100, 30) else {
+    let Some(s) = start(CONFIG, 100, 30) else {
         return;
     };
     select(&s, 0, "repl");
-    s.wait_on(DASH, "python's prompt in the pane", |scr| {
+    s.wait_screen_of(DASH, "python's prompt in the pane", |scr| {
         scr.contains(">>>")
     });
     let pid = s.running_pid("repl");
     s.keys_to(DASH, &["Enter"]);
-    s.wait_on(DASH, "the raw attach view", |scr| {
+    s.wait_screen_of(DASH, "the raw attach view", |scr| {
         scr.contains("Ctrl-] detaches") && scr.contains(">>>")
     });
     s.text_to(DASH, "print(6*7)");
     s.keys_to(DASH, &["Enter"]);
-    s.wait_on(DASH, "42", |scr| scr.lines().any(|l| l.trim() == "42"));
+    s.wait_screen_of(DASH, "42", |scr| scr.lines().any(|l| l.trim() == "42"));
     s.text_to(DASH, "import time; time.sleep(30)");
     s.keys_to(DASH, &["Enter"]);
     std::thread::sleep(Duration::from_millis(300));
     s.keys_to(DASH, &["C-c"]);
-    s.wait_on(DASH, "KeyboardInterrupt", |scr| {
+    s.wait_screen_of(DASH, "KeyboardInterrupt", |scr| {
         scr.contains("KeyboardInterrupt")
     });
     assert_eq!(
@@ -224,11 +83,11 @@ fn a_python_repl_attached_raw_in_the_dashboard() {
         "Ctrl-C did not kill the program"
     );
     s.keys_to(DASH, &["C-]"]);
-    s.wait_on(DASH, "the dashboard again", |scr| {
+    s.wait_screen_of(DASH, "the dashboard again", |scr| {
         scr.contains("processes (")
     });
     assert_eq!(s.pid_of("repl"), Some(pid), "detach leaves it running");
-    let log = std::fs::read_to_string(s.dir.path().join("repl.log")).unwrap_or_default();
+    let log = crate::harness::read(&s.path("repl.log"));
     assert!(
         log.contains("42\r\n") && log.contains("KeyboardInterrupt"),
         "the stdout file has the session: {log:?}"
@@ -238,67 +97,65 @@ fn a_python_repl_attached_raw_in_the_dashboard() {
 /// Has the attached shell print its terminal's size until it is `want`: the resize goes from
 /// the dashboard through the supervisor to the pty, and the shell may run `tput` before it
 /// lands (a loaded machine), so one answer with the old size proves nothing.
-fn ask_size_until(s: &PtySession, want: &str) {
-    let deadline = Instant::now() + LONG;
-    loop {
-        s.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
-        s.keys_to(DASH, &["Enter"]);
-        let asked = Instant::now();
-        while asked.elapsed() < Duration::from_secs(2) {
-            if s.screen_of(DASH).contains(want) {
-                return;
+fn ask_size_until(s: &Daemon, want: &str) {
+    let term = s.term();
+    let mut asked: Option<Instant> = None;
+    wait_until_showing(
+        LONG,
+        &format!("the shell to see {want}"),
+        || {
+            if asked.is_none_or(|t| t.elapsed() >= Duration::from_secs(2)) {
+                term.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
+                term.keys_to(DASH, &["Enter"]);
+                asked = Some(Instant::now());
             }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the shell never saw {want}; last screen:\n{}",
-            s.screen_of(DASH)
-        );
-    }
+            term.screen_of(DASH).contains(want)
+        },
+        || format!("last screen:\n{}", term.screen_of(DASH)),
+    );
 }
 
 #[test]
 fn the_attached_program_gets_the_view_size_and_follows_resizes() {
-    let Some(s) = PtySession::start(CONFIG, 100, 30) else {
+    let Some(s) = start(CONFIG, 100, 30) else {
         return;
     };
     select(&s, 1, "shell");
-    s.wait_on(DASH, "the shell prompt", |scr| scr.contains("sh$"));
+    s.wait_screen_of(DASH, "the shell prompt", |scr| scr.contains("sh$"));
     s.keys_to(DASH, &["Enter"]);
-    s.wait_on(DASH, "the raw attach view", |scr| {
+    s.wait_screen_of(DASH, "the raw attach view", |scr| {
         scr.contains("Ctrl-] detaches")
     });
     ask_size_until(&s, "C=100 L=29");
     let _ = s
         .tmux(&["resize-window", "-t", DASH, "-x", "90", "-y", "26"])
         .status();
-    s.wait_on(DASH, "the resized view", |scr| {
+    s.wait_screen_of(DASH, "the resized view", |scr| {
         scr.lines().count() == 26 && scr.lines().all(|l| l.chars().count() <= 90)
     });
     ask_size_until(&s, "C=90 L=25");
     s.keys_to(DASH, &["C-]"]);
-    s.wait_on(DASH, "the pane keeps the last size", |scr| {
+    s.wait_screen_of(DASH, "the pane keeps the last size", |scr| {
         scr.contains(" shell (terminal 90x25")
     });
 }
 
 #[test]
 fn top_renders_its_header_in_the_pane_and_attached() {
-    let Some(s) = PtySession::start(CONFIG, 120, 40) else {
+    let Some(s) = start(CONFIG, 120, 40) else {
         return;
     };
     select(&s, 2, "top");
-    s.wait_on(DASH, "top's header in the pane", |scr| {
+    s.wait_screen_of(DASH, "top's header in the pane", |scr| {
         scr.contains("top - ") && scr.contains("Tasks:")
     });
     s.keys_to(DASH, &["Enter"]);
-    let scr = s.wait_on(DASH, "top full screen", |scr| {
+    let scr = s.wait_screen_of(DASH, "top full screen", |scr| {
         scr.lines().nth(1).is_some_and(|l| l.starts_with("top - ")) && scr.contains("PID")
     });
     println!("attach view with top running:\n{scr}");
     s.keys_to(DASH, &["C-]"]);
-    s.wait_on(DASH, "the dashboard again", |scr| {
+    s.wait_screen_of(DASH, "the dashboard again", |scr| {
         scr.contains("processes (")
     });
 }
@@ -312,10 +169,6 @@ fn top_renders_its_header_in_the_pane_and_attached() {
 // when the marker simply followed the garbage). Both end with wide characters from outside
 // the common CJK blocks, drawn (not blanked) without moving the border.
 const GARBAGE: &str = r#"
-[taskmaster]
-socket = "{dir}/tm.sock"
-logfile = "{dir}/tm.log"
-
 [programs.a_pipe]
 cmd = '''python3 -c "import random,sys,time; r=random.Random(1); o=sys.stdout.buffer; o.write(bytes(r.randrange(256) for _ in range(6000))); o.write('\r\n50%\r100% \U00020000\ua000\U0001fa90|\n'.encode()); o.flush(); time.sleep(1000)"'''
 starttime = 0.3
@@ -341,13 +194,13 @@ fn borders_hold(scr: &str) -> bool {
 
 #[test]
 fn binary_garbage_and_progress_lines_keep_the_panes_square() {
-    let Some(s) = PtySession::start(GARBAGE, 100, 30) else {
+    let Some(s) = start(GARBAGE, 100, 30) else {
         return;
     };
     select(&s, 0, "a_pipe");
     // A capture may catch a frame half drawn: what must hold is that the screen settles with
     // every border in place (a shifted row stays shifted until its next redraw).
-    let scr = s.wait_on(DASH, "the pipe program's tail, borders in place", |scr| {
+    let scr = s.wait_screen_of(DASH, "the pipe program's tail, borders in place", |scr| {
         scr.contains("output of a_pipe") && scr.contains(WIDE_AFTER_100) && borders_hold(scr)
     });
     assert!(
@@ -355,11 +208,11 @@ fn binary_garbage_and_progress_lines_keep_the_panes_square() {
         "\\r went back to column 0:\n{scr}"
     );
     s.keys_to(DASH, &["j"]);
-    s.wait_on(DASH, "the pty program's screen, borders in place", |scr| {
+    s.wait_screen_of(DASH, "the pty program's screen, borders in place", |scr| {
         scr.contains(" b_pty (terminal") && scr.contains(WIDE_AFTER_MARKER) && borders_hold(scr)
     });
     s.keys_to(DASH, &["Enter"]);
-    let scr = s.wait_on(DASH, "raw attach on garbage", |scr| {
+    let scr = s.wait_screen_of(DASH, "raw attach on garbage", |scr| {
         scr.contains("Ctrl-] detaches") && scr.contains("end-of-garbage")
     });
     assert!(
@@ -367,14 +220,14 @@ fn binary_garbage_and_progress_lines_keep_the_panes_square() {
         "no row wider than the terminal:\n{scr}"
     );
     s.keys_to(DASH, &["C-]"]);
-    s.wait_on(DASH, "the dashboard again", |scr| {
+    s.wait_screen_of(DASH, "the dashboard again", |scr| {
         scr.contains("processes (")
     });
 }
 
 /// Opens a tmux window `name` running `ctl attach PROC` (then a shell line telling how ctl
 /// ended and whether the terminal is cooked again).
-fn ctl_window(s: &PtySession, name: &str, proc_name: &str) {
+fn ctl_window(s: &Daemon, name: &str, proc_name: &str) {
     let cmd = format!(
         "'{BIN}' ctl -s '{}' attach {proc_name}; echo \"CTL-EXIT=$?\"; stty -a | grep -o ' icanon' ; exec sleep 600",
         s.socket.display()
@@ -388,19 +241,19 @@ fn ctl_window(s: &PtySession, name: &str, proc_name: &str) {
 
 #[test]
 fn ctl_attach_is_raw_from_other_terminals_and_several_may_attach() {
-    let Some(s) = PtySession::start(CONFIG, 100, 30) else {
+    let Some(s) = start(CONFIG, 100, 30) else {
         return;
     };
     let pid = s.running_pid("repl");
     ctl_window(&s, "one", "repl");
     ctl_window(&s, "two", "repl");
     let (one, two) = ("dash:one", "dash:two");
-    s.wait_on(one, "python's prompt", |scr| scr.contains(">>>"));
-    s.wait_on(two, "python's prompt", |scr| scr.contains(">>>"));
+    s.wait_screen_of(one, "python's prompt", |scr| scr.contains(">>>"));
+    s.wait_screen_of(two, "python's prompt", |scr| scr.contains(">>>"));
     s.text_to(one, "print(6*7)");
     s.keys_to(one, &["Enter"]);
     for w in [one, two] {
-        s.wait_on(w, "42 on both clients", |scr| {
+        s.wait_screen_of(w, "42 on both clients", |scr| {
             scr.lines().any(|l| l.trim() == "42")
         });
     }
@@ -414,7 +267,7 @@ fn ctl_attach_is_raw_from_other_terminals_and_several_may_attach() {
         "import os; print('C=%d' % os.get_terminal_size().columns)",
     );
     s.keys_to(two, &["Enter"]);
-    s.wait_on(
+    s.wait_screen_of(
         one,
         "input from the second client, size of the last",
         |scr| scr.contains("C=77"),
@@ -423,7 +276,7 @@ fn ctl_attach_is_raw_from_other_terminals_and_several_may_attach() {
     s.keys_to(two, &["Enter"]);
     std::thread::sleep(Duration::from_millis(300));
     s.keys_to(two, &["C-c"]);
-    s.wait_on(one, "KeyboardInterrupt", |scr| {
+    s.wait_screen_of(one, "KeyboardInterrupt", |scr| {
         scr.contains("KeyboardInterrupt")
     });
     assert_eq!(
@@ -432,25 +285,27 @@ fn ctl_attach_is_raw_from_other_terminals_and_several_may_attach() {
         "Ctrl-C reached python, not ctl"
     );
     s.keys_to(two, &["C-]"]);
-    s.wait_on(two, "ctl detached and the terminal restored", |scr| {
+    s.wait_screen_of(two, "ctl detached and the terminal restored", |scr| {
         scr.contains("[detached]") && scr.contains("CTL-EXIT=0") && scr.contains(" icanon")
     });
     // A client that vanishes mid-attach: taskmaster and the other client carry on.
     let _ = s.tmux(&["kill-window", "-t", one]).status();
     assert_eq!(s.pid_of("repl"), Some(pid));
-    let (code, _) = s.ctl(&["status"]);
+    let code = s.ctl(&["status"]).code;
     assert_eq!(code, 0, "taskmaster answers after a client vanished");
 }
 
 #[test]
 fn ctl_attach_to_a_stopped_process_says_why_and_exits_1() {
-    let Some(s) = PtySession::start(CONFIG, 100, 30) else {
+    let Some(s) = start(CONFIG, 100, 30) else {
         return;
     };
     s.running_pid("repl");
-    let (code, _) = s.ctl(&["stop", "repl"]);
+    let code = s.ctl(&["stop", "repl"]).code;
     assert_eq!(code, 0);
-    let (code, text) = s.ctl(&["attach", "repl"]);
+    let Ctl {
+        code, out: text, ..
+    } = s.ctl(&["attach", "repl"]);
     assert_eq!(code, 1, "attach to a stopped process fails: {text}");
     assert!(
         text.contains("repl: ERROR (not running"),
@@ -462,10 +317,6 @@ fn ctl_attach_to_a_stopped_process_says_why_and_exits_1() {
 // top. The pane on a 100x30 terminal is 20 rows tall, so the screen's top shows neither the
 // prompt nor the last lines.
 const PROMPT_BELOW: &str = r#"
-[taskmaster]
-socket = "{dir}/tm.sock"
-logfile = "{dir}/tm.log"
-
 [programs.prompt]
 cmd = "sh -c 'seq 101 122; exec sh -i'"
 pty = true
@@ -475,11 +326,11 @@ env = { PS1 = "sh$ " }
 
 #[test]
 fn the_pane_shows_the_cursor_row_of_a_screen_taller_than_it() {
-    let Some(s) = PtySession::start(PROMPT_BELOW, 100, 30) else {
+    let Some(s) = start(PROMPT_BELOW, 100, 30) else {
         return;
     };
     select(&s, 0, "prompt");
-    let scr = s.wait_on(DASH, "the prompt and the last line in the pane", |scr| {
+    let scr = s.wait_screen_of(DASH, "the prompt and the last line in the pane", |scr| {
         scr.contains(" prompt (terminal 80x24") && scr.contains("sh$") && scr.contains("122")
     });
     // The pane is shorter than the screen (else this test shows nothing).

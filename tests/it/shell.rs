@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::harness::binary::{BIN, Daemon, ctl_at};
-use crate::harness::terminal::{self, Terminal};
+use crate::harness::terminal;
 use crate::harness::{LONG, wait_until};
 
 const PROGRAMS: &str = r#"
@@ -31,7 +31,7 @@ fn pipe_shell_prints_plain_replies_and_shuts_down_at_eof() {
     wait_until(LONG, "replies printed", || {
         tm.stdout_text().lines().count() >= 4
     });
-    drop(tm.child.stdin.take());
+    tm.close_stdin();
     assert_eq!(
         tm.wait_exit(),
         1,
@@ -110,38 +110,15 @@ fn last_prompt(screen: &str) -> &str {
         .trim_end()
 }
 
-/// The line shell on a tmux terminal (history under `dir/state`), once its prompt is up and
-/// `web` is RUNNING.
-fn terminal_shell(dir: &std::path::Path, tag: &str) -> (Terminal, std::path::PathBuf) {
-    let socket = dir.join("tm.sock");
-    let config = dir.join("taskmaster.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[taskmaster]\nsocket = \"{}\"\n{PROGRAMS}",
-            socket.display()
-        ),
-    )
-    .expect("config");
-    let cmd = format!(
-        "env XDG_STATE_HOME='{}' '{BIN}' -c '{}' --no-tui",
-        dir.join("state").display(),
-        config.display()
-    );
-    let mut tmux = Terminal::start(
-        format!("tm-{tag}-{}", std::process::id()),
-        "t",
-        120,
-        30,
-        &cmd,
-    );
-    tmux.socket = Some(socket.clone());
+/// The line shell on a tmux terminal (history under `state/` in its dir), once its prompt
+/// is up and `web` is RUNNING.
+fn terminal_shell() -> Daemon {
+    let launch = Daemon::launch(PROGRAMS).flags(&["--no-tui"]);
+    let tm = launch.in_terminal(120, 30).start();
     // capture-pane drops trailing blanks: the prompt shows as `taskmaster>`.
-    tmux.wait_screen("the prompt", |s| s.contains("taskmaster>"));
-    wait_until(LONG, "web RUNNING", || {
-        ctl_at(&socket, &["status", "web"]).code == 0
-    });
-    (tmux, socket)
+    tm.wait_screen("the prompt", |s| s.contains("taskmaster>"));
+    tm.wait_state("web", "RUNNING");
+    tm
 }
 
 #[test]
@@ -149,9 +126,9 @@ fn terminal_shell_recalls_history_and_completes_names() {
     if !terminal::available() {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (tmux, socket) = terminal_shell(dir.path(), "test");
-    let state = dir.path().join("state");
+    let tmux = terminal_shell();
+    let socket = tmux.socket.clone();
+    let state = tmux.path("state");
 
     tmux.keys(&["status", "Enter"]);
     // Raw mode is on for the whole session: output lines must still start at column 0.
@@ -202,8 +179,8 @@ fn closing_the_terminal_shuts_the_local_shell_down() {
     if !terminal::available() {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (tmux, socket) = terminal_shell(dir.path(), "hup");
+    let tmux = terminal_shell();
+    let socket = tmux.socket.clone();
     let pid: u32 = ctl_at(&socket, &["pid"])
         .out
         .trim()

@@ -1,8 +1,9 @@
 //! The real binary: [`Daemon`] is `taskmaster` on a config in a temp dir (the `[taskmaster]`
 //! table names a socket and an event log there), killed on drop with every process group its
 //! children led. [`Daemon::start`] covers most tests; [`Daemon::launch`] is the builder for
-//! the rest (other flags, more `[taskmaster]` keys, an environment, a hook before the spawn,
-//! no waiting for the socket). Also one-off `taskmaster ctl` runs and raw socket requests.
+//! the rest (other flags, more `[taskmaster]` keys, variables, a hook before the spawn, no
+//! waiting for the socket, a tmux terminal instead of pipes — see `terminal.rs` for what a
+//! test does with the screen). Also one-off `taskmaster ctl` runs and raw socket requests.
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
@@ -15,7 +16,8 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
-use super::procfs::children_of;
+use super::procfs::{alive, children_of};
+use super::terminal::Terminal;
 use super::{LONG, wait_until};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_taskmaster");
@@ -46,7 +48,10 @@ pub struct Launch {
     extra: String,
     flags: Vec<String>,
     log: Option<PathBuf>,
+    env: Vec<(String, String)>,
     setup: Vec<Setup>,
+    /// Width and height of a tmux terminal to run in, instead of pipes.
+    terminal: Option<(u16, u16)>,
 }
 
 impl Launch {
@@ -68,6 +73,23 @@ impl Launch {
         self
     }
 
+    /// An environment variable for taskmaster.
+    pub fn env(mut self, key: &str, value: &str) -> Launch {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Runs taskmaster on a tmux terminal of `width`x`height` (default flags: none, so the
+    /// dashboard). When it exits, the shell there prints `EXIT=<code>` and the terminal's
+    /// modes (`stty -a`), and the pane stays for the test to read.
+    pub fn in_terminal(mut self, width: u16, height: u16) -> Launch {
+        self.terminal = Some((width, height));
+        if self.flags == ["--headless"] {
+            self.flags.clear();
+        }
+        self
+    }
+
     /// `f(temp dir, command)` runs after the config is written, before the spawn: it may put
     /// files in the dir, set variables, or add a `pre_exec` to the command.
     pub fn setup(mut self, f: impl FnOnce(&Path, &mut Command) + 'static) -> Launch {
@@ -78,15 +100,28 @@ impl Launch {
     /// Starts taskmaster and waits until its control socket accepts connections (a request
     /// sent from then on is answered: the socket is the barrier, not a sleep).
     pub fn start(self) -> Daemon {
-        let daemon = self.spawn();
+        let in_terminal = self.terminal.is_some();
+        let mut daemon = self.launch();
         wait_until(LONG, "the control socket to accept", || {
             UnixStream::connect(&daemon.socket).is_ok()
         });
+        if in_terminal {
+            let pid = daemon.ctl(&["pid"]).out.trim().parse();
+            daemon.pid = pid.expect("`ctl pid` gives taskmaster's pid");
+        }
         daemon
     }
 
     /// Starts taskmaster without waiting for anything (a test of what happens first).
     pub fn spawn(self) -> Daemon {
+        assert!(
+            self.terminal.is_none(),
+            "a taskmaster on a terminal is found through its socket: start it"
+        );
+        self.launch()
+    }
+
+    fn launch(self) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("tm.sock");
         let log = self.log.unwrap_or_else(|| dir.path().join("tm.log"));
@@ -94,30 +129,83 @@ impl Launch {
         let extra = fill(&self.extra, dir.path());
         let text = config_text(&socket, &log, &extra, &fill(&self.programs, dir.path()));
         std::fs::write(&config, text).expect("write config");
-        let mut cmd = Command::new(BIN);
-        cmd.arg("-c")
-            .arg(&config)
-            .args(&self.flags)
-            .env("HOME", dir.path())
-            .env("XDG_STATE_HOME", dir.path().join("state"))
-            .stdin(Stdio::piped())
-            .stdout(std::fs::File::create(dir.path().join("stdout")).expect("stdout file"))
-            .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr file"))
-            .process_group(0);
-        for f in self.setup {
-            f(dir.path(), &mut cmd);
-        }
-        let child = cmd.spawn().expect("taskmaster starts");
-        Daemon {
-            dir,
+        let mut daemon = Daemon {
             config,
             socket,
             log,
-            child,
+            child: None,
+            pid: 0,
+            term: None,
             extra,
             groups: RefCell::new(Vec::new()),
+            dir,
+        };
+        match self.terminal {
+            Some((width, height)) => {
+                assert!(self.setup.is_empty(), "a terminal runs no setup hook");
+                daemon.term = Some(on_terminal(&daemon, &self.flags, &self.env, width, height));
+            }
+            None => {
+                let child = spawn(&daemon, &self.flags, &self.env, self.setup);
+                daemon.pid = child.id();
+                daemon.child = Some(child);
+            }
         }
+        daemon
     }
+}
+
+/// Taskmaster on pipes: stdin kept open, stdout and stderr to files in the temp dir, in a
+/// process group of its own (so that the test's group is never signalled).
+fn spawn(daemon: &Daemon, flags: &[String], env: &[(String, String)], setup: Vec<Setup>) -> Child {
+    let dir = daemon.dir.path();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("-c")
+        .arg(&daemon.config)
+        .args(flags)
+        .env("HOME", dir)
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(dir.join("stdout")).expect("stdout file"))
+        .stderr(std::fs::File::create(dir.join("stderr")).expect("stderr file"))
+        .process_group(0);
+    for f in setup {
+        f(dir, &mut cmd);
+    }
+    cmd.spawn().expect("taskmaster starts")
+}
+
+/// Taskmaster on a new tmux server of its own, through a shell that tells how it ended.
+fn on_terminal(
+    daemon: &Daemon,
+    flags: &[String],
+    env: &[(String, String)],
+    width: u16,
+    height: u16,
+) -> Terminal {
+    let dir = daemon.dir.path();
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = format!(
+        "env HOME={} XDG_STATE_HOME={}",
+        quote(&dir.display().to_string()),
+        quote(&dir.join("state").display().to_string())
+    );
+    for (k, v) in env {
+        line.push_str(&format!(" {k}={}", quote(v)));
+    }
+    line.push_str(&format!(
+        " {} -c {}",
+        quote(BIN),
+        quote(&daemon.config.display().to_string())
+    ));
+    for f in flags {
+        line.push_str(&format!(" {}", quote(f)));
+    }
+    line.push_str("; echo \"EXIT=$?\"; stty -a; exec sleep 600");
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string());
+    let server = format!("tm-{}-{}", std::process::id(), name.unwrap_or_default());
+    Terminal::start(server, "dash", width, height, &line)
 }
 
 /// A taskmaster process with its temp dir; see the module doc.
@@ -126,7 +214,11 @@ pub struct Daemon {
     pub config: PathBuf,
     pub socket: PathBuf,
     pub log: PathBuf,
-    pub child: Child,
+    /// Taskmaster itself, unless it runs on a terminal (then a grandchild: see `pid`).
+    pub child: Option<Child>,
+    pid: u32,
+    /// The tmux terminal it runs on ([`Launch::in_terminal`]).
+    pub term: Option<Terminal>,
     extra: String,
     /// Process groups its children led, seen so far: killed at drop even when taskmaster is
     /// gone by then and they are no longer its children.
@@ -147,7 +239,9 @@ impl Daemon {
             extra: String::new(),
             flags: vec!["--headless".to_string()],
             log: None,
+            env: Vec::new(),
             setup: Vec::new(),
+            terminal: None,
         }
     }
 
@@ -156,7 +250,7 @@ impl Daemon {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     pub fn ctl(&self, args: &[&str]) -> Ctl {
@@ -171,6 +265,29 @@ impl Daemon {
             line.split_whitespace().nth(1) == Some(state)
         });
         line
+    }
+
+    /// `status` as (name, state, pid) rows.
+    pub fn status_rows(&self) -> Vec<(String, String, Option<u32>)> {
+        status_rows(&self.socket)
+    }
+
+    /// The pid of `name` if it is RUNNING.
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        self.status_rows()
+            .into_iter()
+            .find(|(n, state, _)| n == name && state == "RUNNING")
+            .and_then(|(_, _, pid)| pid)
+    }
+
+    /// The pid of `name` once it is RUNNING.
+    pub fn running_pid(&self, name: &str) -> u32 {
+        let mut pid = None;
+        wait_until(LONG, &format!("{name} RUNNING"), || {
+            pid = self.pid_of(name);
+            pid.is_some()
+        });
+        pid.unwrap_or_default()
     }
 
     pub fn log_text(&self) -> String {
@@ -196,12 +313,23 @@ impl Daemon {
         std::fs::rename(&tmp, &self.config).expect("replace config");
     }
 
+    fn child(&mut self) -> &mut Child {
+        self.child
+            .as_mut()
+            .expect("taskmaster on pipes (on a terminal, read the screen)")
+    }
+
     /// Writes to taskmaster's stdin (for the line shell on a pipe).
     pub fn send_line(&mut self, line: &str) {
-        if let Some(stdin) = self.child.stdin.as_mut() {
+        if let Some(stdin) = self.child().stdin.as_mut() {
             let _ = writeln!(stdin, "{line}");
             let _ = stdin.flush();
         }
+    }
+
+    /// Closes taskmaster's stdin (end of input for the line shell on a pipe).
+    pub fn close_stdin(&mut self) {
+        drop(self.child().stdin.take());
     }
 
     pub fn signal(&self, sig: Signal) {
@@ -210,7 +338,7 @@ impl Daemon {
 
     /// True while taskmaster has not exited (reaps it when it has).
     pub fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        matches!(self.child().try_wait(), Ok(None))
     }
 
     /// Waits for taskmaster to exit; its exit code (-1 when a signal ended it).
@@ -218,7 +346,7 @@ impl Daemon {
         let mut code = None;
         wait_until(LONG, "taskmaster to exit", || {
             code = self
-                .child
+                .child()
                 .try_wait()
                 .ok()
                 .flatten()
@@ -230,7 +358,12 @@ impl Daemon {
 
     /// Taskmaster's live children, remembered for the cleanup.
     pub fn children(&self) -> Vec<u32> {
-        let kids = children_of(self.pid());
+        if self.pid == 0 {
+            // Not known (a terminal's taskmaster that never answered): pid 0's children are
+            // init and kthreadd.
+            return Vec::new();
+        }
+        let kids = children_of(self.pid);
         let mut groups = self.groups.borrow_mut();
         for k in &kids {
             if !groups.contains(k) {
@@ -248,9 +381,20 @@ impl Drop for Daemon {
         for g in self.groups.borrow().iter() {
             let _ = killpg(Pid::from_raw(*g as i32), Signal::SIGKILL);
         }
-        let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGKILL);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match self.child.as_mut() {
+            Some(child) => {
+                let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            // Not our child: gone by now when a test made it exit (then its pid is not
+            // signalled, it could be another process's already). Killed before the terminal
+            // (dropped next), whose hang-up taskmaster would otherwise have to handle.
+            None if alive(self.pid) => {
+                let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+            }
+            None => {}
+        }
     }
 }
 

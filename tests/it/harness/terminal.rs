@@ -1,32 +1,34 @@
 //! A real terminal: a tmux server of the test's own (`-L NAME`), one session running a
-//! command. Tests read the screen (`capture-pane`) and type (`send-keys`). Dropping it kills
-//! the taskmaster it was told about (its children's groups first) and the tmux server.
+//! command. Tests read the screen (`capture-pane`) and type (`send-keys`), in the session's
+//! window or in another one they opened (`_of`/`_to` take a tmux target). Dropping it kills
+//! the tmux server. Taskmaster on a terminal is a [`Daemon`] launched `in_terminal`: the
+//! screen methods below are on it too.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
-
-use super::{LONG, procfs, wait_until_showing};
+use super::binary::Daemon;
+use super::{LONG, wait_until_showing};
 
 pub struct Terminal {
     server: String,
     /// The session (and window) keys go to and the screen is read from.
     pub target: String,
-    /// A taskmaster inside, found by `pid` over this socket at drop.
-    pub socket: Option<PathBuf>,
 }
 
 /// True when tmux can be run; otherwise says the test skips (the caller returns).
 pub fn available() -> bool {
-    let ok = Command::new("tmux")
+    installed("tmux")
+}
+
+/// True when `tool -V` runs; otherwise says the test skips (the caller returns).
+pub fn installed(tool: &str) -> bool {
+    let ok = Command::new(tool)
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        println!("skipped: tmux is not installed");
+        println!("skipped: {tool} is not installed");
     }
     ok
 }
@@ -38,7 +40,6 @@ impl Terminal {
         let term = Terminal {
             server,
             target: target.to_string(),
-            socket: None,
         };
         let ok = term
             .tmux(&["-f", "/dev/null", "new-session", "-d", "-s", target])
@@ -60,8 +61,8 @@ impl Terminal {
         c
     }
 
-    pub fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", &self.target])
+    pub fn screen_of(&self, target: &str) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", target])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default()
@@ -69,28 +70,38 @@ impl Terminal {
 
     /// Keys in tmux's names (`Enter`, `C-c`, `Up`) or words typed as they are.
     pub fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", &self.target];
+        self.keys_to(&self.target, keys);
+    }
+
+    pub fn keys_to(&self, target: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", target];
         args.extend_from_slice(keys);
         let _ = self.tmux(&args).status();
     }
 
     /// Text typed literally (no key names).
     pub fn text(&self, text: &str) {
-        let _ = self
-            .tmux(&["send-keys", "-t", &self.target, "-l", text])
-            .status();
+        self.text_to(&self.target, text);
+    }
+
+    pub fn text_to(&self, target: &str, text: &str) {
+        let _ = self.tmux(&["send-keys", "-t", target, "-l", text]).status();
     }
 
     /// Waits until the screen satisfies `cond`, on two captures in a row that are the same:
     /// a capture can land mid-redraw (a new title over old contents), which is no screen
     /// the program meant to show. A timeout shows the last screen.
     pub fn wait_screen(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        self.wait_screen_of(&self.target, what, cond)
+    }
+
+    pub fn wait_screen_of(&self, target: &str, what: &str, cond: impl Fn(&str) -> bool) -> String {
         let last = RefCell::new(String::new());
         wait_until_showing(
             LONG,
-            what,
+            &format!("{target} to show {what}"),
             || {
-                let s = self.screen();
+                let s = self.screen_of(target);
                 let settled = s == *last.borrow();
                 let ok = settled && cond(&s);
                 *last.borrow_mut() = s;
@@ -104,19 +115,43 @@ impl Terminal {
 
 impl Drop for Terminal {
     fn drop(&mut self) {
-        let pid = self.socket.as_ref().and_then(|s| {
-            super::binary::ctl_at(s, &["pid"])
-                .out
-                .trim()
-                .parse::<u32>()
-                .ok()
-        });
-        if let Some(pid) = pid {
-            for child in procfs::children_of(pid) {
-                let _ = killpg(Pid::from_raw(child as i32), Signal::SIGKILL);
-            }
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        }
         let _ = self.tmux(&["kill-server"]).status();
+    }
+}
+
+/// The screen of a taskmaster launched `in_terminal`.
+impl Daemon {
+    pub fn term(&self) -> &Terminal {
+        self.term
+            .as_ref()
+            .expect("a taskmaster launched in_terminal")
+    }
+
+    pub fn tmux(&self, args: &[&str]) -> Command {
+        self.term().tmux(args)
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        self.term().keys(keys);
+    }
+
+    pub fn text(&self, text: &str) {
+        self.term().text(text);
+    }
+
+    pub fn wait_screen(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        self.term().wait_screen(what, cond)
+    }
+
+    pub fn keys_to(&self, target: &str, keys: &[&str]) {
+        self.term().keys_to(target, keys);
+    }
+
+    pub fn text_to(&self, target: &str, text: &str) {
+        self.term().text_to(target, text);
+    }
+
+    pub fn wait_screen_of(&self, target: &str, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        self.term().wait_screen_of(target, what, cond)
     }
 }

@@ -1,0 +1,373 @@
+//! The kernel's process events (the proc connector: NETLINK_CONNECTOR, CN_IDX_PROC), read on
+//! a thread of their own, so the orphan lineage (see `supervisor::orphans`) follows every
+//! fork and exit in the supervised trees as it happens instead of reading /proc on a timer.
+//!
+//! The kernel multicasts every fork and exit of the machine; the thread keeps the set of
+//! taskmaster's own descendants (taskmaster's pid, then each process a member forks) and
+//! forwards only their events, in batches, so the supervisor thread wakes for its own trees
+//! and never for the rest of the machine. Events come in order, so a pid in the set is the
+//! process that was forked under that pid until its exit event: no reuse can fool it.
+//!
+//! Only a process in the initial pid and user namespaces may listen (the kernel silently
+//! ignores the others), so the thread first proves that events arrive: it starts a thread and
+//! waits for that thread's own fork event. Until [`ProcEvent::Working`] the supervisor keeps
+//! its /proc census; after [`ProcEvent::Lost`] (the socket's buffer overflowed) it runs one.
+
+use std::collections::HashSet;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use nix::libc;
+
+/// The connector's index and value for process events (`linux/connector.h`).
+const CN_IDX_PROC: u32 = 1;
+const CN_VAL_PROC: u32 = 1;
+/// `enum proc_cn_mcast_op` and the event kinds of `linux/cn_proc.h`.
+const PROC_CN_MCAST_LISTEN: u32 = 1;
+const PROC_EVENT_FORK: u32 = 0x0000_0001;
+const PROC_EVENT_EXIT: u32 = 0x8000_0000;
+const NLMSG_HDRLEN: usize = 16;
+/// `struct cn_msg`: id (idx, val), seq, ack, len (u16), flags (u16).
+const CN_MSG_LEN: usize = 20;
+/// The socket's receive buffer: a burst of forks (a `make -j`) must fit while the thread
+/// catches up. Forced past rmem_max as root (SO_RCVBUFFORCE).
+const RCVBUF: libc::c_int = 16 << 20;
+/// How long the proof that events arrive may take.
+const PROBE_WAIT: Duration = Duration::from_secs(2);
+/// Datagrams read per batch at most: the supervisor takes a batch per wake-up.
+const BATCH: usize = 4096;
+/// How long events of other processes may wait to be read with the next ones.
+const COALESCE: Duration = Duration::from_millis(20);
+
+/// What the supervisor thread is told, about taskmaster's descendants only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcEvent {
+    /// Events arrive: the thread saw its own probe's fork.
+    Working,
+    /// The kernel cannot give events (no connector, not allowed, nothing arrived); said once,
+    /// then the thread ends.
+    Unavailable(String),
+    /// `parent` (a thread group id) created the process `child`; its start time when it
+    /// could be read (it may be gone already).
+    Fork {
+        parent: i32,
+        child: i32,
+        start: Option<u64>,
+    },
+    /// The process `pid` ended (its children are reparented by now).
+    Exit { pid: i32 },
+    /// The socket's buffer overflowed: events were lost.
+    Lost,
+}
+
+/// Opens and subscribes the socket now (so no fork of the first spawns is missed), then
+/// reads it on a thread of its own; batches of events go to `tx`.
+pub fn start(tx: Sender<Vec<ProcEvent>>) -> std::io::Result<()> {
+    let sock = match subscribe() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tx.send(vec![ProcEvent::Unavailable(e.to_string())]);
+            return Ok(());
+        }
+    };
+    std::thread::Builder::new()
+        .name("taskmaster-procev".to_string())
+        .spawn(move || run(sock, tx))?;
+    Ok(())
+}
+
+/// A netlink socket listening to process events.
+fn subscribe() -> std::io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); a non-negative result is a descriptor we now own.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_CONNECTOR,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket(2) and is owned here only.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let size = RCVBUF;
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: a c_int option value of the right size.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            break;
+        }
+    }
+    // SAFETY: an all-zero sockaddr_nl is valid; the fields are set below.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    addr.nl_groups = CN_IDX_PROC;
+    // SAFETY: `addr` is a sockaddr_nl of the size given.
+    let r = unsafe {
+        libc::bind(
+            fd,
+            (&addr as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // The listen request: nlmsghdr, cn_msg, then the op (and, for kernels that filter,
+    // the event kinds wanted: fork and exit only; older kernels read the op alone).
+    let mut msg = Vec::with_capacity(NLMSG_HDRLEN + CN_MSG_LEN + 8);
+    let payload: [u32; 2] = [PROC_CN_MCAST_LISTEN, PROC_EVENT_FORK | PROC_EVENT_EXIT];
+    let total = NLMSG_HDRLEN + CN_MSG_LEN + 8;
+    msg.extend((total as u32).to_ne_bytes());
+    msg.extend((libc::NLMSG_DONE as u16).to_ne_bytes());
+    msg.extend(0u16.to_ne_bytes());
+    msg.extend(0u32.to_ne_bytes());
+    msg.extend(std::process::id().to_ne_bytes());
+    msg.extend(CN_IDX_PROC.to_ne_bytes());
+    msg.extend(CN_VAL_PROC.to_ne_bytes());
+    msg.extend(0u32.to_ne_bytes());
+    msg.extend(0u32.to_ne_bytes());
+    msg.extend(8u16.to_ne_bytes());
+    msg.extend(0u16.to_ne_bytes());
+    for p in payload {
+        msg.extend(p.to_ne_bytes());
+    }
+    // SAFETY: `msg` is a live buffer of the length given.
+    let r = unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(sock)
+}
+
+/// One datagram's events, as (what, the four words of the event's data).
+fn parse(buf: &[u8], out: &mut Vec<(u32, [u32; 4])>) {
+    let word = |b: &[u8], at: usize| -> Option<u32> {
+        Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let mut at = 0;
+    while let Some(len) = word(buf, at) {
+        let len = len as usize;
+        if len < NLMSG_HDRLEN || at + len > buf.len() {
+            return;
+        }
+        let msg = &buf[at..at + len];
+        // proc_event: what, cpu, timestamp (u64), then the event's data.
+        let ev = NLMSG_HDRLEN + CN_MSG_LEN;
+        if let (Some(what), Some(a), Some(b), Some(c), Some(d)) = (
+            word(msg, ev),
+            word(msg, ev + 16),
+            word(msg, ev + 20),
+            word(msg, ev + 24),
+            word(msg, ev + 28),
+        ) {
+            out.push((what, [a, b, c, d]));
+        }
+        // Netlink messages are 4-byte aligned.
+        at += (len + 3) & !3;
+    }
+}
+
+struct Reader {
+    sock: OwnedFd,
+    /// Taskmaster and its descendants (thread group ids).
+    tree: HashSet<i32>,
+    me: i32,
+}
+
+impl Reader {
+    /// The next events (blocking); `Err(true)` when events were lost, `Err(false)` on any
+    /// other failure.
+    fn recv(
+        &self,
+        buf: &mut [u8],
+        raw: &mut Vec<(u32, [u32; 4])>,
+        block: bool,
+    ) -> Result<(), bool> {
+        let flags = if block { 0 } else { libc::MSG_DONTWAIT };
+        loop {
+            // SAFETY: `buf` is a live, writable buffer of the length given.
+            let n = unsafe {
+                libc::recv(
+                    self.sock.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    flags,
+                )
+            };
+            if n >= 0 {
+                parse(&buf[..n as usize], raw);
+                return Ok(());
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ENOBUFS) => return Err(true),
+                _ => return Err(false),
+            }
+        }
+    }
+
+    /// A timeout on blocking reads (zero: none).
+    fn set_timeout(&self, d: Duration) {
+        let tv = libc::timeval {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_usec: d.subsec_micros() as libc::suseconds_t,
+        };
+        // SAFETY: a timeval option value of the right size.
+        unsafe {
+            libc::setsockopt(
+                self.sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+    }
+
+    /// The descendants of taskmaster now in /proc, after events were lost.
+    fn rebuild(&mut self) {
+        self.tree.clear();
+        self.tree.insert(self.me);
+        for p in super::procfs::descendants(nix::unistd::Pid::from_raw(self.me), usize::MAX) {
+            self.tree.insert(p.as_raw());
+        }
+    }
+
+    /// Keeps the tree and turns raw events into the supervisor's (its descendants only).
+    fn filter(&mut self, raw: &mut Vec<(u32, [u32; 4])>, out: &mut Vec<ProcEvent>) {
+        for (what, [a, b, c, d]) in raw.drain(..) {
+            match what {
+                // parent pid, parent tgid, child pid, child tgid; a thread is not a process.
+                PROC_EVENT_FORK if c == d && self.tree.contains(&(b as i32)) => {
+                    let child = c as i32;
+                    self.tree.insert(child);
+                    let start =
+                        super::procfs::stat(nix::unistd::Pid::from_raw(child)).map(|s| s.start);
+                    out.push(ProcEvent::Fork {
+                        parent: b as i32,
+                        child,
+                        start,
+                    });
+                }
+                // pid, tgid: only a whole process's end.
+                PROC_EVENT_EXIT if a == b && self.tree.remove(&(a as i32)) => {
+                    out.push(ProcEvent::Exit { pid: a as i32 });
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn gettid() -> i32 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Proves events arrive: a thread started now must be seen forked, within `PROBE_WAIT`.
+/// The events read meanwhile are kept, filtered (the first spawns may be among them).
+fn probe(reader: &mut Reader, buf: &mut [u8]) -> Result<Vec<ProcEvent>, String> {
+    let tid = std::thread::Builder::new()
+        .name("taskmaster-probe".to_string())
+        .spawn(gettid)
+        .map_err(|e| e.to_string())?
+        .join()
+        .map_err(|_| "the probe thread failed".to_string())?;
+    reader.set_timeout(PROBE_WAIT);
+    let deadline = std::time::Instant::now() + PROBE_WAIT;
+    let mut raw = Vec::new();
+    let mut out = Vec::new();
+    let mut found = false;
+    while !found && std::time::Instant::now() < deadline {
+        match reader.recv(buf, &mut raw, true) {
+            Ok(()) => {}
+            // The tree may have missed a fork: read again from /proc.
+            Err(true) => {
+                reader.rebuild();
+                out.push(ProcEvent::Lost);
+            }
+            Err(false) => break,
+        }
+        // A thread's fork event names the process's own parent as its parent: it is known
+        // by its id and its thread group.
+        found = raw.iter().any(|(what, w)| {
+            *what == PROC_EVENT_FORK && w[2] as i32 == tid && w[3] as i32 == reader.me
+        });
+        reader.filter(&mut raw, &mut out);
+    }
+    reader.set_timeout(Duration::ZERO);
+    if !found {
+        return Err(format!(
+            "no event from the kernel within {} s (another pid namespace?)",
+            PROBE_WAIT.as_secs()
+        ));
+    }
+    out.push(ProcEvent::Working);
+    Ok(out)
+}
+
+fn run(sock: OwnedFd, tx: Sender<Vec<ProcEvent>>) {
+    let me = std::process::id() as i32;
+    let mut reader = Reader {
+        sock,
+        tree: HashSet::from([me]),
+        me,
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    match probe(&mut reader, &mut buf) {
+        Ok(first) => {
+            if tx.send(first).is_err() {
+                return;
+            }
+        }
+        Err(why) => {
+            let _ = tx.send(vec![ProcEvent::Unavailable(why)]);
+            return;
+        }
+    }
+    let mut raw = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        // One blocking read, then whatever else is queued, as one batch.
+        let mut lost = false;
+        match reader.recv(&mut buf, &mut raw, true) {
+            Ok(()) => {}
+            Err(true) => lost = true,
+            Err(false) => return,
+        }
+        reader.filter(&mut raw, &mut out);
+        // Only the rest of the machine's forks and exits: they are let pile up a moment,
+        // so a busy machine wakes this thread fifty times a second at most.
+        if out.is_empty() && !lost {
+            std::thread::sleep(COALESCE);
+        }
+        let mut more = 0;
+        while !lost && more < BATCH {
+            match reader.recv(&mut buf, &mut raw, false) {
+                Ok(()) => more += 1,
+                Err(true) => lost = true,
+                Err(false) => break,
+            }
+        }
+        reader.filter(&mut raw, &mut out);
+        if lost {
+            reader.rebuild();
+            out.push(ProcEvent::Lost);
+        }
+        if !out.is_empty() && tx.send(std::mem::take(&mut out)).is_err() {
+            // The supervisor is gone.
+            return;
+        }
+    }
+}
