@@ -2,6 +2,7 @@
 //! every state, exit codes, reload by command and by SIGHUP.
 
 use crate::harness::binary::{BIN, Daemon, ctl_at};
+use crate::harness::procfs::gone;
 use crate::harness::{LONG, wait_until};
 
 const PROGRAMS: &str = r#"
@@ -275,10 +276,7 @@ fn shutdown_stops_taskmaster_and_removes_the_socket() {
     );
     assert_eq!(tm.wait_exit(), 0, "taskmaster exits 0 after shutdown");
     assert!(!tm.socket.exists(), "socket file removed on exit");
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "children stopped and reaped"
-    );
+    assert!(gone(pid), "children stopped and reaped");
 }
 
 #[test]
@@ -500,8 +498,5 @@ fn sigterm_ends_headless_taskmaster_cleanly() {
     nix::sys::signal::kill(me, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM sent");
     assert_eq!(tm.wait_exit(), 0, "exit 0 after SIGTERM");
     assert!(!tm.socket.exists(), "socket removed");
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "children stopped"
-    );
+    assert!(gone(pid), "children stopped");
 }

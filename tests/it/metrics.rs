@@ -85,10 +85,7 @@ fn metrics_match_status_line_by_line() {
     let listener = taskmaster::metrics::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     let port = listener.local_addr().expect("addr").port();
     taskmaster::metrics::start(listener, tm.handle.clone()).expect("serve");
-    let pid = tm
-        .wait_state("web:web_00", StateName::Running)
-        .pid
-        .expect("pid");
+    let pid = tm.running_pid("web:web_00");
     tm.wait_state("web:web_01", StateName::Running);
     kill_group(pid);
     wait_until(Duration::from_secs(10), "web_00 restarted", || {

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::harness::binary::{BIN, Daemon, ctl_at};
+use crate::harness::procfs::gone;
 use crate::harness::terminal;
 use crate::harness::{LONG, wait_until};
 
@@ -193,10 +194,7 @@ fn closing_the_terminal_shuts_the_local_shell_down() {
         .expect("web pid");
     let _ = tmux.tmux(&["kill-server"]).status();
     wait_until(LONG, "taskmaster exits once its terminal is gone", || {
-        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        gone(pid)
     });
-    assert!(
-        !std::path::Path::new(&format!("/proc/{child}")).exists(),
-        "its child was stopped and reaped"
-    );
+    assert!(gone(child), "its child was stopped and reaped");
 }
