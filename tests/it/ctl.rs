@@ -208,10 +208,8 @@ fn pid_tail_clear_signal_avail_help_version() {
 fn attach_sends_stdin_and_shows_output() {
     let tm = Daemon::start(PROGRAMS);
     tm.wait_state("chatty", "RUNNING");
-    let mut attach = std::process::Command::new(BIN)
-        .args(["ctl", "-s"])
-        .arg(&tm.socket)
-        .args(["attach", "chatty"])
+    let mut attach = tm
+        .ctl_command(&["attach", "chatty"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -249,10 +249,8 @@ fn events_and_alert_test_through_ctl() {
             .iter()
             .any(|e| e["event"] == "running" && e["process"] == "web")
     );
-    let mut follow = std::process::Command::new(BIN)
-        .args(["ctl", "-s"])
-        .arg(&d.socket)
-        .args(["events", "-f"])
+    let mut follow = d
+        .ctl_command(&["events", "-f"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("ctl events -f");

@@ -2,9 +2,8 @@
 //! tmux (line editing, history recall with Up, Tab completion, quit confirmation).
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::harness::binary::{BIN, Daemon, ctl_at};
+use crate::harness::binary::{Daemon, ctl_at};
 use crate::harness::procfs::gone;
 use crate::harness::terminal;
 use crate::harness::{LONG, wait_until};
@@ -72,9 +71,8 @@ fn quit_on_a_pipe_shuts_down_without_asking() {
 fn remote_shell_over_ctl_on_a_pipe() {
     let tm = Daemon::start(PROGRAMS);
     tm.wait_state("web", "RUNNING");
-    let mut child = Command::new(BIN)
-        .args(["ctl", "-s"])
-        .arg(&tm.socket)
+    let mut child = tm
+        .ctl_command(&[])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

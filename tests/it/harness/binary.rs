@@ -81,6 +81,14 @@ impl Daemon {
         ctl_at(&self.socket, args)
     }
 
+    /// `taskmaster ctl -s SOCKET args` to spawn: a client that streams (`tail -f`, `attach`)
+    /// or is fed on its stdin.
+    pub fn ctl_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("ctl").arg("-s").arg(&self.socket).args(args);
+        cmd
+    }
+
     /// Waits until `status NAME` shows `state`; returns that status line.
     pub fn wait_state(&self, name: &str, state: &str) -> String {
         let mut line = String::new();
