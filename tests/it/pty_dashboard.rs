@@ -6,9 +6,8 @@
 use std::time::{Duration, Instant};
 
 use crate::harness::binary::{BIN, Ctl, Daemon};
-use crate::harness::procfs::sleeping_in;
 use crate::harness::terminal;
-use crate::harness::{LONG, wait_until, wait_until_showing};
+use crate::harness::{LONG, wait_until_showing};
 
 const CONFIG: &str = r#"
 [programs.repl]
@@ -71,9 +70,7 @@ fn a_python_repl_attached_raw_in_the_dashboard() {
     s.text_to(DASH, "print(6*7)");
     s.keys_to(DASH, &["Enter"]);
     s.wait_screen_of(DASH, "42", |scr| scr.lines().any(|l| l.trim() == "42"));
-    s.text_to(DASH, "import time; time.sleep(30)");
-    s.keys_to(DASH, &["Enter"]);
-    python_sleeps(pid);
+    python_sleeps(&s, DASH);
     s.keys_to(DASH, &["C-c"]);
     s.wait_screen_of(DASH, "KeyboardInterrupt", |scr| {
         scr.contains("KeyboardInterrupt")
@@ -122,10 +119,15 @@ fn ask_until(s: &Daemon, ask_in: &str, question: &str, look_in: &str, want: &str
     );
 }
 
-/// Waits until python (`pid`) sleeps in `time.sleep`: a Ctrl-C then interrupts the sleep,
-/// not the line being read.
-fn python_sleeps(pid: u32) {
-    wait_until(LONG, "python in time.sleep", || sleeping_in(pid, "python3"));
+/// Has the python attached in window `target` sleep 30 s, once it runs the line: a Ctrl-C
+/// then interrupts the sleep, not the line being read. It prints `zzz` just before (typed as
+/// `'zz' + 'z'`, so the echo of the line is not taken for it).
+fn python_sleeps(s: &Daemon, target: &str) {
+    s.text_to(target, "import time; print('zz' + 'z'); time.sleep(30)");
+    s.keys_to(target, &["Enter"]);
+    s.wait_screen_of(target, "python running the sleep", |scr| {
+        scr.lines().any(|l| l.trim() == "zzz")
+    });
 }
 
 #[test]
@@ -283,9 +285,7 @@ fn ctl_attach_is_raw_from_other_terminals_and_several_may_attach() {
         one,
         "C=77",
     );
-    s.text_to(two, "import time; time.sleep(30)");
-    s.keys_to(two, &["Enter"]);
-    python_sleeps(pid);
+    python_sleeps(&s, two);
     s.keys_to(two, &["C-c"]);
     s.wait_screen_of(one, "KeyboardInterrupt", |scr| {
         scr.contains("KeyboardInterrupt")
