@@ -96,7 +96,7 @@ fn webhook_posts_the_event_over_http() {
          [alerts.hook]\non = [\"exited_unexpected\", \"recovered\"]\nwebhook = \"{}\"\n",
         hook.url("http")
     ));
-    let pid = tm.wait_state("web", StateName::Running).pid.expect("pid");
+    let pid = tm.running_pid("web");
     kill_group(pid);
     let got = hook.wait_for(2, Duration::from_secs(10));
     assert_eq!(got[0].path, "/hooks/T0/secret");
@@ -343,7 +343,7 @@ fn a_hung_webhook_never_delays_a_restart() {
          [alerts.hook]\non = [\"exited\", \"spawned\", \"running\", \"recovered\"]\nwebhook = \"{}\"\ntimeout = 30\n",
         hook.url("http")
     ));
-    let mut pid = tm.wait_state("web", StateName::Running).pid.expect("pid");
+    let mut pid = tm.running_pid("web");
     hook.wait_for(1, Duration::from_secs(10));
     let mut worst = Duration::ZERO;
     for _ in 0..20 {
@@ -372,7 +372,7 @@ fn a_hung_webhook_never_delays_a_restart() {
 #[test]
 fn events_follow_streams_transitions_in_serial_order() {
     let tm = Tm::start("[programs.web]\ncmd = \"sleep 100\"\nstarttime = 0\n");
-    let pid = tm.wait_state("web", StateName::Running).pid.expect("pid");
+    let pid = tm.running_pid("web");
     let follow = match tm.call(taskmaster::supervisor::Command::Events { follow: true }) {
         Ok(taskmaster::supervisor::Reply::Follow(f)) => f,
         other => panic!("a backlog and a stream, got {other:?}"),
@@ -448,14 +448,8 @@ fn the_readme_mail_example_sends_a_digest_with_a_subject() {
     .expect("stub");
     std::fs::set_permissions(&mail, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
-    let a0 = tm
-        .wait_state("a:a_00", StateName::Running)
-        .pid
-        .expect("pid");
-    let a1 = tm
-        .wait_state("a:a_01", StateName::Running)
-        .pid
-        .expect("pid");
+    let a0 = tm.running_pid("a:a_00");
+    let a1 = tm.running_pid("a:a_01");
     kill_group(a0);
     kill_group(a1);
     let body = tm.path("body");

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use taskmaster::config;
 use taskmaster::spawn::cgroup;
-use taskmaster::supervisor::{Command, Options, Reply, StateName, Supervisor, Update};
+use taskmaster::supervisor::{Command, Options, Reply, StateName, Supervisor};
 
 use crate::harness::binary::Daemon;
 use crate::harness::file_pid;
@@ -94,10 +94,7 @@ fn stop_kills_a_setsid_double_fork_the_subreaper_cannot_attribute() {
         "[taskmaster]\nsocket = false\n{}",
         escaper(false, true)
     ));
-    let leader = tm
-        .wait_state("escaper", StateName::Running)
-        .pid
-        .expect("pid");
+    let leader = tm.running_pid("escaper");
     let gc = file_pid(&tm.path("gc"));
     let cg = cgroup_of(leader);
     assert!(
@@ -123,32 +120,17 @@ fn a_grandchild_ignoring_the_stop_signal_is_killed_with_the_cgroup_after_stoptim
         "[taskmaster]\nsocket = false\n{}",
         escaper(true, true)
     ));
-    let rx = tm.handle.subscribe();
+    let events = tm.event_lines();
     tm.wait_state("escaper", StateName::Running);
     let gc = file_pid(&tm.path("gc"));
     tm.actions(Command::stop(vec!["escaper".into()]));
     wait_until(LONG, "the grandchild is dead", || !alive(gc));
-    let mut seen = Vec::new();
-    let found = std::time::Instant::now() + LONG;
-    while std::time::Instant::now() < found
-        && !{
-            while let Ok(u) = rx.try_recv() {
-                if let Update::Event(e) = u {
-                    seen.push(e.text.clone());
-                }
-            }
-            seen.iter().any(|l| {
-                l.contains("killing: 1 process(es) left in the cgroup of escaper")
-                    && l.contains(&gc.to_string())
-            })
-        }
-    {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    assert!(
-        seen.iter()
-            .any(|l| l.contains("killing: 1 process(es) left in the cgroup of escaper")),
-        "the cgroup kill is an event naming the pid {gc}: {seen:#?}"
+    events.wait_for(
+        &format!("the cgroup kill as an event naming the pid {gc}"),
+        |l| {
+            l.contains("killing: 1 process(es) left in the cgroup of escaper")
+                && l.contains(&gc.to_string())
+        },
     );
 }
 
@@ -159,10 +141,7 @@ fn the_leaders_death_stops_what_is_left_in_its_cgroup() {
         "[taskmaster]\nsocket = false\n{}",
         escaper(false, true)
     ));
-    let leader = tm
-        .wait_state("escaper", StateName::Running)
-        .pid
-        .expect("pid");
+    let leader = tm.running_pid("escaper");
     let gc = file_pid(&tm.path("gc"));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(leader as i32),
@@ -242,10 +221,7 @@ fn limits_are_written_or_refused_by_name_when_their_controller_is_off() {
         return;
     }
     let tm = Tm::start(toml);
-    let leader = tm
-        .wait_state("capped", StateName::Running)
-        .pid
-        .expect("pid");
+    let leader = tm.running_pid("capped");
     let max = std::fs::read_to_string(cgroup_of(leader).join("memory.max")).unwrap_or_default();
     assert_eq!(max.trim(), (64u64 << 20).to_string());
 }
@@ -330,7 +306,7 @@ fn three_setsid_levels_die_with_the_leader_the_restart_and_the_shutdown() {
         }
         pids.to_vec()
     };
-    let leader = tm.wait_state("deep", StateName::Running).pid.expect("pid");
+    let leader = tm.running_pid("deep");
     let first = levels(&tm);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(leader as i32),

@@ -12,7 +12,7 @@ use taskmaster::supervisor::{Command, Reply, StateName};
 use crate::harness::binary::{Daemon, status_rows};
 use crate::harness::inprocess::alert_counters;
 use crate::harness::webhook::{Answer, Hook};
-use crate::harness::{kill_group, wait_until};
+use crate::harness::{LONG, kill_group, wait_until};
 
 fn scrape(port: u16) -> String {
     let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
@@ -64,7 +64,11 @@ fn an_event_storm_with_a_hung_webhook_leaves_supervision_alone() {
     wait_until(Duration::from_secs(10), "metrics answer", || {
         !scrape(port).is_empty()
     });
-    std::thread::sleep(Duration::from_millis(500));
+    // The storm under way before the baseline: the webhook holds its one delivery and the
+    // loops have made their first hundred events.
+    wait_until(LONG, "the storm under way", || {
+        hook.received().len() == 1 && events_total(&scrape(port)) >= 100.0
+    });
     let rss_before = crate::harness::procfs::rss_kib_of(&bin.pid().to_string());
     let t0 = Instant::now();
     let before = events_total(&scrape(port));
@@ -136,10 +140,7 @@ fn ten_thousand_events_at_once_are_dropped_and_counted_not_queued() {
          [alerts.hook]\nwebhook = \"{}\"\ntimeout = 60\n",
         hook.url("http")
     ));
-    let pid = tm
-        .wait_state("canary", StateName::Running)
-        .pid
-        .expect("pid");
+    let pid = tm.running_pid("canary");
     let t0 = Instant::now();
     let replies: Vec<_> = (0..10_000)
         .map(|_| {

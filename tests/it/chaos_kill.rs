@@ -6,14 +6,13 @@
 //! scripts/chaos.sh (called by .ci/run).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use taskmaster::supervisor::{Command, StateName, Update};
+use taskmaster::supervisor::{Command, StateName};
 
-use crate::harness::inprocess::Tm;
+use crate::harness::inprocess::{EventLines, Tm};
 use crate::harness::procfs::{gone, stat};
 use crate::harness::rng::Rng;
 use crate::harness::wait_until;
@@ -65,31 +64,9 @@ stoptime = 1
 restart_delay_max = 0.1
 "#;
 
-/// Collects every event line until the supervisor says it is gone.
-fn record_events(tm: &Tm) -> Arc<Mutex<Vec<String>>> {
-    let rx = tm.handle.subscribe();
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        while let Ok(u) = rx.recv() {
-            match u {
-                Update::Event(ev) => sink.lock().expect("event sink").push(ev.text.clone()),
-                Update::Gone => return,
-                Update::Snapshot => {}
-            }
-        }
-    });
-    lines
-}
-
-fn count(lines: &Arc<Mutex<Vec<String>>>, prefix: &str, name: &str) -> usize {
+fn count(events: &EventLines, prefix: &str, name: &str) -> usize {
     let needle = format!("{prefix}: {name} ");
-    lines
-        .lock()
-        .expect("event lines")
-        .iter()
-        .filter(|l| l.starts_with(&needle))
-        .count()
+    events.count(|l| l.starts_with(&needle))
 }
 
 #[test]
@@ -108,7 +85,7 @@ fn ten_thousand_random_sigkills_over_fifty_processes() {
 fn chaos(kills_wanted: usize, config: &str, procs: usize) {
     let started = std::time::Instant::now();
     let tm = Tm::start(config);
-    let events = record_events(&tm);
+    let events = tm.event_lines();
     wait_until(
         Duration::from_secs(60),
         &format!("{procs} processes running"),
@@ -132,6 +109,8 @@ fn chaos(kills_wanted: usize, config: &str, procs: usize) {
         }
         let Some(pid) = p.pid else {
             skipped += 1;
+            // Chaos pacing, not a wait: the next pick is another random moment, a little
+            // later (this one is between its death and its restart).
             std::thread::sleep(Duration::from_millis(2));
             continue;
         };
@@ -144,6 +123,7 @@ fn chaos(kills_wanted: usize, config: &str, procs: usize) {
         killed.push(pid);
         killed_set.insert(pid);
         *kills.entry(p.name.clone()).or_default() += 1;
+        // The random moments of the kills are the test (seeded, so a failure replays).
         std::thread::sleep(Duration::from_micros(rng.below(10_000)));
 
         // A pid that /proc no longer has must not be listed as alive. /proc first, then

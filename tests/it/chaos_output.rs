@@ -79,6 +79,8 @@ fn twenty_writers_of_100_mb_lose_nothing_and_replies_stay_quick() {
             "writers still running"
         );
         rounds += 1;
+        // Sampling pace, not a wait: status and reload are timed every 20 ms while the
+        // writers flood (the worst latency under load is the measure).
         std::thread::sleep(Duration::from_millis(20));
     }
     let wrote = t0.elapsed();

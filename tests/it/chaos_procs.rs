@@ -7,7 +7,7 @@ use taskmaster::supervisor::{Command, StateName};
 
 use crate::harness::inprocess::Tm;
 use crate::harness::procfs::{alive, group_members};
-use crate::harness::wait_until;
+use crate::harness::{wait_until, wait_until_showing};
 
 const FAMILY: &str = r#"
 [taskmaster]
@@ -144,21 +144,19 @@ stoptime = 1
     let handle = tm.handle.clone();
     let t0 = Instant::now();
     let stopper = std::thread::spawn(move || tm.shutdown());
-    let mut left = everyone.len();
+    let left = || everyone.iter().filter(|&&p| alive(p)).count();
     // stoptime 1 s + 1 s.
-    while t0.elapsed() < Duration::from_secs(2) {
-        left = everyone.iter().filter(|&&p| alive(p)).count();
-        if left == 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until_showing(
+        Duration::from_secs(2),
+        "every process gone within stoptime + 1 s",
+        || left() == 0,
+        || format!("{} of {} pids left", left(), everyone.len()),
+    );
     let took = t0.elapsed();
     eprintln!(
-        "chaos_procs: shutdown of 200 processes ({} pids) took {took:?}, {left} left",
+        "chaos_procs: shutdown of 200 processes ({} pids) took {took:?}",
         everyone.len()
     );
-    assert_eq!(left, 0, "every process gone within stoptime + 1 s");
     stopper.join().expect("shutdown completes");
     assert!(matches!(
         handle.call_timeout(Command::status(vec![]), Duration::from_secs(1)),

@@ -128,6 +128,7 @@ fn hundred_reloads_while_flapping_end_on_the_last_valid_config() {
             now, stable_pids,
             "round {round}: unchanged programs keep their pids"
         );
+        // Random gaps between reloads are the storm (seeded, so a failure replays).
         std::thread::sleep(Duration::from_millis(rng.below(30)));
     }
     let want = expected(last_valid);
@@ -178,6 +179,7 @@ fn sighup_storm_on_the_binary_ends_on_the_last_config() {
         which = if i == 99 { 1 } else { rng.below(3) as usize };
         bin.rewrite(&text(which, ""));
         bin.signal(Signal::SIGHUP);
+        // Random gaps between SIGHUPs are the storm (seeded, so a failure replays).
         std::thread::sleep(Duration::from_millis(rng.below(40)));
         assert!(bin.running(), "taskmaster survives SIGHUP {i}");
     }

@@ -2,6 +2,7 @@
 //! every state, exit codes, reload by command and by SIGHUP.
 
 use crate::harness::binary::{BIN, Daemon, ctl_at};
+use crate::harness::procfs::gone;
 use crate::harness::{LONG, wait_until};
 
 const PROGRAMS: &str = r#"
@@ -207,10 +208,8 @@ fn pid_tail_clear_signal_avail_help_version() {
 fn attach_sends_stdin_and_shows_output() {
     let tm = Daemon::start(PROGRAMS);
     tm.wait_state("chatty", "RUNNING");
-    let mut attach = std::process::Command::new(BIN)
-        .args(["ctl", "-s"])
-        .arg(&tm.socket)
-        .args(["attach", "chatty"])
+    let mut attach = tm
+        .ctl_command(&["attach", "chatty"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -275,10 +274,7 @@ fn shutdown_stops_taskmaster_and_removes_the_socket() {
     );
     assert_eq!(tm.wait_exit(), 0, "taskmaster exits 0 after shutdown");
     assert!(!tm.socket.exists(), "socket file removed on exit");
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "children stopped and reaped"
-    );
+    assert!(gone(pid), "children stopped and reaped");
 }
 
 #[test]
@@ -500,8 +496,5 @@ fn sigterm_ends_headless_taskmaster_cleanly() {
     nix::sys::signal::kill(me, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM sent");
     assert_eq!(tm.wait_exit(), 0, "exit 0 after SIGTERM");
     assert!(!tm.socket.exists(), "socket removed");
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "children stopped"
-    );
+    assert!(gone(pid), "children stopped");
 }

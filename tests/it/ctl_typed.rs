@@ -215,10 +215,7 @@ fn output_travels_as_bytes() {
     let tm = Daemon::start(PROGRAMS);
     tm.wait_state("binary", "RUNNING");
     let raw = || {
-        std::process::Command::new(BIN)
-            .args(["ctl", "-s"])
-            .arg(&tm.socket)
-            .args(["tail", "binary"])
+        tm.ctl_command(&["tail", "binary"])
             .output()
             .expect("ctl runs")
             .stdout

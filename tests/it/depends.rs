@@ -4,33 +4,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use taskmaster::supervisor::{Command, Reply, StateName, Update};
+use taskmaster::supervisor::{Command, Reply, StateName};
 
 use crate::harness::inprocess::Tm;
 use crate::harness::{LONG, wait_until};
-
-/// Collects event lines in order (the test's own subscription).
-fn events(tm: &Tm) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
-    let rx = tm.handle.subscribe();
-    // The subscription and the next command travel on different channels: wait until it is
-    // registered (a new subscriber is told to read the snapshot at once).
-    assert!(
-        matches!(rx.recv_timeout(LONG), Ok(Update::Snapshot)),
-        "the subscription is registered"
-    );
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        while let Ok(u) = rx.recv() {
-            match u {
-                Update::Event(ev) => sink.lock().expect("sink").push(ev.text.clone()),
-                Update::Gone => return,
-                Update::Snapshot => {}
-            }
-        }
-    });
-    lines
-}
 
 fn position(lines: &[String], prefix: &str) -> usize {
     lines
@@ -214,16 +191,13 @@ depends_on = { api = "running" }
     wait_until(LONG, "all four running", || {
         tm.status().count(StateName::Running) == 4
     });
-    let lines = events(&tm);
+    let events = tm.event_lines();
     let r = tm.actions(Command::stop(vec!["all".into()]));
     assert!(r.iter().all(|a| a.outcome.is_ok()), "{r:?}");
-    // The reply and the event stream are separate channels, read by separate threads: the
-    // last events may reach the collector after the reply.
-    wait_until(LONG, "db's stop in the event stream", || {
-        let seen = lines.lock().expect("lines");
-        seen.iter().any(|l| l.starts_with("stopped: db"))
+    events.wait_for("db's stop in the event stream", |l| {
+        l.starts_with("stopped: db")
     });
-    let lines = lines.lock().expect("lines").clone();
+    let lines = events.lines();
     let worker = position(&lines, "stopped: worker:worker_01");
     let api_req = position(&lines, "stop requested: api");
     let api = position(&lines, "stopped: api");

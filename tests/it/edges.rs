@@ -155,10 +155,7 @@ starttime = 0
 stoptime = 30
 "#,
     );
-    let pid = tm
-        .wait_state("frozen", StateName::Running)
-        .pid
-        .expect("pid");
+    let pid = tm.running_pid("frozen");
     let child = nix::unistd::Pid::from_raw(pid as i32);
     let described = |tm: &Tm| tm.info("frozen").status_line(std::time::SystemTime::now());
     kill(child, Signal::SIGSTOP).expect("SIGSTOP");

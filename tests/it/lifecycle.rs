@@ -141,6 +141,8 @@ autorestart = "unexpected"
             .status_line(std::time::SystemTime::now())
             .contains("(exit status 2; expected)")
     );
+    // Nothing is to happen: a restart would follow the exit within milliseconds, so 300 ms
+    // of nothing is the check (a sleep on purpose; there is no condition to wait for).
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         tm.info("batch").state,
@@ -194,6 +196,8 @@ autorestart = "never"
             .status_line(std::time::SystemTime::now())
             .contains("(exit status 7; not expected)")
     );
+    // Nothing is to happen: `always` restarts within milliseconds of its exit, so 400 ms of
+    // `never` staying EXITED is the check (a sleep on purpose).
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(
         tm.info("never").state,
@@ -214,10 +218,7 @@ starttime = 0
 exitcodes = [0, 1, 2, 9, 137]
 "#,
     );
-    let pid = tm
-        .wait_state("victim", StateName::Running)
-        .pid
-        .expect("pid");
+    let pid = tm.running_pid("victim");
     crate::harness::kill_group(pid);
     wait_until(LONG, "victim restarted with a new pid", || {
         let i = tm.info("victim");
@@ -245,10 +246,7 @@ autorestart = "always"
 restart_delay_max = 0.1
 "#,
     );
-    let mut pid = tm
-        .wait_state("target", StateName::Running)
-        .pid
-        .expect("pid");
+    let mut pid = tm.running_pid("target");
     for round in 0..100 {
         crate::harness::kill_group(pid);
         let deadline = Instant::now() + LONG;
@@ -315,10 +313,7 @@ starttime = 0.1
 stoptime = 0.5
 "#,
     );
-    let pid = tm
-        .wait_state("stubborn", StateName::Running)
-        .pid
-        .expect("pid");
+    let pid = tm.running_pid("stubborn");
     let t0 = Instant::now();
     let r = tm.actions(Command::stop(vec!["stubborn".into()]));
     let took = t0.elapsed();
@@ -349,10 +344,7 @@ cmd = "sh -c 'sleep 1000 & sleep 1000 & wait'"
 starttime = 0.2
 "#,
     );
-    let pid = tm
-        .wait_state("forker", StateName::Running)
-        .pid
-        .expect("pid");
+    let pid = tm.running_pid("forker");
     wait_until(LONG, "grandchildren started", || {
         group_members(pid).len() >= 3
     });
@@ -361,10 +353,7 @@ starttime = 0.2
     wait_until(LONG, "old group gone after restart", || {
         members.iter().all(|p| !alive(*p))
     });
-    let new_pid = tm
-        .wait_state("forker", StateName::Running)
-        .pid
-        .expect("pid");
+    let new_pid = tm.running_pid("forker");
     wait_until(LONG, "new grandchildren started", || {
         group_members(new_pid).len() >= 3
     });

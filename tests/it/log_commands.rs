@@ -4,9 +4,9 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use crate::harness::binary::{BIN, Daemon};
+use crate::harness::binary::Daemon;
 use crate::harness::{LONG, wait_until};
 
 const PROGRAMS: &str = r#"
@@ -126,10 +126,8 @@ fn maintail_shows_and_follows_the_event_log() {
     assert!(r.out.contains("spawned: 'talk'"), "{r:?}");
     let r = d.ctl(&["maintail", "-60"]);
     assert!(r.out.trim_end().len() <= 60, "{r:?}");
-    let mut follower = Command::new(BIN)
-        .args(["ctl", "-s"])
-        .arg(&d.socket)
-        .args(["maintail", "-f", "-1"])
+    let mut follower = d
+        .ctl_command(&["maintail", "-f", "-1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -171,10 +169,8 @@ fn tail_f_never_splits_a_character() {
         "[programs.big]\ncmd = \"sh -c 'sleep 0.5; cat {}; exec sleep 1000'\"\nstarttime = 0\n",
         dir.path().join("big").display()
     ));
-    let mut follower = Command::new(BIN)
-        .args(["ctl", "-s"])
-        .arg(&d.socket)
-        .args(["tail", "-f", "big"])
+    let mut follower = d
+        .ctl_command(&["tail", "-f", "big"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -212,10 +208,8 @@ cmd = "sh -c 'sleep 0.5; printf \"x\\303\"; sleep 0.3; printf E >&2; sleep 0.3; 
 starttime = 0
 "#,
     );
-    let mut follower = Command::new(BIN)
-        .args(["ctl", "-s"])
-        .arg(&d.socket)
-        .args(["attach", "mix"])
+    let mut follower = d
+        .ctl_command(&["attach", "mix"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

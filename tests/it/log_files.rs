@@ -156,7 +156,7 @@ stderr = "%(here)s/%(program_name)s-%(process_num)d.err"
     );
     for n in 0..3 {
         let name = format!("w:w_{n:02}");
-        let pid = tm.wait_state(&name, StateName::Running).pid.expect("pid");
+        let pid = tm.running_pid(&name);
         let out = tm.path(&format!("w.{n:02}.out"));
         let err = tm.path(&format!("w-{n}.err"));
         wait_until(LONG, "both files written", || {

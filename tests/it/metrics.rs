@@ -85,10 +85,7 @@ fn metrics_match_status_line_by_line() {
     let listener = taskmaster::metrics::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     let port = listener.local_addr().expect("addr").port();
     taskmaster::metrics::start(listener, tm.handle.clone()).expect("serve");
-    let pid = tm
-        .wait_state("web:web_00", StateName::Running)
-        .pid
-        .expect("pid");
+    let pid = tm.running_pid("web:web_00");
     tm.wait_state("web:web_01", StateName::Running);
     kill_group(pid);
     wait_until(Duration::from_secs(10), "web_00 restarted", || {
@@ -252,10 +249,8 @@ fn events_and_alert_test_through_ctl() {
             .iter()
             .any(|e| e["event"] == "running" && e["process"] == "web")
     );
-    let mut follow = std::process::Command::new(BIN)
-        .args(["ctl", "-s"])
-        .arg(&d.socket)
-        .args(["events", "-f"])
+    let mut follow = d
+        .ctl_command(&["events", "-f"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("ctl events -f");

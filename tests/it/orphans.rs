@@ -4,27 +4,17 @@
 //! needs the binary (only it becomes the subreaper); descendants still in a process's tree
 //! are stopped by in-process supervisors too.
 
-use crossbeam_channel::Receiver;
-use taskmaster::supervisor::{Command, StateName, Update};
+use taskmaster::supervisor::{Command, StateName};
 
 use crate::harness::binary::Daemon;
 use crate::harness::file_pid;
-use crate::harness::inprocess::Tm;
+use crate::harness::inprocess::{EventLines, Tm};
 use crate::harness::procfs::{alive, gone};
-use crate::harness::{LONG, wait_until};
+use crate::harness::{LONG, wait_until, wait_until_showing};
 
 /// The pid a test program wrote into the file `DIR/file`.
 fn pid_in(tm: &Tm, file: &str) -> u32 {
     file_pid(&tm.path(file))
-}
-
-/// Every event line seen so far on `rx`, appended to `seen`.
-fn drain(rx: &Receiver<Update>, seen: &mut Vec<String>) {
-    while let Ok(u) = rx.try_recv() {
-        if let Update::Event(line) = u {
-            seen.push(line.text.clone());
-        }
-    }
 }
 
 /// A classic double fork: the subshell starts a setsid'd sleep and exits at once, so the
@@ -122,26 +112,23 @@ fn levels(tm: &Tm) -> Vec<u32> {
     ["l1", "l2", "l3"].iter().map(|f| pid_in(tm, f)).collect()
 }
 
-fn assert_all_stopped_and_logged(rx: &Receiver<Update>, seen: &mut Vec<String>, pids: &[u32]) {
-    let deadline = std::time::Instant::now() + LONG;
-    while !pids.iter().all(|&p| gone(p)) {
-        if std::time::Instant::now() > deadline {
-            drain(rx, seen);
+fn assert_all_stopped_and_logged(events: &EventLines, pids: &[u32]) {
+    wait_until_showing(
+        LONG,
+        "every level dead and reaped",
+        || pids.iter().all(|&p| gone(p)),
+        || {
             let left: Vec<String> = pids
                 .iter()
                 .filter_map(|&p| crate::harness::procfs::stat(p).map(|s| format!("{p}: {s:?}")))
                 .collect();
-            panic!("every level should be dead and reaped; left {left:#?}; events {seen:#?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    drain(rx, seen);
+            format!("left {left:#?}; events {:#?}", events.lines())
+        },
+    );
     for p in pids {
-        assert!(
-            seen.iter()
-                .any(|l| l.contains(&format!("orphan: deep's pid {p} "))),
-            "orphan {p} stopped and logged: {seen:#?}"
-        );
+        events.wait_for(&format!("orphan {p} stopped and logged"), |l| {
+            l.contains(&format!("orphan: deep's pid {p} "))
+        });
     }
 }
 
@@ -184,26 +171,24 @@ fn leader_death_stops_three_levels_of_setsid_descendants() {
 fn stop_and_restart_stop_three_levels_of_setsid_descendants() {
     let (_scripts, toml) = deep("");
     let tm = Tm::start(&toml);
-    let rx = tm.handle.subscribe();
-    let mut seen = Vec::new();
+    let events = tm.event_lines();
     tm.wait_state("deep", StateName::Running);
     let first = levels(&tm);
     for f in ["l1", "l2", "l3"] {
         std::fs::remove_file(tm.path(f)).expect("remove pid file");
     }
     tm.actions(Command::restart(vec!["deep".into()]));
-    assert_all_stopped_and_logged(&rx, &mut seen, &first);
+    assert_all_stopped_and_logged(&events, &first);
     let second = levels(&tm);
     tm.actions(Command::stop(vec!["deep".into()]));
-    assert_all_stopped_and_logged(&rx, &mut seen, &second);
+    assert_all_stopped_and_logged(&events, &second);
 }
 
 #[test]
 fn reload_removal_and_shutdown_stop_three_levels_of_setsid_descendants() {
     let (_scripts, toml) = deep("");
     let tm = Tm::start(&toml);
-    let rx = tm.handle.subscribe();
-    let mut seen = Vec::new();
+    let events = tm.event_lines();
     tm.wait_state("deep", StateName::Running);
     let first = levels(&tm);
     for f in ["l1", "l2", "l3"] {
@@ -211,7 +196,7 @@ fn reload_removal_and_shutdown_stop_three_levels_of_setsid_descendants() {
     }
     tm.rewrite("[taskmaster]\nsocket = false\n");
     assert!(tm.call(Command::Reload).is_ok(), "the reload is accepted");
-    assert_all_stopped_and_logged(&rx, &mut seen, &first);
+    assert_all_stopped_and_logged(&events, &first);
 
     let tm = Tm::start(&toml);
     tm.wait_state("deep", StateName::Running);

@@ -70,9 +70,7 @@ fn a_python_repl_attached_raw_in_the_dashboard() {
     s.text_to(DASH, "print(6*7)");
     s.keys_to(DASH, &["Enter"]);
     s.wait_screen_of(DASH, "42", |scr| scr.lines().any(|l| l.trim() == "42"));
-    s.text_to(DASH, "import time; time.sleep(30)");
-    s.keys_to(DASH, &["Enter"]);
-    std::thread::sleep(Duration::from_millis(300));
+    python_sleeps(&s, DASH);
     s.keys_to(DASH, &["C-c"]);
     s.wait_screen_of(DASH, "KeyboardInterrupt", |scr| {
         scr.contains("KeyboardInterrupt")
@@ -98,21 +96,38 @@ fn a_python_repl_attached_raw_in_the_dashboard() {
 /// the dashboard through the supervisor to the pty, and the shell may run `tput` before it
 /// lands (a loaded machine), so one answer with the old size proves nothing.
 fn ask_size_until(s: &Daemon, want: &str) {
+    ask_until(s, DASH, "echo C=$(tput cols) L=$(tput lines)", DASH, want);
+}
+
+/// Types `question` (and Enter) in window `ask_in` every 2 s until window `look_in` shows
+/// `want`: for an answer that may come before what it reports has landed.
+fn ask_until(s: &Daemon, ask_in: &str, question: &str, look_in: &str, want: &str) {
     let term = s.term();
     let mut asked: Option<Instant> = None;
     wait_until_showing(
         LONG,
-        &format!("the shell to see {want}"),
+        &format!("{look_in} to show {want}"),
         || {
             if asked.is_none_or(|t| t.elapsed() >= Duration::from_secs(2)) {
-                term.text_to(DASH, "echo C=$(tput cols) L=$(tput lines)");
-                term.keys_to(DASH, &["Enter"]);
+                term.text_to(ask_in, question);
+                term.keys_to(ask_in, &["Enter"]);
                 asked = Some(Instant::now());
             }
-            term.screen_of(DASH).contains(want)
+            term.screen_of(look_in).contains(want)
         },
-        || format!("last screen:\n{}", term.screen_of(DASH)),
+        || format!("last screen:\n{}", term.screen_of(look_in)),
     );
+}
+
+/// Has the python attached in window `target` sleep 30 s, once it runs the line: a Ctrl-C
+/// then interrupts the sleep, not the line being read. It prints `zzz` just before (typed as
+/// `'zz' + 'z'`, so the echo of the line is not taken for it).
+fn python_sleeps(s: &Daemon, target: &str) {
+    s.text_to(target, "import time; print('zz' + 'z'); time.sleep(30)");
+    s.keys_to(target, &["Enter"]);
+    s.wait_screen_of(target, "python running the sleep", |scr| {
+        scr.lines().any(|l| l.trim() == "zzz")
+    });
 }
 
 #[test]
@@ -261,20 +276,16 @@ fn ctl_attach_is_raw_from_other_terminals_and_several_may_attach() {
     let _ = s
         .tmux(&["resize-window", "-t", two, "-x", "77", "-y", "20"])
         .status();
-    std::thread::sleep(Duration::from_millis(300));
-    s.text_to(
+    // Input from the second client, the size of the last; asked again until the resize has
+    // gone through ctl and taskmaster to the pty.
+    ask_until(
+        &s,
         two,
         "import os; print('C=%d' % os.get_terminal_size().columns)",
-    );
-    s.keys_to(two, &["Enter"]);
-    s.wait_screen_of(
         one,
-        "input from the second client, size of the last",
-        |scr| scr.contains("C=77"),
+        "C=77",
     );
-    s.text_to(two, "import time; time.sleep(30)");
-    s.keys_to(two, &["Enter"]);
-    std::thread::sleep(Duration::from_millis(300));
+    python_sleeps(&s, two);
     s.keys_to(two, &["C-c"]);
     s.wait_screen_of(one, "KeyboardInterrupt", |scr| {
         scr.contains("KeyboardInterrupt")

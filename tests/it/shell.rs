@@ -2,9 +2,9 @@
 //! tmux (line editing, history recall with Up, Tab completion, quit confirmation).
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::harness::binary::{BIN, Daemon, ctl_at};
+use crate::harness::binary::{Daemon, ctl_at};
+use crate::harness::procfs::gone;
 use crate::harness::terminal;
 use crate::harness::{LONG, wait_until};
 
@@ -71,9 +71,8 @@ fn quit_on_a_pipe_shuts_down_without_asking() {
 fn remote_shell_over_ctl_on_a_pipe() {
     let tm = Daemon::start(PROGRAMS);
     tm.wait_state("web", "RUNNING");
-    let mut child = Command::new(BIN)
-        .args(["ctl", "-s"])
-        .arg(&tm.socket)
+    let mut child = tm
+        .ctl_command(&[])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -193,10 +192,7 @@ fn closing_the_terminal_shuts_the_local_shell_down() {
         .expect("web pid");
     let _ = tmux.tmux(&["kill-server"]).status();
     wait_until(LONG, "taskmaster exits once its terminal is gone", || {
-        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        gone(pid)
     });
-    assert!(
-        !std::path::Path::new(&format!("/proc/{child}")).exists(),
-        "its child was stopped and reaped"
-    );
+    assert!(gone(child), "its child was stopped and reaped");
 }

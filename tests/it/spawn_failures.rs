@@ -3,6 +3,8 @@
 use taskmaster::supervisor::{Command, StateName};
 
 use crate::harness::inprocess::Tm;
+use crate::harness::procfs::comm;
+use crate::harness::{LONG, wait_until};
 
 fn fatal_reason(program_toml: &str) -> String {
     let tm = Tm::start(&format!(
@@ -76,14 +78,9 @@ fn user_drops_uid_gid_and_groups_when_root() {
     let tm = Tm::start(
         "[taskmaster]\nsocket = false\n[programs.nobody]\ncmd = \"sleep 1000\"\nuser = \"nobody\"\nstarttime = 0\n",
     );
-    let pid = tm
-        .wait_state("nobody", StateName::Running)
-        .pid
-        .expect("pid");
+    let pid = tm.running_pid("nobody");
     // The supervisor does not wait for the exec: look once the child runs `sleep`.
-    crate::harness::wait_until(crate::harness::LONG, "the child exec'd sleep", || {
-        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
-    });
+    wait_until(LONG, "the child exec'd sleep", || comm(pid) == "sleep");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     let nobody = nix::unistd::User::from_name("nobody")
         .ok()

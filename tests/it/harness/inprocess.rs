@@ -2,13 +2,13 @@
 //! go straight to its handle; dropping it shuts it down (and SIGKILLs the groups it leaves).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use taskmaster::config;
 use taskmaster::supervisor::events::{Event, EventKind};
 use taskmaster::supervisor::{
     ActionResult, Answer, Command, Handle, Options, ProcessInfo, Reply, Snapshot, StateName,
-    Supervisor,
+    Supervisor, Update,
 };
 
 use super::{LONG, kill_group, wait_until, wait_until_showing};
@@ -91,6 +91,12 @@ impl Tm {
             .unwrap_or_else(|| panic!("{name} was seen"))
     }
 
+    /// The pid of `name` once it is RUNNING.
+    pub fn running_pid(&self, name: &str) -> u32 {
+        let info = self.wait_state(name, StateName::Running);
+        info.pid.expect("a RUNNING process has a pid")
+    }
+
     pub fn actions(&self, cmd: Command) -> Vec<ActionResult> {
         match self.call(cmd.clone()) {
             Ok(Reply::Actions(a) | Reply::Restart(a)) => a,
@@ -105,6 +111,29 @@ impl Tm {
             .iter()
             .filter_map(|p| p.pid)
             .collect()
+    }
+
+    /// The event-log lines from now on, gathered by a thread of its own.
+    pub fn event_lines(&self) -> EventLines {
+        let rx = self.handle.subscribe();
+        // The subscription and the next command travel on different channels: wait until it
+        // is registered (a new subscriber is told to read the snapshot at once).
+        assert!(
+            matches!(rx.recv_timeout(LONG), Ok(Update::Snapshot)),
+            "the subscription is registered"
+        );
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            while let Ok(u) = rx.recv() {
+                match u {
+                    Update::Event(ev) => sink.lock().expect("event lines").push(ev.text.clone()),
+                    Update::Gone => return,
+                    Update::Snapshot => {}
+                }
+            }
+        });
+        EventLines(lines)
     }
 
     pub fn shutdown(mut self) {
@@ -127,6 +156,37 @@ impl Tm {
 impl Drop for Tm {
     fn drop(&mut self) {
         self.stop_all();
+    }
+}
+
+/// Event-log lines of a [`Tm`] in order, as they come ([`Tm::event_lines`]). The reply to a
+/// command and the event stream are separate channels: wait for the line, not the reply.
+pub struct EventLines(Arc<Mutex<Vec<String>>>);
+
+impl EventLines {
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().expect("event lines").clone()
+    }
+
+    pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
+        let lines = self.0.lock().expect("event lines");
+        lines.iter().filter(|l| pred(l)).count()
+    }
+
+    /// Waits for a line that satisfies `pred`; a timeout shows every line seen.
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let mut found = None;
+        wait_until_showing(
+            LONG,
+            what,
+            || {
+                let lines = self.0.lock().expect("event lines");
+                found = lines.iter().find(|l| pred(l)).cloned();
+                found.is_some()
+            },
+            || format!("events {:#?}", self.lines()),
+        );
+        found.unwrap_or_default()
     }
 }
 

@@ -1,9 +1,12 @@
-//! The test harness: a supervisor in this process ([`inprocess`]), the real binary
-//! ([`binary`]), and what /proc says ([`procfs`]), with the one way to wait: [`wait_until`]
-//! polls a condition until a deadline (never a bare sleep).
+//! The test harness: a supervisor in this process ([`inprocess`]); the real binary
+//! ([`binary`], started by [`launch`]) on pipes or on a tmux [`terminal`]; what /proc says
+//! ([`procfs`]); a webhook endpoint ([`webhook`]) and a seeded PRNG ([`rng`]) for the chaos
+//! tests. One way to wait: [`wait_until`] polls a condition until a deadline (never a bare
+//! sleep; where a test sleeps, a comment says why the sleep is what it tests).
 
 pub mod binary;
 pub mod inprocess;
+pub mod launch;
 pub mod procfs;
 pub mod rng;
 pub mod terminal;
@@ -26,6 +29,7 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for: {what}"
         );
+        // The poll interval: the one sleep every wait of the tests goes through.
         std::thread::sleep(Duration::from_millis(5));
     }
 }

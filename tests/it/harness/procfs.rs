@@ -92,6 +92,20 @@ pub fn fds(pid: u32) -> Vec<u32> {
     v
 }
 
+/// The open descriptors of `pid` with what each is (`pipe:[…]`, a path), sorted.
+pub fn fd_links(pid: u32) -> Vec<(u32, String)> {
+    fds(pid)
+        .into_iter()
+        .map(|fd| {
+            let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"));
+            (
+                fd,
+                link.map(|l| l.display().to_string()).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 pub fn cmdline(pid: u32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| {
@@ -119,4 +133,32 @@ pub fn rss_kib_of(pid: &str) -> u64 {
 /// VmRSS of this test process, in KiB.
 pub fn rss_kib() -> u64 {
     rss_kib_of("self")
+}
+
+/// The command name of `pid` (`comm`: the executable's name, 15 bytes at most).
+pub fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// True when `pid` runs `name` and sleeps in a timed sleep (`sleep`, `time.sleep`): past its
+/// exec and start-up, where the dynamic loader may still hold a file open.
+pub fn sleeping_in(pid: u32, name: &str) -> bool {
+    comm(pid) == name
+        && std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+            .is_ok_and(|w| w.contains("nanosleep"))
+}
+
+/// How many threads of `pid` have a name starting with `prefix` (the kernel keeps 15 bytes).
+pub fn threads_named(pid: u32, prefix: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
+        })
+        .count()
 }

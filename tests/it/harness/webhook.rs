@@ -4,8 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How the test server answers.
@@ -26,11 +25,34 @@ pub struct Received {
     pub body: String,
 }
 
+/// Set once when the [`Hook`] is dropped; what waits for it blocks (no polling).
+#[derive(Default)]
+struct Stop {
+    done: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Stop {
+    fn set(&self) {
+        *self.done.lock().expect("stop lock") = true;
+        self.cv.notify_all();
+    }
+
+    fn is_set(&self) -> bool {
+        *self.done.lock().expect("stop lock")
+    }
+
+    fn wait(&self) {
+        let done = self.done.lock().expect("stop lock");
+        let _done = self.cv.wait_while(done, |d| !*d).expect("stop lock");
+    }
+}
+
 /// A listener on 127.0.0.1 with its thread; stops accepting on drop.
 pub struct Hook {
     pub port: u16,
     pub got: Arc<Mutex<Vec<Received>>>,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
     /// PEM of the self-signed certificate when serving https.
     pub cert_pem: Option<String>,
 }
@@ -66,25 +88,20 @@ impl Hook {
     fn start(answer: Answer, tls: Option<Arc<rustls::ServerConfig>>) -> Hook {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
         let port = listener.local_addr().expect("addr").port();
-        listener.set_nonblocking(true).expect("nonblocking");
         let got = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(Stop::default());
         let (g, s) = (got.clone(), stop.clone());
+        // Blocks in accept: the drop wakes it with a connection of its own.
         std::thread::spawn(move || {
             let mut held = Vec::new();
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((conn, _)) => {
-                        let _ = conn.set_nonblocking(false);
-                        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-                        let (g, tls) = (g.clone(), tls.clone());
-                        let s2 = s.clone();
-                        held.push(std::thread::spawn(move || {
-                            serve(conn, tls, answer, &g, &s2)
-                        }));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            for conn in listener.incoming() {
+                if s.is_set() {
+                    break;
                 }
+                let Ok(conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let (g, tls, s) = (g.clone(), tls.clone(), s.clone());
+                held.push(std::thread::spawn(move || serve(conn, tls, answer, &g, &s)));
             }
         });
         Hook {
@@ -113,7 +130,8 @@ impl Hook {
 
 impl Drop for Hook {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.set();
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
 
@@ -122,7 +140,7 @@ fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
     answer: Answer,
     got: &Mutex<Vec<Received>>,
-    stop: &AtomicBool,
+    stop: &Stop,
 ) {
     match tls {
         Some(cfg) => {
@@ -136,12 +154,7 @@ fn serve(
     }
 }
 
-fn exchange<S: Read + Write>(
-    stream: S,
-    answer: Answer,
-    got: &Mutex<Vec<Received>>,
-    stop: &AtomicBool,
-) {
+fn exchange<S: Read + Write>(stream: S, answer: Answer, got: &Mutex<Vec<Received>>, stop: &Stop) {
     let mut reader = BufReader::new(stream);
     let mut request = String::new();
     if reader.read_line(&mut request).unwrap_or(0) == 0 {
@@ -170,13 +183,12 @@ fn exchange<S: Read + Write>(
     let status = match answer {
         Answer::Status(s) => s,
         Answer::After(d) => {
+            // A slow server is what the test asks for: the sleep is the behaviour under test.
             std::thread::sleep(d);
             200
         }
         Answer::Never => {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            stop.wait();
             return;
         }
     };
