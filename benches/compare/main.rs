@@ -153,6 +153,13 @@ fn machine(venv: Option<&Path>) -> String {
     s
 }
 
+/// The 1-, 5- and 15-minute load averages, as `uptime` shows them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn run() -> Res<()> {
     let opts = parse_args()?;
     if opts.list {
@@ -200,9 +207,19 @@ fn run() -> Res<()> {
         }
         println!("== {}: {}", s.name, s.about);
         let started = std::time::Instant::now();
+        let load_before = load_average();
         (s.run)(&ctx, &mut report);
         report.print_scenario(s.name);
-        println!("   ({:.1} s)\n", started.elapsed().as_secs_f64());
+        let load_after = load_average();
+        println!(
+            "   ({:.1} s; load average {load_before} before, {load_after} after)\n",
+            started.elapsed().as_secs_f64()
+        );
+        // The machine may be shared: a figure means little without the load it was taken at.
+        report.note(format!(
+            "{}: load average (1, 5, 15 min) {load_before} before, {load_after} after",
+            s.name
+        ));
     }
     println!("{}", report.table(&machine));
     if let Some(path) = opts.json {

@@ -8,11 +8,13 @@ mod many;
 mod output;
 mod pty;
 mod reload;
+mod reload2000;
 mod restart;
 mod rotation;
 mod scale;
 mod stack;
 mod stopall;
+mod supervisord10k;
 
 use std::time::{Duration, Instant};
 
@@ -66,6 +68,16 @@ pub const ALL: &[Scenario] = &[
         name: "reload",
         about: "reload of 200 programs: 1 changed, 1 added, 1 removed; then a stoptime change",
         run: reload::run,
+    },
+    Scenario {
+        name: "reload2000",
+        about: "2,000 programs RUNNING: reload with no change, after editing 1 (exactly 1 replaced), adding 100 and removing 100",
+        run: reload2000::run,
+    },
+    Scenario {
+        name: "supervisord10k",
+        about: "supervisord (needs --compare supervisord) at 10,000 `sleep`s, 5 min cap: time to all RUNNING, or how many at the cap",
+        run: supervisord10k::run,
     },
     Scenario {
         name: "flapping",
