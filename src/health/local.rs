@@ -121,16 +121,31 @@ fn own_addresses() -> Vec<IpAddr> {
 #[cfg(test)]
 pub mod tests {
     use super::*;
+    use nix::libc;
     use std::net::TcpListener;
 
-    fn fresh() -> Local {
+    /// A probe that dumps the table at every check; `None` (said on stderr) where the
+    /// kernel or a sandbox has no NETLINK_SOCK_DIAG at all: there every check connects, which
+    /// the poller's tests cover.
+    fn fresh() -> Option<Local> {
+        if let Err(e) = Table::open() {
+            let missing = [
+                libc::EPROTONOSUPPORT,
+                libc::EAFNOSUPPORT,
+                libc::EPERM,
+                libc::EACCES,
+            ];
+            assert!(
+                e.raw_os_error().is_some_and(|code| missing.contains(&code)),
+                "NETLINK_SOCK_DIAG: {e}"
+            );
+            eprintln!("skipped: no NETLINK_SOCK_DIAG here ({e})");
+            return None;
+        }
         let mut l = Local::new();
-        assert!(
-            l.table.is_some(),
-            "NETLINK_SOCK_DIAG opens here (`ss -ltn` works)"
-        );
+        assert!(l.table.is_some());
         l.reuse = Duration::ZERO;
-        l
+        Some(l)
     }
 
     fn up(local: &mut Local, target: SocketAddr) -> bool {
@@ -141,7 +156,9 @@ pub mod tests {
 
     #[test]
     fn a_listener_on_loopback_the_wildcard_or_dual_stack_reads_up() {
-        let mut local = fresh();
+        let Some(mut local) = fresh() else {
+            return;
+        };
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let at = l.local_addr().expect("addr");
         assert!(up(&mut local, at), "127.0.0.1");
@@ -242,7 +259,9 @@ pub mod tests {
 
     #[test]
     fn nothing_listening_reads_not_up() {
-        let mut local = fresh();
+        let Some(mut local) = fresh() else {
+            return;
+        };
         // Bound, not listening: the port is ours and nobody listens on it.
         let (_socket, port) = bound();
         assert!(!up(&mut local, SocketAddr::from(([127, 0, 0, 1], port))));
@@ -250,7 +269,9 @@ pub mod tests {
 
     #[test]
     fn a_remote_address_is_never_answered_by_the_table() {
-        let mut local = fresh();
+        let Some(mut local) = fresh() else {
+            return;
+        };
         // A wildcard listener here says nothing about the same port on another host.
         let any = TcpListener::bind("0.0.0.0:0").expect("bind");
         let port = any.local_addr().expect("addr").port();
