@@ -78,6 +78,21 @@ pub fn thread_cpu_seconds(pid: i32, tid: i32) -> Option<f64> {
     )
 }
 
+/// User + system CPU seconds of the process's threads whose name starts with `prefix`
+/// (taskmaster names its threads: `taskmaster-supe…` is the supervisor thread).
+pub fn named_threads_cpu_seconds(pid: i32, prefix: &str) -> Option<f64> {
+    let mut ticks = 0;
+    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let comm = fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.starts_with(prefix)
+            && let Some(st) = stat_file(&task.path().join("stat").to_string_lossy())
+        {
+            ticks += st.cpu_ticks;
+        }
+    }
+    Some(ticks as f64 / clock_ticks_per_sec())
+}
+
 /// VmRSS in KiB.
 pub fn rss_kib(pid: i32) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

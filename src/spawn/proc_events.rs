@@ -55,8 +55,9 @@ pub enum ProcEvent {
         child: i32,
         start: Option<u64>,
     },
-    /// The process `pid` ended (its children are reparented by now).
-    Exit { pid: i32 },
+    /// The process `pid` ended (its children are reparented by now); `forked`: it created a
+    /// process (else nothing can have been reparented).
+    Exit { pid: i32, forked: bool },
     /// The socket's buffer overflowed: events were lost.
     Lost,
 }
@@ -182,6 +183,8 @@ struct Reader {
     sock: OwnedFd,
     /// Taskmaster and its descendants (thread group ids).
     tree: HashSet<i32>,
+    /// The members that created a process.
+    parents: HashSet<i32>,
     me: i32,
 }
 
@@ -242,6 +245,8 @@ impl Reader {
         for p in super::procfs::descendants(nix::unistd::Pid::from_raw(self.me), usize::MAX) {
             self.tree.insert(p.as_raw());
         }
+        // Who forked what meanwhile is unknown: every member may have.
+        self.parents = self.tree.clone();
     }
 
     /// Keeps the tree and turns raw events into the supervisor's (its descendants only).
@@ -250,19 +255,27 @@ impl Reader {
             match what {
                 // parent pid, parent tgid, child pid, child tgid; a thread is not a process.
                 PROC_EVENT_FORK if c == d && self.tree.contains(&(b as i32)) => {
-                    let child = c as i32;
+                    let (parent, child) = (b as i32, c as i32);
                     self.tree.insert(child);
+                    // Taskmaster's own children (leaders, check and alert commands) are
+                    // known to it already; their own forks are what it wants.
+                    if parent == self.me {
+                        continue;
+                    }
+                    self.parents.insert(parent);
                     let start =
                         super::procfs::stat(nix::unistd::Pid::from_raw(child)).map(|s| s.start);
                     out.push(ProcEvent::Fork {
-                        parent: b as i32,
+                        parent,
                         child,
                         start,
                     });
                 }
                 // pid, tgid: only a whole process's end.
                 PROC_EVENT_EXIT if a == b && self.tree.remove(&(a as i32)) => {
-                    out.push(ProcEvent::Exit { pid: a as i32 });
+                    let pid = a as i32;
+                    let forked = self.parents.remove(&pid);
+                    out.push(ProcEvent::Exit { pid, forked });
                 }
                 _ => {}
             }
@@ -322,6 +335,7 @@ fn run(sock: OwnedFd, tx: Sender<Vec<ProcEvent>>) {
     let mut reader = Reader {
         sock,
         tree: HashSet::from([me]),
+        parents: HashSet::new(),
         me,
     };
     let mut buf = vec![0u8; 64 * 1024];
@@ -369,5 +383,119 @@ fn run(sock: OwnedFd, tx: Sender<Vec<ProcEvent>>) {
             // The supervisor is gone.
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One datagram as the kernel sends it: nlmsghdr, cn_msg, proc_event.
+    fn datagram(what: u32, data: [u32; 4]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend(76u32.to_ne_bytes());
+        m.extend([0u8; 12]);
+        m.extend([0u8; CN_MSG_LEN]);
+        m.extend(what.to_ne_bytes());
+        m.extend(0u32.to_ne_bytes());
+        m.extend(0u64.to_ne_bytes());
+        for w in data {
+            m.extend(w.to_ne_bytes());
+        }
+        m.extend([0u8; 8]);
+        m
+    }
+
+    fn reader(me: i32) -> Reader {
+        let sock = OwnedFd::from(std::fs::File::open("/dev/null").expect("/dev/null"));
+        Reader {
+            sock,
+            tree: HashSet::from([me]),
+            parents: HashSet::new(),
+            me,
+        }
+    }
+
+    #[test]
+    fn a_datagram_parses_into_its_kind_and_pids() {
+        let mut raw = Vec::new();
+        let mut two = datagram(PROC_EVENT_FORK, [1, 2, 3, 4]);
+        two.extend(datagram(PROC_EVENT_EXIT, [5, 5, 0, 9]));
+        parse(&two, &mut raw);
+        assert_eq!(
+            raw,
+            [
+                (PROC_EVENT_FORK, [1, 2, 3, 4]),
+                (PROC_EVENT_EXIT, [5, 5, 0, 9])
+            ]
+        );
+        raw.clear();
+        parse(&two[..40], &mut raw);
+        assert!(raw.is_empty(), "a cut message is dropped, not misread");
+    }
+
+    #[test]
+    fn only_the_descendants_of_taskmaster_are_followed() {
+        let me = 100;
+        let mut r = reader(me);
+        let mut out = Vec::new();
+        let fork = |parent_tid: u32, parent: u32, child: u32, tgid: u32| {
+            (PROC_EVENT_FORK, [parent_tid, parent, child, tgid])
+        };
+        let exit = |pid: u32, tgid: u32| (PROC_EVENT_EXIT, [pid, tgid, 0, 0]);
+        let mut raw = vec![
+            // A leader of ours: followed, not told (taskmaster knows its own children).
+            fork(101, 100, 200, 200),
+            // The leader forks: told. Someone else's fork: not.
+            fork(200, 200, 300, 300),
+            fork(7, 7, 8, 8),
+            // A thread of the leader: not a process.
+            fork(200, 200, 201, 200),
+            // The grandchild forks in turn, then the middle exits, then a thread.
+            fork(300, 300, 400, 400),
+            exit(300, 300),
+            exit(201, 200),
+            // A leader that never forked ends: told, with nothing to adopt.
+            fork(101, 100, 500, 500),
+            exit(500, 500),
+            exit(8, 8),
+        ];
+        r.filter(&mut raw, &mut out);
+        let told: Vec<ProcEvent> = out
+            .into_iter()
+            .map(|e| match e {
+                ProcEvent::Fork { parent, child, .. } => ProcEvent::Fork {
+                    parent,
+                    child,
+                    start: None,
+                },
+                e => e,
+            })
+            .collect();
+        let f = |parent, child| ProcEvent::Fork {
+            parent,
+            child,
+            start: None,
+        };
+        assert_eq!(
+            told,
+            [
+                f(200, 300),
+                f(300, 400),
+                ProcEvent::Exit {
+                    pid: 300,
+                    forked: true
+                },
+                ProcEvent::Exit {
+                    pid: 500,
+                    forked: false
+                },
+            ]
+        );
+        assert_eq!(
+            r.tree,
+            HashSet::from([100, 200, 400]),
+            "the tree follows forks and exits"
+        );
     }
 }

@@ -590,6 +590,7 @@ impl Engine {
         if self.procs.remove(name).is_none() {
             return;
         }
+        self.checks.forget(name);
         self.observed.remove(name);
         self.deferred.remove(name);
         self.stdins.remove(name);
@@ -741,7 +742,7 @@ impl Engine {
             return true;
         };
         self.fds.reaped(pid);
-        self.forget_group(pid);
+        self.leader_reaped(&name, pid);
         let stopping = self.procs.get(&name).and_then(|p| match p.state() {
             ProcState::Stopping { .. } => Some(p.deadline()),
             _ => None,

@@ -36,6 +36,7 @@ impl Engine {
                 ProcEvent::Unavailable(why) => {
                     self.orphans.source = Source::Census;
                     self.orphans.leaders.clear();
+                    self.orphans.exited.clear();
                     self.event(format!(
                         "process events unavailable ({why}): orphan lineage by /proc census"
                     ));
@@ -45,16 +46,31 @@ impl Engine {
                     child,
                     start,
                 } => self.on_fork(Pid::from_raw(parent), Pid::from_raw(child), start),
-                ProcEvent::Exit { pid } => self.on_exit(Pid::from_raw(pid), now),
+                ProcEvent::Exit { pid, forked } => self.on_exit(Pid::from_raw(pid), forked, now),
                 ProcEvent::Lost => self.on_lost(now),
             }
         }
     }
 
+    /// The event thread is gone (a failed read): the census takes over.
+    pub(super) fn proc_events_ended(&mut self) {
+        if self.orphans.source == Source::Census {
+            return;
+        }
+        self.orphans.source = Source::Census;
+        self.orphans.leaders.clear();
+        self.orphans.exited.clear();
+        self.event("process events ended: orphan lineage by /proc census".to_string());
+    }
+
     /// A child of a leader of ours or of one of its descendants joins the lineage.
     fn on_fork(&mut self, parent: Pid, child: Pid, start: Option<u64>) {
         let book = &mut self.orphans;
-        let origin = match book.leaders.get(&parent) {
+        let leader = self
+            .by_pid
+            .get(&parent)
+            .or_else(|| book.leaders.get(&parent));
+        let origin = match leader {
             Some(name) => Some((name.clone(), Some(parent))),
             None => book
                 .lineage
@@ -73,13 +89,23 @@ impl Engine {
     }
 
     /// `pid` ended: it leaves the lineage (unless it is our zombie still, which its reap
-    /// attributes), and its children in the lineage, ours now, are adopted at once.
-    fn on_exit(&mut self, pid: Pid, now: Instant) {
-        self.orphans.leaders.remove(&pid);
+    /// attributes), and its children in the lineage, ours now, are adopted at once. Only a
+    /// process that `forked` can have any (a thousand check commands a second cost no look
+    /// at the lineage).
+    fn on_exit(&mut self, pid: Pid, forked: bool, now: Instant) {
+        if self.by_pid.contains_key(&pid) {
+            // A leader not reaped yet: its reap needs not keep it as a parent.
+            self.orphans.exited.insert(pid);
+        } else {
+            self.orphans.leaders.remove(&pid);
+        }
         if self.orphans.lineage.contains_key(&pid)
             && !procfs::stat(pid).is_some_and(|s| s.zombie && s.ppid == my_pid())
         {
             self.orphans.lineage.remove(&pid);
+        }
+        if !forked {
+            return;
         }
         let children: Vec<(Pid, Member)> = self
             .orphans
@@ -142,6 +168,9 @@ impl Engine {
         }
         self.adopt_orphans(None, now);
         self.forget_dead_lineage();
+        // Their exit events may be among the lost ones; the census stands in for them.
+        self.orphans.leaders.clear();
+        self.orphans.exited.clear();
     }
 }
 

@@ -225,7 +225,10 @@ fn run(
             // Forks and exits in the supervised trees (see `lineage`).
             recv(proc_rx.as_ref().unwrap_or(&never_proc)) -> msg => match msg {
                 Ok(batch) => engine.on_proc_events(batch, Now::current().mono),
-                Err(_) => proc_rx = None,
+                Err(_) => {
+                    proc_rx = None;
+                    engine.proc_events_ended();
+                }
             },
             recv(timer) -> _ => {}
         }

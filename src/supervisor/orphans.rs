@@ -34,7 +34,7 @@
 //! that program's orphan semantics alone: they still stop every descendant still in a
 //! process's tree (recorded at the stop) and reap what they adopted, nothing else.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -99,9 +99,11 @@ pub(super) struct OrphanBook {
     pub sole: bool,
     /// Descendants seen in a live process's tree.
     pub lineage: HashMap<Pid, Member>,
-    /// Leaders of ours by pid, until their exit event (the forks of a leader already reaped
-    /// may still be on their way).
+    /// Leaders already reaped whose exit event has not come yet (their forks may still be on
+    /// their way); a live leader is found in `by_pid`.
     pub leaders: HashMap<Pid, String>,
+    /// Live leaders whose exit event came before their reap (nothing of theirs is on its way).
+    pub exited: HashSet<Pid>,
     pub source: Source,
     /// Events were lost once already (said once).
     pub lost_told: bool,
@@ -133,9 +135,6 @@ impl OrphanBook {
     /// A leader was spawned: its group id and its pipes now name it.
     pub fn note_spawn(&mut self, name: &str, pid: Pid, streams: Vec<String>) {
         self.groups.insert(pid, name.to_string());
-        if self.source != Source::Census {
-            self.leaders.insert(pid, name.to_string());
-        }
         for s in &streams {
             self.pipes.insert(s.clone(), name.to_string());
         }
@@ -490,19 +489,21 @@ impl Engine {
                 self.orphans.groups.remove(&pgid);
             }
         }
-        let by_pid = &self.by_pid;
-        self.orphans
-            .leaders
-            .retain(|pid, _| by_pid.contains_key(pid));
     }
 
-    /// A leader was reaped: its group id is forgotten once nothing is left in the group
-    /// (with process events there is no periodic look to do it).
-    pub(super) fn forget_group(&mut self, pgid: Pid) {
-        if self.orphans.source == Source::Events
-            && nix::sys::signal::killpg(pgid, None) == Err(nix::errno::Errno::ESRCH)
-        {
-            self.orphans.groups.remove(&pgid);
+    /// `name`'s leader `pid` was reaped: kept as a parent until its exit event, and its group
+    /// id forgotten once nothing is left in the group (with process events there is no
+    /// periodic look to do it).
+    pub(super) fn leader_reaped(&mut self, name: &str, pid: Pid) {
+        let book = &mut self.orphans;
+        if book.source == Source::Census {
+            return;
+        }
+        if !book.exited.remove(&pid) {
+            book.leaders.insert(pid, name.to_string());
+        }
+        if nix::sys::signal::killpg(pid, None) == Err(nix::errno::Errno::ESRCH) {
+            book.groups.remove(&pid);
         }
     }
 

@@ -25,6 +25,7 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
     let up = "1,000 procs: start → all RUNNING";
     let rss = "1,000 procs: RSS";
     let idle = "1,000 procs: idle CPU over 10 s";
+    let idle_threads = IdleThreads::new("1,000");
     let t1000 = "threads at N = 1,000";
     let t10 = "threads at N = 10";
     let tdiff = "threads N=1,000 − N=10";
@@ -33,6 +34,7 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
     report.declare(S, spawned, "s", Goal::None, None);
     report.declare(S, rss, "MiB", Goal::AtMost(15.0), Some("40 MiB"));
     report.declare(S, idle, "%", Goal::AtMost(0.05), None);
+    idle_threads.declare(report);
     report.declare_info(S, t10, "threads");
     report.declare_info(S, t1000, "threads");
     report.declare(S, tdiff, "threads", Goal::Exactly(0.0), None);
@@ -55,8 +57,12 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
             let pid = d.pid();
             let threads_1000 = procfs::threads(pid).ok_or("daemon gone")?;
             let cpu0 = procfs::cpu_seconds(pid).ok_or("daemon gone")?;
+            let threads0 = IdleThreads::read(pid);
             std::thread::sleep(IDLE);
             let cpu1 = procfs::cpu_seconds(pid).ok_or("daemon gone")?;
+            if kind == Kind::Taskmaster {
+                idle_threads.add(report, threads0, IdleThreads::read(pid), IDLE);
+            }
             let rss_mib = procfs::rss_kib(pid).ok_or("daemon gone")? as f64 / 1024.0;
             report.add(S, up, kind.name(), secs);
             if kind == Kind::Taskmaster {
@@ -89,6 +95,43 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
         report,
         crate::report::summarize(&tm_1000).map(|s| s.median),
     );
+}
+
+/// The idle CPU of taskmaster's supervisor thread and of its process-event thread apart:
+/// the second reads every fork and exit of the machine (it forwards only taskmaster's), so
+/// its share is the machine's activity, not taskmaster's work.
+pub(super) struct IdleThreads {
+    supervisor: String,
+    events: String,
+}
+
+const SUPERVISOR_THREAD: &str = "taskmaster-supe";
+const EVENTS_THREAD: &str = "taskmaster-proc";
+
+impl IdleThreads {
+    pub(super) fn new(n: &str) -> IdleThreads {
+        IdleThreads {
+            supervisor: format!("{n} procs: idle CPU, supervisor thread"),
+            events: format!("{n} procs: idle CPU, process-event thread"),
+        }
+    }
+
+    pub(super) fn declare(&self, report: &mut Report) {
+        report.declare_info("many", &self.supervisor, "%");
+        report.declare_info("many", &self.events, "%");
+    }
+
+    /// CPU seconds of (supervisor, process events) now.
+    pub(super) fn read(pid: i32) -> (f64, f64) {
+        let of = |p| procfs::named_threads_cpu_seconds(pid, p).unwrap_or(0.0);
+        (of(SUPERVISOR_THREAD), of(EVENTS_THREAD))
+    }
+
+    pub(super) fn add(&self, report: &mut Report, t0: (f64, f64), t1: (f64, f64), over: Duration) {
+        let pct = |a: f64, b: f64| (b - a) / over.as_secs_f64() * 100.0;
+        report.add("many", &self.supervisor, "taskmaster", pct(t0.0, t1.0));
+        report.add("many", &self.events, "taskmaster", pct(t0.1, t1.1));
+    }
 }
 
 /// Graceful stop, so 1,000 children are not left to the kill-on-drop path alone.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::dashboard::screen::Screen;
 use super::dashboard::{COLS, KEY_PAIRS, ROWS, help_round_trip};
-use super::many::{last_spawn, stop};
+use super::many::{IdleThreads, last_spawn, stop};
 use super::ms;
 use crate::daemon::{Daemon, Kind, wait_running};
 use crate::procfs;
@@ -45,6 +45,7 @@ pub fn run(ctx: &Ctx, report: &mut Report, n1000: Option<f64>) {
     report.declare(S, SPAWNED, "s", Goal::None, None);
     report.declare(S, RSS, "MiB", Goal::AtMost(40.0), None);
     report.declare(S, IDLE_CPU, "%", Goal::AtMost(0.05), None);
+    IdleThreads::new("10,000").declare(report);
     report.declare(S, STATUS, "ms", Goal::None, None);
     report.declare(S, STOP, "ms", Goal::None, None);
     report.declare(S, KEY, "ms", Goal::AtMost(50.0), None);
@@ -79,8 +80,10 @@ fn headless(ctx: &Ctx, report: &mut Report, n1000: Option<f64>) -> Res<()> {
     }
     let pid = d.pid();
     let cpu0 = procfs::cpu_seconds(pid).ok_or("daemon gone")?;
+    let threads0 = IdleThreads::read(pid);
     std::thread::sleep(IDLE);
     let cpu1 = procfs::cpu_seconds(pid).ok_or("daemon gone")?;
+    IdleThreads::new("10,000").add(report, threads0, IdleThreads::read(pid), IDLE);
     report.add(
         S,
         IDLE_CPU,
