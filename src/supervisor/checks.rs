@@ -3,7 +3,7 @@
 //! feeding outcomes back to the state machine. The state machine decides when a check is due,
 //! so at most one per process is in flight.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use nix::unistd::Pid;
@@ -15,42 +15,84 @@ use crate::config::{Probe, ProgramConfig};
 use crate::health::{Job, Outcome};
 
 /// Health checks by due time: the supervisor wakes for the first one and takes every check
-/// due by then in one go, instead of looking at every process for each.
+/// due by then in one go, instead of looking at every process for each. A thousand checks a
+/// second go through here, so a check's round trip allocates nothing: a process keeps its
+/// entry while its check is in flight, and its name travels in the job and back.
 #[derive(Default)]
 pub(super) struct CheckQueue {
-    due: BTreeSet<(Instant, String)>,
-    at: HashMap<String, Instant>,
+    /// By due time, then a sequence number (unique keys without comparing names).
+    due: BTreeMap<(Instant, u64), String>,
+    /// Each known name's place in `due`; `None` while no check is queued (one in flight).
+    at: HashMap<String, Option<(Instant, u64)>>,
+    seq: u64,
 }
 
 impl CheckQueue {
     /// `name`'s next check is due at `due` (`None`: no check pending).
     pub fn set(&mut self, name: &str, due: Option<Instant>) {
-        let old = self.at.get(name).copied();
-        if old == due {
-            return;
+        let old = match self.at.get(name) {
+            Some(old) if old.map(|(t, _)| t) == due => return,
+            Some(old) => *old,
+            None if due.is_none() => return,
+            None => None,
+        };
+        let owned = old.and_then(|key| self.due.remove(&key));
+        self.put(name, owned, due);
+    }
+
+    /// As `set`, with the name already owned (an outcome's): no copy is made.
+    pub fn requeue(&mut self, name: String, due: Option<Instant>) {
+        match self.at.get_mut(name.as_str()) {
+            Some(slot @ None) => {
+                if let Some(t) = due {
+                    self.seq += 1;
+                    *slot = Some((t, self.seq));
+                    self.due.insert((t, self.seq), name);
+                }
+            }
+            // Queued meanwhile (a rescan), or not known yet.
+            _ => self.set(&name, due),
         }
-        if let Some(old) = old {
-            self.due.remove(&(old, name.to_string()));
-            self.at.remove(name);
+    }
+
+    fn put(&mut self, name: &str, owned: Option<String>, due: Option<Instant>) {
+        let key = due.map(|t| {
+            self.seq += 1;
+            (t, self.seq)
+        });
+        if let Some(key) = key {
+            self.due
+                .insert(key, owned.unwrap_or_else(|| name.to_string()));
         }
-        if let Some(new) = due {
-            self.due.insert((new, name.to_string()));
-            self.at.insert(name.to_string(), new);
+        match self.at.get_mut(name) {
+            Some(slot) => *slot = key,
+            None => {
+                self.at.insert(name.to_string(), key);
+            }
+        }
+    }
+
+    /// A process that is gone (removed or renamed): its entry too.
+    pub fn forget(&mut self, name: &str) {
+        if let Some(Some(key)) = self.at.remove(name) {
+            self.due.remove(&key);
         }
     }
 
     pub fn first(&self) -> Option<Instant> {
-        self.due.first().map(|(at, _)| *at)
+        self.due.first_key_value().map(|((at, _), _)| *at)
     }
 
-    /// Takes out the checks due by `until`.
+    /// Takes out the checks due by `until` (their names stay known, with nothing queued).
     fn take_until(&mut self, until: Instant) -> Vec<String> {
         let mut names = Vec::new();
-        while let Some((at, _)) = self.due.first()
+        while let Some(((at, _), _)) = self.due.first_key_value()
             && *at <= until
         {
             if let Some((_, name)) = self.due.pop_first() {
-                self.at.remove(&name);
+                if let Some(slot) = self.at.get_mut(&name) {
+                    *slot = None;
+                }
                 names.push(name);
             }
         }
@@ -108,7 +150,9 @@ impl Engine {
     /// The I/O thread saw a `log` check's text.
     pub fn on_log_hit(&mut self, name: &str, now: Now) {
         match self.procs.get(name).map(|p| p.state().clone()) {
-            Some(ProcState::Running { pid, .. }) => self.on_outcome(name, pid, Ok(()), now),
+            Some(ProcState::Running { pid, .. }) => {
+                self.on_outcome(name.to_string(), pid, Ok(()), now);
+            }
             // Seen during starttime: counted once it is RUNNING.
             Some(ProcState::Starting { .. }) => {
                 self.log_seen.insert(name.to_string());
@@ -122,7 +166,7 @@ impl Engine {
         if self.log_seen.remove(name)
             && let Some(pid) = self.procs.get(name).and_then(|p| p.pid())
         {
-            self.on_outcome(name, pid, Ok(()), now);
+            self.on_outcome(name.to_string(), pid, Ok(()), now);
         }
     }
 
@@ -131,7 +175,7 @@ impl Engine {
     /// each reap asks the kernel to look through every child of ours.
     pub fn on_health_outcomes(&mut self, outcomes: Vec<Outcome>, now: Now) {
         for o in outcomes {
-            self.on_outcome(&o.name, o.pid, o.result, now);
+            self.on_outcome(o.name, o.pid, o.result, now);
         }
         if std::mem::take(&mut self.reap_cut) {
             self.reap(now);
@@ -140,15 +184,17 @@ impl Engine {
 
     /// One outcome: the next check is queued; a change of health is applied (an outcome
     /// that changes nothing costs no more than that).
-    fn on_outcome(&mut self, name: &str, pid: Pid, result: Result<(), String>, now: Now) {
-        let Some(p) = self.procs.get_mut(name) else {
+    fn on_outcome(&mut self, name: String, pid: Pid, result: Result<(), String>, now: Now) {
+        let Some(p) = self.procs.get_mut(&name) else {
             return;
         };
         let effects = p.on_health(pid, result, now);
         let due = p.check_due();
-        self.checks.set(name, due);
-        if !effects.is_empty() {
-            self.apply(name, effects, now);
+        if effects.is_empty() {
+            self.checks.requeue(name, due);
+        } else {
+            self.checks.set(&name, due);
+            self.apply(&name, effects, now);
         }
     }
 
@@ -191,5 +237,18 @@ mod tests {
         q.set("b", Some(ms(40)));
         assert_eq!(q.take_until(ms(39)), Vec::<String>::new());
         assert_eq!(q.first(), Some(ms(40)));
+        // An outcome gives its name back; a forgotten process leaves nothing behind.
+        q.requeue("a".to_string(), Some(ms(50)));
+        q.requeue("b".to_string(), Some(ms(45)));
+        assert_eq!(
+            q.take_until(ms(100)),
+            ["b", "a"],
+            "b's new time replaced 40"
+        );
+        q.set("c", Some(ms(60)));
+        q.forget("c");
+        q.forget("a");
+        assert_eq!(q.first(), None);
+        assert_eq!(q.at.len(), 1, "only b is still known");
     }
 }

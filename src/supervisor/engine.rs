@@ -590,6 +590,7 @@ impl Engine {
         if self.procs.remove(name).is_none() {
             return;
         }
+        self.checks.forget(name);
         self.observed.remove(name);
         self.deferred.remove(name);
         self.stdins.remove(name);

@@ -140,6 +140,7 @@ impl Engine {
         let Some(mut p) = self.procs.remove(from) else {
             return;
         };
+        self.checks.forget(from);
         p.rename(to);
         if let Some(pid) = p.pid() {
             self.by_pid.insert(pid, to.to_string());
