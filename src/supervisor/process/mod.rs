@@ -126,7 +126,7 @@ pub enum Effect {
 }
 
 /// The most a health check runs before its due time (see `Process::check_slack`).
-pub const MAX_CHECK_SLACK: Duration = Duration::from_millis(50);
+pub const MAX_CHECK_SLACK: Duration = Duration::from_millis(125);
 
 pub struct Process {
     name: String,
@@ -313,12 +313,13 @@ impl Process {
 
     /// How early a due check may run: checks due close together run together, so their
     /// outcomes come back together and the supervisor wakes once for them, not once each.
-    /// A sixteenth of the interval, at most 50 ms.
+    /// An eighth of the interval, at most 125 ms: 1,000 checks a second then go out in ~8
+    /// batches, not ~20 (each batch is two wake-ups of the supervisor thread).
     pub fn check_slack(&self) -> Duration {
         self.config
             .health
             .as_ref()
-            .map_or(Duration::ZERO, |h| (h.interval / 16).min(MAX_CHECK_SLACK))
+            .map_or(Duration::ZERO, |h| (h.interval / 8).min(MAX_CHECK_SLACK))
     }
 
     /// RUNNING: a health check is due (within its slack; none is in flight): run it now.

@@ -660,18 +660,18 @@ fn entering_running_schedules_a_check_at_once_and_one_at_a_time() {
 }
 
 #[test]
-fn a_check_runs_up_to_a_sixteenth_of_its_interval_early_at_most_50_ms() {
+fn a_check_runs_up_to_an_eighth_of_its_interval_early_at_most_125_ms() {
     let t0 = Now::current();
     let mut p = checked("health_interval = 1.6", t0);
-    assert_eq!(p.check_slack(), secs(0.1).min(MAX_CHECK_SLACK));
+    assert_eq!(p.check_slack(), secs(0.2).min(MAX_CHECK_SLACK));
     p.on_check_due(t0);
     p.on_health(pid(100), Ok(()), t0);
     let due = t0.mono + secs(1.6);
     assert_eq!(p.check_due(), Some(due));
-    assert_eq!(p.on_check_due(t0.after(secs(1.54))), None, "too early");
-    assert_eq!(p.on_check_due(t0.after(secs(1.56))), Some(pid(100)));
+    assert_eq!(p.on_check_due(t0.after(secs(1.46))), None, "too early");
+    assert_eq!(p.on_check_due(t0.after(secs(1.48))), Some(pid(100)));
     let q = checked("health_interval = 0.16", t0);
-    assert_eq!(q.check_slack(), secs(0.01));
+    assert_eq!(q.check_slack(), secs(0.02));
 }
 
 #[test]
