@@ -12,15 +12,18 @@ use crate::{Ctx, Res};
 
 const N: usize = 200;
 
-fn program(i: usize) -> Program {
-    let mut p = Program::new(&format!("p{i:03}"), "sleep 100000");
+/// Program `i` of a reload scenario: an idle `sleep`, its output discarded. Names are
+/// zero-padded to four digits so they sort as numbers up to 9,999.
+pub(super) fn program(i: usize) -> Program {
+    let mut p = Program::new(&format!("p{i:04}"), "sleep 100000");
     p.starttime = 0.0;
     p.stdout = Output::Discard;
     p.stderr = Output::Discard;
     p
 }
 
-fn pids(d: &mut dyn Daemon) -> Res<BTreeMap<String, i32>> {
+/// Name → pid of every RUNNING process.
+pub(super) fn pids(d: &mut dyn Daemon) -> Res<BTreeMap<String, i32>> {
     Ok(d.status()?
         .into_iter()
         .filter_map(|p| Some((p.name.clone(), p.running_pid()?)))
@@ -58,19 +61,19 @@ pub fn run(ctx: &Ctx, report: &mut Report) {
                 || {
                     let now = pids(d)?;
                     let changed = now
-                        .get("p000")
-                        .is_some_and(|p| Some(p) != before.get("p000"));
-                    let added = now.contains_key(&format!("p{N:03}"));
+                        .get("p0000")
+                        .is_some_and(|p| Some(p) != before.get("p0000"));
+                    let added = now.contains_key(&format!("p{N:04}"));
                     let removed = !d
                         .status()?
                         .iter()
-                        .any(|p| p.name == format!("p{:03}", N - 1));
+                        .any(|p| p.name == format!("p{:04}", N - 1));
                     Ok((changed && added && removed).then_some(now))
                 },
             )?;
             let t_vis = Instant::now();
             let unchanged = (1..N - 1)
-                .map(|i| format!("p{i:03}"))
+                .map(|i| format!("p{i:04}"))
                 .filter(|name| before.contains_key(name) && before.get(name) == after.get(name))
                 .count();
             report.add(S, visible, kind.name(), ms(t_vis - t0));

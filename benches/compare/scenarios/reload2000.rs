@@ -9,10 +9,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::reload::{pids, program};
 use super::{each_kind, ms};
-use crate::daemon::{Daemon, Kind, Output, Program, wait_for, wait_running};
+use crate::Ctx;
+use crate::daemon::{Kind, Program, wait_for, wait_running};
 use crate::report::{Goal, Report};
-use crate::{Ctx, Res};
 
 const S: &str = "reload2000";
 const N: usize = 2000;
@@ -27,22 +28,6 @@ const MOVE_RT: &str = "(c) 100 added, 100 removed: reload round trip";
 const MOVE_VISIBLE: &str = "(c) 100 added, 100 removed: reload → all shown in status";
 const MOVE_REPLACED: &str = "(c) 100 added, 100 removed: of the 1,900 kept, replaced";
 const UP: &str = "2,000 programs: start → all RUNNING";
-
-fn program(i: usize) -> Program {
-    let mut p = Program::new(&format!("p{i:04}"), "sleep 100000");
-    p.starttime = 0.0;
-    p.stdout = Output::Discard;
-    p.stderr = Output::Discard;
-    p
-}
-
-/// Name → pid of every RUNNING process.
-fn pids(d: &mut dyn Daemon) -> Res<BTreeMap<String, i32>> {
-    Ok(d.status()?
-        .into_iter()
-        .filter_map(|p| Some((p.name.clone(), p.running_pid()?)))
-        .collect())
-}
 
 /// How many of `names` do not have the pid they had in `before`.
 fn replaced<'a>(
