@@ -96,16 +96,25 @@ if [ "$lvl" -lt 3 ]; then setsid sh "$0" $((lvl+1)) "$dir" </dev/null >/dev/null
 exec sleep 1000
 "#;
 
+/// The `deep` program (DEEP_SCRIPT) for an in-process supervisor, with `extra` lines.
 fn deep(extra: &str) -> (tempfile::TempDir, String) {
+    let (scripts, program) = deep_program();
+    let toml = format!("[taskmaster]\nsocket = false\n{program}{extra}\n");
+    (scripts, toml)
+}
+
+/// The `deep` program's section alone (the binary's tests add their own `[taskmaster]`); the
+/// script lives in the returned directory.
+fn deep_program() -> (tempfile::TempDir, String) {
     let scripts = tempfile::tempdir().expect("temp dir");
     let script = scripts.path().join("deep.sh");
     std::fs::write(&script, DEEP_SCRIPT).expect("write script");
-    let toml = format!(
-        "[taskmaster]\nsocket = false\n[programs.deep]\ncmd = \"sh {} 0 {{dir}}\"\n\
-         starttime = 0\nstoptime = 2\nautorestart = false\n{extra}\n",
+    let program = format!(
+        "[programs.deep]\ncmd = \"sh {} 0 {{dir}}\"\n\
+         starttime = 0\nstoptime = 2\nautorestart = false\n",
         script.display()
     );
-    (scripts, toml)
+    (scripts, program)
 }
 
 fn levels(tm: &Tm) -> Vec<u32> {
@@ -136,14 +145,8 @@ fn assert_all_stopped_and_logged(events: &EventLines, pids: &[u32]) {
 /// children are attributed to it as they are adopted, before any census saw them.
 #[test]
 fn leader_death_stops_three_levels_of_setsid_descendants() {
-    let scripts = tempfile::tempdir().expect("temp dir");
-    let script = scripts.path().join("deep.sh");
-    std::fs::write(&script, DEEP_SCRIPT).expect("write script");
-    let tm = Daemon::start(&format!(
-        "[programs.deep]\ncmd = \"sh {} 0 {{dir}}\"\nstarttime = 0\nstoptime = 2\n\
-         autorestart = false\n",
-        script.display()
-    ));
+    let (_scripts, program) = deep_program();
+    let tm = Daemon::start(&program);
     tm.wait_state("deep", "RUNNING");
     let pids: Vec<u32> = ["l1", "l2", "l3"]
         .iter()
@@ -313,14 +316,8 @@ fn with_the_census_only_double_forks_and_a_dead_leaders_descendants_are_still_st
     assert_eq!(tm.ctl(&["stop", "daemonish"]).code, 0);
     wait_until(LONG, "the orphan is dead and reaped", || gone(orphan));
 
-    let scripts = tempfile::tempdir().expect("temp dir");
-    let script = scripts.path().join("deep.sh");
-    std::fs::write(&script, DEEP_SCRIPT).expect("write script");
-    let tm = census(&format!(
-        "[programs.deep]\ncmd = \"sh {} 0 {{dir}}\"\nstarttime = 0\nstoptime = 2\n\
-         autorestart = false\n",
-        script.display()
-    ));
+    let (_scripts, program) = deep_program();
+    let tm = census(&program);
     tm.wait_state("deep", "RUNNING");
     let pids: Vec<u32> = ["l1", "l2", "l3"]
         .iter()
