@@ -13,9 +13,11 @@
 //! Modules: [`config`] (file format, validation, reload diff), [`spawn`] (starting a child,
 //! signalling its group, its cgroup), [`logging`] (the event log), [`protocol`] (socket framing),
 //! [`notify`] (systemd readiness), [`import`] (supervisord.conf to TOML), [`cli`] (the
-//! command line: clap definitions, completion scripts, the man page), [`os`] (local time and
-//! SIGPIPE, the libc calls nix lacks), [`alerts`] (exec/webhook/syslog delivery on worker
-//! threads), [`metrics`] (the Prometheus endpoint's thread).
+//! command line: clap definitions, completion scripts, the man page), [`os`] (local time,
+//! SIGPIPE and a netlink socket: the libc calls nix lacks; [`os::netlink`], the framing that
+//! the tcp checks' socket table and the process events share), [`alerts`]
+//! (exec/webhook/syslog delivery on worker threads), [`metrics`] (the Prometheus endpoint's
+//! thread).
 
 // `unsafe` only where fork/exec (`spawn::fork`, the cgroup guard's fork in `spawn::cgroup`),
 // the terminal (`spawn::pty`) and the few libc calls nix does not wrap (`os`) need it; each of those modules says so, and every block

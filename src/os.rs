@@ -1,8 +1,12 @@
 //! The few C library calls that nix does not wrap safely, each behind a safe function:
-//! local time (`localtime_r`), ignoring SIGPIPE and `pidfd_open`. With `spawn::fork` (fork/exec) and
-//! `spawn::pty` (the terminal), this is the only place `unsafe` is allowed (see `lib.rs`).
+//! local time (`localtime_r`), ignoring SIGPIPE, `pidfd_open` and a netlink socket of any
+//! protocol. With `spawn::fork` (fork/exec) and `spawn::pty` (the terminal), this is the only
+//! place `unsafe` is allowed (see `lib.rs`); [`netlink`], built on it, is safe code.
 
 #![allow(unsafe_code)]
+
+#[deny(unsafe_code)]
+pub mod netlink;
 
 /// The broken-down local time of a Unix time (the process's time zone, as `TZ` says).
 pub fn local_tm(secs: i64) -> nix::libc::tm {
@@ -39,4 +43,24 @@ pub fn pidfd_open(pid: nix::unistd::Pid) -> Option<std::os::fd::OwnedFd> {
     }
     // SAFETY: the descriptor was just returned by the kernel and is owned by no one else.
     Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// A netlink socket (datagrams, close-on-exec) of `protocol` (`NETLINK_*`). nix names only
+/// some protocols, and not NETLINK_CONNECTOR (the proc connector).
+pub fn netlink_socket(protocol: nix::libc::c_int) -> std::io::Result<std::os::fd::OwnedFd> {
+    use nix::libc;
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket(2); a non-negative result is a descriptor we now own.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            protocol,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket(2) and is owned here only.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }

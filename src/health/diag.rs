@@ -19,23 +19,15 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
 
-use nix::errno::Errno;
 use nix::libc;
-use nix::sys::socket::{
-    AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, recv, send, setsockopt, socket,
-    sockopt,
-};
-use nix::sys::time::TimeVal;
+
+use crate::os::netlink::{self, HDR_LEN, NLMSG_DONE, NLMSG_ERROR, u16_at, u32_at};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 const TCP_LISTEN: u32 = 10;
 const INET_DIAG_SKV6ONLY: u16 = 11;
-/// `struct nlmsghdr`.
-const NLMSG_HDR: usize = 16;
 /// `struct inet_diag_req_v2`.
 const REQ_LEN: usize = 56;
 /// `struct inet_diag_msg`, before its attributes.
@@ -90,27 +82,17 @@ pub fn accepts(listeners: &[Listener], target: SocketAddr) -> bool {
 
 /// A netlink socket for dumps, kept open.
 pub struct Table {
-    fd: OwnedFd,
+    sock: netlink::Socket,
     seq: u32,
-    buf: Vec<u8>,
 }
 
 impl Table {
     pub fn open() -> io::Result<Table> {
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Datagram,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkSockDiag,
-        )?;
+        let sock = netlink::Socket::open(libc::NETLINK_SOCK_DIAG, 32 * 1024)?;
         // The kernel answers a dump at once; a second of silence is a broken socket, not
         // something to wait on with every check behind it.
-        setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(1, 0))?;
-        Ok(Table {
-            fd,
-            seq: 0,
-            buf: vec![0; 32 * 1024],
-        })
+        sock.set_timeout(Duration::from_secs(1))?;
+        Ok(Table { sock, seq: 0 })
     }
 
     /// Every listening TCP socket, IPv4 and IPv6, in `out` (cleared first).
@@ -118,34 +100,25 @@ impl Table {
         out.clear();
         for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
             self.seq = self.seq.wrapping_add(1);
-            let req = request(family, self.seq);
-            send(self.fd.as_raw_fd(), &req, MsgFlags::empty())?;
-            loop {
-                let n = match recv(self.fd.as_raw_fd(), &mut self.buf, MsgFlags::empty()) {
-                    Ok(n) => n,
-                    Err(Errno::EINTR) => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                let got = self.buf.get(..n).unwrap_or_default();
-                if parse(got, self.seq, out)? == Parsed::Done {
-                    break;
-                }
-            }
+            self.sock.send(&request(family, self.seq))?;
+            while parse(self.sock.recv(true)?, self.seq, out)? == Parsed::More {}
         }
         Ok(())
     }
 }
 
 /// A dump request for `family`'s listening TCP sockets: `nlmsghdr` + `inet_diag_req_v2`.
-pub fn request(family: u8, seq: u32) -> [u8; NLMSG_HDR + REQ_LEN] {
-    let mut b = [0u8; NLMSG_HDR + REQ_LEN];
-    let len = (NLMSG_HDR + REQ_LEN) as u32;
+pub fn request(family: u8, seq: u32) -> [u8; HDR_LEN + REQ_LEN] {
+    let mut b = [0u8; HDR_LEN + REQ_LEN];
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
-    b[0..4].copy_from_slice(&len.to_ne_bytes());
-    b[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    b[6..8].copy_from_slice(&flags.to_ne_bytes());
-    b[8..12].copy_from_slice(&seq.to_ne_bytes());
     // nlmsg_pid 0: to the kernel.
+    b[..HDR_LEN].copy_from_slice(&netlink::header(
+        HDR_LEN + REQ_LEN,
+        SOCK_DIAG_BY_FAMILY,
+        flags,
+        seq,
+        0,
+    ));
     b[16] = family;
     b[17] = libc::IPPROTO_TCP as u8;
     // idiag_ext 0, pad 0; the states wanted; the socket id all zero (no filter).
@@ -164,39 +137,20 @@ fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {what}"))
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
 /// One datagram of a dump's answer: its listeners are added to `out`. Messages of another
 /// sequence (a dump abandoned earlier) are skipped.
-pub fn parse(mut b: &[u8], seq: u32, out: &mut Vec<Listener>) -> io::Result<Parsed> {
-    while b.len() >= NLMSG_HDR {
-        let len = u32_at(b, 0).ok_or_else(|| bad("short header"))? as usize;
-        let kind = u16_at(b, 4).ok_or_else(|| bad("short header"))?;
-        let their_seq = u32_at(b, 8).ok_or_else(|| bad("short header"))?;
-        if len < NLMSG_HDR || len > b.len() {
-            return Err(bad("bad message length"));
+pub fn parse(b: &[u8], seq: u32, out: &mut Vec<Listener>) -> io::Result<Parsed> {
+    for m in netlink::messages(b) {
+        let m = m.map_err(|_| bad("bad message length"))?;
+        if m.seq != seq {
+            continue;
         }
-        let body = &b[NLMSG_HDR..len];
-        if their_seq == seq {
-            match kind {
-                NLMSG_DONE => return Ok(Parsed::Done),
-                NLMSG_ERROR => {
-                    let code = u32_at(body, 0).ok_or_else(|| bad("short error"))? as i32;
-                    return Err(io::Error::from_raw_os_error(-code));
-                }
-                SOCK_DIAG_BY_FAMILY => out.extend(listener(body)?),
-                _ => {}
-            }
+        match m.kind {
+            NLMSG_DONE => return Ok(Parsed::Done),
+            NLMSG_ERROR => return Err(m.error().unwrap_or_else(|| bad("short error"))),
+            SOCK_DIAG_BY_FAMILY => out.extend(listener(m.body)?),
+            _ => {}
         }
-        // Messages are aligned to 4 bytes.
-        let next = (len + 3) & !3;
-        b = b.get(next..).unwrap_or_default();
     }
     Ok(Parsed::More)
 }
@@ -282,17 +236,7 @@ mod tests {
     }
 
     fn frame(seq: u32, kind: u16, body: &[u8]) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(&((NLMSG_HDR + body.len()) as u32).to_ne_bytes());
-        b.extend_from_slice(&kind.to_ne_bytes());
-        b.extend_from_slice(&2u16.to_ne_bytes());
-        b.extend_from_slice(&seq.to_ne_bytes());
-        b.extend_from_slice(&0u32.to_ne_bytes());
-        b.extend_from_slice(body);
-        while b.len() % 4 != 0 {
-            b.push(0);
-        }
-        b
+        netlink::frame(kind, 2, seq, body)
     }
 
     #[test]

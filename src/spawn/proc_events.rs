@@ -14,11 +14,12 @@
 //! its /proc census; after [`ProcEvent::Lost`] (the socket's buffer overflowed) it runs one.
 
 use std::collections::HashSet;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use nix::libc;
+
+use crate::os::netlink::{self, HDR_LEN, u32_at};
 
 /// The connector's index and value for process events (`linux/connector.h`).
 const CN_IDX_PROC: u32 = 1;
@@ -27,12 +28,11 @@ const CN_VAL_PROC: u32 = 1;
 const PROC_CN_MCAST_LISTEN: u32 = 1;
 const PROC_EVENT_FORK: u32 = 0x0000_0001;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
-const NLMSG_HDRLEN: usize = 16;
 /// `struct cn_msg`: id (idx, val), seq, ack, len (u16), flags (u16).
 const CN_MSG_LEN: usize = 20;
 /// The socket's receive buffer: a burst of forks (a `make -j`) must fit while the thread
 /// catches up. Forced past rmem_max as root (SO_RCVBUFFORCE).
-const RCVBUF: libc::c_int = 16 << 20;
+const RCVBUF: usize = 16 << 20;
 /// How long the proof that events arrive may take.
 const PROBE_WAIT: Duration = Duration::from_secs(2);
 /// Datagrams read per batch at most: the supervisor takes a batch per wake-up.
@@ -79,61 +79,22 @@ pub fn start(tx: Sender<Vec<ProcEvent>>) -> std::io::Result<()> {
 }
 
 /// A netlink socket listening to process events.
-fn subscribe() -> std::io::Result<OwnedFd> {
-    // SAFETY: plain socket(2); a non-negative result is a descriptor we now own.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            libc::NETLINK_CONNECTOR,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just returned by socket(2) and is owned here only.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    let size = RCVBUF;
-    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
-        // SAFETY: a c_int option value of the right size.
-        let r = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                opt,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r == 0 {
-            break;
-        }
-    }
-    // SAFETY: an all-zero sockaddr_nl is valid; the fields are set below.
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    addr.nl_groups = CN_IDX_PROC;
-    // SAFETY: `addr` is a sockaddr_nl of the size given.
-    let r = unsafe {
-        libc::bind(
-            fd,
-            (&addr as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+fn subscribe() -> std::io::Result<netlink::Socket> {
+    let sock = netlink::Socket::open(libc::NETLINK_CONNECTOR, 64 * 1024)?;
+    sock.grow_rcvbuf(RCVBUF);
+    sock.join(CN_IDX_PROC)?;
     // The listen request: nlmsghdr, cn_msg, then the op (and, for kernels that filter,
     // the event kinds wanted: fork and exit only; older kernels read the op alone).
-    let mut msg = Vec::with_capacity(NLMSG_HDRLEN + CN_MSG_LEN + 8);
     let payload: [u32; 2] = [PROC_CN_MCAST_LISTEN, PROC_EVENT_FORK | PROC_EVENT_EXIT];
-    let total = NLMSG_HDRLEN + CN_MSG_LEN + 8;
-    msg.extend((total as u32).to_ne_bytes());
-    msg.extend((libc::NLMSG_DONE as u16).to_ne_bytes());
-    msg.extend(0u16.to_ne_bytes());
-    msg.extend(0u32.to_ne_bytes());
-    msg.extend(std::process::id().to_ne_bytes());
+    let total = HDR_LEN + CN_MSG_LEN + 8;
+    let mut msg = Vec::with_capacity(total);
+    msg.extend(netlink::header(
+        total,
+        netlink::NLMSG_DONE,
+        0,
+        0,
+        std::process::id(),
+    ));
     msg.extend(CN_IDX_PROC.to_ne_bytes());
     msg.extend(CN_VAL_PROC.to_ne_bytes());
     msg.extend(0u32.to_ne_bytes());
@@ -143,44 +104,46 @@ fn subscribe() -> std::io::Result<OwnedFd> {
     for p in payload {
         msg.extend(p.to_ne_bytes());
     }
-    // SAFETY: `msg` is a live buffer of the length given.
-    let r = unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    sock.send(&msg)?;
     Ok(sock)
 }
 
-/// One datagram's events, as (what, the four words of the event's data).
+/// One datagram's events, as (what, the four words of the event's data). A message cut
+/// short ends the datagram: it is dropped, not misread.
 fn parse(buf: &[u8], out: &mut Vec<(u32, [u32; 4])>) {
-    let word = |b: &[u8], at: usize| -> Option<u32> {
-        Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
-    };
-    let mut at = 0;
-    while let Some(len) = word(buf, at) {
-        let len = len as usize;
-        if len < NLMSG_HDRLEN || at + len > buf.len() {
-            return;
-        }
-        let msg = &buf[at..at + len];
-        // proc_event: what, cpu, timestamp (u64), then the event's data.
-        let ev = NLMSG_HDRLEN + CN_MSG_LEN;
+    for msg in netlink::messages(buf).map_while(Result::ok) {
+        // cn_msg, then proc_event: what, cpu, timestamp (u64), then the event's data.
+        let (m, ev) = (msg.body, CN_MSG_LEN);
         if let (Some(what), Some(a), Some(b), Some(c), Some(d)) = (
-            word(msg, ev),
-            word(msg, ev + 16),
-            word(msg, ev + 20),
-            word(msg, ev + 24),
-            word(msg, ev + 28),
+            u32_at(m, ev),
+            u32_at(m, ev + 16),
+            u32_at(m, ev + 20),
+            u32_at(m, ev + 24),
+            u32_at(m, ev + 28),
         ) {
             out.push((what, [a, b, c, d]));
         }
-        // Netlink messages are 4-byte aligned.
-        at += (len + 3) & !3;
     }
 }
 
+/// The next events into `raw` (waiting for them with `wait`); `Err(true)` when events were
+/// lost, `Err(false)` on any other failure (none queued, without `wait`).
+fn recv(
+    sock: &mut netlink::Socket,
+    raw: &mut Vec<(u32, [u32; 4])>,
+    wait: bool,
+) -> Result<(), bool> {
+    match sock.recv(wait) {
+        Ok(datagram) => {
+            parse(datagram, raw);
+            Ok(())
+        }
+        Err(e) => Err(e.raw_os_error() == Some(libc::ENOBUFS)),
+    }
+}
+
+/// The tree of taskmaster's descendants, kept from the events.
 struct Reader {
-    sock: OwnedFd,
     /// Taskmaster and its descendants (thread group ids).
     tree: HashSet<i32>,
     /// The members that created a process.
@@ -189,55 +152,6 @@ struct Reader {
 }
 
 impl Reader {
-    /// The next events (blocking); `Err(true)` when events were lost, `Err(false)` on any
-    /// other failure.
-    fn recv(
-        &self,
-        buf: &mut [u8],
-        raw: &mut Vec<(u32, [u32; 4])>,
-        block: bool,
-    ) -> Result<(), bool> {
-        let flags = if block { 0 } else { libc::MSG_DONTWAIT };
-        loop {
-            // SAFETY: `buf` is a live, writable buffer of the length given.
-            let n = unsafe {
-                libc::recv(
-                    self.sock.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    flags,
-                )
-            };
-            if n >= 0 {
-                parse(&buf[..n as usize], raw);
-                return Ok(());
-            }
-            match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::ENOBUFS) => return Err(true),
-                _ => return Err(false),
-            }
-        }
-    }
-
-    /// A timeout on blocking reads (zero: none).
-    fn set_timeout(&self, d: Duration) {
-        let tv = libc::timeval {
-            tv_sec: d.as_secs() as libc::time_t,
-            tv_usec: d.subsec_micros() as libc::suseconds_t,
-        };
-        // SAFETY: a timeval option value of the right size.
-        unsafe {
-            libc::setsockopt(
-                self.sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-    }
-
     /// The descendants of taskmaster now in /proc, after events were lost.
     fn rebuild(&mut self) {
         self.tree.clear();
@@ -283,27 +197,22 @@ impl Reader {
     }
 }
 
-fn gettid() -> i32 {
-    // SAFETY: gettid has no arguments and cannot fail.
-    unsafe { libc::gettid() }
-}
-
 /// Proves events arrive: a thread started now must be seen forked, within `PROBE_WAIT`.
 /// The events read meanwhile are kept, filtered (the first spawns may be among them).
-fn probe(reader: &mut Reader, buf: &mut [u8]) -> Result<Vec<ProcEvent>, String> {
+fn probe(sock: &mut netlink::Socket, reader: &mut Reader) -> Result<Vec<ProcEvent>, String> {
     let tid = std::thread::Builder::new()
         .name("taskmaster-probe".to_string())
-        .spawn(gettid)
+        .spawn(|| nix::unistd::gettid().as_raw())
         .map_err(|e| e.to_string())?
         .join()
         .map_err(|_| "the probe thread failed".to_string())?;
-    reader.set_timeout(PROBE_WAIT);
+    let _ = sock.set_timeout(PROBE_WAIT);
     let deadline = std::time::Instant::now() + PROBE_WAIT;
     let mut raw = Vec::new();
     let mut out = Vec::new();
     let mut found = false;
     while !found && std::time::Instant::now() < deadline {
-        match reader.recv(buf, &mut raw, true) {
+        match recv(sock, &mut raw, true) {
             Ok(()) => {}
             // The tree may have missed a fork: read again from /proc.
             Err(true) => {
@@ -319,7 +228,7 @@ fn probe(reader: &mut Reader, buf: &mut [u8]) -> Result<Vec<ProcEvent>, String> 
         });
         reader.filter(&mut raw, &mut out);
     }
-    reader.set_timeout(Duration::ZERO);
+    let _ = sock.set_timeout(Duration::ZERO);
     if !found {
         return Err(format!(
             "no event from the kernel within {} s (another pid namespace?)",
@@ -330,16 +239,14 @@ fn probe(reader: &mut Reader, buf: &mut [u8]) -> Result<Vec<ProcEvent>, String> 
     Ok(out)
 }
 
-fn run(sock: OwnedFd, tx: Sender<Vec<ProcEvent>>) {
+fn run(mut sock: netlink::Socket, tx: Sender<Vec<ProcEvent>>) {
     let me = std::process::id() as i32;
     let mut reader = Reader {
-        sock,
         tree: HashSet::from([me]),
         parents: HashSet::new(),
         me,
     };
-    let mut buf = vec![0u8; 64 * 1024];
-    match probe(&mut reader, &mut buf) {
+    match probe(&mut sock, &mut reader) {
         Ok(first) => {
             if tx.send(first).is_err() {
                 return;
@@ -355,7 +262,7 @@ fn run(sock: OwnedFd, tx: Sender<Vec<ProcEvent>>) {
     loop {
         // One blocking read, then whatever else is queued, as one batch.
         let mut lost = false;
-        match reader.recv(&mut buf, &mut raw, true) {
+        match recv(&mut sock, &mut raw, true) {
             Ok(()) => {}
             Err(true) => lost = true,
             Err(false) => return,
@@ -368,7 +275,7 @@ fn run(sock: OwnedFd, tx: Sender<Vec<ProcEvent>>) {
         }
         let mut more = 0;
         while !lost && more < BATCH {
-            match reader.recv(&mut buf, &mut raw, false) {
+            match recv(&mut sock, &mut raw, false) {
                 Ok(()) => more += 1,
                 Err(true) => lost = true,
                 Err(false) => break,
@@ -392,10 +299,7 @@ mod tests {
 
     /// One datagram as the kernel sends it: nlmsghdr, cn_msg, proc_event.
     fn datagram(what: u32, data: [u32; 4]) -> Vec<u8> {
-        let mut m = Vec::new();
-        m.extend(76u32.to_ne_bytes());
-        m.extend([0u8; 12]);
-        m.extend([0u8; CN_MSG_LEN]);
+        let mut m = vec![0u8; CN_MSG_LEN];
         m.extend(what.to_ne_bytes());
         m.extend(0u32.to_ne_bytes());
         m.extend(0u64.to_ne_bytes());
@@ -403,13 +307,11 @@ mod tests {
             m.extend(w.to_ne_bytes());
         }
         m.extend([0u8; 8]);
-        m
+        netlink::frame(netlink::NLMSG_DONE, 0, 0, &m)
     }
 
     fn reader(me: i32) -> Reader {
-        let sock = OwnedFd::from(std::fs::File::open("/dev/null").expect("/dev/null"));
         Reader {
-            sock,
             tree: HashSet::from([me]),
             parents: HashSet::new(),
             me,
