@@ -1,7 +1,7 @@
 //! The orphan lineage from the kernel's process events (see `spawn::proc_events`): each fork
 //! under a leader of ours or one of its descendants adds the child to the lineage, each exit
 //! drops the process and adopts its children, which the kernel has just reparented to us.
-//! With events working there is no census and no periodic look for orphans (`orphans.rs`);
+//! With events working there is no census and no periodic look for orphans (`orphans/census.rs`);
 //! after lost events, one full census and one look catch up. Supervisor thread only.
 
 use std::time::Instant;
