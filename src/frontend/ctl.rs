@@ -269,14 +269,14 @@ pub fn run(socket: &Path, words: &[String], format: Format) -> Exit {
     if words.is_empty() {
         // Say early that nobody answers, rather than at the first command.
         if let Err(e) = UnixStream::connect(socket) {
-            eprintln!("{}", CtlError::Unreachable(socket.to_path_buf(), e));
+            print_err(&CtlError::Unreachable(socket.to_path_buf(), e).to_string());
             return Exit::Unreachable;
         }
         let mut backend = RemoteBackend::new(client);
         return match shell::run(&mut backend) {
             Ok(exit) => exit,
             Err(e) => {
-                eprintln!("taskmaster ctl: {e}");
+                print_err(&format!("taskmaster ctl: {e}"));
                 Exit::Error
             }
         };
@@ -312,7 +312,7 @@ pub fn run(socket: &Path, words: &[String], format: Format) -> Exit {
     match client.request(cmd) {
         Ok(msg) => print_reply(&msg, format),
         Err(e) => {
-            eprintln!("{e}");
+            print_err(&e.to_string());
             match e {
                 CtlError::Unreachable(..) => Exit::Unreachable,
                 CtlError::Protocol(..) => Exit::Error,
@@ -334,7 +334,7 @@ fn print_reply(msg: &ServerMsg, format: Format) -> Exit {
                 } else {
                     outcome.text
                 };
-                eprintln!("{why}");
+                print_err(&why);
                 return exit.max(Exit::Error);
             };
             let text = serde_json::to_string_pretty(data).unwrap_or_default();
@@ -355,6 +355,12 @@ fn print_text(text: &str) {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{text}").and_then(|_| out.flush());
     }
+}
+
+/// An error line on stderr. `eprintln!` would panic when stderr is gone (the terminal of
+/// `ctl attach` closed): then nobody can read the message anyway.
+fn print_err(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
 fn print_bytes(bytes: &[u8]) {
@@ -386,7 +392,7 @@ fn run_stream(client: &Client, cmd: Command) -> Exit {
     let mut stream = match client.open_stream(cmd) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{e}");
+            print_err(&e.to_string());
             return match e {
                 CtlError::Unreachable(..) => Exit::Unreachable,
                 CtlError::Protocol(..) => Exit::Error,
@@ -416,7 +422,7 @@ fn run_stream(client: &Client, cmd: Command) -> Exit {
                 return outcome.exit();
             }
             Ok(Err(e)) => {
-                eprintln!("Error: {e}");
+                print_err(&format!("Error: {e}"));
                 return Exit::Error;
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -442,7 +448,7 @@ fn attachable(client: &Client, name: &str) -> Result<bool, Exit> {
     let procs = match client.processes() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            print_err(&e.to_string());
             return Err(match e {
                 CtlError::Unreachable(..) => Exit::Unreachable,
                 CtlError::Protocol(..) => Exit::Error,
@@ -454,7 +460,10 @@ fn attachable(client: &Client, name: &str) -> Result<bool, Exit> {
         return Ok(false);
     };
     if p.pid.is_none() {
-        println!("{name}: ERROR (not running: {} {})", p.state, p.description);
+        print_text(&format!(
+            "{name}: ERROR (not running: {} {})",
+            p.state, p.description
+        ));
         return Err(Exit::Error);
     }
     Ok(p.pty)
@@ -467,7 +476,7 @@ fn run_raw(stream: RemoteStream) -> Exit {
     let (socket, rx) = match stream.stream.try_clone() {
         Ok(s) => (s, stream.rx.clone()),
         Err(e) => {
-            eprintln!("Error: {e}");
+            print_err(&format!("Error: {e}"));
             return Exit::Error;
         }
     };
@@ -490,7 +499,7 @@ fn run_raw(stream: RemoteStream) -> Exit {
             }
         });
     if let Err(e) = relay {
-        eprintln!("Error: {e}");
+        print_err(&format!("Error: {e}"));
         return Exit::Error;
     }
     let mut wire = SocketWire(socket);
@@ -508,19 +517,19 @@ fn run_raw(stream: RemoteStream) -> Exit {
     drop(stream);
     match ended {
         Ok(Ended::Detached) => {
-            println!("\r\n[detached]");
+            print_text("\r\n[detached]");
             Exit::Ok
         }
         Ok(Ended::Stream(why)) => {
-            println!("\r\n[{}]", why.trim());
+            print_text(&format!("\r\n[{}]", why.trim()));
             Exit::Ok
         }
         Ok(Ended::Signal(_)) => {
-            println!("\r\n[detached: signal]");
+            print_text("\r\n[detached: signal]");
             Exit::Error
         }
         Err(e) => {
-            eprintln!("Error: {e}");
+            print_err(&format!("Error: {e}"));
             Exit::Error
         }
     }

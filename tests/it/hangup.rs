@@ -5,7 +5,7 @@
 //! of the shutdown (no SIGKILL for a program ignoring TERM, its child left to init, no
 //! `taskmaster stopped`). Skipped, with a printed reason, without tmux.
 
-use crate::harness::binary::Daemon;
+use crate::harness::binary::{Daemon, raw_request};
 use crate::harness::launch::Launch;
 use crate::harness::procfs::{alive, children_of};
 use crate::harness::terminal;
@@ -109,4 +109,27 @@ fn dashboard_hang_up_as_session_leader_stops_everything() {
 #[test]
 fn shell_hang_up_as_session_leader_stops_everything() {
     hang_up(Daemon::launch(CONFIG).flags(&["--no-tui"]).session_leader());
+}
+
+/// A hang-up is the local terminal's news: over the socket, `hang_up` is no command (a
+/// client cannot put `terminal hung up` in the log), and nothing stops.
+#[test]
+fn hang_up_is_not_a_socket_command() {
+    let s = Daemon::start(CONFIG);
+    s.wait_state("plain:plain_00", "RUNNING");
+    // The typed form (what `ctl` sends), and the words form (what a script sends).
+    for request in [
+        &b"{\"request\":{\"cmd\":\"hang_up\"}}\n"[..],
+        b"{\"cmd\":\"hang_up\"}\n",
+    ] {
+        let reply = raw_request(&s.socket, request).expect("a reply");
+        assert!(reply.contains("\"ok\":false"), "refused: {reply}");
+    }
+    let status = s.ctl(&["status", "plain:plain_00"]).out;
+    assert!(status.contains("RUNNING"), "still running: {status}");
+    let log = s.log_text();
+    assert!(
+        !log.contains("terminal hung up") && !log.contains("stopping"),
+        "nothing shut down:\n{log}"
+    );
 }
