@@ -206,7 +206,10 @@ pub(super) fn spawn(plan: ChildPlan) -> std::io::Result<(Pid, Failure)> {
     if let Err(e) = emptied {
         log::warn!("cannot empty the spawn slots after pid {pid}: {e}");
     }
-    Ok((Pid::from_raw(pid), decode(args.failure.load(Ordering::Acquire))))
+    Ok((
+        Pid::from_raw(pid),
+        decode(args.failure.load(Ordering::Acquire)),
+    ))
     // `plan` (the child's ends of its pipes) closes here in the parent.
 }
 

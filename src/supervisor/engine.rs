@@ -472,6 +472,10 @@ impl Engine {
             None => None,
         };
         let spawned = spawn::spawn(&config, tty_size, config.process_num(name), cgroup);
+        // The process started when its exec did, not when this turn began: a boot batch or
+        // a `start all` spawns dozens in one turn, and starttime must count from each one's
+        // own start (the turn's reading made the last of them RUNNING too early).
+        let now = Now::current();
         if spawned.is_err() {
             self.cgroups.discard(name);
         }

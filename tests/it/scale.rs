@@ -167,3 +167,68 @@ fn status_text(socket: &std::path::Path) -> Option<String> {
     let reply: serde_json::Value = serde_json::from_str(&line).ok()?;
     reply["output"].as_str().map(str::to_string)
 }
+
+/// Milliseconds since the epoch of an event's `YYYY-MM-DDTHH:MM:SS.mmm+00:00` time (UTC).
+fn event_ms(time: &str) -> Option<i64> {
+    let (date, clock) = time.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, rest) = clock.split_once('.')?;
+    let ms = rest.get(..3)?.parse::<i64>().ok()?;
+    let mut t = hms.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, min, s) = (t.next()??, t.next()??, t.next()??);
+    // Days from the civil date (Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    Some((((days * 24 + h) * 60 + min) * 60 + s) * 1000 + ms)
+}
+
+#[test]
+fn starttime_counts_from_each_process_own_spawn_even_in_a_batch() {
+    // Dozens are spawned per supervisor turn at boot. A process's start (status'
+    // `start_time`, from which starttime counts) cannot be before its own spawn began, which
+    // is after the previous process's `spawned` event: spawns happen one after another.
+    // Counting from the turn's start made the last of a batch RUNNING too early.
+    const N: usize = 100;
+    let bin = Daemon::start(&sleepers(N as u32, 1));
+    wait_until(Duration::from_secs(120), "all RUNNING", || {
+        let rows = status_rows(&bin.socket);
+        rows.len() == N && rows.iter().all(|r| r.1 == "RUNNING")
+    });
+    let status = bin.ctl(&["--json", "status"]);
+    let status: serde_json::Value = serde_json::from_str(&status.out).expect("status JSON");
+    let start_ms = |name: &str| -> i64 {
+        let p = status
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == name))
+            .unwrap_or_else(|| panic!("{name} in status"));
+        (p["start_time"].as_f64().expect("start_time") * 1000.0).round() as i64
+    };
+    let events = bin.ctl(&["events"]).out;
+    let spawned: Vec<(String, i64)> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "spawned")
+        .map(|e| {
+            let name = e["process"].as_str().unwrap_or_default().to_string();
+            (
+                name,
+                event_ms(e["time"].as_str().unwrap_or_default()).expect("time"),
+            )
+        })
+        .collect();
+    assert_eq!(spawned.len(), N, "one spawned event each:\n{events}");
+    for pair in spawned.windows(2) {
+        let (before, before_ms) = &pair[0];
+        let (name, _) = &pair[1];
+        // Both in whole milliseconds: 1 ms of rounding.
+        assert!(
+            start_ms(name) >= before_ms - 1,
+            "{name} started at {} ms, before {before}'s spawn ended at {before_ms} ms",
+            start_ms(name)
+        );
+    }
+}
