@@ -60,8 +60,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// `eprintln!` would panic (exit 101) when stderr is gone, such as a closed terminal.
 fn fail(msg: &str) -> ExitCode {
-    eprintln!("taskmaster: {msg}");
+    write_err(&format!("taskmaster: {msg}\n"));
     ExitCode::FAILURE
 }
 
@@ -83,7 +84,7 @@ fn run_ctl(args: CtlArgs, config: Option<PathBuf>, socket: Option<PathBuf>) -> E
         Ok(path) => ctl::run(&path, &args.words, format).into(),
         // A config that cannot be read is a bad argument (1), not an unreachable socket.
         Err(e) => {
-            eprintln!("taskmaster ctl: {e}");
+            write_err(&format!("taskmaster ctl: {e}\n"));
             Exit::Error.into()
         }
     }

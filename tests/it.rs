@@ -28,6 +28,8 @@ mod depends;
 mod edges;
 #[path = "it/event_log.rs"]
 mod event_log;
+#[path = "it/hangup.rs"]
+mod hangup;
 #[path = "it/health.rs"]
 mod health;
 #[path = "it/import.rs"]

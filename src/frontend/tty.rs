@@ -3,7 +3,7 @@
 //! reads that return 0 bytes. Front ends wait here first and call crossterm's `poll`/`read`
 //! only when there is input on a live terminal.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -43,6 +43,26 @@ pub fn wait_input(timeout: Duration) -> TtyInput {
 /// False once stdin's terminal has hung up: the kernel then fails terminal ioctls with EIO.
 pub fn alive() -> bool {
     nix::sys::termios::tcgetattr(std::io::stdin()).is_ok()
+}
+
+/// When stdin's terminal has hung up, points stdout and stderr at /dev/null and says true.
+///
+/// Every write to a hung-up terminal fails (EIO), and `eprintln!`/`println!` panic on a
+/// failed write. ratatui's `Terminal` does an `eprintln!` in its drop when it cannot show
+/// the cursor again: after a hang-up that panic ended the main thread, and with it the
+/// process, in the middle of the shutdown the hang-up had begun (stubborn programs never got
+/// their SIGKILL, their children lived on). Nobody can read that terminal any more, so
+/// whatever is written after this lands unseen and cannot fail.
+pub fn let_go_if_dead() -> bool {
+    if alive() {
+        return false;
+    }
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        for fd in [1, 2] {
+            let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+        }
+    }
+    true
 }
 
 /// Like crossterm's `event::poll`, but fails instead of spinning once the terminal hung up.

@@ -94,6 +94,11 @@ pub enum Command {
     Reread,
     /// Stop everything, then the supervisor thread ends: `Reply::Shutdown` when all stopped.
     Shutdown,
+    /// A front end's terminal hung up: `Shutdown`, with one event-log line saying so unless
+    /// a shutdown (the hang-up's own SIGHUP) already began. Only from the local front ends,
+    /// never over the socket.
+    #[serde(skip)]
+    HangUp,
     /// Programs of the loaded config: `Reply::Avail`.
     Avail,
     /// `Reply::Pid` (taskmaster's, without a target) or `Reply::Pids`.

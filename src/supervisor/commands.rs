@@ -17,6 +17,10 @@ use super::reply::{
 use crate::output::Stream;
 use crate::spawn::TtySize;
 
+/// The event-log line of a hang-up a front end noticed (its terminal read or written)
+/// before the supervisor saw the hang-up's SIGHUP, which writes its own line instead.
+const HUNG_UP: &str = "terminal hung up: shutting down";
+
 /// Backlog an attach view starts from: a few screens.
 const ATTACH_BACKLOG: usize = 16 * 1024;
 
@@ -38,7 +42,7 @@ impl Engine {
         let Request { cmd, reply } = req;
         if self.shutdown.is_some() {
             match cmd {
-                Command::Shutdown => self.begin_shutdown(Some(reply), now),
+                Command::Shutdown | Command::HangUp => self.begin_shutdown(Some(reply), now),
                 Command::Status { targets } => send(reply, Ok(self.status(&targets))),
                 _ => send(reply, Err(Fault::ShuttingDown)),
             }
@@ -90,6 +94,10 @@ impl Engine {
             Command::Reload => send(reply, self.reload(now)),
             Command::Reread => send(reply, self.reread().map(Reply::Reread)),
             Command::Shutdown => self.begin_shutdown(Some(reply), now),
+            Command::HangUp => {
+                self.event(HUNG_UP.to_string());
+                self.begin_shutdown(Some(reply), now)
+            }
             Command::Avail => send(reply, Ok(Reply::Avail(self.avail()))),
             Command::Pid { target } => send(reply, self.pid(target.as_ref())),
             Command::Tail {

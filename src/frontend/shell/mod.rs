@@ -21,6 +21,7 @@ pub use local::LocalBackend;
 pub use stream::{LiveStream, StreamEvent};
 
 use crate::command::{self, Exit, History, Line, Outcome};
+use crate::frontend::tty;
 use crate::supervisor::Command;
 use editor::{Editor, ReadResult};
 
@@ -43,7 +44,19 @@ pub trait Backend {
 /// last command that failed (so a script sees failures), else success.
 pub fn run(backend: &mut dyn Backend) -> io::Result<Exit> {
     if io::stdin().is_terminal() && io::stdout().is_terminal() {
-        run_terminal(backend).map(|()| Exit::Ok)
+        match run_terminal(backend) {
+            Ok(()) => Ok(Exit::Ok),
+            // The terminal hung up under the shell: nobody can drive it any more, so a local
+            // taskmaster shuts down, as the dashboard does; the failed read or write is no
+            // error to print on a terminal nobody reads.
+            Err(_) if tty::let_go_if_dead() => {
+                if backend.is_local() && !backend.is_gone() {
+                    backend.run(Command::HangUp);
+                }
+                Ok(Exit::Ok)
+            }
+            Err(e) => Err(e),
+        }
     } else {
         run_pipe(backend)
     }

@@ -31,6 +31,7 @@ use crossbeam_channel::{Receiver, Select, after, never, tick};
 use crossterm::event::Event;
 
 use crate::command;
+use crate::frontend::tty;
 use crate::output::{Chunk, OutputReader};
 use crate::supervisor::{Answer, Command, Fault, Handle, Target, Update};
 use app::{App, Effect, ReplyCtx};
@@ -84,6 +85,8 @@ struct Dashboard {
     dirty: bool,
     last_draw: Option<Instant>,
     input_lost: bool,
+    /// The terminal hung up: no more frames; the shutdown was asked for.
+    hung_up: bool,
 }
 
 impl Dashboard {
@@ -103,26 +106,33 @@ impl Dashboard {
             dirty: true,
             last_draw: None,
             input_lost: false,
+            hung_up: false,
         }
     }
 
     fn run(&mut self, term: &mut Term, input: &Receiver<Event>) -> io::Result<()> {
         let no_input = never();
         loop {
-            if term.retake_if_lost()? {
-                self.dirty = true;
-            }
             let now = Instant::now();
             let next_frame = self.last_draw.map(|t| t + FRAME).unwrap_or(now);
-            if self.dirty && now >= next_frame {
-                self.sync_term();
-                self.sync_tail();
-                term.terminal
-                    .draw(|f| view::render(f, &self.app, SystemTime::now()))?;
-                self.last_draw = Some(now);
-                self.dirty = false;
+            if self.dirty && !self.hung_up && now >= next_frame {
+                match self.draw(term) {
+                    Ok(()) => {
+                        self.last_draw = Some(now);
+                        self.dirty = false;
+                    }
+                    // A hung-up terminal fails every write (EIO) and every size query
+                    // (crossterm then reports whatever errno its `tput` fallback left, such
+                    // as ENOENT): the hang-up, not a dashboard error to print.
+                    Err(_) if tty::let_go_if_dead() => {
+                        if let Some(effect) = self.hang_up() {
+                            self.perform(effect);
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            let frame = if self.dirty {
+            let frame = if self.dirty && !self.hung_up {
                 after(next_frame.saturating_duration_since(now))
             } else {
                 never()
@@ -133,6 +143,28 @@ impl Dashboard {
                 return Ok(());
             }
         }
+    }
+
+    fn draw(&mut self, term: &mut Term) -> io::Result<()> {
+        term.retake_if_lost()?;
+        self.sync_term();
+        self.sync_tail();
+        term.terminal
+            .draw(|f| view::render(f, &self.app, SystemTime::now()))?;
+        Ok(())
+    }
+
+    /// The terminal is gone (window closed, tmux killed): nothing more is read or drawn, and
+    /// taskmaster shuts down as `shutdown` does, since nobody can confirm anything. The
+    /// effect comes once; the supervisor writes the one event-log line about it.
+    fn hang_up(&mut self) -> Option<Effect> {
+        tty::let_go_if_dead();
+        self.input_lost = true;
+        if std::mem::replace(&mut self.hung_up, true) {
+            return None;
+        }
+        self.app.mode = app::Mode::ShuttingDown;
+        Some(Effect::Send(Command::HangUp, ReplyCtx::Shutdown))
     }
 
     fn wait(&self, input: &Receiver<Event>, frame: &Receiver<Instant>) -> Incoming {
@@ -178,12 +210,8 @@ impl Dashboard {
         let now = Instant::now();
         let effect = match incoming {
             Incoming::Term(Some(ev)) => self.on_term(ev, now),
-            Incoming::Term(None) => {
-                // The terminal is gone (hang-up): nobody can confirm; stop like `shutdown`.
-                self.input_lost = true;
-                self.app.mode = app::Mode::ShuttingDown;
-                Some(Effect::Send(Command::Shutdown, ReplyCtx::Shutdown))
-            }
+            // The input thread ended: the terminal cannot be read any more.
+            Incoming::Term(None) => self.hang_up(),
             Incoming::Update(Some(Update::Snapshot)) => {
                 let mut gone = false;
                 // Several notices may be queued: one snapshot read serves them all.

@@ -63,6 +63,9 @@ impl Term {
 
 impl Drop for Term {
     fn drop(&mut self) {
+        // Before `terminal` drops: on a hung-up terminal its drop would `eprintln!` a
+        // failure to show the cursor, and that panics (see `tty::let_go_if_dead`).
+        tty::let_go_if_dead();
         restore();
         // Setting a hook while unwinding aborts; the process is going down then anyway.
         if !std::thread::panicking() {

@@ -23,6 +23,8 @@ pub struct Launch {
     setup: Vec<Setup>,
     /// Width and height of a tmux terminal to run in, instead of pipes.
     terminal: Option<(u16, u16)>,
+    /// On the terminal, taskmaster replaces the shell: see [`Launch::session_leader`].
+    leader: bool,
 }
 
 impl Launch {
@@ -35,6 +37,7 @@ impl Launch {
             env: Vec::new(),
             setup: Vec::new(),
             terminal: None,
+            leader: false,
         }
     }
 
@@ -70,6 +73,15 @@ impl Launch {
         if self.flags == ["--headless"] {
             self.flags.clear();
         }
+        self
+    }
+
+    /// With [`Launch::in_terminal`]: taskmaster replaces the pane's shell (`exec`) and so
+    /// leads the terminal's session, as when tmux or a terminal emulator runs it directly; a
+    /// hang-up then sends SIGHUP to taskmaster itself (with the shell in between, only the
+    /// shell gets one). Nothing is left on the pane when it exits.
+    pub fn session_leader(mut self) -> Launch {
+        self.leader = true;
         self
     }
 
@@ -126,7 +138,9 @@ impl Launch {
         match self.terminal {
             Some((width, height)) => {
                 assert!(self.setup.is_empty(), "a terminal runs no setup hook");
-                daemon.term = Some(on_terminal(&daemon, &self.flags, &self.env, width, height));
+                let size = (width, height);
+                let term = on_terminal(&daemon, &self.flags, &self.env, size, self.leader);
+                daemon.term = Some(term);
             }
             None => {
                 let child = spawn(&daemon, &self.flags, &self.env, self.setup);
@@ -164,13 +178,14 @@ fn on_terminal(
     daemon: &Daemon,
     flags: &[String],
     env: &[(String, String)],
-    width: u16,
-    height: u16,
+    (width, height): (u16, u16),
+    leader: bool,
 ) -> Terminal {
     let dir = daemon.dir.path();
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     let mut line = format!(
-        "env HOME={} XDG_STATE_HOME={}",
+        "{}env HOME={} XDG_STATE_HOME={}",
+        if leader { "exec " } else { "" },
         quote(&dir.display().to_string()),
         quote(&dir.join("state").display().to_string())
     );
@@ -185,7 +200,9 @@ fn on_terminal(
     for f in flags {
         line.push_str(&format!(" {}", quote(f)));
     }
-    line.push_str("; echo \"EXIT=$?\"; stty -a; exec sleep 600");
+    if !leader {
+        line.push_str("; echo \"EXIT=$?\"; stty -a; exec sleep 600");
+    }
     let name = dir.file_name().map(|n| n.to_string_lossy().to_string());
     let server = format!("tm-{}-{}", std::process::id(), name.unwrap_or_default());
     Terminal::start(server, "dash", width, height, &line)
