@@ -207,12 +207,18 @@ pub fn tail_and_follow(bytes: usize) -> Option<(String, Receiver<Chunk>)> {
 
 /// `2026-11-26 15:12:03.456` in local time.
 pub fn timestamp(t: std::time::SystemTime) -> String {
+    local_time(t, ' ').0
+}
+
+/// `2026-11-26{sep}15:12:03.456` in local time, and that time's offset from UTC in seconds
+/// (the event log's stamps and the events' RFC 3339 times read the same clock alike).
+pub fn local_time(t: std::time::SystemTime, sep: char) -> (String, nix::libc::c_long) {
     let d = t
         .duration_since(std::time::SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
     let tm = crate::os::local_tm(d.as_secs() as i64);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+    let text = format!(
+        "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}.{:03}",
         tm.tm_year + 1900,
         tm.tm_mon + 1,
         tm.tm_mday,
@@ -220,5 +226,26 @@ pub fn timestamp(t: std::time::SystemTime) -> String {
         tm.tm_min,
         tm.tm_sec,
         d.subsec_millis()
-    )
+    );
+    (text, tm.tm_gmtoff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_stamp_is_local_date_time_and_millis_as_the_events_time_is() {
+        let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_234);
+        let stamp = timestamp(t);
+        assert_eq!(stamp.len(), "1970-01-01 00:00:01.234".len(), "{stamp}");
+        assert_eq!(stamp.as_bytes()[10], b' ', "date and time apart: {stamp}");
+        assert!(stamp.ends_with(".234"), "{stamp}");
+        let event = crate::supervisor::events::rfc3339(t);
+        assert_eq!(
+            event.get(..stamp.len()),
+            Some(stamp.replacen(' ', "T", 1).as_str()),
+            "the same local time in both: {stamp} / {event}"
+        );
+    }
 }

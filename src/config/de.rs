@@ -145,6 +145,30 @@ impl<'a> Ctx<'a> {
         self.base.join(path)
     }
 
+    /// The next key of a table that `skip` does not pass over (a skipped key's value is read
+    /// and dropped), noted as [`next_key`](Self::next_key) does; a key `seen` already in the
+    /// table is an error. `program`: the program whose table it is (none: the top level or
+    /// `[taskmaster]`).
+    pub fn next_new_key<'de, A: MapAccess<'de>>(
+        &self,
+        map: &mut A,
+        program: Option<&str>,
+        seen: &mut Vec<String>,
+    ) -> Result<Option<String>, A::Error> {
+        while let Some(key) = self.next_key(map)? {
+            if self.skip.key(program, &key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            if seen.contains(&key) {
+                return Err(duplicate_key(&key));
+            }
+            seen.push(key.clone());
+            return Ok(Some(key));
+        }
+        Ok(None)
+    }
+
     /// Reads the next key as a string, noting it (and its span in TOML) for error reports.
     pub fn next_key<'de, A: MapAccess<'de>>(
         &self,
@@ -269,14 +293,7 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
         let ctx = self.0;
         let mut top = Top::default();
         let mut seen = Vec::new();
-        while let Some(key) = ctx.next_key(&mut map)? {
-            if ctx.skip.key(None, &key) {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            if seen.contains(&key) {
-                return Err(duplicate_key(&key));
-            }
+        while let Some(key) = ctx.next_new_key(&mut map, None, &mut seen)? {
             match key.as_str() {
                 "taskmaster" => {
                     ctx.on_value();
@@ -296,7 +313,6 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
                 }
                 _ => return Err(unknown_key(&key, TOP_KEYS)),
             }
-            seen.push(key);
         }
         ctx.on_key(None, None);
         Ok(top)
@@ -329,14 +345,7 @@ impl<'de> Visitor<'de> for TaskmasterSeed<'_, '_> {
         let ctx = self.0;
         let mut top = Top::default();
         let mut seen = Vec::new();
-        while let Some(key) = ctx.next_key(&mut map)? {
-            if ctx.skip.key(None, &key) {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            if seen.contains(&key) {
-                return Err(duplicate_key(&key));
-            }
+        while let Some(key) = ctx.next_new_key(&mut map, None, &mut seen)? {
             if !TASKMASTER_KEYS.contains(&key.as_str()) {
                 return Err(unknown_key(&key, TASKMASTER_KEYS));
             }
@@ -358,7 +367,6 @@ impl<'de> Visitor<'de> for TaskmasterSeed<'_, '_> {
                 }
                 _ => return Err(unknown_key(&key, TASKMASTER_KEYS)),
             }
-            seen.push(key);
         }
         ctx.on_key(None, None);
         Ok(top)

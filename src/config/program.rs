@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 
-use super::de::{Ctx, duplicate_key, unknown_key};
+use super::de::{Ctx, unknown_key};
 use super::env::EnvSeed;
 use super::paths::{OutputSeed, PathSeed};
 use super::stack::{self, GivenStack, STACK_KEYS};
@@ -140,14 +140,7 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
         let ctx = self.ctx;
         let mut g = Given::default();
         let mut seen: Vec<String> = Vec::new();
-        while let Some(key) = ctx.next_key(&mut map)? {
-            if ctx.skip.key(Some(self.name), &key) {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            if seen.contains(&key) {
-                return Err(duplicate_key(&key));
-            }
+        while let Some(key) = ctx.next_new_key(&mut map, Some(self.name), &mut seen)? {
             if !PROGRAM_KEYS.contains(&key.as_str()) && !STACK_KEYS.contains(&key.as_str()) {
                 return Err(unknown_key(&key, &known_keys()));
             }
@@ -157,7 +150,6 @@ impl<'de> Visitor<'de> for ProgramSeed<'_, '_, '_> {
             } else {
                 read_value(&mut map, ctx, &key, &mut g)?;
             }
-            seen.push(key);
         }
         if g.cmd.is_none() && ctx.skip.key(Some(self.name), "cmd") {
             // `check` reported the command already; the rest of the program is still read.

@@ -362,6 +362,32 @@ fn check_error(file: &str, text: &str, line: usize, program: Option<&str>, key: 
     assert!(!err.message.contains('\n'), "{text:?}: one line: {shown}");
 }
 
+/// In YAML (TOML's parser refuses them first) a key twice in the top level, `taskmaster` or a
+/// program is refused by the walk itself, naming the key.
+#[test]
+fn a_key_given_twice_in_any_table_is_refused() {
+    let cases = [
+        ("programs: {}\nprograms: {}\n", None, "programs"),
+        ("taskmaster:\n  socket: a\n  socket: b\n", None, "socket"),
+        (
+            "programs:\n  web:\n    cmd: x\n    cmd: y\n",
+            Some("web"),
+            "cmd",
+        ),
+    ];
+    for (text, program, key) in cases {
+        let err = parse(Path::new("t.yaml"), text).expect_err(&format!("{text:?} is refused"));
+        assert_eq!(
+            err.program.as_deref(),
+            program,
+            "{text:?}: program in {err}"
+        );
+        assert_eq!(err.key.as_deref(), Some(key), "{text:?}: key in {err}");
+        let want = format!("the key '{key}' appears twice");
+        assert!(err.message.contains(&want), "{text:?}: {want:?} in {err}");
+    }
+}
+
 #[test]
 fn error_display_names_file_line_column_program_and_key() {
     let err = parse(

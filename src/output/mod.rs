@@ -247,6 +247,15 @@ impl Shared {
         self.procs().get(name).cloned()
     }
 
+    /// `name`'s entry, made now when it has none: a follower or a text watch may come before
+    /// the process's first spawn.
+    fn get_or_add(&self, name: &str) -> Arc<Proc> {
+        self.procs()
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Proc::new(self.cap)))
+            .clone()
+    }
+
     /// Called by the I/O thread at a pipe's EOF: uncounts it, and drops the process's entry
     /// (closing its followers) when it was forgotten and this was its last open pipe.
     fn pipe_closed(&self, name: &str, proc: &Arc<Proc>) {
@@ -491,12 +500,7 @@ impl OutputReader {
         max_bytes: usize,
     ) -> (Vec<Chunk>, Receiver<Chunk>) {
         let (tx, rx) = crossbeam_channel::bounded(FOLLOW_QUEUE);
-        let proc = self
-            .shared
-            .procs()
-            .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Proc::new(self.shared.cap)))
-            .clone();
+        let proc = self.shared.get_or_add(name);
         let mut st = proc.lock();
         let backlog = if max_bytes == 0 {
             Vec::new()
@@ -556,12 +560,7 @@ impl OutputReader {
     /// Watches `name`'s output from now on for `text`; `hit` is told the name once, at the
     /// first match (the `log` health check). Replaces an earlier watch of the process.
     pub fn watch_text(&self, name: &str, text: &str, hit: Sender<String>) {
-        let proc = self
-            .shared
-            .procs()
-            .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Proc::new(self.shared.cap)))
-            .clone();
+        let proc = self.shared.get_or_add(name);
         proc.lock().text_watch = Some(watch::TextWatch::new(name, text, hit));
     }
 

@@ -236,22 +236,10 @@ pub fn hostname() -> &'static str {
 
 /// `2026-11-27T13:45:01.123+01:00` in local time.
 pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let tm = crate::os::local_tm(d.as_secs() as i64);
-    let off = tm.tm_gmtoff / 60;
+    let (time, gmtoff) = crate::logging::local_time(t, 'T');
+    let off = gmtoff / 60;
     let sign = if off < 0 { '-' } else { '+' };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{sign}{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        d.subsec_millis(),
-        off.abs() / 60,
-        off.abs() % 60
-    )
+    format!("{time}{sign}{:02}:{:02}", off.abs() / 60, off.abs() % 60)
 }
 
 /// The recent events, for `events`, and a count per kind since taskmaster started, for

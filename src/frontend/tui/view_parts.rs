@@ -160,6 +160,23 @@ fn render_term_pane(frame: &mut Frame, app: &App, pane: &TermPane, area: Rect) {
     render_screen(pane.screen(), top, inner, frame.buffer_mut(), app.color);
 }
 
+/// An attached process's state and, after `gap`, its description, for a title line; or that
+/// it does not exist (any more).
+fn state_spans(
+    p: Option<&ProcessInfo>,
+    gap: &str,
+    color: bool,
+    now: SystemTime,
+) -> Vec<Span<'static>> {
+    match p {
+        Some(p) => vec![
+            Span::styled(p.state.as_str(), state_style(p.state, color)),
+            Span::raw(format!("{gap}{}", p.description(now))),
+        ],
+        None => vec![Span::styled("no such process", error_style(color))],
+    }
+}
+
 /// Attached raw to a pty program: a title line, then its whole screen.
 pub fn render_terminal(frame: &mut Frame, app: &App, name: &str, now: SystemTime) {
     let [top, body] =
@@ -171,16 +188,7 @@ pub fn render_terminal(frame: &mut Frame, app: &App, name: &str, now: SystemTime
         ),
         Span::raw(" "),
     ];
-    match app.snapshot.get(name) {
-        Some(p) => {
-            spans.push(Span::styled(
-                p.state.as_str(),
-                state_style(p.state, app.color),
-            ));
-            spans.push(Span::raw(format!(" {}", p.description(now))));
-        }
-        None => spans.push(Span::styled("no such process", error_style(app.color))),
-    }
+    spans.extend(state_spans(app.snapshot.get(name), " ", app.color, now));
     spans.push(Span::styled("  Ctrl-] detaches", key_style()));
     frame.render_widget(Paragraph::new(Line::from(spans)), top);
     if let Some(pane) = app.term.as_ref().filter(|t| t.name == name)
@@ -322,16 +330,7 @@ pub fn render_attach(frame: &mut Frame, app: &App, a: &Attach, now: SystemTime) 
         Span::styled(a.name.clone(), key_style()),
         Span::raw("  "),
     ];
-    match state {
-        Some(p) => {
-            spans.push(Span::styled(
-                p.state.as_str(),
-                state_style(p.state, app.color),
-            ));
-            spans.push(Span::raw(format!("  {}", p.description(now))));
-        }
-        None => spans.push(Span::styled("no such process", error_style(app.color))),
-    }
+    spans.extend(state_spans(state, "  ", app.color, now));
     frame.render_widget(Paragraph::new(Line::from(spans)), top);
 
     let height = body.height.saturating_sub(2) as usize;

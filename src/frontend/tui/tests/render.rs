@@ -383,3 +383,22 @@ fn a_table_of_ten_thousand_shows_the_screenful_around_the_selection() {
         "the selection is highlighted"
     );
 }
+
+#[test]
+fn the_raw_terminal_title_says_the_state_or_that_the_process_is_gone() {
+    let mut a = app();
+    a.mode = Mode::Terminal("web".into());
+    let screen = draw(&mut a, 80, 5);
+    assert_eq!(
+        trimmed(&screen)[0],
+        " web  RUNNING pid 4242, uptime 0:01:07  Ctrl-] detaches",
+        "name, state, description, the way out"
+    );
+    a.mode = Mode::Terminal("gone".into());
+    let screen = draw(&mut a, 80, 5);
+    assert_eq!(
+        trimmed(&screen)[0],
+        " gone  no such process  Ctrl-] detaches",
+        "a process removed meanwhile"
+    );
+}
