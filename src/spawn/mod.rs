@@ -28,11 +28,9 @@ pub mod limits;
 #[allow(unsafe_code)]
 pub mod procfs;
 // The pseudo-terminal: ioctls nix does not wrap, and the child's setsid/TIOCSCTTY.
+pub mod proc_events;
 #[allow(unsafe_code)]
 pub mod pty;
-// The proc connector: a netlink socket, setsockopt and recv nix does not wrap for it.
-#[allow(unsafe_code)]
-pub mod proc_events;
 pub mod reaper;
 // cgroup v2: the guard process's fork (see its module doc).
 #[allow(unsafe_code)]
@@ -407,3 +405,6 @@ pub fn signal_group(pid: Pid, sig: Signal) -> nix::Result<()> {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -79,7 +79,7 @@ pub(super) struct Engine {
     /// loop, so `status` is answered while 10,000 spawn (see `start_queued`).
     boot_queue: std::collections::VecDeque<String>,
     pub output: Option<OutputHub>,
-    /// Adopted orphans and what tells where they came from (see `orphans.rs`).
+    /// Adopted orphans and what tells where they came from (see `orphans/mod.rs`).
     pub orphans: OrphanBook,
     /// The cgroups of `cgroup = true` processes (see `cgroups.rs`).
     pub cgroups: super::cgroups::CgroupBook,

@@ -12,6 +12,7 @@ mod reload2000;
 mod restart;
 mod rotation;
 mod scale;
+mod spawn;
 mod stack;
 mod stopall;
 mod supervisord10k;
@@ -58,6 +59,11 @@ pub const ALL: &[Scenario] = &[
         name: "many",
         about: "1,000 `sleep` processes: start-up, RSS, idle CPU, threads; then 10,000 (taskmaster): start-up, RSS, idle CPU, status, stop all, dashboard key → frame",
         run: many::run,
+    },
+    Scenario {
+        name: "spawn",
+        about: "taskmaster against TM_BENCH_BEFORE in the same run: 1,000 `sleep`s to all spawned and all RUNNING (starttime kept or not), 10,000 to last spawned",
+        run: spawn::run,
     },
     Scenario {
         name: "stopall",
