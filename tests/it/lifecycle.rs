@@ -499,11 +499,14 @@ fn signal_command_reaches_the_process() {
 [taskmaster]
 socket = false
 [programs.hup]
-cmd = "sh -c 'trap \"echo hup >> {dir}/hups\" HUP; while :; do sleep 0.05; done'"
+cmd = "sh -c 'trap \"echo hup >> {dir}/hups\" HUP; touch {dir}/trapped; while :; do sleep 0.05; done'"
 starttime = 0.1
 "#,
     );
     tm.wait_state("hup", StateName::Running);
+    // RUNNING says nothing about the shell's progress: on a loaded machine a HUP sent before
+    // the trap is set kills it.
+    wait_until(LONG, "the trap set", || tm.path("trapped").exists());
     let r = tm.actions(Command::signal("SIGHUP", vec!["hup".into()]));
     assert_eq!(r[0].render(), "hup: signalled");
     wait_until(LONG, "the trap ran", || {
