@@ -105,6 +105,13 @@ fn dashboard_hang_up_as_session_leader_stops_everything() {
     hang_up(Daemon::launch(CONFIG).session_leader());
 }
 
+/// The line shell on a terminal (`--no-tui`) under the pane's shell: no SIGHUP either; the
+/// shell's failed read is the news.
+#[test]
+fn shell_hang_up_under_a_shell_stops_everything() {
+    hang_up(Daemon::launch(CONFIG).flags(&["--no-tui"]));
+}
+
 /// The line shell on a terminal (`--no-tui`) leading the session.
 #[test]
 fn shell_hang_up_as_session_leader_stops_everything() {
