@@ -61,7 +61,13 @@ pub(super) fn yaml_error(err: &serde_yaml_ng::Error, ctx: &Ctx, file: &Path) -> 
         let found = (1..=path.len())
             .rev()
             .find_map(|n| yaml_find(ctx.text, &path[..n]));
-        position = found.or(position);
+        // Outside a program, a key not at the top level is one of `taskmaster:`'s.
+        let in_taskmaster = || {
+            let key = at.key.as_deref()?;
+            at.program.is_none().then_some(())?;
+            yaml_find(ctx.text, &["taskmaster", key])
+        };
+        position = found.or_else(in_taskmaster).or(position);
     }
     let guess = position
         .map(|(line, _)| yaml_context(ctx.text, line))

@@ -366,16 +366,18 @@ fn check_error(file: &str, text: &str, line: usize, program: Option<&str>, key: 
 /// program is refused by the walk itself, naming the key.
 #[test]
 fn a_key_given_twice_in_any_table_is_refused() {
+    // The line is the second one, where the key is given again.
     let cases = [
-        ("programs: {}\nprograms: {}\n", None, "programs"),
-        ("taskmaster:\n  socket: a\n  socket: b\n", None, "socket"),
+        ("programs: {}\nprograms: {}\n", None, "programs", 2),
+        ("taskmaster:\n  socket: a\n  socket: b\n", None, "socket", 3),
         (
             "programs:\n  web:\n    cmd: x\n    cmd: y\n",
             Some("web"),
             "cmd",
+            4,
         ),
     ];
-    for (text, program, key) in cases {
+    for (text, program, key, line) in cases {
         let err = parse(Path::new("t.yaml"), text).expect_err(&format!("{text:?} is refused"));
         assert_eq!(
             err.program.as_deref(),
@@ -385,6 +387,7 @@ fn a_key_given_twice_in_any_table_is_refused() {
         assert_eq!(err.key.as_deref(), Some(key), "{text:?}: key in {err}");
         let want = format!("the key '{key}' appears twice");
         assert!(err.message.contains(&want), "{text:?}: {want:?} in {err}");
+        assert_eq!(err.line, Some(line), "{text:?}: line in {err}");
     }
 }
 

@@ -61,6 +61,38 @@ fn direct_spawn(fork: bool) -> Res<f64> {
     Ok(ms(t1 - t0))
 }
 
+/// The floor of any supervisor's restart on this machine: this process kills its own
+/// posix_spawned child, reaps it (a blocking wait: no wake-up to hand over) and spawns the
+/// same command again at once, until the new child has exec'd. The child's death alone costs
+/// more than a spawn (its memory is torn down before the parent can know).
+fn direct_restart() -> Res<f64> {
+    let spawn = || -> Res<ChildGuard> {
+        Ok(ChildGuard(
+            Command::new("sleep")
+                .arg("100000")
+                .process_group(0)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        ))
+    };
+    let mut old = spawn()?;
+    let pid = old.0.id() as i32;
+    spin_until(Duration::from_secs(5), "sleep to exec", || {
+        Ok(procfs::stat(pid).is_some_and(|s| s.comm == "sleep"))
+    })?;
+    let t0 = Instant::now();
+    sigkill(pid)?;
+    old.0.wait()?;
+    let new = spawn()?;
+    let pid = new.0.id() as i32;
+    let t1 = spin_until(Duration::from_secs(5), "sleep to exec", || {
+        Ok(procfs::stat(pid).is_some_and(|s| s.comm == "sleep"))
+    })?;
+    Ok(ms(t1 - t0))
+}
+
 pub fn run_restart(ctx: &Ctx, report: &mut Report) {
     const S: &str = "restart";
     let exec = "kill → new child exec'd";
@@ -68,14 +100,19 @@ pub fn run_restart(ctx: &Ctx, report: &mut Report) {
     let ratio = "kill → new child ÷ direct spawn";
     let vfork = "direct vfork spawn (posix_spawn) → exec'd";
     let vratio = "kill → new child ÷ direct vfork spawn";
+    let floor = "direct restart: kill → reaped → posix_spawn → exec'd";
+    let fratio = "kill → new child ÷ direct restart";
     report.declare(S, exec, "ms", Goal::AtMost(2.0), Some("~1007 ms"));
     report.declare(S, ratio, "×", Goal::AtMost(2.5), None);
     report.declare(S, vfork, "ms", Goal::None, None);
     report.declare(S, vratio, "×", Goal::AtMost(1.3), None);
+    report.declare(S, floor, "ms", Goal::None, None);
+    report.declare(S, fratio, "×", Goal::None, None);
     report.declare(S, running, "ms", Goal::None, None);
     let n = ctx.repeats(10);
     let mut direct = Vec::new();
     let mut direct_vfork = Vec::new();
+    let mut restarts = Vec::new();
     // Cheap and noisy: more samples than the daemons get; the two kinds interleaved.
     for _ in 0..n.max(20) {
         match (direct_spawn(true), direct_spawn(false)) {
@@ -85,7 +122,15 @@ pub fn run_restart(ctx: &Ctx, report: &mut Report) {
             }
             (Err(e), _) | (_, Err(e)) => report.note(format!("restart: direct spawn failed: {e}")),
         }
+        match direct_restart() {
+            Ok(v) => restarts.push(v),
+            Err(e) => report.note(format!("restart: direct restart failed: {e}")),
+        }
     }
+    for &v in &restarts {
+        report.add(S, floor, "baseline", v);
+    }
+    let floor_median = crate::report::summarize(&restarts).map(|s| s.median);
     for &v in &direct {
         report.add(S, exec, "baseline", v);
     }
@@ -123,6 +168,9 @@ pub fn run_restart(ctx: &Ctx, report: &mut Report) {
             }
             if let Some(base) = vfork_median {
                 report.add(S, vratio, kind.name(), ms(t1 - t0) / base);
+            }
+            if let Some(base) = floor_median {
+                report.add(S, fratio, kind.name(), ms(t1 - t0) / base);
             }
             pid = new_pid;
             born = t1;
