@@ -32,33 +32,40 @@ fn sigkill(pid: i32) -> Res<()> {
     Ok(kill(Pid::from_raw(pid), Signal::SIGKILL)?)
 }
 
-/// The baselines: this process spawning the same command itself, until it has exec'd —
-/// with fork + exec (`fork`), or with std's posix_spawn, which glibc implements with
-/// clone(CLONE_VM | CLONE_VFORK), the way taskmaster spawns.
-fn direct_spawn(fork: bool) -> Res<f64> {
+/// `sleep 100000` started by this process in its own process group, as under a supervisor:
+/// with std's posix_spawn, which glibc implements with clone(CLONE_VM | CLONE_VFORK), the way
+/// taskmaster spawns; or with `fork` + exec (a pre_exec hook makes std fork).
+fn spawn_sleep(fork: bool) -> Res<ChildGuard> {
     let mut cmd = Command::new("sleep");
-    // A pre_exec hook makes std fork + exec instead of posix_spawn; either way the child
-    // leads its own process group, as under a supervisor.
     if fork {
         // SAFETY: the hook does nothing, which is async-signal-safe.
         unsafe {
             cmd.pre_exec(|| Ok(()));
         }
     }
-    let t0 = Instant::now();
-    let child = cmd
-        .arg("100000")
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let child = ChildGuard(child);
+    Ok(ChildGuard(
+        cmd.arg("100000")
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    ))
+}
+
+/// The moment `child` is seen to have exec'd `sleep`.
+fn execd(child: &ChildGuard) -> Res<Instant> {
     let pid = child.0.id() as i32;
-    let t1 = spin_until(Duration::from_secs(5), "sleep to exec", || {
+    spin_until(Duration::from_secs(5), "sleep to exec", || {
         Ok(procfs::stat(pid).is_some_and(|s| s.comm == "sleep"))
-    })?;
-    Ok(ms(t1 - t0))
+    })
+}
+
+/// The baselines: this process spawning the same command itself, until it has exec'd.
+fn direct_spawn(fork: bool) -> Res<f64> {
+    let t0 = Instant::now();
+    let child = spawn_sleep(fork)?;
+    Ok(ms(execd(&child)? - t0))
 }
 
 /// The floor of any supervisor's restart on this machine: this process kills its own
@@ -66,31 +73,13 @@ fn direct_spawn(fork: bool) -> Res<f64> {
 /// same command again at once, until the new child has exec'd. The child's death alone costs
 /// more than a spawn (its memory is torn down before the parent can know).
 fn direct_restart() -> Res<f64> {
-    let spawn = || -> Res<ChildGuard> {
-        Ok(ChildGuard(
-            Command::new("sleep")
-                .arg("100000")
-                .process_group(0)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()?,
-        ))
-    };
-    let mut old = spawn()?;
-    let pid = old.0.id() as i32;
-    spin_until(Duration::from_secs(5), "sleep to exec", || {
-        Ok(procfs::stat(pid).is_some_and(|s| s.comm == "sleep"))
-    })?;
+    let mut old = spawn_sleep(false)?;
+    execd(&old)?;
     let t0 = Instant::now();
-    sigkill(pid)?;
+    sigkill(old.0.id() as i32)?;
     old.0.wait()?;
-    let new = spawn()?;
-    let pid = new.0.id() as i32;
-    let t1 = spin_until(Duration::from_secs(5), "sleep to exec", || {
-        Ok(procfs::stat(pid).is_some_and(|s| s.comm == "sleep"))
-    })?;
-    Ok(ms(t1 - t0))
+    let new = spawn_sleep(false)?;
+    Ok(ms(execd(&new)? - t0))
 }
 
 pub fn run_restart(ctx: &Ctx, report: &mut Report) {
